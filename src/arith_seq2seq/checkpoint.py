@@ -1,0 +1,90 @@
+"""The trained-model file: weights plus everything needed to rebuild and feed the model.
+
+Loading needs nothing but this file: the model config, the vocabulary and the question
+format (digits, reversal) travel with the weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import DataFileError
+from .files import atomic_path
+from .model import RepeatSeq2Seq, Seq2SeqConfig
+
+FORMAT = "arith-seq2seq/model/1"
+
+
+@dataclass
+class TrainedModel:
+    model: RepeatSeq2Seq
+    vocab: str
+    digits: int
+    reverse: bool
+    info: dict
+
+
+def save(path: str | Path, trained: TrainedModel) -> None:
+    payload = {
+        "format": FORMAT,
+        "model_config": dataclasses.asdict(trained.model.cfg),
+        "vocab": trained.vocab,
+        "digits": trained.digits,
+        "reverse": trained.reverse,
+        "info": trained.info,
+        "state_dict": trained.model.state_dict(),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load(path: str | Path) -> TrainedModel:
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such model file; run `dvc repro` to train one")
+    try:
+        # weights_only: a model file must never be able to run code on load.
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
+        raise DataFileError(
+            f"{path}: not a readable model file ({str(exc).splitlines()[0]}); "
+            "retrain with `dvc repro`"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise DataFileError(
+            f"{path}: not an arith-seq2seq model file (expected format {FORMAT!r}); "
+            "retrain with `dvc repro`"
+        )
+    try:
+        model = RepeatSeq2Seq(Seq2SeqConfig(**payload["model_config"]))
+        model.load_state_dict(payload["state_dict"])
+        trained = TrainedModel(
+            model=model.eval(),
+            vocab=str(payload["vocab"]),
+            digits=int(payload["digits"]),
+            reverse=bool(payload["reverse"]),
+            info=dict(payload.get("info", {})),
+        )
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise DataFileError(
+            f"{path}: model file is incomplete or does not match its config "
+            f"({str(exc).splitlines()[0]}); retrain with `dvc repro`"
+        ) from None
+    return trained
+
+
+@torch.no_grad()
+def predict_ids(model: RepeatSeq2Seq, question, batch_size: int = 4096):
+    """Most likely answer ids for a (n, question_len) array of question ids."""
+    model.eval()
+    question = torch.as_tensor(question).long()
+    out = [model(question[i : i + batch_size]).argmax(-1) for i in range(0, len(question), batch_size)]
+    if not out:
+        return torch.empty((0, model.cfg.answer_len), dtype=torch.long).numpy()
+    return torch.cat(out).to(torch.uint8).numpy()

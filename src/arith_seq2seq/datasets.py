@@ -1,0 +1,141 @@
+"""The on-disk question set: one .npz per split, validated when read, written atomically."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import SplitConfig
+from .errors import ConfigError, DataFileError
+from .files import atomic_path
+
+FORMAT_VERSION = 1
+_ARRAYS = {"question": np.uint8, "answer": np.uint8, "a": np.int64, "b": np.int64}
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    question: np.ndarray  # (n, 2*digits+1) character ids, reversed if `reverse`
+    answer: np.ndarray  # (n, digits+1) character ids
+    a: np.ndarray  # (n,) first operand as asked
+    b: np.ndarray  # (n,) second operand
+    digits: int
+    reverse: bool
+    vocab: str
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def take(self, index: np.ndarray) -> "QuestionSet":
+        return QuestionSet(
+            question=self.question[index],
+            answer=self.answer[index],
+            a=self.a[index],
+            b=self.b[index],
+            digits=self.digits,
+            reverse=self.reverse,
+            vocab=self.vocab,
+        )
+
+
+def save(qs: QuestionSet, path: str | Path) -> None:
+    """Write atomically: a reader never sees a half-written file at `path`."""
+    arrays = {name: getattr(qs, name) for name in _ARRAYS}
+    meta = {
+        "format_version": np.int64(FORMAT_VERSION),
+        "digits": np.int64(qs.digits),
+        "reverse": np.bool_(qs.reverse),
+        "vocab": np.str_(qs.vocab),
+    }
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays, **meta)
+
+
+def load(path: str | Path) -> QuestionSet:
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such data file; run `dvc repro` to create it")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            content = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataFileError(
+            f"{path}: not a readable .npz file ({exc}); delete it and run `dvc repro`"
+        ) from None
+    expected = set(_ARRAYS) | {"format_version", "digits", "reverse", "vocab"}
+    missing = sorted(expected - set(content))
+    if missing:
+        raise DataFileError(
+            f"{path}: missing arrays {', '.join(missing)}; it was not written by this "
+            "project's generate or split stage; delete it and run `dvc repro`"
+        )
+    if int(content["format_version"]) != FORMAT_VERSION:
+        raise DataFileError(
+            f"{path}: format version {int(content['format_version'])}, this code reads "
+            f"{FORMAT_VERSION}; regenerate it with `dvc repro`"
+        )
+    for name, dtype in _ARRAYS.items():
+        if content[name].dtype != dtype:
+            raise DataFileError(
+                f"{path}: array {name!r} has dtype {content[name].dtype}, expected "
+                f"{np.dtype(dtype)}; regenerate it with `dvc repro`"
+            )
+    qs = QuestionSet(
+        question=content["question"],
+        answer=content["answer"],
+        a=content["a"],
+        b=content["b"],
+        digits=int(content["digits"]),
+        reverse=bool(content["reverse"]),
+        vocab=str(content["vocab"]),
+    )
+    _check_shapes(qs, path)
+    return qs
+
+
+def _check_shapes(qs: QuestionSet, path: Path) -> None:
+    n = len(qs.a)
+    want = {
+        "question": (n, 2 * qs.digits + 1),
+        "answer": (n, qs.digits + 1),
+        "b": (n,),
+    }
+    for name, shape in want.items():
+        if getattr(qs, name).shape != shape:
+            raise DataFileError(
+                f"{path}: array {name!r} has shape {getattr(qs, name).shape}, expected "
+                f"{shape} for {qs.digits}-digit questions; regenerate it with `dvc repro`"
+            )
+    for name in ("question", "answer"):
+        arr = getattr(qs, name)
+        if arr.size and arr.max() >= len(qs.vocab):
+            raise DataFileError(
+                f"{path}: array {name!r} holds id {int(arr.max())}, outside the "
+                f"{len(qs.vocab)}-character vocabulary; regenerate it with `dvc repro`"
+            )
+
+
+def split(qs: QuestionSet, cfg: SplitConfig) -> tuple[QuestionSet, QuestionSet, QuestionSet]:
+    """Disjoint train/val/test sets; the same seed always gives the same split."""
+    n = len(qs)
+    n_val = int(round(n * cfg.val_fraction))
+    n_test = int(round(n * cfg.test_fraction))
+    n_train = n - n_val - n_test
+    for name, size in (("validation", n_val), ("test", n_test), ("training", n_train)):
+        if size < 1:
+            raise ConfigError(
+                f"the {name} split of {n} questions would be empty with "
+                f"split.val_fraction={cfg.val_fraction} and "
+                f"split.test_fraction={cfg.test_fraction}; raise data.count or adjust "
+                "the fractions"
+            )
+    order = np.random.default_rng(cfg.seed).permutation(n)
+    return (
+        qs.take(np.sort(order[:n_train])),
+        qs.take(np.sort(order[n_train : n_train + n_val])),
+        qs.take(np.sort(order[n_train + n_val :])),
+    )

@@ -1,0 +1,100 @@
+"""Fit the model on the train split, select it on the validation split, return the best."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+
+from .checkpoint import TrainedModel
+from .config import ModelConfig, TrainConfig
+from .datamodule import QuestionDataModule
+from .model import Seq2SeqConfig
+from .module import Seq2SeqModule
+from .samples import SamplePrinter
+
+MONITOR = "val/exact_match"
+
+
+def fit(
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    train_path: str | Path,
+    val_path: str | Path,
+    live_dir: str | Path | None = None,
+    progress: bool = True,
+) -> TrainedModel:
+    pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
+    data = QuestionDataModule(train_path, val_path, train_cfg.batch_size, train_cfg.seed)
+    data.setup()
+    qs = data.train_set
+    net_cfg = Seq2SeqConfig(
+        vocab_size=len(qs.vocab),
+        answer_len=qs.answer.shape[1],
+        **dataclasses.asdict(model_cfg),
+    )
+    module = Seq2SeqModule(dataclasses.asdict(net_cfg), dataclasses.asdict(train_cfg))
+
+    with tempfile.TemporaryDirectory(prefix="arith-seq2seq-ckpt-") as ckpt_dir:
+        best = ModelCheckpoint(
+            dirpath=ckpt_dir, monitor=MONITOR, mode="max", save_top_k=1, save_weights_only=True
+        )
+        callbacks = [
+            best,
+            EarlyStopping(monitor=MONITOR, mode="max", patience=train_cfg.patience),
+            SamplePrinter(train_cfg.show_samples, train_cfg.seed),
+        ]
+        with _quiet_lightning():
+            trainer = pl.Trainer(
+                accelerator="cpu",
+                devices=1,
+                max_epochs=train_cfg.max_epochs,
+                deterministic=True,
+                logger=_logger(live_dir),
+                callbacks=callbacks,
+                enable_progress_bar=progress,
+                enable_model_summary=progress,
+                num_sanity_val_steps=0,
+                default_root_dir=ckpt_dir,
+            )
+            trainer.fit(module, datamodule=data)
+        state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(state)
+    return TrainedModel(
+        model=module.model.eval(),
+        vocab=qs.vocab,
+        digits=qs.digits,
+        reverse=qs.reverse,
+        info={
+            "best_val_exact_match": float(best.best_model_score),
+            "epochs": int(trainer.current_epoch),
+        },
+    )
+
+
+def _logger(live_dir: str | Path | None):
+    if live_dir is None:
+        return False
+    from dvclive.lightning import DVCLiveLogger
+
+    # dvc.yaml declares the metrics and plots; dvclive must not write its own dvc.yaml
+    # or create experiments, or `dvc repro` would see files it does not own.
+    return DVCLiveLogger(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False)
+
+
+@contextmanager
+def _quiet_lightning():
+    """Hide Lightning's start-up chatter (GPU/TPU availability, tips) that says nothing here."""
+    log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(level)

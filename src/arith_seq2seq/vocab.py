@@ -1,0 +1,60 @@
+"""Characters <-> integer ids (the reference's CharacterTable, without one-hot storage)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from .errors import DataFileError
+
+PAD = " "
+ADDITION_CHARS = "0123456789+" + PAD
+
+
+@dataclass(frozen=True)
+class Vocab:
+    # Sorted like the reference, so ids are stable across runs and machines.
+    chars: str
+
+    @classmethod
+    def from_chars(cls, chars: Iterable[str]) -> "Vocab":
+        return cls("".join(sorted(set(chars))))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    @property
+    def pad_id(self) -> int:
+        return self.chars.index(PAD)
+
+    def ids(self, chars: str) -> np.ndarray:
+        """Ids of each character of `chars`, in order."""
+        missing = sorted(set(chars) - set(self.chars))
+        if missing:
+            raise ValueError(f"characters {''.join(missing)!r} are not in the vocabulary {self.chars!r}")
+        return np.array([self.chars.index(c) for c in chars], dtype=np.uint8)
+
+    def encode(self, texts: Iterable[str], width: int) -> np.ndarray:
+        """Encode strings into a (n, width) uint8 array, right-padded with PAD."""
+        texts = list(texts)
+        too_long = [t for t in texts if len(t) > width]
+        if too_long:
+            raise ValueError(f"{too_long[0]!r} is longer than {width} characters")
+        out = np.full((len(texts), width), self.pad_id, dtype=np.uint8)
+        for row, text in enumerate(texts):
+            out[row, : len(text)] = self.ids(text)
+        return out
+
+    def decode(self, ids: np.ndarray) -> list[str]:
+        """Decode a (n, width) array of ids into strings (padding kept)."""
+        ids = np.asarray(ids)
+        if ids.ndim == 1:
+            ids = ids[None, :]
+        if ids.size and ids.max() >= len(self.chars):
+            raise DataFileError(
+                f"id {int(ids.max())} is outside the vocabulary of {len(self.chars)} characters"
+            )
+        table = np.array(list(self.chars))
+        return ["".join(row) for row in table[ids]]

@@ -1,0 +1,48 @@
+"""Stage evaluate: model + test .npz -> metrics JSON, breakdown CSVs, error-case CSV."""
+
+import argparse
+import json
+
+from arith_seq2seq import checkpoint, datasets
+from arith_seq2seq.config import load_params
+from arith_seq2seq.entry import run
+from arith_seq2seq.evaluation import check_compatible, evaluate
+from arith_seq2seq.files import atomic_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--test", required=True)
+    parser.add_argument("--metrics", required=True, help="metrics JSON to write")
+    parser.add_argument("--by-carries", required=True, help="CSV: exact match by carries")
+    parser.add_argument("--by-digits", required=True, help="CSV: exact match by operand digits")
+    parser.add_argument("--errors", required=True, help="CSV: one row per wrong answer")
+    args = parser.parse_args()
+
+    cfg = load_params(args.params).evaluate
+    trained = checkpoint.load(args.model)
+    test = datasets.load(args.test)
+    check_compatible(trained, test, args.model, args.test)
+    result = evaluate(trained, test, cfg.batch_size)
+
+    # Everything is computed before the first write, and each write is atomic.
+    with atomic_path(args.errors) as tmp:
+        result.errors.head(cfg.max_errors).to_csv(tmp, index=False)
+    with atomic_path(args.by_carries) as tmp:
+        result.by_carries.to_csv(tmp, index=False)
+    with atomic_path(args.by_digits) as tmp:
+        result.by_digits.to_csv(tmp, index=False)
+    with atomic_path(args.metrics) as tmp:
+        tmp.write_text(json.dumps(result.metrics, indent=2) + "\n")
+    test_metrics = result.metrics["test"]
+    print(
+        f"evaluate: test exact match {test_metrics['exact_match']:.4f}, "
+        f"char accuracy {test_metrics['char_accuracy']:.4f} on {test_metrics['n_samples']:,} "
+        f"questions; {test_metrics['n_errors']:,} errors -> {args.errors}"
+    )
+
+
+if __name__ == "__main__":
+    run(main)

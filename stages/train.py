@@ -1,0 +1,31 @@
+"""Stage train: train/val .npz + params `model`, `train` -> the trained model file."""
+
+import argparse
+
+from arith_seq2seq import checkpoint
+from arith_seq2seq.config import load_params
+from arith_seq2seq.entry import run
+from arith_seq2seq.training import fit
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--train", required=True)
+    parser.add_argument("--val", required=True)
+    parser.add_argument("--model", required=True, help="the model file to write")
+    parser.add_argument("--live-dir", required=True, help="dvclive's metrics and plots folder")
+    args = parser.parse_args()
+
+    params = load_params(args.params)
+    trained = fit(params.model, params.train, args.train, args.val, live_dir=args.live_dir)
+    checkpoint.save(args.model, trained)
+    info = trained.info
+    print(
+        f"train: best val exact match {info['best_val_exact_match']:.4f} "
+        f"after {info['epochs']} epochs -> {args.model}"
+    )
+
+
+if __name__ == "__main__":
+    run(main)
