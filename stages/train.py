@@ -1,6 +1,7 @@
 """Stage train: train/val .npz + params `model`, `train` -> the trained model file."""
 
 import argparse
+import sys
 
 from arith_seq2seq import checkpoint
 from arith_seq2seq.config import load_params
@@ -18,7 +19,11 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params(args.params)
-    trained = fit(params.model, params.train, args.train, args.val, live_dir=args.live_dir)
+    # The progress bar only on a terminal: in a log file it is thousands of redraws.
+    trained = fit(
+        params.model, params.train, args.train, args.val,
+        live_dir=args.live_dir, progress=sys.stderr.isatty(),
+    )
     checkpoint.save(args.model, trained)
     info = trained.info
     print(

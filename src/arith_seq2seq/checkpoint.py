@@ -12,6 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .errors import DataFileError
@@ -80,11 +81,16 @@ def load(path: str | Path) -> TrainedModel:
 
 
 @torch.no_grad()
-def predict_ids(model: RepeatSeq2Seq, question, batch_size: int = 4096):
-    """Most likely answer ids for a (n, question_len) array of question ids."""
+def predict_ids(model: RepeatSeq2Seq, question, batch_size: int = 4096) -> np.ndarray:
+    """Most likely answer ids (uint8) for a (n, question_len) array of question ids."""
+    was_training = model.training
     model.eval()
     question = torch.as_tensor(question).long()
-    out = [model(question[i : i + batch_size]).argmax(-1) for i in range(0, len(question), batch_size)]
+    out = [
+        model(question[i : i + batch_size]).argmax(-1).to(torch.uint8)
+        for i in range(0, len(question), batch_size)
+    ]
+    model.train(was_training)
     if not out:
-        return torch.empty((0, model.cfg.answer_len), dtype=torch.long).numpy()
-    return torch.cat(out).to(torch.uint8).numpy()
+        return np.empty((0, model.cfg.answer_len), dtype=np.uint8)
+    return torch.cat(out).numpy()

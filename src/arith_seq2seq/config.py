@@ -147,7 +147,7 @@ def params_from_dict(raw: Any, source: str = "params") -> Params:
         )
     return Params(
         **{
-            name: _section(cls, name, raw.get(name) or {}, source)
+            name: _section(cls, name, {} if raw.get(name) is None else raw[name], source)
             for name, cls in SECTIONS.items()
         }
     )

@@ -64,14 +64,16 @@ def evaluate(trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096) -> 
             "n_samples": int(len(qs)),
             "n_errors": int(len(wrong)),
         },
-        "by_digits": _table_dict(by_digits, "digits"),
-        "by_carries": _table_dict(by_carries, "carries"),
+        # Exact match only; the sample counts per group are in the breakdown CSVs.
+        "exact_match_by": {**_by_group(by_carries, "carries"), **_by_group(by_digits, "digits")},
     }
     return Evaluation(metrics=metrics, by_carries=by_carries, by_digits=by_digits, errors=errors)
 
 
-def _table_dict(table: pd.DataFrame, key: str) -> dict:
+def _by_group(table: pd.DataFrame, key: str) -> dict:
+    # Keys such as "carries_2" rather than "2": `dvc metrics show` flattens nested keys
+    # with dots, and bare numbers there read like decimals.
     return {
-        str(row[key]): {"exact_match": round(float(row["exact_match"]), 6), "n": int(row["n"])}
-        for _, row in table.iterrows()
+        f"{key}_{group}": round(float(exact), 6)
+        for group, exact in zip(table[key], table["exact_match"])
     }

@@ -6,19 +6,33 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from torch import nn
+from torchmetrics import MeanMetric
+
 from .config import TrainConfig
 from .metrics import char_correct, exact_match
 from .model import RepeatSeq2Seq, Seq2SeqConfig
+from .samples import epoch_report
+
+STAGES = ("train", "val", "test")
+METRICS = ("loss", "char_accuracy", "exact_match")
 
 
 class Seq2SeqModule(pl.LightningModule):
-    def __init__(self, model_config: dict, train_config: dict):
+    def __init__(self, model_config: dict, train_config: dict, color: bool = False):
         super().__init__()
         # Plain dicts, so Lightning can store them in its checkpoints; DVC already tracks
         # them in params.yaml, so they are not sent to the logger.
-        self.save_hyperparameters(logger=False)
+        self.save_hyperparameters(logger=False, ignore=["color"])
+        self.color = color
         self.model = RepeatSeq2Seq(Seq2SeqConfig(**model_config))
         self.train_cfg = TrainConfig(**train_config)
+        # Epoch metrics are sample-weighted means accumulated per stage; torchmetrics
+        # reduces them across processes, so a metric is over every sample, never a mean
+        # of per-batch or per-rank means.
+        self.epoch_metrics = nn.ModuleDict(
+            {f"{stage}_{name}": MeanMetric() for stage in STAGES for name in METRICS}
+        )
 
     def forward(self, question: torch.Tensor) -> torch.Tensor:
         return self.model(question)
@@ -27,17 +41,47 @@ class Seq2SeqModule(pl.LightningModule):
         question, answer = batch
         logits = self.model(question)
         loss = F.cross_entropy(logits.flatten(0, 1), answer.flatten())
-        pred = logits.argmax(-1)
-        n = len(question)
-        # on_epoch with batch_size: Lightning weights each batch by its size, so the
-        # epoch value is the accuracy over every sample, not a mean of batch means.
-        log = dict(on_step=False, on_epoch=True, batch_size=n)
-        self.log(f"{stage}/loss", loss, prog_bar=stage == "val", **log)
-        self.log(f"{stage}/char_accuracy", char_correct(pred, answer).float().mean(), **log)
-        self.log(f"{stage}/exact_match", exact_match(pred, answer).float().mean(), prog_bar=True, **log)
-        # Logged as "step", the epoch number becomes the x axis of dvclive's plots.
-        self.log("step", float(self.current_epoch + 1), **log)
+        with torch.no_grad():
+            pred = logits.argmax(-1)
+            metric = self.epoch_metrics
+            n = answer.numel()
+            metric[f"{stage}_loss"].update(loss.detach(), weight=n)
+            metric[f"{stage}_char_accuracy"].update(char_correct(pred, answer).float().mean(), weight=n)
+            metric[f"{stage}_exact_match"].update(
+                exact_match(pred, answer).float().mean(), weight=len(answer)
+            )
         return loss
+
+    def _log_epoch(self, stage: str) -> None:
+        for name in METRICS:
+            metric = self.epoch_metrics[f"{stage}_{name}"]
+            self.log(f"{stage}/{name}", metric.compute(), prog_bar=name == "exact_match")
+            metric.reset()
+        # Logged as "step", the epoch number becomes the x axis of dvclive's plots.
+        self.log("step", float(self.current_epoch + 1))
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+        # Here, not in a callback: callbacks' on_train_epoch_end runs before this hook,
+        # when the epoch's training metrics are not logged yet.
+        cfg = self.train_cfg
+        lines = epoch_report(
+            self.current_epoch + 1,
+            self.trainer.max_epochs,
+            self.trainer.callback_metrics,
+            self.model,
+            self.trainer.datamodule.val_set,
+            cfg.show_samples,
+            cfg.seed,
+            self.color,
+        )
+        self.print("\n" + "\n".join(lines))
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
 
     def training_step(self, batch, batch_idx):
         return self._step(batch, "train")
@@ -50,7 +94,9 @@ class Seq2SeqModule(pl.LightningModule):
 
     def configure_optimizers(self):
         cfg = self.train_cfg
-        optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        optimizer = torch.optim.Adam(
+            self.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True
+        )
         # One-cycle: warm up to the peak rate, then anneal; it converges in a fraction of
         # the epochs a constant Adam rate needs and stops the late-epoch oscillation.
         scheduler = torch.optim.lr_scheduler.OneCycleLR(

@@ -6,13 +6,14 @@ import os
 import sys
 
 import numpy as np
-import pytorch_lightning as pl
 
 from .checkpoint import predict_ids
+from .datasets import QuestionSet
 from .questions import readable_questions
 from .vocab import Vocab
 
 _GREEN, _RED, _RESET = "\033[92m", "\033[91m", "\033[0m"
+EPOCH_SUMMARY = ("train/loss", "train/exact_match", "val/loss", "val/char_accuracy", "val/exact_match")
 
 
 def use_color(stream=sys.stdout) -> bool:
@@ -28,26 +29,31 @@ def format_sample(question: str, expected: str, guess: str, width: int, color: b
     return f"Q {question:<{width}} T {expected:<{len(guess)}} {mark} {guess}"
 
 
-class SamplePrinter(pl.Callback):
-    """After every validation epoch, print `n` random validation questions and guesses."""
-
-    def __init__(self, n: int, seed: int, color: bool | None = None):
-        self.n = n
-        self.seed = seed
-        self.color = use_color() if color is None else color
-
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or self.n == 0:
-            return
-        val = trainer.datamodule.val_set
-        # A private generator: drawing samples must not disturb the training RNG stream.
-        rng = np.random.default_rng([self.seed, trainer.current_epoch])
-        idx = np.sort(rng.choice(len(val), size=min(self.n, len(val)), replace=False))
-        vocab = Vocab(val.vocab)
-        guesses = vocab.decode(predict_ids(pl_module.model, val.question[idx]))
-        expected = vocab.decode(val.answer[idx])
-        questions = readable_questions(val.question[idx], vocab, val.reverse)
-        width = 2 * val.digits + 1
-        pl_module.print(f"\nEpoch {trainer.current_epoch + 1}: {len(idx)} validation samples")
-        for q, t, g in zip(questions, expected, guesses):
-            pl_module.print(format_sample(q, t, g, width, self.color))
+def epoch_report(
+    epoch: int,
+    max_epochs: int,
+    metrics: dict,
+    model,
+    val: QuestionSet,
+    n: int,
+    seed: int,
+    color: bool,
+) -> list[str]:
+    """The lines printed after an epoch: its metrics, then `n` random validation questions
+    with the expected answer, a tick or a cross, and the model's guess."""
+    summary = "  ".join(
+        f"{name} {float(metrics[name]):.4f}" for name in EPOCH_SUMMARY if name in metrics
+    )
+    lines = [f"Epoch {epoch}/{max_epochs}  {summary}"]
+    if n == 0:
+        return lines
+    # A private generator: drawing samples must not disturb the training RNG stream.
+    rng = np.random.default_rng([seed, epoch])
+    idx = np.sort(rng.choice(len(val), size=min(n, len(val)), replace=False))
+    vocab = Vocab(val.vocab)
+    guesses = vocab.decode(predict_ids(model, val.question[idx]))
+    expected = vocab.decode(val.answer[idx])
+    questions = readable_questions(val.question[idx], vocab, val.reverse)
+    width = 2 * val.digits + 1
+    lines += [format_sample(q, t, g, width, color) for q, t, g in zip(questions, expected, guesses)]
+    return lines

@@ -5,19 +5,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import tempfile
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 
 from .checkpoint import TrainedModel
 from .config import ModelConfig, TrainConfig
 from .datamodule import QuestionDataModule
 from .model import Seq2SeqConfig
 from .module import Seq2SeqModule
-from .samples import SamplePrinter
+from .samples import use_color
 
 MONITOR = "val/exact_match"
 
@@ -39,7 +40,9 @@ def fit(
         answer_len=qs.answer.shape[1],
         **dataclasses.asdict(model_cfg),
     )
-    module = Seq2SeqModule(dataclasses.asdict(net_cfg), dataclasses.asdict(train_cfg))
+    module = Seq2SeqModule(
+        dataclasses.asdict(net_cfg), dataclasses.asdict(train_cfg), color=use_color()
+    )
 
     with tempfile.TemporaryDirectory(prefix="arith-seq2seq-ckpt-") as ckpt_dir:
         best = ModelCheckpoint(
@@ -48,8 +51,9 @@ def fit(
         callbacks = [
             best,
             EarlyStopping(monitor=MONITOR, mode="max", patience=train_cfg.patience),
-            SamplePrinter(train_cfg.show_samples, train_cfg.seed),
         ]
+        if progress:
+            callbacks.append(_ProgressBar())
         with _quiet_lightning():
             trainer = pl.Trainer(
                 accelerator="cpu",
@@ -59,7 +63,7 @@ def fit(
                 logger=_logger(live_dir),
                 callbacks=callbacks,
                 enable_progress_bar=progress,
-                enable_model_summary=progress,
+                enable_model_summary=True,
                 num_sanity_val_steps=0,
                 default_root_dir=ckpt_dir,
             )
@@ -88,13 +92,27 @@ def _logger(live_dir: str | Path | None):
     return DVCLiveLogger(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False)
 
 
+class _ProgressBar(TQDMProgressBar):
+    """One line per epoch; without the logger's version number, which means nothing here."""
+
+    def get_metrics(self, trainer, pl_module):
+        items = super().get_metrics(trainer, pl_module)
+        items.pop("v_num", None)
+        return items
+
+
 @contextmanager
 def _quiet_lightning():
-    """Hide Lightning's start-up chatter (GPU/TPU availability, tips) that says nothing here."""
+    """Hide Lightning's start-up chatter (GPU/TPU availability, tips) and a deprecation
+    warning from inside Lightning itself: none of it is actionable here."""
     log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     level = log.level
     log.setLevel(logging.WARNING)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+            # We log per epoch only, so the per-step logging interval does not matter.
+            warnings.filterwarnings("ignore", message=r"The number of training batches")
+            yield
     finally:
         log.setLevel(level)

@@ -1,0 +1,78 @@
+"""Tiny, fast fixtures that go through the real code paths (CPU, tmp_path, no workers)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from arith_seq2seq import checkpoint, datasets
+from arith_seq2seq.config import DataConfig, ModelConfig, SplitConfig, TrainConfig
+from arith_seq2seq.questions import generate_questions
+from arith_seq2seq.training import fit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Small enough to run in seconds, big enough that 2-digit addition is learnable.
+TINY_PARAMS = {
+    "data": {"digits": 2, "count": 3000, "reverse": True, "seed": 7},
+    "split": {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 7},
+    "model": {"cell": "lstm", "hidden_size": 64, "decoder_layers": 1, "embedding_dim": 0},
+    "train": {
+        "batch_size": 64,
+        "max_epochs": 2,
+        "lr": 0.01,
+        "weight_decay": 0.0,
+        "patience": 2,
+        "seed": 7,
+        "show_samples": 2,
+    },
+    "evaluate": {"max_errors": 50, "batch_size": 512},
+}
+
+
+def write_params(path: Path, overrides: dict | None = None) -> Path:
+    params = {section: dict(values) for section, values in TINY_PARAMS.items()}
+    for section, values in (overrides or {}).items():
+        params.setdefault(section, {}).update(values)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+def run_stage(name: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run a stage's real entry point as `dvc repro` would."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "stages" / f"{name}.py"), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_split(tmp_path_factory) -> dict[str, Path]:
+    """train/val/test .npz files of 2-digit questions."""
+    folder = tmp_path_factory.mktemp("data")
+    qs = generate_questions(DataConfig(**TINY_PARAMS["data"]))
+    paths = {name: folder / f"{name}.npz" for name in ("train", "val", "test")}
+    for part, path in zip(datasets.split(qs, SplitConfig(**TINY_PARAMS["split"])), paths.values()):
+        datasets.save(part, path)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_split, tmp_path_factory) -> Path:
+    """A model file trained for two epochs on the tiny split (not accurate, but real)."""
+    trained = fit(
+        ModelConfig(**TINY_PARAMS["model"]),
+        TrainConfig(**TINY_PARAMS["train"]),
+        tiny_split["train"],
+        tiny_split["val"],
+        progress=False,
+    )
+    path = tmp_path_factory.mktemp("model") / "model.pt"
+    checkpoint.save(path, trained)
+    return path

@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+import torch
+
+from arith_seq2seq import checkpoint, datasets
+from arith_seq2seq.errors import DataFileError
+
+
+def test_model_file_rebuilds_the_same_model(tiny_model, tiny_split):
+    trained = checkpoint.load(tiny_model)
+    assert (trained.digits, trained.reverse, trained.vocab) == (2, True, " +0123456789")
+    test = datasets.load(tiny_split["test"])
+    first = checkpoint.predict_ids(trained.model, test.question)
+    again = checkpoint.predict_ids(checkpoint.load(tiny_model).model, test.question, batch_size=7)
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == test.answer.shape
+
+
+def test_missing_corrupt_and_foreign_model_files(tmp_path, tiny_model):
+    with pytest.raises(DataFileError, match="no such model file"):
+        checkpoint.load(tmp_path / "none.pt")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(tiny_model.read_bytes()[:1000])
+    with pytest.raises(DataFileError, match="not a readable model file"):
+        checkpoint.load(truncated)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(DataFileError, match="not an arith-seq2seq model file"):
+        checkpoint.load(foreign)
+    mismatched = tmp_path / "mismatched.pt"
+    payload = torch.load(tiny_model, weights_only=True)
+    payload["model_config"]["hidden_size"] = 8
+    torch.save(payload, mismatched)
+    with pytest.raises(DataFileError, match="does not match its config"):
+        checkpoint.load(mismatched)

@@ -1,0 +1,49 @@
+import pytest
+
+from arith_seq2seq.config import Params, load_params, params_from_dict
+from arith_seq2seq.errors import ConfigError
+
+from .conftest import ROOT, TINY_PARAMS
+
+
+def test_repository_params_load_and_match_the_reference_defaults():
+    params = load_params(ROOT / "params.yaml")
+    assert (params.data.digits, params.data.count, params.data.reverse) == (3, 50_000, True)
+    assert (params.model.cell, params.model.hidden_size, params.model.decoder_layers) == ("lstm", 128, 1)
+
+
+def test_missing_sections_take_defaults():
+    assert params_from_dict({}) == Params()
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"data": {"digit": 3}}, r"unknown key data\.digit; data takes count, digits, reverse, seed"),
+        ({"trian": {}}, r"unknown section 'trian'"),
+        ({"data": {"digits": 0}}, r"data\.digits must be at least 1, got 0"),
+        ({"data": {"digits": "3"}}, r"data\.digits must be a whole number"),
+        ({"data": {"reverse": "yes"}}, r"data\.reverse must be true or false"),
+        ({"model": {"cell": "transformer"}}, r"model\.cell is 'transformer'; choose one of lstm, gru, rnn"),
+        ({"split": {"val_fraction": 0.5, "test_fraction": 0.5}}, r"leaves no training data"),
+        ({"split": {"val_fraction": 0}}, r"split\.val_fraction must be between 0 and 1"),
+        ({"train": {"lr": 0}}, r"train\.lr must be greater than 0"),
+        ({"model": []}, r"section 'model' must be a mapping"),
+    ],
+)
+def test_bad_params_name_the_key_and_the_fix(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        params_from_dict(raw)
+
+
+def test_unreadable_params_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such parameters file"):
+        load_params(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(bad)
+
+
+def test_tiny_params_are_valid():
+    params_from_dict(TINY_PARAMS)

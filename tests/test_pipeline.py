@@ -1,0 +1,125 @@
+"""A tiny `dvc repro` in a temporary copy of the repository: which stages rerun when."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import ROOT, write_params
+
+pytestmark = pytest.mark.slow
+
+ALL = ["generate", "split", "train", "evaluate"]
+
+
+class Repo:
+    def __init__(self, path: Path):
+        self.path = path
+        self.env = {
+            **os.environ,
+            # The stages must import the copy's library, so source edits take effect.
+            "PYTHONPATH": str(path / "src"),
+            "DVC_NO_ANALYTICS": "1",
+            "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+            "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+            "NO_COLOR": "1",
+        }
+
+    def run(self, *cmd: str) -> str:
+        result = subprocess.run(cmd, cwd=self.path, env=self.env, capture_output=True, text=True)
+        assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    def repro(self) -> list[str]:
+        """Run `dvc repro`; return the stages that ran, in order."""
+        return re.findall(r"Running stage '(\w+)'", self.run("dvc", "repro"))
+
+    def set_param(self, section: str, key: str, value) -> None:
+        params = yaml.safe_load((self.path / "params.yaml").read_text())
+        params[section][key] = value
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def commit(self, message: str) -> None:
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-qm", message)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Repo:
+    path = tmp_path_factory.mktemp("repo")
+    for name in ("dvc.yaml", ".gitignore"):
+        shutil.copy(ROOT / name, path / name)
+    for folder in ("stages", "src", ".dvc"):
+        shutil.copytree(
+            ROOT / folder, path / folder,
+            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "tmp", "cache"),
+        )
+    write_params(path / "params.yaml")
+    repo = Repo(path)
+    repo.run("git", "init", "-q")
+    repo.commit("tiny pipeline")
+    return repo
+
+
+def test_first_repro_runs_everything_and_second_has_nothing_to_do(repo):
+    assert repo.repro() == ALL
+    for out in ("data/questions.npz", "data/split/train.npz", "data/model.pt", "data/errors.csv",
+                "metrics/evaluate.json", "metrics/train/metrics.json", "metrics/by_carries.csv"):
+        assert (repo.path / out).is_file(), out
+    assert repo.repro() == []
+    assert "up to date" in repo.run("dvc", "status")
+    repo.commit("first run")
+
+
+def test_model_key_reruns_train_and_evaluate_and_diffs_show_it(repo):
+    repo.set_param("model", "hidden_size", 32)
+    assert repo.repro() == ["train", "evaluate"]
+    params_diff = repo.run("dvc", "params", "diff", "--json")
+    change = json.loads(params_diff)["params.yaml"]["model.hidden_size"]
+    assert (change["old"], change["new"]) == (64, 32)
+    metrics_diff = json.loads(repo.run("dvc", "metrics", "diff", "--json"))
+    # The tiny model is barely trained, so which test metrics moved varies; some must.
+    assert any(key.startswith("test.") for key in metrics_diff["metrics/evaluate.json"])
+    repo.commit("smaller model")
+
+
+def test_train_key_reruns_train_and_evaluate(repo):
+    repo.set_param("train", "lr", 0.005)
+    assert repo.repro() == ["train", "evaluate"]
+
+
+def test_evaluate_key_reruns_evaluate_only(repo):
+    repo.set_param("evaluate", "max_errors", 5)
+    assert repo.repro() == ["evaluate"]
+
+
+def test_split_key_reruns_split_and_downstream(repo):
+    repo.set_param("split", "seed", 8)
+    assert repo.repro() == ["split", "train", "evaluate"]
+
+
+def test_data_key_reruns_everything(repo):
+    repo.set_param("data", "seed", 8)
+    assert repo.repro() == ALL
+
+
+def test_editing_the_model_source_reruns_train_and_evaluate(repo):
+    model = repo.path / "src" / "arith_seq2seq" / "model.py"
+    model.write_text(model.read_text() + "\n# an edit\n")
+    assert repo.repro() == ["train", "evaluate"]
+    assert repo.repro() == []
+
+
+def test_plots_and_metrics_render(repo):
+    shown = json.loads(repo.run("dvc", "metrics", "show", "--json"))
+    assert shown, "dvc metrics show found no metrics"
+    plots = repo.run("dvc", "plots", "show", "--json")
+    for title in ("Exact match per epoch", "Test exact match by number of carries"):
+        assert title in plots

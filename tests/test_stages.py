@@ -1,0 +1,117 @@
+"""The stage entry points on bad input: one clear message, exit code 2, nothing written."""
+
+import json
+import shutil
+
+import pytest
+
+from .conftest import run_stage, write_params
+
+
+def assert_user_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+def test_generate_then_split_write_their_outputs(tmp_path):
+    params = write_params(tmp_path / "params.yaml")
+    out = tmp_path / "q.npz"
+    assert run_stage("generate", "--params", params, "--out", out).returncode == 0
+    paths = [tmp_path / f"{n}.npz" for n in ("train", "val", "test")]
+    result = run_stage(
+        "split", "--params", params, "--questions", out,
+        "--train", paths[0], "--val", paths[1], "--test", paths[2],
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2,400 / 300 / 300" in result.stdout
+    assert all(p.is_file() for p in paths)
+
+
+@pytest.mark.parametrize(
+    "overrides, fragments",
+    [
+        ({"data": {"digitz": 2}}, ["unknown key data.digitz"]),
+        ({"data": {"digits": 0}}, ["data.digits must be at least 1"]),
+        ({"data": {"digits": 1, "count": 100}}, ["data.count is 100", "only 55 distinct"]),
+        ({"model": {"cell": "lstmm"}}, ["model.cell is 'lstmm'"]),
+    ],
+)
+def test_generate_refuses_bad_params_and_keeps_the_old_output(tmp_path, overrides, fragments):
+    params = write_params(tmp_path / "params.yaml", overrides)
+    out = tmp_path / "q.npz"
+    out.write_bytes(b"previous output")
+    assert_user_error(run_stage("generate", "--params", params, "--out", out), *fragments)
+    assert out.read_bytes() == b"previous output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml", "q.npz"]
+
+
+def test_split_refuses_fractions_that_leave_no_training_data(tmp_path, tiny_split):
+    params = write_params(tmp_path / "params.yaml", {"split": {"val_fraction": 0.6, "test_fraction": 0.4}})
+    result = run_stage(
+        "split", "--params", params, "--questions", tiny_split["train"],
+        "--train", tmp_path / "a.npz", "--val", tmp_path / "b.npz", "--test", tmp_path / "c.npz",
+    )
+    assert_user_error(result, "leaves no training data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "not npz"])
+def test_split_refuses_a_bad_questions_file(tmp_path, tiny_split, damage):
+    params = write_params(tmp_path / "params.yaml")
+    source = tmp_path / "q.npz"
+    if damage == "truncated":
+        source.write_bytes(tiny_split["train"].read_bytes()[:500])
+    elif damage == "not npz":
+        source.write_text("hello")
+    result = run_stage(
+        "split", "--params", params, "--questions", source,
+        "--train", tmp_path / "a.npz", "--val", tmp_path / "b.npz", "--test", tmp_path / "c.npz",
+    )
+    assert_user_error(result, str(source))
+    assert not (tmp_path / "a.npz").exists()
+
+
+def test_evaluate_refuses_a_corrupt_model_and_writes_nothing(tmp_path, tiny_split, tiny_model):
+    params = write_params(tmp_path / "params.yaml")
+    model = tmp_path / "model.pt"
+    model.write_bytes(tiny_model.read_bytes()[:2000])
+    outs = {
+        "--metrics": tmp_path / "m.json", "--by-carries": tmp_path / "c.csv",
+        "--by-digits": tmp_path / "d.csv", "--errors": tmp_path / "e.csv",
+    }
+    args = [x for pair in outs.items() for x in pair]
+    result = run_stage("evaluate", "--params", params, "--model", model, "--test", tiny_split["test"], *args)
+    assert_user_error(result, "model.pt: not a readable model file")
+    assert not any(p.exists() for p in outs.values())
+
+
+def test_evaluate_refuses_test_data_of_another_shape(tmp_path, tiny_model):
+    params = write_params(tmp_path / "params.yaml", {"data": {"digits": 3}})
+    questions = tmp_path / "q3.npz"
+    assert run_stage("generate", "--params", params, "--out", questions).returncode == 0
+    args = ["--metrics", tmp_path / "m.json", "--by-carries", tmp_path / "c.csv",
+            "--by-digits", tmp_path / "d.csv", "--errors", tmp_path / "e.csv"]
+    result = run_stage("evaluate", "--params", params, "--model", tiny_model, "--test", questions, *args)
+    assert_user_error(result, "2 digits", "3 digits")
+
+
+def test_evaluate_writes_metrics_and_error_cases(tmp_path, tiny_split, tiny_model):
+    params = write_params(tmp_path / "params.yaml", {"evaluate": {"max_errors": 3}})
+    metrics = tmp_path / "m.json"
+    errors = tmp_path / "e.csv"
+    result = run_stage(
+        "evaluate", "--params", params, "--model", tiny_model, "--test", tiny_split["test"],
+        "--metrics", metrics, "--by-carries", tmp_path / "c.csv", "--by-digits", tmp_path / "d.csv",
+        "--errors", errors,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(metrics.read_text())
+    assert set(summary) == {"test", "exact_match_by"}
+    groups = set(summary["exact_match_by"])
+    assert {g for g in groups if g.startswith("digits_")} <= {f"digits_{a}+{b}" for a in (1, 2) for b in (1, 2)}
+    assert {g for g in groups if g.startswith("carries_")} <= {"carries_0", "carries_1", "carries_2"}
+    assert len(errors.read_text().splitlines()) == 1 + min(3, summary["test"]["n_errors"])
+    assert (tmp_path / "c.csv").read_text().startswith("carries,n,exact_match")

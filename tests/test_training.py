@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from arith_seq2seq import datasets
+from arith_seq2seq.checkpoint import predict_ids
+from arith_seq2seq.config import DataConfig, ModelConfig, SplitConfig, TrainConfig
+from arith_seq2seq.metrics import exact_match
+from arith_seq2seq.questions import generate_questions
+from arith_seq2seq.training import fit
+
+
+@pytest.fixture(scope="module")
+def one_digit(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("one_digit")
+    # All 55 one-digit questions, repeated so an epoch has enough steps to learn from.
+    qs = generate_questions(DataConfig(digits=1, count=55, seed=0))
+    qs = qs.take(torch.arange(55).repeat(40).numpy())
+    paths = {}
+    for name in ("train", "val"):
+        paths[name] = folder / f"{name}.npz"
+        datasets.save(qs, paths[name])
+    return paths
+
+
+@pytest.mark.slow
+def test_small_model_learns_one_digit_addition(one_digit, tmp_path):
+    trained = fit(
+        ModelConfig(hidden_size=64),
+        TrainConfig(batch_size=64, max_epochs=8, lr=0.02, show_samples=0),
+        one_digit["train"],
+        one_digit["val"],
+        live_dir=tmp_path / "live",
+        progress=False,
+    )
+    val = datasets.load(one_digit["val"])
+    accuracy = exact_match(predict_ids(trained.model, val.question), val.answer).mean()
+    assert accuracy >= 0.98
+    assert trained.info["best_val_exact_match"] == pytest.approx(accuracy)
+    # dvclive wrote the per-epoch curves and the summary dvc.yaml points at.
+    assert (tmp_path / "live" / "metrics.json").is_file()
+    rows = (tmp_path / "live" / "plots" / "metrics" / "val" / "exact_match.tsv").read_text().splitlines()
+    assert rows[0].split("\t") == ["step", "exact_match"]
+    assert [r.split("\t")[0] for r in rows[1:]] == [str(e) for e in range(1, trained.info["epochs"] + 1)]
+
+
+@pytest.mark.slow
+def test_training_is_deterministic(tiny_split):
+    def run():
+        return fit(
+            ModelConfig(hidden_size=32),
+            TrainConfig(batch_size=64, max_epochs=1, show_samples=0),
+            tiny_split["train"],
+            tiny_split["val"],
+            progress=False,
+        )
+
+    first, second = run(), run()
+    assert first.info == second.info
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(value, second.model.state_dict()[key]), key

@@ -1,0 +1,23 @@
+import numpy as np
+import pytest
+
+from arith_seq2seq.vocab import ADDITION_CHARS, Vocab
+
+
+def test_vocab_is_sorted_like_the_reference():
+    assert Vocab.from_chars(ADDITION_CHARS).chars == " +0123456789"
+
+
+def test_encode_decode_round_trip_pads_with_spaces():
+    vocab = Vocab.from_chars(ADDITION_CHARS)
+    ids = vocab.encode(["12+345", "7+8", ""], width=7)
+    assert ids.shape == (3, 7) and ids.dtype == np.uint8
+    assert vocab.decode(ids) == ["12+345 ", "7+8    ", "       "]
+
+
+def test_encode_rejects_unknown_characters_and_overlong_text():
+    vocab = Vocab.from_chars(ADDITION_CHARS)
+    with pytest.raises(ValueError, match="'x'"):
+        vocab.encode(["1x2"], width=5)
+    with pytest.raises(ValueError, match="longer than 2"):
+        vocab.encode(["123"], width=2)
