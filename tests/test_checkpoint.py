@@ -33,3 +33,14 @@ def test_missing_corrupt_and_foreign_model_files(tmp_path, tiny_model):
     torch.save(payload, mismatched)
     with pytest.raises(DataFileError, match="does not match its config"):
         checkpoint.load(mismatched)
+
+
+def test_saving_the_same_model_twice_gives_identical_bytes(tmp_path, tiny_model):
+    # DVC hashes the model file: identical training must give an identical file, or
+    # evaluate reruns for nothing. (torch.save once named its archive after the random
+    # temporary file used for the atomic write.)
+    trained = checkpoint.load(tiny_model)
+    first, second = tmp_path / "a" / "model.pt", tmp_path / "b" / "model.pt"
+    checkpoint.save(first, trained)
+    checkpoint.save(second, trained)
+    assert first.read_bytes() == second.read_bytes()

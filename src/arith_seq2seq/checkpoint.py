@@ -41,8 +41,10 @@ def save(path: str | Path, trained: TrainedModel) -> None:
         "info": trained.info,
         "state_dict": trained.model.state_dict(),
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        # A file object, not the path: torch.save names the archive inside the file after
+        # the path, and the temporary path is random, which would change the bytes.
+        torch.save(payload, fh)
 
 
 def load(path: str | Path) -> TrainedModel:
