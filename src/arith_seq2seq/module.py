@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-
 from torch import nn
 from torchmetrics import MeanMetric
 
