@@ -78,6 +78,23 @@ def test_first_repro_runs_everything_and_second_has_nothing_to_do(repo):
     repo.commit("first run")
 
 
+def test_bad_params_fail_the_stage_and_keep_the_last_good_outputs(repo):
+    outputs = ["data/questions.npz", "data/model.pt", "metrics/evaluate.json", "metrics/train/metrics.json"]
+    before = {out: (repo.path / out).read_bytes() for out in outputs}
+    for section, key, bad, message in [
+        ("model", "cell", "lstmm", "model.cell is 'lstmm'"),
+        ("data", "count", 10**6, "data.count is 1,000,000"),
+    ]:
+        good = yaml.safe_load((repo.path / "params.yaml").read_text())[section][key]
+        repo.set_param(section, key, bad)
+        result = subprocess.run(["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True)
+        assert result.returncode != 0
+        assert f"error: {message}" in result.stderr + result.stdout
+        assert {out: (repo.path / out).read_bytes() for out in outputs} == before
+        repo.set_param(section, key, good)
+    assert repo.repro() == []
+
+
 def test_model_key_reruns_train_and_evaluate_and_diffs_show_it(repo):
     repo.set_param("model", "hidden_size", 32)
     assert repo.repro() == ["train", "evaluate"]
