@@ -23,6 +23,13 @@ def test_missing_corrupt_and_foreign_model_files(tmp_path, tiny_model):
     truncated.write_bytes(tiny_model.read_bytes()[:1000])
     with pytest.raises(DataFileError, match="not a readable model file"):
         checkpoint.load(truncated)
+    for name, content in [("empty.pt", b""), ("text.pt", b"hello"), ("noise.pt", bytes(range(256)) * 8)]:
+        broken = tmp_path / name
+        broken.write_bytes(content)
+        with pytest.raises(DataFileError, match="not a readable model file") as info:
+            checkpoint.load(broken)
+        # torch's own advice (load with weights_only=False) would run code from the file.
+        assert "weights_only" not in str(info.value)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(3)}, foreign)
     with pytest.raises(DataFileError, match="not an arith-seq2seq model file"):

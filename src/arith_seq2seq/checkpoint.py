@@ -7,8 +7,6 @@ format (digits, reversal) travel with the weights.
 from __future__ import annotations
 
 import dataclasses
-import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,10 +52,11 @@ def load(path: str | Path) -> TrainedModel:
     try:
         # weights_only: a model file must never be able to run code on load.
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
+    except Exception as exc:  # torch raises many types for a damaged file
+        # Not torch's message: it suggests weights_only=False, i.e. running the file's code.
         raise DataFileError(
-            f"{path}: not a readable model file ({str(exc).splitlines()[0]}); "
-            "retrain with `dvc repro`"
+            f"{path}: not a readable model file ({type(exc).__name__}: truncated, damaged "
+            "or not written by torch.save); retrain with `dvc repro`"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DataFileError(
@@ -77,7 +76,7 @@ def load(path: str | Path) -> TrainedModel:
     except (KeyError, TypeError, RuntimeError) as exc:
         raise DataFileError(
             f"{path}: model file is incomplete or does not match its config "
-            f"({str(exc).splitlines()[0]}); retrain with `dvc repro`"
+            f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}); retrain with `dvc repro`"
         ) from None
     return trained
 

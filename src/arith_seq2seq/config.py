@@ -132,7 +132,10 @@ def load_params(path: str | Path) -> Params:
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such parameters file") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise ConfigError(f"{path}: not valid YAML: {problem}{where}") from None
     return params_from_dict(raw or {}, source=str(path))
 
 
