@@ -27,8 +27,8 @@ def main() -> None:
     checkpoint.save(args.model, trained)
     info = trained.info
     print(
-        f"train: best val exact match {info['best_val_exact_match']:.4f} "
-        f"after {info['epochs']} epochs -> {args.model}"
+        f"train: best val exact match {info['best_val_exact_match']:.4f} at epoch "
+        f"{info['best_epoch']} of {info['epochs']}; kept that epoch -> {args.model}"
     )
 
 

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -36,6 +38,9 @@ def test_small_model_learns_one_digit_addition(one_digit, tmp_path):
     accuracy = exact_match(predict_ids(trained.model, val.question), val.answer).mean()
     assert accuracy >= 0.98
     assert trained.info["best_val_exact_match"] == pytest.approx(accuracy)
+    assert 1 <= trained.info["best_epoch"] <= trained.info["epochs"]
+    summary = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    assert summary["val"]["best_exact_match"] == pytest.approx(accuracy)
     # dvclive wrote the per-epoch curves and the summary dvc.yaml points at.
     assert (tmp_path / "live" / "metrics.json").is_file()
     rows = (tmp_path / "live" / "plots" / "metrics" / "val" / "exact_match.tsv").read_text().splitlines()

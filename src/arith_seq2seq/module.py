@@ -32,6 +32,7 @@ class Seq2SeqModule(pl.LightningModule):
         self.epoch_metrics = nn.ModuleDict(
             {f"{stage}_{name}": MeanMetric() for stage in STAGES for name in METRICS}
         )
+        self.best_val_exact_match = 0.0
 
     def forward(self, question: torch.Tensor) -> torch.Tensor:
         return self.model(question)
@@ -52,10 +53,16 @@ class Seq2SeqModule(pl.LightningModule):
         return loss
 
     def _log_epoch(self, stage: str) -> None:
+        values = {}
         for name in METRICS:
             metric = self.epoch_metrics[f"{stage}_{name}"]
-            self.log(f"{stage}/{name}", metric.compute(), prog_bar=name == "exact_match")
+            values[name] = metric.compute()
+            self.log(f"{stage}/{name}", values[name], prog_bar=name == "exact_match")
             metric.reset()
+        if stage == "val":
+            # The summary dvclive writes holds the last epoch; the model kept is the best.
+            self.best_val_exact_match = max(self.best_val_exact_match, float(values["exact_match"]))
+            self.log("val/best_exact_match", self.best_val_exact_match)
         # Logged as "step", the epoch number becomes the x axis of dvclive's plots.
         self.log("step", float(self.current_epoch + 1))
 

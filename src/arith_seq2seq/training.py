@@ -68,8 +68,8 @@ def fit(
                 default_root_dir=ckpt_dir,
             )
             trainer.fit(module, datamodule=data)
-        state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-    module.load_state_dict(state)
+        best_ckpt = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
+    module.load_state_dict(best_ckpt["state_dict"])
     return TrainedModel(
         model=module.model.eval(),
         vocab=qs.vocab,
@@ -77,6 +77,7 @@ def fit(
         reverse=qs.reverse,
         info={
             "best_val_exact_match": float(best.best_model_score),
+            "best_epoch": int(best_ckpt["epoch"]) + 1,
             "epochs": int(trainer.current_epoch),
         },
     )
