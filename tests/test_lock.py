@@ -19,7 +19,8 @@ def test_lock_matches_the_committed_sources_and_params():
                 if hashlib.md5(path.read_bytes()).hexdigest() != dep["md5"]:
                     stale.append(f"{name}: {dep['path']}")
         for key, value in stage.get("params", {}).get("params.yaml", {}).items():
-            section, field = key.split(".")
-            if params[section][field] != value:
+            section, _, field = key.partition(".")
+            current = params[section][field] if field else params[section]
+            if current != value:
                 stale.append(f"{name}: {key}")
     assert not stale, f"run `dvc repro` and commit dvc.lock; stale: {', '.join(stale)}"

@@ -95,6 +95,17 @@ def test_bad_params_fail_the_stage_and_keep_the_last_good_outputs(repo):
     assert repo.repro() == []
 
 
+def test_a_misspelled_key_is_reported_not_ignored(repo):
+    repo.set_param("model", "hiden_size", 32)
+    result = subprocess.run(["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "error: params.yaml: unknown key model.hiden_size" in result.stderr + result.stdout
+    params = yaml.safe_load((repo.path / "params.yaml").read_text())
+    del params["model"]["hiden_size"]
+    (repo.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert repo.repro() == []
+
+
 def test_model_key_reruns_train_and_evaluate_and_diffs_show_it(repo):
     repo.set_param("model", "hidden_size", 32)
     assert repo.repro() == ["train", "evaluate"]
