@@ -94,7 +94,12 @@ def _logger(live_dir: str | Path | None):
 
 
 class _ProgressBar(TQDMProgressBar):
-    """One line per epoch; without the logger's version number, which means nothing here."""
+    """Epochs counted from 1 like the printout, and no logger version number (meaningless
+    here) in the bar."""
+
+    def on_train_epoch_start(self, trainer, *args) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        self.train_progress_bar.set_description(f"Epoch {trainer.current_epoch + 1}/{trainer.max_epochs}")
 
     def get_metrics(self, trainer, pl_module):
         items = super().get_metrics(trainer, pl_module)

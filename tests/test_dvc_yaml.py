@@ -1,0 +1,37 @@
+"""dvc.yaml must list, for every stage, exactly the library files the stage imports, or
+editing one of them would not rerun the stage (or would rerun it for nothing)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import ROOT
+
+STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+_IMPORTED = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("stage", sys.argv[1])
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+print(json.dumps(sorted(m.__file__ for name, m in sys.modules.items()
+                        if name.split(".")[0] == "arith_seq2seq" and m.__file__)))
+"""
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_stage_deps_are_the_library_files_it_imports(name):
+    stage = STAGES[name]
+    script = next(dep for dep in stage["deps"] if dep.startswith("stages/"))
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, str(ROOT / script)],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""},
+    ).stdout
+    imported = {str(Path(f).resolve().relative_to(ROOT)) for f in json.loads(out)}
+    listed = {dep for dep in stage["deps"] if dep.startswith("src/")}
+    assert listed == imported, f"missing: {sorted(imported - listed)}, extra: {sorted(listed - imported)}"
+    assert f"python {script}" in stage["cmd"]
