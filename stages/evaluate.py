@@ -6,7 +6,7 @@ import json
 from arith_seq2seq import checkpoint, datasets
 from arith_seq2seq.config import load_params
 from arith_seq2seq.entry import run
-from arith_seq2seq.evaluation import check_compatible, evaluate
+from arith_seq2seq.evaluation import check_compatible, evaluate, evaluate_longer
 from arith_seq2seq.files import atomic_path
 
 
@@ -15,6 +15,7 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--model", required=True)
     parser.add_argument("--test", required=True)
+    parser.add_argument("--longer-dir", required=True, help="held-out sets of longer questions")
     parser.add_argument("--metrics", required=True, help="metrics JSON to write")
     parser.add_argument("--by-carries", required=True, help="CSV: exact match by carries")
     parser.add_argument("--by-digits", required=True, help="CSV: exact match by operand digits")
@@ -26,6 +27,7 @@ def main() -> None:
     test = datasets.load(args.test)
     check_compatible(trained, test, args.model, args.test)
     result = evaluate(trained, test, cfg.batch_size)
+    result.metrics["longer"] = evaluate_longer(trained, args.model, args.longer_dir, cfg.batch_size)
 
     # Everything is computed before the first write, and each write is atomic.
     with atomic_path(args.errors) as tmp:
@@ -37,10 +39,12 @@ def main() -> None:
     with atomic_path(args.metrics) as tmp:
         tmp.write_text(json.dumps(result.metrics, indent=2) + "\n")
     test_metrics = result.metrics["test"]
+    longer = ", ".join(f"{k}: {v}" for k, v in result.metrics["longer"].items())
     print(
         f"evaluate: test exact match {test_metrics['exact_match']:.4f}, "
         f"char accuracy {test_metrics['char_accuracy']:.4f} on {test_metrics['n_samples']:,} "
-        f"questions; {test_metrics['n_errors']:,} errors -> {args.errors}"
+        f"questions; {test_metrics['n_errors']:,} errors -> {args.errors}; longer questions: "
+        f"{longer or 'none'}"
     )
 
 

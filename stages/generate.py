@@ -1,23 +1,34 @@
-"""Stage generate: params `data` -> one .npz of encoded questions, answers and operands."""
+"""Stage generate: params `data` -> one .npz of encoded questions, answers and operands,
+and a folder of held-out sets of longer questions (one .npz per length)."""
 
 import argparse
 
 from arith_seq2seq import datasets
 from arith_seq2seq.config import load_params
 from arith_seq2seq.entry import run
-from arith_seq2seq.questions import generate_questions
+from arith_seq2seq.files import atomic_dir
+from arith_seq2seq.questions import generate_longer, generate_questions
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", required=True, help="the .npz file to write")
+    parser.add_argument("--longer-dir", required=True, help="folder for the longer held-out sets")
     args = parser.parse_args()
 
     cfg = load_params(args.params).data
     questions = generate_questions(cfg)
+    longer = generate_longer(cfg)
+    with atomic_dir(args.longer_dir) as folder:
+        for digits, qs in longer.items():
+            datasets.save(qs, folder / f"digits_{digits}.npz")
     datasets.save(questions, args.out)
-    print(f"generate: {len(questions):,} questions with up to {cfg.digits} digits -> {args.out}")
+    print(
+        f"generate: {len(questions):,} {cfg.operation} questions with up to {cfg.digits} digits "
+        f"-> {args.out}; {cfg.longer_count:,} each with {', '.join(map(str, longer)) or 'no'} "
+        f"digits -> {args.longer_dir}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,16 +11,19 @@ import yaml
 
 from arith_seq2seq import checkpoint, datasets
 from arith_seq2seq.config import DataConfig, ModelConfig, SplitConfig, TrainConfig
-from arith_seq2seq.questions import generate_questions
+from arith_seq2seq.questions import generate_longer, generate_questions
 from arith_seq2seq.training import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # Small enough to run in seconds, big enough that 2-digit addition is learnable.
 TINY_PARAMS = {
-    "data": {"digits": 2, "count": 3000, "reverse": True, "seed": 7},
+    "data": {
+        "digits": 2, "count": 3000, "operation": "add", "reverse": True, "seed": 7,
+        "longer_extra_digits": [1], "longer_count": 200,
+    },
     "split": {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 7},
-    "model": {"cell": "lstm", "hidden_size": 64, "decoder_layers": 1, "embedding_dim": 0},
+    "model": {"arch": "repeat", "cell": "lstm", "hidden_size": 64, "decoder_layers": 1, "embedding_dim": 0},
     "train": {
         "batch_size": 64,
         "max_epochs": 2,
@@ -54,12 +57,16 @@ def run_stage(name: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedPr
 
 @pytest.fixture(scope="session")
 def tiny_split(tmp_path_factory) -> dict[str, Path]:
-    """train/val/test .npz files of 2-digit questions."""
+    """train/val/test .npz files of 2-digit questions, and a folder of 3-digit ones."""
     folder = tmp_path_factory.mktemp("data")
     qs = generate_questions(DataConfig(**TINY_PARAMS["data"]))
     paths = {name: folder / f"{name}.npz" for name in ("train", "val", "test")}
     for part, path in zip(datasets.split(qs, SplitConfig(**TINY_PARAMS["split"])), paths.values()):
         datasets.save(part, path)
+    paths["longer"] = folder / "longer"
+    paths["longer"].mkdir()
+    for digits, longer in generate_longer(DataConfig(**TINY_PARAMS["data"])).items():
+        datasets.save(longer, paths["longer"] / f"digits_{digits}.npz")
     return paths
 
 

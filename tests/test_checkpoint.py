@@ -8,12 +8,13 @@ from arith_seq2seq.errors import DataFileError
 
 def test_model_file_rebuilds_the_same_model(tiny_model, tiny_split):
     trained = checkpoint.load(tiny_model)
-    assert (trained.digits, trained.reverse, trained.vocab) == (2, True, " +0123456789")
+    assert (trained.digits, trained.reverse, trained.vocab, trained.operation) == (2, True, " $+0123456789^", "add")
+    assert trained.model.spec.arch == "repeat"
     test = datasets.load(tiny_split["test"])
-    first = checkpoint.predict_ids(trained.model, test.question)
-    again = checkpoint.predict_ids(checkpoint.load(tiny_model).model, test.question, batch_size=7)
+    first, confidence = checkpoint.predict(trained.model, test.question)
+    again, _ = checkpoint.predict(checkpoint.load(tiny_model).model, test.question, batch_size=7)
     np.testing.assert_array_equal(first, again)
-    assert first.shape == test.answer.shape
+    assert first.shape == test.answer.shape and confidence.shape == (len(test),)
 
 
 def test_missing_corrupt_and_foreign_model_files(tmp_path, tiny_model):

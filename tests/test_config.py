@@ -10,6 +10,7 @@ def test_repository_params_load_and_match_the_reference_defaults():
     params = load_params(ROOT / "params.yaml")
     assert (params.data.digits, params.data.count, params.data.reverse) == (3, 50_000, True)
     assert (params.model.cell, params.model.hidden_size, params.model.decoder_layers) == ("lstm", 128, 1)
+    assert (params.model.arch, params.data.operation, params.data.longer_extra_digits) == ("repeat", "add", (1, 2))
 
 
 def test_missing_sections_take_defaults():
@@ -19,7 +20,11 @@ def test_missing_sections_take_defaults():
 @pytest.mark.parametrize(
     "raw, message",
     [
-        ({"data": {"digit": 3}}, r"unknown key data\.digit; data takes count, digits, reverse, seed"),
+        ({"data": {"digit": 3}}, r"unknown key data\.digit; data takes count, digits, longer_count"),
+        ({"data": {"operation": "div"}}, r"data\.operation is 'div'; choose one of add, sub, mul"),
+        ({"data": {"operation": "mul", "digits": 10}}, r"data\.digits must be at most 9, got 10"),
+        ({"data": {"longer_extra_digits": 2}}, r"data\.longer_extra_digits must be a list"),
+        ({"data": {"digits": 17, "longer_extra_digits": [1, 2]}}, r"entries must be at most 1, got 2"),
         ({"trian": {}}, r"unknown section 'trian'"),
         ({"data": {"digits": 0}}, r"data\.digits must be at least 1, got 0"),
         ({"data": {"digits": "3"}}, r"data\.digits must be a whole number"),

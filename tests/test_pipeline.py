@@ -70,7 +70,7 @@ def repo(tmp_path_factory) -> Repo:
 
 def test_first_repro_runs_everything_and_second_has_nothing_to_do(repo):
     assert repo.repro() == ALL
-    for out in ("data/questions.npz", "data/split/train.npz", "data/model.pt", "data/errors.csv",
+    for out in ("data/questions.npz", "data/longer/digits_3.npz", "data/split/train.npz", "data/model.pt", "data/errors.csv",
                 "metrics/evaluate.json", "metrics/train/metrics.json", "metrics/by_carries.csv"):
         assert (repo.path / out).is_file(), out
     assert repo.repro() == []
@@ -138,8 +138,8 @@ def test_data_key_reruns_everything(repo):
     assert repo.repro() == ALL
 
 
-def test_editing_the_model_source_reruns_train_and_evaluate(repo):
-    model = repo.path / "src" / "arith_seq2seq" / "model.py"
+def test_editing_an_architecture_reruns_train_and_evaluate(repo):
+    model = repo.path / "src" / "arith_seq2seq" / "architectures" / "repeat.py"
     model.write_text(model.read_text() + "\n# an edit\n")
     assert repo.repro() == ["train", "evaluate"]
     assert repo.repro() == []
@@ -151,3 +151,12 @@ def test_plots_and_metrics_render(repo):
     plots = repo.run("dvc", "plots", "show", "--json")
     for title in ("Exact match per epoch", "Test exact match by number of carries"):
         assert title in plots
+
+
+def test_attention_arch_runs_end_to_end(repo):
+    repo.set_param("model", "arch", "attention")
+    assert repo.repro() == ["train", "evaluate"]
+    metrics = json.loads((repo.path / "metrics" / "evaluate.json").read_text())
+    # Unlike the repeat architecture, it answers the longer held-out questions.
+    assert isinstance(metrics["longer"]["digits_3"], float)
+    assert 0 <= metrics["test"]["exact_match"] <= 1

@@ -13,6 +13,7 @@ from arith_seq2seq.questions import (
     _sample_by_rejection,
     count_carries,
     distinct_questions,
+    generate_longer,
     generate_questions,
     num_digits,
     operand_probabilities,
@@ -60,17 +61,58 @@ def test_operands_follow_the_reference_distribution():
     assert operand_probabilities(4).sum() == pytest.approx(1.0)
 
 
-def test_both_samplers_draw_the_same_distribution():
+@pytest.mark.parametrize("ordered", [False, True])
+def test_both_samplers_draw_the_same_distribution(ordered):
     # Near the limit the generator enumerates instead of rejecting; the questions it
     # keeps must look like those the reference's rejection loop keeps.
-    def small_share(sampler):
-        shares = []
+    def shares(sampler):
+        small, a_first = [], []
         for seed in range(8):
-            a, b = sampler(2, 2000, np.random.default_rng(seed))
-            shares.append(np.mean(np.concatenate([a, b]) < 10))
-        return np.mean(shares)
+            a, b = sampler(2, 2000, np.random.default_rng(seed), ordered)
+            small.append(np.mean(np.concatenate([a, b]) < 10))
+            a_first.append(np.mean(a < b))
+        return np.mean(small), np.mean(a_first)
 
-    assert small_share(_sample_by_enumeration) == pytest.approx(small_share(_sample_by_rejection), abs=0.01)
+    enumerated, rejected = shares(_sample_by_enumeration), shares(_sample_by_rejection)
+    assert enumerated == pytest.approx(rejected, abs=0.01)
+
+
+@pytest.mark.parametrize("operation", ["add", "sub", "mul"])
+@pytest.mark.parametrize("digits", [1, 3, 5])
+def test_answers_match_python_integers(operation, digits):
+    count = min(3000, distinct_questions(digits, operation))
+    qs = generate_questions(DataConfig(digits=digits, count=count, operation=operation, seed=digits))
+    symbol = {"add": "+", "sub": "-", "mul": "*"}[operation]
+    vocab = Vocab(qs.vocab)
+    width = 2 * digits if operation == "mul" else digits + 1
+    assert qs.answer.shape == (count, width)
+    questions = readable_questions(qs.question, vocab, qs.reverse)
+    for text, answer, a, b in zip(questions, vocab.decode(qs.answer), qs.a.tolist(), qs.b.tolist()):
+        left, right = text.split(symbol, 1)
+        assert (int(left), int(right)) == (a, b)
+        expected = {"add": a + b, "sub": a - b, "mul": a * b}[operation]
+        assert answer == str(expected).ljust(width)
+
+
+def test_subtraction_questions_are_ordered_and_can_be_exhausted():
+    # a-b and b-a are different questions: 10*10 one-digit ones exist, not 55.
+    assert distinct_questions(1, "sub") == 100
+    qs = generate_questions(DataConfig(digits=1, count=100, operation="sub"))
+    assert len(set(zip(qs.a.tolist(), qs.b.tolist()))) == 100
+    with pytest.raises(ConfigError, match="only 100 distinct sub questions"):
+        generate_questions(DataConfig(digits=1, count=101, operation="sub"))
+
+
+def test_longer_sets_have_longer_operands_and_their_own_seeds():
+    cfg = DataConfig(digits=2, count=100, longer_extra_digits=(1, 3), longer_count=300)
+    longer = generate_longer(cfg)
+    assert sorted(longer) == [3, 5]
+    for digits, qs in longer.items():
+        assert len(qs) == 300 and qs.digits == digits
+        assert (num_digits(np.maximum(qs.a, qs.b)) == digits).all()
+        assert qs.question.shape[1] == 2 * digits + 1
+    again = generate_longer(DataConfig(digits=2, count=100, longer_extra_digits=(1,), longer_count=300))
+    np.testing.assert_array_equal(again[3].a, longer[3].a)
 
 
 def test_generation_is_byte_identical_for_the_same_params(tmp_path):

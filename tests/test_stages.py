@@ -19,7 +19,7 @@ def assert_user_error(result, *fragments):
 def test_generate_then_split_write_their_outputs(tmp_path):
     params = write_params(tmp_path / "params.yaml")
     out = tmp_path / "q.npz"
-    assert run_stage("generate", "--params", params, "--out", out).returncode == 0
+    assert run_stage("generate", "--params", params, "--out", out, "--longer-dir", tmp_path / "longer").returncode == 0
     paths = [tmp_path / f"{n}.npz" for n in ("train", "val", "test")]
     result = run_stage(
         "split", "--params", params, "--questions", out,
@@ -28,6 +28,7 @@ def test_generate_then_split_write_their_outputs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "2,400 / 300 / 300" in result.stdout
     assert all(p.is_file() for p in paths)
+    assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == ["digits_3.npz"]
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,7 @@ def test_generate_refuses_bad_params_and_keeps_the_old_output(tmp_path, override
     params = write_params(tmp_path / "params.yaml", overrides)
     out = tmp_path / "q.npz"
     out.write_bytes(b"previous output")
-    assert_user_error(run_stage("generate", "--params", params, "--out", out), *fragments)
+    assert_user_error(run_stage("generate", "--params", params, "--out", out, "--longer-dir", tmp_path / "longer"), *fragments)
     assert out.read_bytes() == b"previous output"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml", "q.npz"]
 
@@ -83,7 +84,7 @@ def test_evaluate_refuses_a_corrupt_model_and_writes_nothing(tmp_path, tiny_spli
         "--by-digits": tmp_path / "d.csv", "--errors": tmp_path / "e.csv",
     }
     args = [x for pair in outs.items() for x in pair]
-    result = run_stage("evaluate", "--params", params, "--model", model, "--test", tiny_split["test"], *args)
+    result = run_stage("evaluate", "--params", params, "--model", model, "--test", tiny_split["test"], "--longer-dir", tiny_split["longer"], *args)
     assert_user_error(result, "model.pt: not a readable model file")
     assert not any(p.exists() for p in outs.values())
 
@@ -91,10 +92,10 @@ def test_evaluate_refuses_a_corrupt_model_and_writes_nothing(tmp_path, tiny_spli
 def test_evaluate_refuses_test_data_of_another_shape(tmp_path, tiny_model):
     params = write_params(tmp_path / "params.yaml", {"data": {"digits": 3}})
     questions = tmp_path / "q3.npz"
-    assert run_stage("generate", "--params", params, "--out", questions).returncode == 0
+    assert run_stage("generate", "--params", params, "--out", questions, "--longer-dir", tmp_path / "longer").returncode == 0
     args = ["--metrics", tmp_path / "m.json", "--by-carries", tmp_path / "c.csv",
             "--by-digits", tmp_path / "d.csv", "--errors", tmp_path / "e.csv"]
-    result = run_stage("evaluate", "--params", params, "--model", tiny_model, "--test", questions, *args)
+    result = run_stage("evaluate", "--params", params, "--model", tiny_model, "--test", questions, "--longer-dir", tmp_path / "longer", *args)
     assert_user_error(result, "2 digits", "3 digits")
 
 
@@ -104,12 +105,14 @@ def test_evaluate_writes_metrics_and_error_cases(tmp_path, tiny_split, tiny_mode
     errors = tmp_path / "e.csv"
     result = run_stage(
         "evaluate", "--params", params, "--model", tiny_model, "--test", tiny_split["test"],
-        "--metrics", metrics, "--by-carries", tmp_path / "c.csv", "--by-digits", tmp_path / "d.csv",
+        "--longer-dir", tiny_split["longer"], "--metrics", metrics, "--by-carries", tmp_path / "c.csv", "--by-digits", tmp_path / "d.csv",
         "--errors", errors,
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(metrics.read_text())
-    assert set(summary) == {"test", "exact_match_by"}
+    assert set(summary) == {"test", "exact_match_by", "longer"}
+    # The tiny model is the repeat architecture, which cannot write longer answers.
+    assert summary["longer"] == {"digits_3": "not applicable"}
     groups = set(summary["exact_match_by"])
     assert {g for g in groups if g.startswith("digits_")} <= {f"digits_{a}+{b}" for a in (1, 2) for b in (1, 2)}
     assert {g for g in groups if g.startswith("carries_")} <= {"carries_0", "carries_1", "carries_2"}

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from arith_seq2seq import datasets
-from arith_seq2seq.checkpoint import predict_ids
+from arith_seq2seq.checkpoint import predict
 from arith_seq2seq.config import DataConfig, ModelConfig, SplitConfig, TrainConfig
 from arith_seq2seq.metrics import exact_match
 from arith_seq2seq.questions import generate_questions
@@ -35,7 +35,7 @@ def test_small_model_learns_one_digit_addition(one_digit, tmp_path):
         progress=False,
     )
     val = datasets.load(one_digit["val"])
-    accuracy = exact_match(predict_ids(trained.model, val.question), val.answer).mean()
+    accuracy = exact_match(predict(trained.model, val.question)[0], val.answer).mean()
     assert accuracy >= 0.98
     assert trained.info["best_val_exact_match"] == pytest.approx(accuracy)
     assert 1 <= trained.info["best_epoch"] <= trained.info["epochs"]

@@ -15,27 +15,35 @@ import torch
 
 from .errors import DataFileError
 from .files import atomic_path
-from .model import RepeatSeq2Seq, Seq2SeqConfig
+from .architectures import ModelSpec, Seq2SeqModel, build
+from .errors import UserError
 
-FORMAT = "arith-seq2seq/model/1"
+FORMAT = "arith-seq2seq/model/2"
 
 
 @dataclass
 class TrainedModel:
-    model: RepeatSeq2Seq
+    model: Seq2SeqModel
     vocab: str
     digits: int
     reverse: bool
+    operation: str
     info: dict
+
+    @property
+    def format(self) -> tuple:
+        """What the model expects of its questions (compare QuestionSet.format)."""
+        return (self.operation, self.vocab, self.reverse)
 
 
 def save(path: str | Path, trained: TrainedModel) -> None:
     payload = {
         "format": FORMAT,
-        "model_config": dataclasses.asdict(trained.model.cfg),
+        "model_config": dataclasses.asdict(trained.model.spec),
         "vocab": trained.vocab,
         "digits": trained.digits,
         "reverse": trained.reverse,
+        "operation": trained.operation,
         "info": trained.info,
         "state_dict": trained.model.state_dict(),
     }
@@ -64,16 +72,17 @@ def load(path: str | Path) -> TrainedModel:
             "retrain with `dvc repro`"
         )
     try:
-        model = RepeatSeq2Seq(Seq2SeqConfig(**payload["model_config"]))
+        model = build(ModelSpec(**payload["model_config"]))
         model.load_state_dict(payload["state_dict"])
         trained = TrainedModel(
             model=model.eval(),
             vocab=str(payload["vocab"]),
             digits=int(payload["digits"]),
             reverse=bool(payload["reverse"]),
+            operation=str(payload["operation"]),
             info=dict(payload.get("info", {})),
         )
-    except (KeyError, TypeError, RuntimeError) as exc:
+    except (KeyError, TypeError, RuntimeError, UserError) as exc:
         raise DataFileError(
             f"{path}: model file is incomplete or does not match its config "
             f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}); retrain with `dvc repro`"
@@ -82,16 +91,24 @@ def load(path: str | Path) -> TrainedModel:
 
 
 @torch.no_grad()
-def predict_ids(model: RepeatSeq2Seq, question, batch_size: int = 4096) -> np.ndarray:
-    """Most likely answer ids (uint8) for a (n, question_len) array of question ids."""
+def predict(
+    model: Seq2SeqModel, question, answer_len: int | None = None, batch_size: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
+    """Answer ids (uint8, padded to `answer_len`) and confidences for question ids.
+
+    Raises NotApplicable where the architecture cannot give answers of that length."""
+    answer_len = model.spec.answer_len if answer_len is None else answer_len
     was_training = model.training
     model.eval()
     question = torch.as_tensor(question).long()
-    out = [
-        model(question[i : i + batch_size]).argmax(-1).to(torch.uint8)
-        for i in range(0, len(question), batch_size)
-    ]
-    model.train(was_training)
-    if not out:
-        return np.empty((0, model.cfg.answer_len), dtype=np.uint8)
-    return torch.cat(out).numpy()
+    ids, confidence = [], []
+    try:
+        for i in range(0, len(question), batch_size):
+            batch_ids, batch_confidence = model.predict(question[i : i + batch_size], answer_len)
+            ids.append(batch_ids.to(torch.uint8))
+            confidence.append(batch_confidence)
+    finally:
+        model.train(was_training)
+    if not ids:
+        return np.empty((0, answer_len), dtype=np.uint8), np.empty(0, dtype=np.float32)
+    return torch.cat(ids).numpy(), torch.cat(confidence).numpy()

@@ -16,6 +16,7 @@ import yaml
 from .errors import ConfigError
 
 CELLS = ("lstm", "gru", "rnn")
+OPERATIONS = ("add", "sub", "mul")
 # int64 holds operands below 10**18, and the sum of two of them.
 MAX_DIGITS = 18
 
@@ -24,14 +25,33 @@ MAX_DIGITS = 18
 class DataConfig:
     digits: int = 3
     count: int = 50_000
+    operation: str = "add"
     reverse: bool = True
     seed: int = 1337
+    # Held-out sets of longer questions for evaluate: one per entry, whose longer operand
+    # has digits + extra digits.
+    longer_extra_digits: tuple[int, ...] = (1, 2)
+    longer_count: int = 2000
 
     def validate(self) -> None:
-        _check_int("data.digits", self.digits, 1, MAX_DIGITS)
+        if self.operation not in OPERATIONS:
+            raise ConfigError(
+                f"data.operation is {self.operation!r}; choose one of {', '.join(OPERATIONS)}"
+            )
+        # int64 must hold every answer: a product has up to twice the operands' digits.
+        most = MAX_DIGITS // 2 if self.operation == "mul" else MAX_DIGITS
+        _check_int("data.digits", self.digits, 1, most)
         _check_int("data.count", self.count, 1)
         _check_bool("data.reverse", self.reverse)
         _check_int("data.seed", self.seed, 0)
+        extra = self.longer_extra_digits
+        if not isinstance(extra, (list, tuple)):
+            raise ConfigError(f"data.longer_extra_digits must be a list such as [1, 2], got {extra!r}")
+        for value in extra:
+            _check_int("data.longer_extra_digits entries", value, 1, most - self.digits)
+        if len(set(extra)) != len(extra):
+            raise ConfigError(f"data.longer_extra_digits has repeated entries: {list(extra)}")
+        _check_int("data.longer_count", self.longer_count, 1)
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,9 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
+    # A name in arith_seq2seq.architectures.ARCHITECTURES; checked when the model is built,
+    # so that only the train stage depends on the architecture code.
+    arch: str = "repeat"
     cell: str = "lstm"
     hidden_size: int = 128
     decoder_layers: int = 1
@@ -166,7 +189,8 @@ def _section(cls: type, name: str, raw: Any, source: str):
             f"{source}: unknown key {', '.join(f'{name}.{k}' for k in unknown)}; "
             f"{name} takes {', '.join(sorted(known))}"
         )
-    section = cls(**raw)
+    # YAML lists become tuples: sections are frozen, hashable values.
+    section = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
     section.validate()
     return section
 

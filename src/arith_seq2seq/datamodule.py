@@ -32,10 +32,10 @@ class QuestionDataModule(pl.LightningDataModule):
             return
         train = datasets.load(self.train_path)
         val = datasets.load(self.val_path)
-        if (train.vocab, train.digits, train.reverse) != (val.vocab, val.digits, val.reverse):
+        if (train.format, train.digits) != (val.format, val.digits):
             raise DataFileError(
                 f"{self.train_path} and {self.val_path} come from different generate runs "
-                "(vocabulary, digits or reversal differ); rerun `dvc repro`"
+                "(operation, vocabulary, digits or reversal differ); rerun `dvc repro`"
             )
         self.train_set, self.val_set = train, val
 

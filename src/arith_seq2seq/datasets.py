@@ -12,7 +12,7 @@ from .config import SplitConfig
 from .errors import ConfigError, DataFileError
 from .files import atomic_path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _ARRAYS = {"question": np.uint8, "answer": np.uint8, "a": np.int64, "b": np.int64}
 
 
@@ -25,6 +25,7 @@ class QuestionSet:
     digits: int
     reverse: bool
     vocab: str
+    operation: str = "add"
 
     def __len__(self) -> int:
         return len(self.a)
@@ -38,7 +39,22 @@ class QuestionSet:
             digits=self.digits,
             reverse=self.reverse,
             vocab=self.vocab,
+            operation=self.operation,
         )
+
+    @property
+    def format(self) -> tuple:
+        """What a model trained on this set expects of its questions."""
+        return (self.operation, self.vocab, self.reverse)
+
+
+def question_width(digits: int) -> int:
+    return 2 * digits + 1
+
+
+def answer_width(digits: int, operation: str = "add") -> int:
+    """Characters of the longest possible answer: a sum carries, a difference has a sign."""
+    return 2 * digits if operation == "mul" else digits + 1
 
 
 def save(qs: QuestionSet, path: str | Path) -> None:
@@ -49,6 +65,7 @@ def save(qs: QuestionSet, path: str | Path) -> None:
         "digits": np.int64(qs.digits),
         "reverse": np.bool_(qs.reverse),
         "vocab": np.str_(qs.vocab),
+        "operation": np.str_(qs.operation),
     }
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
@@ -66,14 +83,14 @@ def load(path: str | Path) -> QuestionSet:
         raise DataFileError(
             f"{path}: not a readable .npz file ({exc}); delete it and run `dvc repro`"
         ) from None
-    expected = set(_ARRAYS) | {"format_version", "digits", "reverse", "vocab"}
+    expected = set(_ARRAYS) | {"format_version", "digits", "reverse", "vocab", "operation"}
     missing = sorted(expected - set(content))
     if missing:
         raise DataFileError(
             f"{path}: missing arrays {', '.join(missing)}; it was not written by this "
             "project's generate or split stage; delete it and run `dvc repro`"
         )
-    if int(content["format_version"]) != FORMAT_VERSION:
+    if content["format_version"].shape != () or int(content["format_version"]) != FORMAT_VERSION:
         raise DataFileError(
             f"{path}: format version {int(content['format_version'])}, this code reads "
             f"{FORMAT_VERSION}; regenerate it with `dvc repro`"
@@ -92,6 +109,7 @@ def load(path: str | Path) -> QuestionSet:
         digits=int(content["digits"]),
         reverse=bool(content["reverse"]),
         vocab=str(content["vocab"]),
+        operation=str(content["operation"]),
     )
     _check_shapes(qs, path)
     return qs
@@ -100,8 +118,8 @@ def load(path: str | Path) -> QuestionSet:
 def _check_shapes(qs: QuestionSet, path: Path) -> None:
     n = len(qs.a)
     want = {
-        "question": (n, 2 * qs.digits + 1),
-        "answer": (n, qs.digits + 1),
+        "question": (n, question_width(qs.digits)),
+        "answer": (n, answer_width(qs.digits, qs.operation)),
         "b": (n,),
     }
     for name, shape in want.items():

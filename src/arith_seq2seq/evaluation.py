@@ -3,46 +3,56 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .checkpoint import TrainedModel, predict_ids
-from .datasets import QuestionSet
+from .architectures import NotApplicable
+from . import datasets
+from .checkpoint import TrainedModel, predict
+from .datasets import QuestionSet, answer_width
 from .errors import DataFileError
 from .metrics import accuracy_by, char_correct, exact_match, first_wrong_position
 from .questions import count_carries, num_digits, readable_questions
 from .vocab import Vocab
 
+NOT_APPLICABLE = "not applicable"
+
 
 @dataclass
 class Evaluation:
     metrics: dict
-    by_carries: pd.DataFrame
+    by_carries: pd.DataFrame  # empty unless the operation is addition
     by_digits: pd.DataFrame
     errors: pd.DataFrame  # every wrong answer, in test-set order
 
 
-def check_compatible(trained: TrainedModel, qs: QuestionSet, model_path, data_path) -> None:
-    ours = (trained.vocab, trained.digits, trained.reverse)
-    theirs = (qs.vocab, qs.digits, qs.reverse)
+def check_compatible(trained: TrainedModel, qs: QuestionSet, model_path, data_path, same_digits: bool = True) -> None:
+    ours = trained.format + ((trained.digits,) if same_digits else ())
+    theirs = qs.format + ((qs.digits,) if same_digits else ())
     if ours != theirs:
         raise DataFileError(
-            f"{model_path} was trained on questions with vocabulary {trained.vocab!r}, "
-            f"{trained.digits} digits, reverse={trained.reverse}, but {data_path} has "
-            f"{qs.vocab!r}, {qs.digits} digits, reverse={qs.reverse}; rerun `dvc repro`"
+            f"{model_path} was trained on {trained.operation} questions with vocabulary "
+            f"{trained.vocab!r}, {trained.digits} digits, reverse={trained.reverse}, but "
+            f"{data_path} has {qs.operation} questions with {qs.vocab!r}, {qs.digits} digits, "
+            f"reverse={qs.reverse}; rerun `dvc repro`"
         )
 
 
 def evaluate(trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096) -> Evaluation:
-    pred = predict_ids(trained.model, qs.question, batch_size)
+    pred, _ = predict(trained.model, qs.question, qs.answer.shape[1], batch_size)
     right = exact_match(pred, qs.answer)
-    carries = count_carries(qs.a, qs.b)
     a_digits, b_digits = num_digits(qs.a), num_digits(qs.b)
     digits_key = np.char.add(np.char.add(a_digits.astype(str), "+"), b_digits.astype(str))
-
-    by_carries = accuracy_by({"carries": carries}, right)
     by_digits = accuracy_by({"digits": digits_key}, right)
+    # Carries are a property of addition; other operations get the header only.
+    if qs.operation == "add":
+        carries = count_carries(qs.a, qs.b)
+        by_carries = accuracy_by({"carries": carries}, right)
+    else:
+        carries = np.full(len(qs), -1)
+        by_carries = pd.DataFrame({"carries": [], "n": [], "exact_match": []})
 
     wrong = np.flatnonzero(~right)
     vocab = Vocab(trained.vocab)
@@ -68,6 +78,27 @@ def evaluate(trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096) -> 
         "exact_match_by": {**_by_group(by_carries, "carries"), **_by_group(by_digits, "digits")},
     }
     return Evaluation(metrics=metrics, by_carries=by_carries, by_digits=by_digits, errors=errors)
+
+
+def evaluate_longer(trained: TrainedModel, model_path, folder, batch_size: int = 4096) -> dict:
+    """Exact match on each held-out set of longer questions in `folder`, by its name."""
+    results = {}
+    for path in sorted(Path(folder).glob("digits_*.npz"), key=lambda p: int(p.stem.split("_")[1])):
+        qs = datasets.load(path)
+        check_compatible(trained, qs, model_path, path, same_digits=False)
+        results[path.stem] = longer_exact_match(trained, qs, batch_size)
+    return results
+
+
+def longer_exact_match(trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096) -> float | str:
+    """Exact match on questions longer than any seen in training, or NOT_APPLICABLE."""
+    if not trained.model.reads_longer_input:
+        return NOT_APPLICABLE
+    try:
+        pred, _ = predict(trained.model, qs.question, answer_width(qs.digits, qs.operation), batch_size)
+    except NotApplicable:
+        return NOT_APPLICABLE
+    return round(float(exact_match(pred, qs.answer).mean()), 6)
 
 
 def _by_group(table: pd.DataFrame, key: str) -> dict:

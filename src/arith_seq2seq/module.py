@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanMetric
 
 from .config import TrainConfig
 from .metrics import char_correct, exact_match
-from .model import RepeatSeq2Seq, Seq2SeqConfig
+from .architectures import ModelSpec, build
 from .samples import epoch_report
 
 STAGES = ("train", "val", "test")
@@ -24,7 +23,7 @@ class Seq2SeqModule(pl.LightningModule):
         # them in params.yaml, so they are not sent to the logger.
         self.save_hyperparameters(logger=False, ignore=["color"])
         self.color = color
-        self.model = RepeatSeq2Seq(Seq2SeqConfig(**model_config))
+        self.model = build(ModelSpec(**model_config))
         self.train_cfg = TrainConfig(**train_config)
         # Epoch metrics are sample-weighted means accumulated per stage; torchmetrics
         # reduces them across processes, so a metric is over every sample, never a mean
@@ -39,10 +38,12 @@ class Seq2SeqModule(pl.LightningModule):
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         question, answer = batch
-        logits = self.model(question)
-        loss = F.cross_entropy(logits.flatten(0, 1), answer.flatten())
+        loss, pred = self.model.loss(question, answer)
         with torch.no_grad():
-            pred = logits.argmax(-1)
+            if stage != "train":
+                # Scored as the model will be used: decoding its own output, not reading
+                # the true previous character (teacher forcing, which training reports).
+                pred, _ = self.model.predict(question, answer.shape[1])
             metric = self.epoch_metrics
             n = answer.numel()
             metric[f"{stage}_loss"].update(loss.detach(), weight=n)

@@ -1,36 +1,42 @@
-"""Addition questions: sampling operands, encoding them as characters, counting carries.
+"""Arithmetic questions: sampling operands, encoding them as characters, counting carries.
 
 Semantics follow the reference: each operand gets a digit count drawn uniformly from
-1..digits, then uniform digits (so "007" is the number 7); (a, b) and (b, a) are the same
-question; the first draw of a question is kept. Everything is vectorised numpy.
+1..digits, then uniform digits (so "007" is the number 7); for the commutative operations
+(add, mul) a+b and b+a are the same question; the first draw of a question is kept.
+Everything is vectorised numpy.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .config import DataConfig
-from .datasets import QuestionSet
+from .datasets import QuestionSet, answer_width, question_width
 from .errors import ConfigError
-from .vocab import ADDITION_CHARS, Vocab
+from .vocab import END, PAD, START, Vocab
 
 POW10 = 10 ** np.arange(19, dtype=np.int64)
+SYMBOLS = {"add": "+", "sub": "-", "mul": "*"}
 # Rows encoded at a time: bounds the (rows x width) int64 temporaries.
 _CHUNK = 1 << 20
 
 
-def question_width(digits: int) -> int:
-    return 2 * digits + 1
+def vocab_for(operation: str) -> Vocab:
+    # START and END are only used by the encoder-decoder architectures; every model of an
+    # operation shares one vocabulary so data files serve all architectures.
+    return Vocab.from_chars("0123456789" + SYMBOLS[operation] + "-" * (operation == "sub") + PAD + START + END)
 
 
-def answer_width(digits: int) -> int:
-    return digits + 1
-
-
-def distinct_questions(digits: int) -> int:
-    """How many different unordered pairs of operands below 10**digits exist."""
+def distinct_questions(digits: int, operation: str = "add") -> int:
+    """How many different questions with operands below 10**digits exist."""
     n = 10**digits
-    return n * (n + 1) // 2
+    return n * n if operation == "sub" else n * (n + 1) // 2
+
+
+def compute(a: np.ndarray, b: np.ndarray, operation: str) -> np.ndarray:
+    return {"add": np.add, "sub": np.subtract, "mul": np.multiply}[operation](a, b)
 
 
 def num_digits(x: np.ndarray) -> np.ndarray:
@@ -52,35 +58,61 @@ def count_carries(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return total
 
 
-def generate_questions(cfg: DataConfig) -> QuestionSet:
-    """Draw `cfg.count` distinct addition questions and encode them."""
-    a, b = sample_operands(cfg.digits, cfg.count, np.random.default_rng(cfg.seed))
-    vocab = Vocab.from_chars(ADDITION_CHARS)
-    question, answer = encode(a, b, cfg.digits, cfg.reverse, vocab)
+def generate_questions(cfg: DataConfig, digits: int | None = None, min_digits: int = 1, seed=None) -> QuestionSet:
+    """Draw `cfg.count` distinct questions and encode them.
+
+    `digits`, `min_digits` and `seed` override the config for the longer held-out sets:
+    there the longer operand has at least `min_digits` digits."""
+    digits = cfg.digits if digits is None else digits
+    rng = np.random.default_rng(cfg.seed if seed is None else seed)
+    a, b = sample_operands(digits, cfg.count, rng, cfg.operation, min_digits)
+    vocab = vocab_for(cfg.operation)
+    question, answer = encode(a, b, digits, cfg.reverse, vocab, cfg.operation)
     return QuestionSet(
         question=question,
         answer=answer,
         a=a,
         b=b,
-        digits=cfg.digits,
+        digits=digits,
         reverse=cfg.reverse,
         vocab=vocab.chars,
+        operation=cfg.operation,
     )
 
 
-def sample_operands(digits: int, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    total = distinct_questions(digits)
+def generate_longer(cfg: DataConfig) -> dict[int, QuestionSet]:
+    """Held-out sets whose longer operand has digits + extra digits, by that length."""
+    return {
+        cfg.digits + extra: generate_questions(
+            replace(cfg, count=cfg.longer_count),
+            digits=cfg.digits + extra,
+            min_digits=cfg.digits + extra,
+            # Its own stream per length, so changing one set leaves the others alone.
+            seed=[cfg.seed, cfg.digits + extra],
+        )
+        for extra in cfg.longer_extra_digits
+    }
+
+
+def sample_operands(
+    digits: int, count: int, rng: np.random.Generator, operation: str = "add", min_digits: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    ordered = operation == "sub"
+    if min_digits > 1:
+        # Held-out sets of longer questions: rejection on the longer operand's length.
+        return _sample_by_rejection(digits, count, rng, ordered, min_digits)
+    total = distinct_questions(digits, operation)
     if count > total:
         raise ConfigError(
-            f"data.count is {count:,}, but only {total:,} distinct questions with up to "
-            f"{digits} digit(s) exist; lower data.count or raise data.digits"
+            f"data.count is {count:,}, but only {total:,} distinct {operation} questions with "
+            f"up to {digits} digit(s) exist; lower data.count or raise data.digits"
         )
     # Rejection sampling (what the reference does) slows to a crawl as the last rare
     # questions are collected; past half of all questions, sample without replacement
     # from the full enumeration instead, which gives the same distribution.
     if 2 * count > total:
-        return _sample_by_enumeration(digits, count, rng)
-    return _sample_by_rejection(digits, count, rng)
+        return _sample_by_enumeration(digits, count, rng, ordered)
+    return _sample_by_rejection(digits, count, rng, ordered)
 
 
 def _draw_operands(digits: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -97,7 +129,7 @@ def _first_occurrences(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.sort(order[first])
 
 
-def _sample_by_rejection(digits: int, count: int, rng: np.random.Generator):
+def _sample_by_rejection(digits: int, count: int, rng: np.random.Generator, ordered: bool, min_digits: int = 1):
     a = np.empty(0, dtype=np.int64)
     b = np.empty(0, dtype=np.int64)
     acceptance = 1.0
@@ -106,9 +138,15 @@ def _sample_by_rejection(digits: int, count: int, rng: np.random.Generator):
         n = max(1024, int(need / acceptance * 1.1))
         new_a = _draw_operands(digits, n, rng)
         new_b = _draw_operands(digits, n, rng)
+        if min_digits > 1:
+            long_enough = num_digits(np.maximum(new_a, new_b)) >= min_digits
+            new_a, new_b = new_a[long_enough], new_b[long_enough]
         all_a = np.concatenate([a, new_a])
         all_b = np.concatenate([b, new_b])
-        keep = _first_occurrences(np.minimum(all_a, all_b), np.maximum(all_a, all_b))
+        if ordered:
+            keep = _first_occurrences(all_a, all_b)
+        else:
+            keep = _first_occurrences(np.minimum(all_a, all_b), np.maximum(all_a, all_b))
         fresh = keep[keep >= len(a)]
         acceptance = max(len(fresh) / n, 1e-3)
         fresh = fresh[:need]
@@ -126,38 +164,49 @@ def operand_probabilities(digits: int) -> np.ndarray:
     return tail[lengths]
 
 
-def _sample_by_enumeration(digits: int, count: int, rng: np.random.Generator):
+def _sample_by_enumeration(digits: int, count: int, rng: np.random.Generator, ordered: bool):
     p = operand_probabilities(digits)
-    lo, hi = np.triu_indices(len(p))
-    weight = np.where(lo == hi, p[lo] ** 2, 2 * p[lo] * p[hi])
+    if ordered:
+        lo, hi = np.divmod(np.arange(len(p) ** 2), len(p))
+        weight = p[lo] * p[hi]
+    else:
+        lo, hi = np.triu_indices(len(p))
+        weight = np.where(lo == hi, p[lo] ** 2, 2 * p[lo] * p[hi])
     # Efraimidis-Spirakis: the largest log(u)/w keys, in decreasing order, are a
     # weighted sample without replacement in the order successive draws would find it.
     keys = np.log(rng.random(len(weight))) / weight
     pick = np.argsort(-keys, kind="stable")[:count]
     lo, hi = lo[pick].astype(np.int64), hi[pick].astype(np.int64)
+    if ordered:
+        return lo, hi
     swap = rng.random(count) < 0.5
     return np.where(swap, hi, lo), np.where(swap, lo, hi)
 
 
-def encode(a: np.ndarray, b: np.ndarray, digits: int, reverse: bool, vocab: Vocab):
-    """Character ids of the questions "a+b" and answers "a+b's sum", space padded."""
+def encode(a: np.ndarray, b: np.ndarray, digits: int, reverse: bool, vocab: Vocab, operation: str = "add"):
+    """Character ids of the questions "a?b" and their answers, space padded."""
     n = len(a)
-    question = np.empty((n, question_width(digits)), dtype=np.uint8)
-    answer = np.empty((n, answer_width(digits)), dtype=np.uint8)
+    q_width, a_width = question_width(digits), answer_width(digits, operation)
+    question = np.empty((n, q_width), dtype=np.uint8)
+    answer = np.empty((n, a_width), dtype=np.uint8)
     digit_ids = vocab.ids("0123456789")
-    plus_id = vocab.ids("+")[0]
+    symbol_id = vocab.ids(SYMBOLS[operation])[0]
     for start in range(0, n, _CHUNK):
         sl = slice(start, start + _CHUNK)
         ca, cb = a[sl], b[sl]
         la, lb = num_digits(ca), num_digits(cb)
-        q = np.full((len(ca), question_width(digits)), vocab.pad_id, dtype=np.uint8)
+        q = np.full((len(ca), q_width), vocab.pad_id, dtype=np.uint8)
         _place(q, ca, np.zeros_like(la), la, digit_ids)
-        q[np.arange(len(ca)), la] = plus_id
+        q[np.arange(len(ca)), la] = symbol_id
         _place(q, cb, la + 1, lb, digit_ids)
         question[sl] = q[:, ::-1] if reverse else q
-        s = ca + cb
-        ans = np.full((len(ca), answer_width(digits)), vocab.pad_id, dtype=np.uint8)
-        _place(ans, s, np.zeros_like(la), num_digits(s), digit_ids)
+        result = compute(ca, cb, operation)
+        negative = result < 0
+        ans = np.full((len(ca), a_width), vocab.pad_id, dtype=np.uint8)
+        if negative.any():
+            ans[negative, 0] = vocab.ids("-")[0]
+        magnitude = np.abs(result)
+        _place(ans, magnitude, negative.astype(np.int64), num_digits(magnitude), digit_ids)
         answer[sl] = ans
     return question, answer
 

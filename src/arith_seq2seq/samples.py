@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from .checkpoint import predict_ids
+from .checkpoint import predict
 from .datasets import QuestionSet
 from .questions import readable_questions
 from .vocab import Vocab
@@ -51,7 +51,7 @@ def epoch_report(
     rng = np.random.default_rng([seed, epoch])
     idx = np.sort(rng.choice(len(val), size=min(n, len(val)), replace=False))
     vocab = Vocab(val.vocab)
-    guesses = vocab.decode(predict_ids(model, val.question[idx]))
+    guesses = vocab.decode(predict(model, val.question[idx], val.answer.shape[1])[0])
     expected = vocab.decode(val.answer[idx])
     questions = readable_questions(val.question[idx], vocab, val.reverse)
     width = 2 * val.digits + 1

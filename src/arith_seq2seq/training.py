@@ -16,9 +16,10 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProg
 from .checkpoint import TrainedModel
 from .config import ModelConfig, TrainConfig
 from .datamodule import QuestionDataModule
-from .model import Seq2SeqConfig
+from .architectures import ModelSpec
 from .module import Seq2SeqModule
 from .samples import use_color
+from .vocab import Vocab
 
 MONITOR = "val/exact_match"
 
@@ -35,14 +36,16 @@ def fit(
     data = QuestionDataModule(train_path, val_path, train_cfg.batch_size, train_cfg.seed)
     data.setup()
     qs = data.train_set
-    net_cfg = Seq2SeqConfig(
-        vocab_size=len(qs.vocab),
+    vocab = Vocab(qs.vocab)
+    spec = ModelSpec(
+        vocab_size=len(vocab),
         answer_len=qs.answer.shape[1],
+        pad_id=vocab.pad_id,
+        start_id=vocab.start_id,
+        end_id=vocab.end_id,
         **dataclasses.asdict(model_cfg),
     )
-    module = Seq2SeqModule(
-        dataclasses.asdict(net_cfg), dataclasses.asdict(train_cfg), color=use_color()
-    )
+    module = Seq2SeqModule(dataclasses.asdict(spec), dataclasses.asdict(train_cfg), color=use_color())
 
     with tempfile.TemporaryDirectory(prefix="arith-seq2seq-ckpt-") as ckpt_dir:
         best = ModelCheckpoint(
@@ -75,6 +78,7 @@ def fit(
         vocab=qs.vocab,
         digits=qs.digits,
         reverse=qs.reverse,
+        operation=qs.operation,
         info={
             "best_val_exact_match": float(best.best_model_score),
             "best_epoch": int(best_ckpt["epoch"]) + 1,

@@ -10,7 +10,9 @@ import numpy as np
 from .errors import DataFileError
 
 PAD = " "
-ADDITION_CHARS = "0123456789+" + PAD
+# Sequence markers for the encoder-decoder architectures; never typed by a user.
+START = "^"
+END = "$"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,14 @@ class Vocab:
     @property
     def pad_id(self) -> int:
         return self.chars.index(PAD)
+
+    @property
+    def start_id(self) -> int:
+        return self.chars.index(START)
+
+    @property
+    def end_id(self) -> int:
+        return self.chars.index(END)
 
     def ids(self, chars: str) -> np.ndarray:
         """Ids of each character of `chars`, in order."""

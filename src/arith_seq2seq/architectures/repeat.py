@@ -1,0 +1,43 @@
+"""The reference's addition RNN: the encoder's final state, repeated once per answer
+character, is the decoder's input. The answer length is fixed by the architecture."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import ModelSpec, NotApplicable, Seq2SeqModel
+
+
+class RepeatSeq2Seq(Seq2SeqModel):
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
+        self.encoder = self.rnn(self.input_size, 1)
+        self.decoder = self.rnn(spec.hidden_size, spec.decoder_layers)
+        self.head = nn.Linear(spec.hidden_size, spec.vocab_size)
+
+    def forward(self, question: torch.Tensor) -> torch.Tensor:
+        """(batch, question_len) ids -> (batch, answer_len, vocab_size) logits."""
+        _, state = self.encoder(self.characters(question))
+        h = state[0] if isinstance(state, tuple) else state  # LSTM returns (h, c)
+        # The decoder sees the same summary of the question at every output step.
+        repeated = h[-1].unsqueeze(1).expand(-1, self.spec.answer_len, -1)
+        out, _ = self.decoder(repeated)
+        return self.head(out)
+
+    def loss(self, question, answer):
+        logits = self(question)
+        # Padding is part of the answer here, as in the reference: the model must say
+        # where the answer ends by predicting spaces.
+        loss = F.cross_entropy(logits.flatten(0, 1), answer.long().flatten())
+        return loss, logits.argmax(-1)
+
+    def predict(self, question, answer_len):
+        if answer_len != self.spec.answer_len:
+            raise NotApplicable(
+                f"the repeat architecture always answers with {self.spec.answer_len} characters"
+            )
+        probs = self(question).softmax(-1)
+        best = probs.max(-1)
+        return best.indices, best.values.prod(-1)

@@ -1,0 +1,90 @@
+"""Encoder-decoder: the encoder's final state starts a decoder that writes the answer one
+character at a time, from a start token to an end token. Trained with teacher forcing
+(the decoder reads the true previous character); answers greedily, batched."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import IGNORE, ModelSpec, Seq2SeqModel
+
+
+def teacher_forcing(answer: torch.Tensor, pad_id: int, start_id: int, end_id: int):
+    """Decoder input and target for padded answers.
+
+    input:  START a0 a1 ... a(k-1) PAD...   (the target shifted right by one)
+    target: a0 a1 ... a(k-1) END IGNORE...  (one longer than the answer)
+    """
+    answer = answer.long()
+    n, width = answer.shape
+    lengths = (answer != pad_id).sum(1)
+    target = torch.cat([answer, answer.new_full((n, 1), pad_id)], 1)
+    target[torch.arange(n), lengths] = end_id
+    positions = torch.arange(width + 1, device=answer.device)
+    target = target.masked_fill(positions[None, :] > lengths[:, None], IGNORE)
+    decoder_input = torch.cat([answer.new_full((n, 1), start_id), answer], 1)
+    return decoder_input, target
+
+
+def until_end(tokens: torch.Tensor, end_id: int, pad_id: int, width: int) -> torch.Tensor:
+    """Generated tokens -> answer ids: everything from the first END on becomes PAD,
+    then padded or cut to `width`."""
+    ended = (tokens == end_id).int().cumsum(1) > 0
+    ids = tokens.masked_fill(ended, pad_id)
+    if ids.shape[1] < width:
+        ids = torch.cat([ids, ids.new_full((len(ids), width - ids.shape[1]), pad_id)], 1)
+    return ids[:, :width]
+
+
+class EncoderDecoder(Seq2SeqModel):
+    reads_longer_input = True
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
+        # Same depth both sides, so the encoder's final state fits the decoder.
+        self.encoder = self.rnn(self.input_size, spec.decoder_layers)
+        self.decoder = self.rnn(self.input_size, spec.decoder_layers)
+        self.head = nn.Linear(spec.hidden_size, spec.vocab_size)
+
+    def encode(self, question: torch.Tensor):
+        outputs, state = self.encoder(self.characters(question))
+        return outputs, state
+
+    def readout(self, decoded: torch.Tensor, encoded: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
+        """Decoder outputs -> character logits (the attention subclass looks back here)."""
+        return self.head(decoded)
+
+    def decode(self, decoder_input, state, encoded, question):
+        decoded, state = self.decoder(self.characters(decoder_input), state)
+        return self.readout(decoded, encoded, question), state
+
+    def loss(self, question, answer):
+        spec = self.spec
+        decoder_input, target = teacher_forcing(answer, spec.pad_id, spec.start_id, spec.end_id)
+        encoded, state = self.encode(question)
+        logits, _ = self.decode(decoder_input, state, encoded, question)
+        loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE)
+        pred = until_end(logits.argmax(-1), spec.end_id, spec.pad_id, answer.shape[1])
+        return loss, pred
+
+    def predict(self, question, answer_len):
+        spec = self.spec
+        encoded, state = self.encode(question)
+        token = question.new_full((len(question), 1), spec.start_id).long()
+        finished = torch.zeros(len(question), dtype=torch.bool, device=question.device)
+        log_confidence = torch.zeros(len(question), device=question.device)
+        generated = []
+        # At most answer_len characters and the end token.
+        for _ in range(answer_len + 1):
+            logits, state = self.decode(token, state, encoded, question)
+            best = logits[:, -1].log_softmax(-1).max(-1)
+            log_confidence += best.values.masked_fill(finished, 0.0)
+            token = best.indices.masked_fill(finished, spec.pad_id).unsqueeze(1)
+            generated.append(token)
+            finished |= token.squeeze(1) == spec.end_id
+            if finished.all():
+                break
+        ids = until_end(torch.cat(generated, 1), spec.end_id, spec.pad_id, answer_len)
+        return ids, log_confidence.exp()

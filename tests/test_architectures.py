@@ -1,0 +1,118 @@
+import pytest
+import torch
+
+from arith_seq2seq.architectures import ARCHITECTURES, ModelSpec, NotApplicable, build
+from arith_seq2seq.architectures.base import IGNORE
+from arith_seq2seq.architectures.seq2seq import teacher_forcing, until_end
+from arith_seq2seq.config import DataConfig
+from arith_seq2seq.errors import ConfigError
+from arith_seq2seq.questions import generate_questions, vocab_for
+
+VOCAB = vocab_for("add")  # " $+0123456789^": pad 0, end 1, start 13
+
+
+def spec(arch="repeat", cell="lstm", **kw):
+    base = dict(
+        vocab_size=len(VOCAB), answer_len=4, pad_id=VOCAB.pad_id, start_id=VOCAB.start_id,
+        end_id=VOCAB.end_id, arch=arch, cell=cell, hidden_size=32,
+    )
+    return ModelSpec(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def batch():
+    qs = generate_questions(DataConfig(digits=3, count=256, seed=0))
+    return torch.from_numpy(qs.question).long(), torch.from_numpy(qs.answer).long()
+
+
+def test_teacher_forcing_shifts_the_answer_right_behind_the_start_token():
+    answer = torch.from_numpy(VOCAB.encode(["1023", "52"], 4)).long()
+    decoder_input, target = teacher_forcing(answer, VOCAB.pad_id, VOCAB.start_id, VOCAB.end_id)
+    S, E, P = VOCAB.start_id, VOCAB.end_id, VOCAB.pad_id
+    ids = lambda text: VOCAB.ids(text).tolist()  # noqa: E731
+    assert decoder_input.tolist() == [[S, *ids("1023")], [S, *ids("52"), P, P]]
+    assert target.tolist() == [[*ids("1023"), E], [*ids("52"), E, IGNORE, IGNORE]]
+    # The decoder reads at step t what it should have written at step t-1.
+    assert decoder_input[0, 1:].tolist() == target[0, :-1].tolist()
+
+
+def test_until_end_pads_everything_from_the_end_token():
+    E, P = VOCAB.end_id, VOCAB.pad_id
+    tokens = torch.tensor([[5, 6, E, 7, 8], [5, E, E, 9, 9], [5, 6, 7, 8, 9]])
+    assert until_end(tokens, E, P, 4).tolist() == [[5, 6, P, P], [5, P, P, P], [5, 6, 7, 8]]
+    assert until_end(tokens[:, :2], E, P, 3).tolist() == [[5, 6, P], [5, P, P], [5, 6, P]]
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_every_arch_and_cell_trains_a_few_steps_and_lowers_the_loss(arch, cell, batch):
+    torch.manual_seed(0)
+    question, answer = batch
+    model = build(spec(arch, cell, decoder_layers=2 if cell == "gru" else 1, embedding_dim=8 if cell == "rnn" else 0))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(15):
+        loss, pred = model.loss(question, answer)
+        assert pred.shape == answer.shape
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]
+    ids, confidence = model.predict(question, 4)
+    assert ids.shape == answer.shape and confidence.shape == (len(question),)
+    assert ((confidence > 0) & (confidence <= 1)).all()
+
+
+@pytest.mark.parametrize("arch", ["seq2seq", "attention"])
+def test_greedy_decoding_stops_at_the_end_token_and_matches_step_by_step(arch, batch):
+    torch.manual_seed(1)
+    question, answer = batch
+    model = build(spec(arch)).eval()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(30):  # enough for answers that end at different places
+        loss, _ = model.loss(question, answer)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        ids, confidence = model.predict(question, 4)
+        # One question at a time gives the same answers: batching changes nothing.
+        single = torch.cat([model.predict(question[i : i + 1], 4)[0] for i in range(16)])
+        assert torch.equal(single, ids[:16])
+        # Feeding the greedy answer back with teacher forcing, the model's argmax at every
+        # step is the character it chose, up to and including the end token.
+        _, forced_pred = model.loss(question, ids)
+        assert torch.equal(forced_pred, ids)
+        # And its confidence is the probability of that answer under teacher forcing.
+        decoder_input, target = teacher_forcing(ids, VOCAB.pad_id, VOCAB.start_id, VOCAB.end_id)
+        encoded, state = model.encode(question)
+        logits, _ = model.decode(decoder_input, state, encoded, question)
+        logp = logits.log_softmax(-1).gather(2, target.clamp(min=0).unsqueeze(2)).squeeze(2)
+        expected = (logp * (target != IGNORE)).sum(1).exp()
+        assert torch.allclose(confidence, expected, atol=1e-5)
+    assert (ids == VOCAB.end_id).sum() == 0  # the end token itself never reaches the answer
+    lengths = (ids != VOCAB.pad_id).sum(1)
+    assert lengths.min() < lengths.max(), "answers of different lengths"
+
+
+def test_only_encoder_decoders_answer_longer_questions():
+    assert not ARCHITECTURES["repeat"].reads_longer_input
+    assert ARCHITECTURES["seq2seq"].reads_longer_input and ARCHITECTURES["attention"].reads_longer_input
+    question = torch.zeros(2, 9, dtype=torch.long) + VOCAB.ids("1")[0]
+    with pytest.raises(NotApplicable):
+        build(spec("repeat")).predict(question, 5)
+    ids, _ = build(spec("attention")).predict(question, 5)
+    assert ids.shape == (2, 5)
+
+
+def test_unknown_arch_names_the_choices():
+    with pytest.raises(ConfigError, match="model.arch is 'transformer'; choose one of repeat, seq2seq, attention"):
+        build(spec("transformer"))
+
+
+def test_one_hot_reference_size_matches_keras_parameter_count():
+    # The reference's summary: 72,192 + 131,584 + 1,548 = 205,324 parameters for 12
+    # characters. PyTorch keeps two bias vectors per LSTM gate where Keras keeps one.
+    model = build(spec(vocab_size=12, hidden_size=128))
+    assert sum(p.numel() for p in model.parameters()) == 205_324 + 2 * 4 * 128
