@@ -1,0 +1,100 @@
+"""`arith-seq2seq predict`: answers, bad lines, exit codes, the default model path."""
+
+import io
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from arith_seq2seq import checkpoint
+from arith_seq2seq.cli import default_model_path, main
+from arith_seq2seq.config import ModelConfig, TrainConfig
+from arith_seq2seq.training import fit
+
+from .conftest import ROOT
+
+
+def run(capsys, monkeypatch, *args, stdin=None):
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(["predict", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err.splitlines()
+
+
+@pytest.fixture(scope="module")
+def attention_model(tiny_split, tmp_path_factory):
+    trained = fit(
+        ModelConfig(arch="attention", hidden_size=32),
+        TrainConfig(batch_size=64, max_epochs=1, show_samples=0),
+        tiny_split["train"],
+        tiny_split["val"],
+        progress=False,
+    )
+    path = tmp_path_factory.mktemp("attention") / "model.pt"
+    checkpoint.save(path, trained)
+    return path
+
+
+def test_answers_match_the_model_used_directly(capsys, monkeypatch, tiny_model, tiny_split):
+    from arith_seq2seq import datasets
+    from arith_seq2seq.questions import readable_questions
+    from arith_seq2seq.vocab import Vocab
+
+    test = datasets.load(tiny_split["test"])
+    trained = checkpoint.load(tiny_model)
+    vocab = Vocab(test.vocab)
+    questions = readable_questions(test.question[:50], vocab, test.reverse)
+    expected = [s.strip() for s in vocab.decode(checkpoint.predict(trained.model, test.question[:50])[0])]
+    code, out, err = run(capsys, monkeypatch, "--model", tiny_model, *questions)
+    assert (code, err) == (0, [])
+    assert out == expected
+
+
+def test_stdin_bad_lines_get_a_message_and_the_rest_are_answered(capsys, monkeypatch, tiny_model):
+    lines = "12+34\nabc\n\n12-3\n123+4\n 7 + 8 \n"
+    code, out, err = run(capsys, monkeypatch, "--model", tiny_model, "--confidence", stdin=lines)
+    assert code == 1
+    assert len(out) == 2  # 12+34 and 7+8
+    for line in out:
+        answer, confidence = line.split("\t")
+        assert answer.isdigit() and 0 < float(confidence) <= 1
+    assert err == [
+        "error: line 2: 'abc' is not a question like 12+34 (digits, +, digits)",
+        "error: line 3: empty question; write one like 12+34",
+        "error: line 4: '12-3': this model answers + questions, not -",
+        "error: line 5: '123+4': operands of 3 digits, but this model was trained on at most 2; "
+        "pass --allow-longer to try anyway",
+    ]
+
+
+def test_longer_questions_need_an_architecture_that_reads_them(capsys, monkeypatch, tiny_model, attention_model):
+    code, out, err = run(capsys, monkeypatch, "--model", tiny_model, "--allow-longer", "123+4")
+    assert code == 1 and out == []
+    assert err == ["error: question 1: '123+4': the repeat architecture cannot read operands longer than 2 digits"]
+    code, out, err = run(capsys, monkeypatch, "--model", attention_model, "--allow-longer", "123+4", "5+6")
+    assert (code, err) == (0, []) and len(out) == 2
+
+
+def test_a_missing_or_broken_model_exits_2(capsys, monkeypatch, tmp_path):
+    code, out, err = run(capsys, monkeypatch, "--model", tmp_path / "none.pt", "1+2")
+    assert (code, out) == (2, [])
+    assert err == [f"error: {tmp_path / 'none.pt'}: no such model file; run `dvc repro` to train one"]
+
+
+def test_default_model_is_the_train_output_named_in_dvc_yaml(tmp_path):
+    assert default_model_path(ROOT) == ROOT / "data" / "model.pt"
+    nested = ROOT / "src" / "arith_seq2seq"
+    assert default_model_path(nested) == ROOT / "data" / "model.pt"
+    with pytest.raises(Exception, match="no --model given and no dvc.yaml"):
+        default_model_path(tmp_path)
+
+
+def test_installed_console_script_explains_itself():
+    exe = shutil.which("arith-seq2seq")
+    assert exe, "the package's console script is not installed"
+    result = subprocess.run([exe, "predict", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for word in ("--model", "--confidence", "--allow-longer", "standard input", "exit status"):
+        assert word in result.stdout
