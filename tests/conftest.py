@@ -70,16 +70,21 @@ def tiny_split(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tiny_split, tmp_path_factory) -> Path:
-    """A model file trained for two epochs on the tiny split (not accurate, but real)."""
+def train_tiny(split: dict[str, Path], folder: Path, model: dict | None = None, train: dict | None = None) -> Path:
+    """Train on the tiny split with TINY_PARAMS (overridden by `model`, `train`); save the model."""
     trained = fit(
-        ModelConfig(**TINY_PARAMS["model"]),
-        TrainConfig(**TINY_PARAMS["train"]),
-        tiny_split["train"],
-        tiny_split["val"],
+        ModelConfig(**{**TINY_PARAMS["model"], **(model or {})}),
+        TrainConfig(**{**TINY_PARAMS["train"], **(train or {})}),
+        split["train"],
+        split["val"],
         progress=False,
     )
-    path = tmp_path_factory.mktemp("model") / "model.pt"
+    path = folder / "model.pt"
     checkpoint.save(path, trained)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_split, tmp_path_factory) -> Path:
+    """A repeat-architecture model trained for two epochs on the tiny split (not accurate, but real)."""
+    return train_tiny(tiny_split, tmp_path_factory.mktemp("model"))

@@ -9,10 +9,8 @@ import pytest
 
 from arith_seq2seq import checkpoint
 from arith_seq2seq.cli import default_model_path, main
-from arith_seq2seq.config import ModelConfig, TrainConfig
-from arith_seq2seq.training import fit
 
-from .conftest import ROOT
+from .conftest import ROOT, train_tiny
 
 
 def run(capsys, monkeypatch, *args, stdin=None):
@@ -25,16 +23,9 @@ def run(capsys, monkeypatch, *args, stdin=None):
 
 @pytest.fixture(scope="module")
 def attention_model(tiny_split, tmp_path_factory):
-    trained = fit(
-        ModelConfig(arch="attention", hidden_size=32),
-        TrainConfig(batch_size=64, max_epochs=1, show_samples=0),
-        tiny_split["train"],
-        tiny_split["val"],
-        progress=False,
+    return train_tiny(
+        tiny_split, tmp_path_factory.mktemp("attention"), {"arch": "attention", "hidden_size": 32}, {"max_epochs": 1}
     )
-    path = tmp_path_factory.mktemp("attention") / "model.pt"
-    checkpoint.save(path, trained)
-    return path
 
 
 def test_answers_match_the_model_used_directly(capsys, monkeypatch, tiny_model, tiny_split):
