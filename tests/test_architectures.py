@@ -116,3 +116,12 @@ def test_one_hot_reference_size_matches_keras_parameter_count():
     # characters. PyTorch keeps two bias vectors per LSTM gate where Keras keeps one.
     model = build(spec(vocab_size=12, hidden_size=128))
     assert sum(p.numel() for p in model.parameters()) == 205_324 + 2 * 4 * 128
+
+
+def test_repeat_loss_predictions_are_its_answers_so_validation_need_not_decode_twice(batch):
+    question, answer = batch
+    model = build(spec("repeat")).eval()
+    assert not model.teacher_forced and build(spec("seq2seq")).teacher_forced
+    with torch.no_grad():
+        _, pred = model.loss(question, answer)
+        assert torch.equal(pred, model.predict(question, 4)[0])

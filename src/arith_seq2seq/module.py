@@ -7,9 +7,9 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric
 
+from .architectures import ModelSpec, build
 from .config import TrainConfig
 from .metrics import char_correct, exact_match
-from .architectures import ModelSpec, build
 from .samples import epoch_report
 
 STAGES = ("train", "val", "test")
@@ -40,7 +40,7 @@ class Seq2SeqModule(pl.LightningModule):
         question, answer = batch
         loss, pred = self.model.loss(question, answer)
         with torch.no_grad():
-            if stage != "train":
+            if stage != "train" and self.model.teacher_forced:
                 # Scored as the model will be used: decoding its own output, not reading
                 # the true previous character (teacher forcing, which training reports).
                 pred, _ = self.model.predict(question, answer.shape[1])

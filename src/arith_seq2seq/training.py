@@ -13,10 +13,10 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 
+from .architectures import ModelSpec
 from .checkpoint import TrainedModel
 from .config import ModelConfig, TrainConfig
 from .datamodule import QuestionDataModule
-from .architectures import ModelSpec
 from .module import Seq2SeqModule
 from .samples import use_color
 from .vocab import Vocab

@@ -37,6 +37,9 @@ class Seq2SeqModel(nn.Module):
 
     # Whether questions longer than the training ones can be answered at all.
     reads_longer_input: bool = False
+    # Whether `loss` feeds the true previous character, so that its predictions are not
+    # what `predict` would answer (validation then calls `predict` as well).
+    teacher_forced: bool = False
 
     def __init__(self, spec: ModelSpec):
         super().__init__()

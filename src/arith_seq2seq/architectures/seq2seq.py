@@ -40,6 +40,7 @@ def until_end(tokens: torch.Tensor, end_id: int, pad_id: int, width: int) -> tor
 
 class EncoderDecoder(Seq2SeqModel):
     reads_longer_input = True
+    teacher_forced = True
 
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
