@@ -66,6 +66,12 @@ def test_longer_questions_need_an_architecture_that_reads_them(capsys, monkeypat
     assert err == ["error: question 1: '123+4': the repeat architecture cannot read operands longer than 2 digits"]
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, "--allow-longer", "123+4", "5+6")
     assert (code, err) == (0, []) and len(out) == 2
+    huge = "1" * 30 + "+1"
+    code, out, err = run(capsys, monkeypatch, "--model", attention_model, "--allow-longer", huge, "5+6")
+    assert code == 1 and len(out) == 1
+    assert err == [f"error: question 1: '{huge}': operands too long to compute exactly"]
+    code, out, err = run(capsys, monkeypatch, "--model", attention_model, huge)
+    assert err == [f"error: question 1: '{huge}': operands of 30 digits, but this model was trained on at most 2; pass --allow-longer to try anyway"]
 
 
 def test_a_missing_or_broken_model_exits_2(capsys, monkeypatch, tmp_path):

@@ -18,7 +18,7 @@ from . import checkpoint
 from .checkpoint import TrainedModel
 from .datasets import answer_width
 from .errors import UserError
-from .questions import SYMBOLS, encode, num_digits
+from .questions import SYMBOLS, encode
 from .vocab import Vocab
 
 QUESTION = re.compile(r"^\s*(\d+)\s*([^\d\s])\s*(\d+)\s*$")
@@ -90,7 +90,7 @@ def answer(trained: TrainedModel, lines: list[str], allow_longer: bool = False):
     answers = {}
     vocab = Vocab(trained.vocab)
     # One batch per question width, so a thousand questions cost one forward pass.
-    widths = {number: max(trained.digits, int(num_digits(np.array([a, b])).max())) for number, (a, b) in parsed.items()}
+    widths = {number: max(trained.digits, _digits(a, b)) for number, (a, b) in parsed.items()}
     for digits in sorted(set(widths.values())):
         numbers = [n for n, d in widths.items() if d == digits]
         a = np.array([parsed[n][0] for n in numbers], dtype=np.int64)
@@ -100,6 +100,11 @@ def answer(trained: TrainedModel, lines: list[str], allow_longer: bool = False):
         for n, text, c in zip(numbers, vocab.decode(ids), confidence):
             answers[n] = (text.strip(), float(c))
     return answers, problems
+
+
+def _digits(a: int, b: int) -> int:
+    """Digits of the longer operand; Python ints, since a typed number may not fit int64."""
+    return max(len(str(a)), len(str(b)))
 
 
 def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[int, int]:
@@ -113,7 +118,7 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[int, in
     if operator != symbol:
         raise ValueError(f"{line.strip()!r}: this model answers {symbol} questions, not {operator}")
     a, b = int(left), int(right)
-    longest = int(num_digits(np.array([a, b])).max())
+    longest = _digits(a, b)
     if longest > trained.digits:
         if not allow_longer:
             raise ValueError(
