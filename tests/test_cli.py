@@ -69,15 +69,38 @@ def test_longer_questions_need_an_architecture_that_reads_them(capsys, monkeypat
     huge = "1" * 30 + "+1"
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, "--allow-longer", huge, "5+6")
     assert code == 1 and len(out) == 1
-    assert err == [f"error: question 1: '{huge}': operands too long to compute exactly"]
+    assert err == [f"error: question 1: '{huge}': operands of 30 digits; answers are exact up to 17 digits"]
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, huge)
     assert err == [f"error: question 1: '{huge}': operands of 30 digits, but this model was trained on at most 2; pass --allow-longer to try anyway"]
+    # Far past what Python converts to int by default: still one clear line.
+    code, out, err = run(capsys, monkeypatch, "--model", attention_model, "9" * 5000 + "+1")
+    assert code == 1 and err[0].endswith("operands of 5000 digits, but this model was trained on at most 2; pass --allow-longer to try anyway")
+
+
+def test_negative_and_non_ascii_operands_are_refused(capsys, monkeypatch, tiny_model):
+    code, out, err = run(capsys, monkeypatch, "--model", tiny_model, "--", "-5+3", "１２+３", "12+3")
+    assert code == 1 and len(out) == 1
+    assert err == [
+        "error: question 1: '-5+3': negative operands are not supported",
+        "error: question 2: '１２+３' is not a question like 12+34 (digits, +, digits)",
+    ]
 
 
 def test_a_missing_or_broken_model_exits_2(capsys, monkeypatch, tmp_path):
     code, out, err = run(capsys, monkeypatch, "--model", tmp_path / "none.pt", "1+2")
     assert (code, out) == (2, [])
     assert err == [f"error: {tmp_path / 'none.pt'}: no such model file; run `dvc repro` to train one"]
+    code, out, err = run(capsys, monkeypatch, "--model", tmp_path, "1+2")
+    assert (code, err) == (2, [f"error: {tmp_path} is a folder; --model takes a model file such as data/model.pt"])
+
+
+@pytest.mark.parametrize("content", ["", "stages: {}", "stages:\n  train:\n    cmd: x\n", "stages: [unclosed"])
+def test_a_dvc_yaml_without_a_trained_model_is_reported(capsys, monkeypatch, tmp_path, content):
+    (tmp_path / "dvc.yaml").write_text(content)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, monkeypatch, "1+2")
+    assert (code, out) == (2, [])
+    assert err == [f"error: {tmp_path / 'dvc.yaml'} names no train stage with a .pt output; pass --model PATH"]
 
 
 def test_default_model_is_the_train_output_named_in_dvc_yaml(tmp_path):

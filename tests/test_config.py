@@ -22,9 +22,10 @@ def test_missing_sections_take_defaults():
     [
         ({"data": {"digit": 3}}, r"unknown key data\.digit; data takes count, digits, longer_count"),
         ({"data": {"operation": "div"}}, r"data\.operation is 'div'; choose one of add, sub, mul"),
-        ({"data": {"operation": "mul", "digits": 10}}, r"data\.digits must be at most 9, got 10"),
+        ({"data": {"operation": "mul", "digits": 10}}, r"data\.digits is 10, but mul answers are exact only up to 9 digits"),
+        ({"data": {"digits": 19}}, r"data\.digits is 19, but add answers are exact only up to 18 digits"),
         ({"data": {"longer_extra_digits": 2}}, r"data\.longer_extra_digits must be a list"),
-        ({"data": {"digits": 17, "longer_extra_digits": [1, 2]}}, r"entries must be at most 1, got 2"),
+        ({"data": {"digits": 17, "longer_extra_digits": [1, 2]}}, r"data\.digits \+ 2 = 19 is more than the 18 digits add answers are exact for; lower it, or set data\.longer_extra_digits: \[\]"),
         ({"trian": {}}, r"unknown section 'trian'"),
         ({"data": {"digits": 0}}, r"data\.digits must be at least 1, got 0"),
         ({"data": {"digits": "3"}}, r"data\.digits must be a whole number"),

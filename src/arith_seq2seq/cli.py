@@ -21,7 +21,7 @@ from .errors import UserError
 from .questions import SYMBOLS, encode
 from .vocab import Vocab
 
-QUESTION = re.compile(r"^\s*(\d+)\s*([^\d\s])\s*(\d+)\s*$")
+QUESTION = re.compile(r"^\s*(\d+)\s*([^\d\s])\s*(\d+)\s*$", re.ASCII)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,12 +36,15 @@ def main(argv: list[str] | None = None) -> int:
             "answered question. A question the model cannot take (letters, another "
             "operator than the model was trained on, more digits than it reads, an empty "
             "line) gets a message on stderr and the rest are still answered; the exit "
-            "status is 1 if any question failed, 2 if the model could not be loaded."
+            "status is 1 if any question failed, 2 if the command line was wrong or the "
+            "model could not be loaded. Operands are whole numbers of at least 0; a "
+            "question starting with '-' must follow '--'."
         ),
     )
     predict_parser.add_argument("questions", nargs="*", metavar="QUESTION", help='for example "123+456"')
     predict_parser.add_argument(
-        "--model", type=Path, help="model file (default: the train stage's output named in ./dvc.yaml)"
+        "--model", type=Path,
+        help="model file (default: the train stage's .pt output named in dvc.yaml, in this folder or the nearest one above)",
     )
     predict_parser.add_argument("--confidence", action="store_true", help="also print the probability the model gives its answer")
     predict_parser.add_argument(
@@ -50,11 +53,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        trained = checkpoint.load(args.model or default_model_path(Path.cwd()))
+        return _predict(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    lines = args.questions if args.questions else [line.rstrip("\n") for line in sys.stdin]
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader left (`| head`); say nothing more, like other Unix filters.
+        sys.stderr.close()
+        return 1
+
+
+def _predict(args) -> int:
+    model_path = args.model or default_model_path(Path.cwd())
+    if model_path.is_dir():
+        raise UserError(f"{model_path} is a folder; --model takes a model file such as data/model.pt")
+    trained = checkpoint.load(model_path)
+    lines = args.questions if args.questions else [line.rstrip("\r\n") for line in sys.stdin]
     answers, problems = answer(trained, lines, args.allow_longer)
     for number, text in problems.items():
         where = f"line {number + 1}" if not args.questions else f"question {number + 1}"
@@ -63,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         if number in answers:
             text, confidence = answers[number]
             print(f"{text}\t{confidence:.4f}" if args.confidence else text)
+    sys.stdout.flush()
     return 1 if problems else 0
 
 
@@ -71,11 +88,15 @@ def default_model_path(start: Path) -> Path:
     for folder in [start, *start.parents]:
         dvc_yaml = folder / "dvc.yaml"
         if dvc_yaml.is_file():
-            outs = yaml.safe_load(dvc_yaml.read_text())["stages"]["train"]["outs"]
-            for out in outs:
-                path = out if isinstance(out, str) else next(iter(out))
+            try:
+                outs = yaml.safe_load(dvc_yaml.read_text())["stages"]["train"]["outs"]
+                paths = [out if isinstance(out, str) else next(iter(out)) for out in outs]
+            except (yaml.YAMLError, TypeError, KeyError, StopIteration):
+                paths = []
+            for path in paths:
                 if path.endswith(".pt"):
                     return folder / path
+            raise UserError(f"{dvc_yaml} names no train stage with a .pt output; pass --model PATH")
     raise UserError("no --model given and no dvc.yaml in this folder or above it; pass --model PATH")
 
 
@@ -90,7 +111,7 @@ def answer(trained: TrainedModel, lines: list[str], allow_longer: bool = False):
     answers = {}
     vocab = Vocab(trained.vocab)
     # One batch per question width, so a thousand questions cost one forward pass.
-    widths = {number: max(trained.digits, _digits(a, b)) for number, (a, b) in parsed.items()}
+    widths = {number: max(trained.digits, len(str(max(a, b)))) for number, (a, b) in parsed.items()}
     for digits in sorted(set(widths.values())):
         numbers = [n for n, d in widths.items() if d == digits]
         a = np.array([parsed[n][0] for n in numbers], dtype=np.int64)
@@ -102,23 +123,20 @@ def answer(trained: TrainedModel, lines: list[str], allow_longer: bool = False):
     return answers, problems
 
 
-def _digits(a: int, b: int) -> int:
-    """Digits of the longer operand; Python ints, since a typed number may not fit int64."""
-    return max(len(str(a)), len(str(b)))
-
-
 def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[int, int]:
     symbol = SYMBOLS[trained.operation]
     if not line.strip():
         raise ValueError(f"empty question; write one like 12{symbol}34")
     match = QUESTION.match(line)
     if not match:
+        if line.strip().startswith("-"):
+            raise ValueError(f"{line.strip()!r}: negative operands are not supported")
         raise ValueError(f"{line.strip()!r} is not a question like 12{symbol}34 (digits, {symbol}, digits)")
     left, operator, right = match.groups()
     if operator != symbol:
         raise ValueError(f"{line.strip()!r}: this model answers {symbol} questions, not {operator}")
-    a, b = int(left), int(right)
-    longest = _digits(a, b)
+    # Counted on the text: int() of a huge number is slow and capped by Python.
+    longest = max(len(left.lstrip("0") or "0"), len(right.lstrip("0") or "0"))
     if longest > trained.digits:
         if not allow_longer:
             raise ValueError(
@@ -130,9 +148,12 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[int, in
                 f"{line.strip()!r}: the {trained.model.spec.arch} architecture cannot read operands "
                 f"longer than {trained.digits} digits"
             )
-        if (trained.operation == "mul" and 2 * longest > 18) or longest > 17:
-            raise ValueError(f"{line.strip()!r}: operands too long to compute exactly")
-    return a, b
+        limit = 9 if trained.operation == "mul" else 17
+        if longest > limit:
+            raise ValueError(
+                f"{line.strip()!r}: operands of {longest} digits; answers are exact up to {limit} digits"
+            )
+    return int(left), int(right)
 
 
 if __name__ == "__main__":

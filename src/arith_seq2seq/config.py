@@ -40,7 +40,12 @@ class DataConfig:
             )
         # int64 must hold every answer: a product has up to twice the operands' digits.
         most = MAX_DIGITS // 2 if self.operation == "mul" else MAX_DIGITS
-        _check_int("data.digits", self.digits, 1, most)
+        _check_int("data.digits", self.digits, 1)
+        if self.digits > most:
+            raise ConfigError(
+                f"data.digits is {self.digits}, but {self.operation} answers are exact only up to "
+                f"{most} digits per operand; lower data.digits"
+            )
         _check_int("data.count", self.count, 1)
         _check_bool("data.reverse", self.reverse)
         _check_int("data.seed", self.seed, 0)
@@ -48,7 +53,13 @@ class DataConfig:
         if not isinstance(extra, (list, tuple)):
             raise ConfigError(f"data.longer_extra_digits must be a list such as [1, 2], got {extra!r}")
         for value in extra:
-            _check_int("data.longer_extra_digits entries", value, 1, most - self.digits)
+            _check_int("data.longer_extra_digits entries", value, 1)
+            if self.digits + value > most:
+                raise ConfigError(
+                    f"data.longer_extra_digits has {value}, but data.digits + {value} = "
+                    f"{self.digits + value} is more than the {most} digits {self.operation} answers "
+                    "are exact for; lower it, or set data.longer_extra_digits: [] for no longer sets"
+                )
         if len(set(extra)) != len(extra):
             raise ConfigError(f"data.longer_extra_digits has repeated entries: {list(extra)}")
         _check_int("data.longer_count", self.longer_count, 1)
