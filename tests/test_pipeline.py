@@ -160,3 +160,19 @@ def test_attention_arch_runs_end_to_end(repo):
     # Unlike the repeat architecture, it answers the longer held-out questions.
     assert isinstance(metrics["longer"]["digits_3"], float)
     assert 0 <= metrics["test"]["exact_match"] <= 1
+
+
+def test_push_to_a_remote_and_pull_into_a_fresh_clone(repo, tmp_path):
+    # The team workflow: one person runs the pipeline and pushes; another clones, pulls
+    # and finds everything up to date without running a stage.
+    repo.run("dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote"))
+    assert repo.repro() in ([], ["train", "evaluate"])
+    repo.commit("pipeline results and a shared remote")
+    repo.run("dvc", "push")
+    clone = Repo(tmp_path / "clone")
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(clone.path)], check=True, env=repo.env)
+    clone.env["PYTHONPATH"] = str(clone.path / "src")
+    clone.run("dvc", "pull")
+    assert (clone.path / "data" / "model.pt").read_bytes() == (repo.path / "data" / "model.pt").read_bytes()
+    assert "up to date" in clone.run("dvc", "status")
+    assert clone.repro() == []
