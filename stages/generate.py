@@ -21,8 +21,7 @@ def main() -> None:
     questions = generate_questions(cfg)
     longer = generate_longer(cfg)
     with atomic_dir(args.longer_dir) as folder:
-        for digits, qs in longer.items():
-            datasets.save(qs, folder / f"digits_{digits}.npz")
+        datasets.save_longer(longer, folder)
     datasets.save(questions, args.out)
     print(
         f"generate: {len(questions):,} {cfg.operation} questions with up to {cfg.digits} digits "

@@ -65,8 +65,7 @@ def tiny_split(tmp_path_factory) -> dict[str, Path]:
         datasets.save(part, path)
     paths["longer"] = folder / "longer"
     paths["longer"].mkdir()
-    for digits, longer in generate_longer(DataConfig(**TINY_PARAMS["data"])).items():
-        datasets.save(longer, paths["longer"] / f"digits_{digits}.npz")
+    datasets.save_longer(generate_longer(DataConfig(**TINY_PARAMS["data"])), paths["longer"])
     return paths
 
 

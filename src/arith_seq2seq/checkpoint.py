@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import DataFileError
-from .files import atomic_path
 from .architectures import ModelSpec, Seq2SeqModel, build
-from .errors import UserError
+from .errors import DataFileError, UserError
+from .files import atomic_path
 
 FORMAT = "arith-seq2seq/model/2"
 

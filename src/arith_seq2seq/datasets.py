@@ -137,6 +137,18 @@ def _check_shapes(qs: QuestionSet, path: Path) -> None:
             )
 
 
+def save_longer(sets: dict[int, QuestionSet], folder: Path) -> None:
+    """Write held-out sets of longer questions, one file per operand length."""
+    for digits, qs in sets.items():
+        save(qs, Path(folder) / f"digits_{digits}.npz")
+
+
+def load_longer(folder: str | Path) -> dict[Path, QuestionSet]:
+    """The sets save_longer wrote, by file (named like digits_4.npz), shortest first."""
+    paths = sorted(Path(folder).glob("digits_*.npz"), key=lambda p: int(p.stem.split("_")[1]))
+    return {path: load(path) for path in paths}
+
+
 def split(qs: QuestionSet, cfg: SplitConfig) -> tuple[QuestionSet, QuestionSet, QuestionSet]:
     """Disjoint train/val/test sets; the same seed always gives the same split."""
     n = len(qs)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .architectures import NotApplicable
 from . import datasets
 from .checkpoint import TrainedModel, predict
 from .datasets import QuestionSet, answer_width
@@ -83,8 +81,7 @@ def evaluate(trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096) -> 
 def evaluate_longer(trained: TrainedModel, model_path, folder, batch_size: int = 4096) -> dict:
     """Exact match on each held-out set of longer questions in `folder`, by its name."""
     results = {}
-    for path in sorted(Path(folder).glob("digits_*.npz"), key=lambda p: int(p.stem.split("_")[1])):
-        qs = datasets.load(path)
+    for path, qs in datasets.load_longer(folder).items():
         check_compatible(trained, qs, model_path, path, same_digits=False)
         results[path.stem] = longer_exact_match(trained, qs, batch_size)
     return results
@@ -94,10 +91,7 @@ def longer_exact_match(trained: TrainedModel, qs: QuestionSet, batch_size: int =
     """Exact match on questions longer than any seen in training, or NOT_APPLICABLE."""
     if not trained.model.reads_longer_input:
         return NOT_APPLICABLE
-    try:
-        pred, _ = predict(trained.model, qs.question, answer_width(qs.digits, qs.operation), batch_size)
-    except NotApplicable:
-        return NOT_APPLICABLE
+    pred, _ = predict(trained.model, qs.question, answer_width(qs.digits, qs.operation), batch_size)
     return round(float(exact_match(pred, qs.answer).mean()), 6)
 
 
