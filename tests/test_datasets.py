@@ -76,3 +76,14 @@ def test_ids_outside_the_vocabulary(tmp_path, questions):
     np.savez(path, **content)
     with pytest.raises(DataFileError, match="outside the 4-character vocabulary"):
         datasets.load(path)
+
+
+def test_wrong_format_version_is_reported_even_when_not_a_number(tmp_path, questions):
+    path = tmp_path / "q.npz"
+    datasets.save(questions, path)
+    content = dict(np.load(path))
+    for version in (np.int64(1), np.array([2, 2])):
+        content["format_version"] = version
+        np.savez(path, **content)
+        with pytest.raises(DataFileError, match="format version .*this code reads 2"):
+            datasets.load(path)

@@ -90,9 +90,10 @@ def load(path: str | Path) -> QuestionSet:
             f"{path}: missing arrays {', '.join(missing)}; it was not written by this "
             "project's generate or split stage; delete it and run `dvc repro`"
         )
-    if content["format_version"].shape != () or int(content["format_version"]) != FORMAT_VERSION:
+    version = content["format_version"]
+    if version.shape != () or int(version) != FORMAT_VERSION:
         raise DataFileError(
-            f"{path}: format version {int(content['format_version'])}, this code reads "
+            f"{path}: format version {version.tolist()}, this code reads "
             f"{FORMAT_VERSION}; regenerate it with `dvc repro`"
         )
     for name, dtype in _ARRAYS.items():
