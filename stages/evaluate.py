@@ -2,6 +2,7 @@
 
 import argparse
 import json
+from contextlib import ExitStack
 
 from arith_seq2seq import checkpoint, datasets
 from arith_seq2seq.config import load_params
@@ -29,15 +30,18 @@ def main() -> None:
     result = evaluate(trained, test, cfg.batch_size)
     result.metrics["longer"] = evaluate_longer(trained, args.model, args.longer_dir, cfg.batch_size)
 
-    # Everything is computed before the first write, and each write is atomic.
-    with atomic_path(args.errors) as tmp:
-        result.errors.head(cfg.max_errors).to_csv(tmp, index=False)
-    with atomic_path(args.by_carries) as tmp:
-        result.by_carries.to_csv(tmp, index=False)
-    with atomic_path(args.by_digits) as tmp:
-        result.by_digits.to_csv(tmp, index=False)
-    with atomic_path(args.metrics) as tmp:
-        tmp.write_text(json.dumps(result.metrics, indent=2) + "\n")
+    # Everything is computed before the first write, and every output is written to a
+    # temporary file before any replaces its old version, so an interrupted run leaves
+    # the previous metrics, breakdowns and error cases together and unchanged.
+    with ExitStack() as outputs:
+        tmp = {
+            name: outputs.enter_context(atomic_path(getattr(args, name)))
+            for name in ("errors", "by_carries", "by_digits", "metrics")
+        }
+        result.errors.head(cfg.max_errors).to_csv(tmp["errors"], index=False)
+        result.by_carries.to_csv(tmp["by_carries"], index=False)
+        result.by_digits.to_csv(tmp["by_digits"], index=False)
+        tmp["metrics"].write_text(json.dumps(result.metrics, indent=2) + "\n")
     test_metrics = result.metrics["test"]
     longer = ", ".join(f"{k}: {v}" for k, v in result.metrics["longer"].items())
     print(

@@ -6,7 +6,7 @@ import argparse
 from arith_seq2seq import datasets
 from arith_seq2seq.config import load_params
 from arith_seq2seq.entry import run
-from arith_seq2seq.files import atomic_dir
+from arith_seq2seq.files import atomic_dir, atomic_path
 from arith_seq2seq.questions import generate_longer, generate_questions
 
 
@@ -20,9 +20,10 @@ def main() -> None:
     cfg = load_params(args.params).data
     questions = generate_questions(cfg)
     longer = generate_longer(cfg)
-    with atomic_dir(args.longer_dir) as folder:
+    # Both outputs are written before either replaces its old version.
+    with atomic_dir(args.longer_dir) as folder, atomic_path(args.out) as tmp:
         datasets.save_longer(longer, folder)
-    datasets.save(questions, args.out)
+        datasets.write(questions, tmp)
     print(
         f"generate: {len(questions):,} {cfg.operation} questions with up to {cfg.digits} digits "
         f"-> {args.out}; {cfg.longer_count:,} each with {', '.join(map(str, longer)) or 'no'} "

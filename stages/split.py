@@ -1,10 +1,12 @@
 """Stage split: one .npz -> disjoint train / val / test .npz files (params `split`)."""
 
 import argparse
+from contextlib import ExitStack
 
 from arith_seq2seq import datasets
 from arith_seq2seq.config import load_params
 from arith_seq2seq.entry import run
+from arith_seq2seq.files import atomic_path
 
 
 def main() -> None:
@@ -17,9 +19,14 @@ def main() -> None:
     args = parser.parse_args()
 
     cfg = load_params(args.params).split
-    parts = datasets.split(datasets.load(args.questions), cfg)
-    for part, path in zip(parts, (args.train, args.val, args.test)):
-        datasets.save(part, path)
+    questions = datasets.load(args.questions)
+    parts = datasets.split_rows(len(questions), cfg)
+    # All three are written before any replaces its old version: a split interrupted
+    # half-way must not pair a new train.npz with an old test.npz (they would overlap).
+    # Each part is written straight from its rows, so memory stays about the input's size.
+    with ExitStack() as outputs:
+        for rows, path in zip(parts, (args.train, args.val, args.test)):
+            datasets.write(questions, outputs.enter_context(atomic_path(path)), rows)
     sizes = " / ".join(f"{len(p):,}" for p in parts)
     print(f"split: train / val / test = {sizes}")
 

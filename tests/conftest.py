@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import runpy
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -53,6 +56,24 @@ def run_stage(name: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedPr
         capture_output=True,
         text=True,
     )
+
+
+def run_stage_in_process(name: str, *args: str) -> subprocess.CompletedProcess:
+    """Run a stage's entry point (its `if __name__ == "__main__"` block) in this process:
+    the same code as run_stage without a new interpreter importing torch, for the many
+    tests of refused inputs. A traceback propagates as the exception."""
+    argv = [str(ROOT / "stages" / f"{name}.py"), *map(str, args)]
+    out, err = io.StringIO(), io.StringIO()
+    saved, sys.argv = sys.argv, argv
+    code = 0
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            runpy.run_path(argv[0], run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        sys.argv = saved
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="session")

@@ -87,3 +87,84 @@ def test_wrong_format_version_is_reported_even_when_not_a_number(tmp_path, quest
         np.savez(path, **content)
         with pytest.raises(DataFileError, match="format version .*this code reads 2"):
             datasets.load(path)
+
+
+def _meta(qs):
+    return {
+        "format_version": np.int64(2), "digits": np.int64(qs.digits), "reverse": np.bool_(qs.reverse),
+        "vocab": np.str_(qs.vocab), "operation": np.str_(qs.operation),
+    }
+
+
+def test_files_are_what_np_savez_writes(tmp_path, questions):
+    # save streams the arrays itself (so that the split needs no copy of its parts); the
+    # bytes must stay those of np.savez, which every existing data file was written with.
+    datasets.save(questions, tmp_path / "ours.npz")
+    np.savez(tmp_path / "savez.npz", question=questions.question, answer=questions.answer,
+             a=questions.a, b=questions.b, **_meta(questions))
+    assert (tmp_path / "ours.npz").read_bytes() == (tmp_path / "savez.npz").read_bytes()
+
+
+def test_saving_rows_writes_the_same_file_as_saving_their_copy(tmp_path, questions, monkeypatch):
+    monkeypatch.setattr(datasets, "_WRITE_CHUNK", 100)  # many chunks even for 1,000 rows
+    parts = datasets.split(questions, SplitConfig())
+    for rows, part in zip(datasets.split_rows(len(questions), SplitConfig()), parts):
+        datasets.save(questions, tmp_path / "rows.npz", rows=rows)
+        datasets.save(part, tmp_path / "copy.npz")
+        assert (tmp_path / "rows.npz").read_bytes() == (tmp_path / "copy.npz").read_bytes()
+    empty = np.array([], dtype=np.int64)
+    datasets.save(questions, tmp_path / "empty.npz", rows=empty)
+    assert len(datasets.load(tmp_path / "empty.npz")) == 0
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("digits", np.str_("x"), "'digits' should be an integer, found <U1"),
+        ("digits", np.array([2, 2]), "'digits' should be an integer, found int64 of shape (2,)"),
+        ("digits", np.float64(2.5), "'digits' should be an integer, found float64"),
+        ("digits", np.int64(0), "'digits' is 0, outside 1..18"),
+        ("reverse", np.str_("no"), "'reverse' should be a boolean"),
+        ("reverse", np.array([True, False]), "'reverse' should be a boolean, found bool of shape (2,)"),
+        ("vocab", np.int64(7), "'vocab' should be a string, found int64"),
+        ("operation", np.str_("div"), "'operation' is 'div', not one of add, sub, mul"),
+        ("operation", np.array(["add", "add"]), "'operation' should be a string"),
+        ("format_version", np.str_("2"), "format version '2', this code reads 2"),
+        ("a", np.zeros((1000, 1), dtype=np.int64), "array 'a' has shape (1000, 1), expected (1000,)"),
+    ],
+)
+def test_damaged_metadata_is_reported_not_a_traceback_or_silently_used(tmp_path, questions, name, value, message):
+    # Each of these once raised a TypeError/ValueError traceback or was read as something
+    # else ("no" as reverse=True, 2.5 as 2 digits, a (n, 1) operand column).
+    path = tmp_path / "q.npz"
+    datasets.save(questions, path)
+    content = dict(np.load(path))
+    content[name] = value
+    np.savez(path, **content)
+    with pytest.raises(DataFileError) as info:
+        datasets.load(path)
+    assert message in str(info.value)
+    assert str(info.value).startswith(f"{path}: ") and str(info.value).endswith("`dvc repro`")
+    assert "\n" not in str(info.value)
+
+
+def test_longer_sets_folder_ignores_temporary_and_foreign_files(tmp_path, questions):
+    folder = tmp_path / "longer"
+    folder.mkdir()
+    datasets.save(questions, folder / "digits_3.npz")
+    datasets.save(questions, folder / "digits_12.npz")
+    # What a killed writer leaves, a backup, and names that only look like ours.
+    (folder / ".digits_4.npz.k2j3h4.tmp").write_bytes(b"PK\x03\x04 half written")
+    (folder / "digits_5.npz.tmp").write_bytes(b"half")
+    (folder / "digits_old.npz").write_bytes(b"not ours")
+    (folder / "notes.txt").write_text("hello")
+    assert [p.name for p in datasets.load_longer(folder)] == ["digits_3.npz", "digits_12.npz"]
+
+
+def test_missing_longer_sets_folder_is_an_error_not_an_empty_result(tmp_path):
+    # An empty folder means "no longer sets" (data.longer_extra_digits: []); a missing one
+    # means generate did not finish, and must not be scored as "none".
+    (tmp_path / "empty").mkdir()
+    assert datasets.load_longer(tmp_path / "empty") == {}
+    with pytest.raises(DataFileError, match=r"longer: no such folder of longer held-out sets; run `dvc repro`"):
+        datasets.load_longer(tmp_path / "longer")

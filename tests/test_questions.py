@@ -1,23 +1,29 @@
+import hashlib
 import io
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
 
-from arith_seq2seq import datasets
+from arith_seq2seq import datasets, questions
 from arith_seq2seq.config import DataConfig
 from arith_seq2seq.errors import ConfigError
 from arith_seq2seq.questions import (
+    POW10,
     _draw_operands,
+    _fresh_pairs,
     _sample_by_enumeration,
     _sample_by_rejection,
     count_carries,
     distinct_questions,
     generate_longer,
     generate_questions,
+    encode,
     num_digits,
     operand_probabilities,
     readable_questions,
+    vocab_for,
 )
 from arith_seq2seq.vocab import Vocab
 
@@ -148,3 +154,104 @@ def test_num_digits_and_carries_on_hand_made_cases():
     b = np.array([0, 2, 5, 1, 1, 456, 544, 95])
     # 5+5 carries once; 99+1 twice; 999+1, 456+544 and 905+95 (= 1000) three times
     np.testing.assert_array_equal(count_carries(a, b), [0, 0, 1, 2, 3, 0, 3, 3])
+
+
+def _digest(qs) -> str:
+    h = hashlib.sha256()
+    for name in ("question", "answer", "a", "b"):
+        array = getattr(qs, name)
+        h.update(f"{array.dtype}{array.shape}".encode())
+        h.update(array.tobytes())
+    return h.hexdigest()[:16]
+
+
+# Digests of what the generator drew before it was rewritten to bound its memory (and
+# what dvc.lock's data files hold): the same parameters must keep giving the same
+# questions, bit for bit, or every pipeline rerun would retrain on different data. Covers
+# both samplers, the chunked paths (more than 65,536 rows), operands of more than 9 digits
+# (no single int64 key per pair) and the longer held-out sets.
+@pytest.mark.parametrize(
+    "cfg, main, longer",
+    [
+        (DataConfig(), "0283fc3daa78a67c", {4: "c16a911ccfa5a91a", 5: "3c9455bf79a27709"}),
+        (DataConfig(digits=9, count=150_000, seed=3), "e5a45341d4997377", {10: "2294ba0f4dd83863", 11: "2678fea121be311f"}),
+        (
+            DataConfig(digits=5, count=20_000, operation="sub", reverse=False, seed=4),
+            "2ed9b7bdc6f0443b", {6: "2e4ceac5f9e2c26a", 7: "c166279dc75fbcdd"},
+        ),
+        (
+            DataConfig(digits=3, count=300_000, operation="mul", seed=5),
+            "1c091ac123ee3aa6", {4: "99206619bc65d9f7", 5: "bbbc01b98afe1ebc"},
+        ),
+        (
+            DataConfig(digits=2, count=9_000, operation="sub", seed=6),
+            "c42dfa8238a7e129", {3: "83c82ce404d27522", 4: "537ee2da9d30b161"},
+        ),
+        (DataConfig(digits=13, count=5_000, seed=7), "3dd044c157929a77", {14: "e66de00947f93655", 15: "0218dd81f2516760"}),
+    ],
+)
+def test_generated_questions_are_unchanged(cfg, main, longer):
+    assert _digest(generate_questions(cfg)) == main
+    assert {digits: _digest(qs) for digits, qs in generate_longer(cfg).items()} == longer
+
+
+def test_drawing_in_chunks_draws_what_one_call_would(monkeypatch):
+    # _draw_operands relies on Generator.integers consuming its stream element by element.
+    monkeypatch.setattr(questions, "_CHUNK", 1000)
+    for digits in (3, 9, 12):
+        rng = np.random.default_rng(digits)
+        lengths = rng.integers(1, digits + 1, size=5_500)
+        expected = rng.integers(0, POW10[lengths], dtype=np.int64)
+        np.testing.assert_array_equal(_draw_operands(digits, 5_500, np.random.default_rng(digits)), expected)
+
+
+@pytest.mark.parametrize("ordered", [False, True])
+def test_duplicate_detection_is_the_same_with_and_without_an_int64_key(ordered):
+    # Up to 9 digits a pair is one int64; beyond, pairs are sorted as pairs. Operands
+    # below 10**2 can take either path (digits=2 or digits=12): same answer.
+    rng = np.random.default_rng(0)
+    old_a, old_b = np.unique(rng.integers(0, 100, size=(2, 300)), axis=1)
+    new_a, new_b = rng.integers(0, 100, size=(2, 5_000))
+    keyed = _fresh_pairs(old_a, old_b, new_a, new_b, ordered, digits=2)
+    sorted_pairs = _fresh_pairs(old_a, old_b, new_a, new_b, ordered, digits=12)
+    np.testing.assert_array_equal(keyed, sorted_pairs)
+    seen = {tuple(p) if ordered else tuple(sorted(p)) for p in zip(old_a.tolist(), old_b.tolist())}
+    expected = []
+    for pair in zip(new_a.tolist(), new_b.tolist()):
+        key = pair if ordered else tuple(sorted(pair))
+        expected.append(key not in seen)
+        seen.add(key)
+    np.testing.assert_array_equal(keyed, expected)
+
+
+@pytest.mark.parametrize("operation, digits", [("add", 18), ("sub", 18), ("mul", 9), ("add", 1)])
+def test_extreme_operands_are_encoded_exactly(operation, digits):
+    top = 10**digits - 1
+    a = np.array([0, top, top, 0, 1, top // 7, 10 ** (digits - 1)], dtype=np.int64)
+    b = np.array([0, top, 0, top, top, 3, 1], dtype=np.int64)
+    vocab = vocab_for(operation)
+    for reverse in (False, True):
+        question, answer = encode(a, b, digits, reverse, vocab, operation)
+        symbol = {"add": "+", "sub": "-", "mul": "*"}[operation]
+        expected = {"add": int.__add__, "sub": int.__sub__, "mul": int.__mul__}[operation]
+        for q, ans, x, y in zip(vocab.decode(question), vocab.decode(answer), a.tolist(), b.tolist()):
+            assert (q[::-1] if reverse else q) == f"{x}{symbol}{y}".ljust(2 * digits + 1)
+            assert ans == str(expected(x, y)).ljust(answer.shape[1])
+
+
+def test_encoding_refuses_operands_wider_than_the_format():
+    with pytest.raises(ValueError, match="at most 2 digits"):
+        encode(np.array([100]), np.array([1]), 2, False, vocab_for("add"))
+
+
+def test_generation_memory_is_about_the_size_of_its_output():
+    # 10,000,000 nine-digit questions are 450 MB of arrays; the generator once peaked at
+    # 16 times its output here (int64 (rows x width) temporaries, whole-array sorts).
+    tracemalloc.start()
+    try:
+        qs = generate_questions(DataConfig(digits=9, count=1_000_000, seed=11))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    output = sum(getattr(qs, name).nbytes for name in ("question", "answer", "a", "b"))
+    assert peak < 1.5 * output, f"peak {peak / 1e6:.0f} MB for {output / 1e6:.0f} MB of questions"

@@ -2,10 +2,15 @@
 
 import json
 import shutil
+import tracemalloc
 
 import pytest
 
-from .conftest import run_stage, write_params
+from arith_seq2seq import datasets
+from arith_seq2seq.config import DataConfig
+from arith_seq2seq.questions import generate_questions
+
+from .conftest import run_stage, run_stage_in_process, write_params
 
 
 def assert_user_error(result, *fragments):
@@ -118,3 +123,29 @@ def test_evaluate_writes_metrics_and_error_cases(tmp_path, tiny_split, tiny_mode
     assert {g for g in groups if g.startswith("carries_")} <= {"carries_0", "carries_1", "carries_2"}
     assert len(errors.read_text().splitlines()) == 1 + min(3, summary["test"]["n_errors"])
     assert (tmp_path / "c.csv").read_text().startswith("carries,n,exact_match")
+
+
+def test_split_needs_about_the_memory_of_its_input(tmp_path, monkeypatch):
+    # It used to hold the input and a copy of every part (twice the data); now each part
+    # is written straight from its rows, a chunk at a time.
+    questions = generate_questions(DataConfig(digits=6, count=1_000_000, seed=5))
+    size = sum(getattr(questions, name).nbytes for name in ("question", "answer", "a", "b"))
+    source = tmp_path / "q.npz"
+    datasets.save(questions, source)
+    del questions
+    monkeypatch.setattr(datasets, "_WRITE_CHUNK", 1 << 20, raising=False)
+    params = write_params(tmp_path / "params.yaml")
+    tracemalloc.start()
+    try:
+        result = run_stage_in_process(
+            "split", "--params", params, "--questions", source,
+            "--train", tmp_path / "a.npz", "--val", tmp_path / "b.npz", "--test", tmp_path / "c.npz",
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.returncode == 0, result.stderr
+    # The input, one int64 row number per question, and chunks.
+    assert peak < size + 8 * 1_000_000 + (8 << 20), f"peak {peak / 1e6:.0f} MB for {size / 1e6:.0f} MB of questions"
+    parts = [datasets.load(tmp_path / f"{name}.npz") for name in "abc"]
+    assert sum(len(p) for p in parts) == 1_000_000

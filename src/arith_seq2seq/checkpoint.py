@@ -14,8 +14,11 @@ import numpy as np
 import torch
 
 from .architectures import ModelSpec, Seq2SeqModel, build
+from .config import MAX_DIGITS, OPERATIONS
 from .errors import DataFileError, UserError
 from .files import atomic_path
+from .questions import vocab_for
+from .vocab import END, PAD, START
 
 FORMAT = "arith-seq2seq/model/2"
 
@@ -81,12 +84,37 @@ def load(path: str | Path) -> TrainedModel:
             operation=str(payload["operation"]),
             info=dict(payload.get("info", {})),
         )
-    except (KeyError, TypeError, RuntimeError, UserError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, UserError) as exc:
         raise DataFileError(
             f"{path}: model file is incomplete or does not match its config "
             f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}); retrain with `dvc repro`"
         ) from None
+    _check_question_format(payload, trained, path)
     return trained
+
+
+def _check_question_format(payload: dict, trained: TrainedModel, path: Path) -> None:
+    """The vocabulary and question format must be ones this code writes, and fit the
+    model: with another vocabulary every question would be encoded into the wrong ids and
+    answered with confident nonsense."""
+    vocab, operation, digits = payload["vocab"], payload["operation"], payload["digits"]
+    spec = trained.model.spec
+    if operation not in OPERATIONS:
+        problem = f"operation {operation!r}, not one of {', '.join(OPERATIONS)}"
+    elif vocab != vocab_for(operation).chars:
+        problem = f"vocabulary {vocab!r}, not the {operation} vocabulary {vocab_for(operation).chars!r}"
+    elif (len(vocab), vocab.index(PAD), vocab.index(START), vocab.index(END)) != (
+        spec.vocab_size, spec.pad_id, spec.start_id, spec.end_id
+    ):
+        problem = f"vocabulary {vocab!r}, which does not fit its model's {spec.vocab_size}-character input"
+    elif type(digits) is not int or not 1 <= digits <= MAX_DIGITS or type(payload["reverse"]) is not bool:
+        problem = f"digits {digits!r} and reverse {payload['reverse']!r}"
+    else:
+        return
+    raise DataFileError(
+        f"{path}: model file has {problem}; it was not written by this project's train stage; "
+        "retrain with `dvc repro`"
+    )
 
 
 @torch.no_grad()

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .config import SplitConfig
+from .config import MAX_DIGITS, OPERATIONS, SplitConfig
 from .errors import ConfigError, DataFileError
 from .files import atomic_path
 
 FORMAT_VERSION = 2
 _ARRAYS = {"question": np.uint8, "answer": np.uint8, "a": np.int64, "b": np.int64}
+# Bytes of rows copied at a time when writing a subset of a set's rows.
+_WRITE_CHUNK = 16 << 20
+_LONGER_NAME = re.compile(r"digits_(\d+)\.npz")
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,20 @@ def answer_width(digits: int, operation: str = "add") -> int:
     return 2 * digits if operation == "mul" else digits + 1
 
 
-def save(qs: QuestionSet, path: str | Path) -> None:
-    """Write atomically: a reader never sees a half-written file at `path`."""
-    arrays = {name: getattr(qs, name) for name in _ARRAYS}
+def save(qs: QuestionSet, path: str | Path, rows: np.ndarray | None = None) -> None:
+    """Write atomically: a reader never sees a half-written file at `path`.
+
+    With `rows`, write qs.take(rows) without building that copy in memory."""
+    with atomic_path(path) as tmp:
+        write(qs, tmp, rows)
+
+
+def write(qs: QuestionSet, path: str | Path, rows: np.ndarray | None = None) -> None:
+    """Write the .npz at `path` directly (callers make it atomic); see save.
+
+    The file is byte for byte what np.savez writes for these arrays (tests check it): one
+    stored (uncompressed) zip member per array, zip64 headers; only the rows are copied a
+    chunk at a time."""
     meta = {
         "format_version": np.int64(FORMAT_VERSION),
         "digits": np.int64(qs.digits),
@@ -67,9 +82,25 @@ def save(qs: QuestionSet, path: str | Path) -> None:
         "vocab": np.str_(qs.vocab),
         "operation": np.str_(qs.operation),
     }
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays, **meta)
+    with open(path, "wb") as fh, zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name in (*_ARRAYS, *meta):
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                if name in meta:
+                    np.lib.format.write_array(member, np.asanyarray(meta[name]), allow_pickle=False)
+                else:
+                    _write_rows(member, np.asarray(getattr(qs, name)), rows)
+
+
+def _write_rows(member, array: np.ndarray, rows: np.ndarray | None) -> None:
+    if rows is None:
+        np.lib.format.write_array(member, array, allow_pickle=False)
+        return
+    shape = (len(rows), *array.shape[1:])
+    header = {"descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(member, header)
+    step = max(1, _WRITE_CHUNK // max(1, array[:1].nbytes))
+    for start in range(0, len(rows), step):
+        member.write(array[rows[start : start + step]])  # a C-ordered copy of those rows
 
 
 def load(path: str | Path) -> QuestionSet:
@@ -91,9 +122,9 @@ def load(path: str | Path) -> QuestionSet:
             "project's generate or split stage; delete it and run `dvc repro`"
         )
     version = content["format_version"]
-    if version.shape != () or int(version) != FORMAT_VERSION:
+    if version.shape != () or version.dtype.kind not in "iu" or int(version) != FORMAT_VERSION:
         raise DataFileError(
-            f"{path}: format version {version.tolist()}, this code reads "
+            f"{path}: format version {version.tolist()!r}, this code reads "
             f"{FORMAT_VERSION}; regenerate it with `dvc repro`"
         )
     for name, dtype in _ARRAYS.items():
@@ -102,6 +133,7 @@ def load(path: str | Path) -> QuestionSet:
                 f"{path}: array {name!r} has dtype {content[name].dtype}, expected "
                 f"{np.dtype(dtype)}; regenerate it with `dvc repro`"
             )
+    _check_metadata(content, path)
     qs = QuestionSet(
         question=content["question"],
         answer=content["answer"],
@@ -116,9 +148,36 @@ def load(path: str | Path) -> QuestionSet:
     return qs
 
 
+def _check_metadata(content: dict, path: Path) -> None:
+    """The scalars describing the arrays: of the right kind, and values this code knows."""
+    kinds = {
+        "digits": ("i", "an integer"),
+        "reverse": ("b", "a boolean"),
+        "vocab": ("U", "a string"),
+        "operation": ("U", "a string"),
+    }
+    for name, (kind, what) in kinds.items():
+        value = content[name]
+        if value.shape != () or value.dtype.kind != kind:
+            raise DataFileError(
+                f"{path}: {name!r} should be {what}, found {value.dtype} of shape {value.shape}; "
+                "it was not written by this project's generate or split stage; regenerate it with `dvc repro`"
+            )
+    if not 1 <= int(content["digits"]) <= MAX_DIGITS:
+        raise DataFileError(
+            f"{path}: 'digits' is {int(content['digits'])}, outside 1..{MAX_DIGITS}; regenerate it with `dvc repro`"
+        )
+    if str(content["operation"]) not in OPERATIONS:
+        raise DataFileError(
+            f"{path}: 'operation' is {str(content['operation'])!r}, not one of {', '.join(OPERATIONS)}; "
+            "regenerate it with `dvc repro`"
+        )
+
+
 def _check_shapes(qs: QuestionSet, path: Path) -> None:
     n = len(qs.a)
     want = {
+        "a": (n,),
         "question": (n, question_width(qs.digits)),
         "answer": (n, answer_width(qs.digits, qs.operation)),
         "b": (n,),
@@ -145,14 +204,30 @@ def save_longer(sets: dict[int, QuestionSet], folder: Path) -> None:
 
 
 def load_longer(folder: str | Path) -> dict[Path, QuestionSet]:
-    """The sets save_longer wrote, by file (named like digits_4.npz), shortest first."""
-    paths = sorted(Path(folder).glob("digits_*.npz"), key=lambda p: int(p.stem.split("_")[1]))
-    return {path: load(path) for path in paths}
+    """The sets save_longer wrote, by file (named like digits_4.npz), shortest first.
+
+    Other names in the folder (a temporary file a killed process left, say) are ignored."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataFileError(
+            f"{folder}: no such folder of longer held-out sets; run `dvc repro` (stage generate) to create it"
+        )
+    found = {}
+    for path in folder.iterdir():
+        match = _LONGER_NAME.fullmatch(path.name)
+        if match:
+            found[int(match.group(1))] = path
+    return {found[digits]: load(found[digits]) for digits in sorted(found)}
 
 
 def split(qs: QuestionSet, cfg: SplitConfig) -> tuple[QuestionSet, QuestionSet, QuestionSet]:
     """Disjoint train/val/test sets; the same seed always gives the same split."""
-    n = len(qs)
+    train, val, test = split_rows(len(qs), cfg)
+    return qs.take(train), qs.take(val), qs.take(test)
+
+
+def split_rows(n: int, cfg: SplitConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sorted row numbers of the train, val and test sets of split() (for save's `rows`)."""
     n_val = int(round(n * cfg.val_fraction))
     n_test = int(round(n * cfg.test_fraction))
     n_train = n - n_val - n_test
@@ -165,8 +240,7 @@ def split(qs: QuestionSet, cfg: SplitConfig) -> tuple[QuestionSet, QuestionSet, 
                 "the fractions"
             )
     order = np.random.default_rng(cfg.seed).permutation(n)
-    return (
-        qs.take(np.sort(order[:n_train])),
-        qs.take(np.sort(order[n_train : n_train + n_val])),
-        qs.take(np.sort(order[n_train + n_val :])),
-    )
+    parts = order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
+    for part in parts:
+        part.sort()  # in place: views of one permutation, no copies
+    return parts

@@ -19,8 +19,9 @@ from .vocab import END, PAD, START, Vocab
 
 POW10 = 10 ** np.arange(19, dtype=np.int64)
 SYMBOLS = {"add": "+", "sub": "-", "mul": "*"}
-# Rows encoded at a time: bounds the (rows x width) int64 temporaries.
-_CHUNK = 1 << 20
+# Rows drawn, keyed or encoded at a time: bounds the temporaries (a few MB) whatever
+# data.count is, so memory is the output arrays plus a constant.
+_CHUNK = 1 << 16
 
 
 def vocab_for(operation: str) -> Vocab:
@@ -116,17 +117,84 @@ def sample_operands(
 
 
 def _draw_operands(digits: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    lengths = rng.integers(1, digits + 1, size=n)
-    return rng.integers(0, POW10[lengths], dtype=np.int64)
+    """n operands: a digit count uniform in 1..digits, then that many uniform digits.
+
+    Drawn in chunks so that no n-sized int64 temporaries exist; Generator.integers
+    consumes its stream element by element, so this draws exactly what one call over
+    all n would (tests/test_questions.py checks it)."""
+    lengths = np.empty(n, dtype=np.int8)
+    for start in range(0, n, _CHUNK):
+        lengths[start : start + _CHUNK] = rng.integers(1, digits + 1, size=min(_CHUNK, n - start))
+    out = np.empty(n, dtype=np.int64)
+    for start in range(0, n, _CHUNK):
+        out[start : start + _CHUNK] = rng.integers(0, POW10[lengths[start : start + _CHUNK]], dtype=np.int64)
+    return out
 
 
-def _first_occurrences(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sorted indices of the first occurrence of each distinct (lo, hi) pair."""
+def _fresh_pairs(
+    old_a: np.ndarray, old_b: np.ndarray, new_a: np.ndarray, new_b: np.ndarray, ordered: bool, digits: int
+) -> np.ndarray:
+    """Mask over the new pairs: True where a pair is the first draw of its question.
+
+    The old pairs (distinct, drawn earlier) come first; for commutative operations
+    (a, b) and (b, a) are one question."""
+    if 2 * digits <= 18:
+        # One int64 key per pair, lo * 10**digits + hi < 10**18, grouped by sorting.
+        return _first_of_each_value(_pair_keys(old_a, old_b, new_a, new_b, ordered, digits))[len(old_a) :]
+    # Operands of 10 or more digits: no single int64 key; sort the pairs.
+    all_a, all_b = np.concatenate([old_a, new_a]), np.concatenate([old_b, new_b])
+    lo, hi = (all_a, all_b) if ordered else (np.minimum(all_a, all_b), np.maximum(all_a, all_b))
     order = np.lexsort((hi, lo))  # stable: equal pairs stay in draw order
     s_lo, s_hi = lo[order], hi[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = (s_lo[1:] != s_lo[:-1]) | (s_hi[1:] != s_hi[:-1])
-    return np.sort(order[first])
+    mask = np.zeros(len(order), dtype=bool)
+    mask[order[first]] = True
+    return mask[len(old_a) :]
+
+
+def _pair_keys(old_a, old_b, new_a, new_b, ordered: bool, digits: int) -> np.ndarray:
+    """lo * 10**digits + hi for the old pairs then the new, built a chunk at a time."""
+    key = np.empty(len(old_a) + len(new_a), dtype=np.int64)
+    scale = np.int64(10**digits)
+    for offset, (a, b) in ((0, (old_a, old_b)), (len(old_a), (new_a, new_b))):
+        for start in range(0, len(a), _CHUNK):
+            ca, cb = a[start : start + _CHUNK], b[start : start + _CHUNK]
+            lo, hi = (ca, cb) if ordered else (np.minimum(ca, cb), np.maximum(ca, cb))
+            key[offset + start : offset + start + len(ca)] = lo * scale + hi
+    return key
+
+
+def _first_of_each_value(key: np.ndarray) -> np.ndarray:
+    """True at the first position of each distinct value of `key`, which it sorts in place."""
+    n = len(key)
+    order = np.argsort(key)  # need not be stable: each group's smallest position is taken
+    key.sort()
+    boundary = np.ones(n + 1, dtype=bool)  # boundary[i]: a new value starts at sorted position i
+    np.not_equal(key[1:], key[:-1], out=boundary[1:n])
+    alone = boundary[:-1] & boundary[1:]  # values drawn once (most of them at many digits)
+    mask = np.zeros(n, dtype=bool)
+    for start in range(0, n, _CHUNK):
+        sl = slice(start, start + _CHUNK)
+        mask[order[sl][alone[sl]]] = True
+    # Values drawn more than once: the smallest position in each run of equal values.
+    repeated = np.flatnonzero(~alone)
+    if len(repeated):
+        mask[np.minimum.reduceat(order[repeated], np.flatnonzero(boundary[repeated]))] = True
+    return mask
+
+
+def _keep_first(mask: np.ndarray, k: int) -> None:
+    """Clear all but the first k True entries of `mask`, in place."""
+    seen = 0
+    for start in range(0, len(mask), _CHUNK):
+        chunk = mask[start : start + _CHUNK]
+        here = int(np.count_nonzero(chunk))
+        if seen + here > k:
+            chunk[np.flatnonzero(chunk)[k - seen] :] = False
+            mask[start + _CHUNK :] = False
+            return
+        seen += here
 
 
 def _sample_by_rejection(digits: int, count: int, rng: np.random.Generator, ordered: bool, min_digits: int = 1):
@@ -141,17 +209,12 @@ def _sample_by_rejection(digits: int, count: int, rng: np.random.Generator, orde
         if min_digits > 1:
             long_enough = num_digits(np.maximum(new_a, new_b)) >= min_digits
             new_a, new_b = new_a[long_enough], new_b[long_enough]
-        all_a = np.concatenate([a, new_a])
-        all_b = np.concatenate([b, new_b])
-        if ordered:
-            keep = _first_occurrences(all_a, all_b)
-        else:
-            keep = _first_occurrences(np.minimum(all_a, all_b), np.maximum(all_a, all_b))
-        fresh = keep[keep >= len(a)]
-        acceptance = max(len(fresh) / n, 1e-3)
-        fresh = fresh[:need]
-        a = np.concatenate([a, all_a[fresh]])
-        b = np.concatenate([b, all_b[fresh]])
+        fresh = _fresh_pairs(a, b, new_a, new_b, ordered, digits)
+        acceptance = max(int(np.count_nonzero(fresh)) / n, 1e-3)
+        _keep_first(fresh, need)
+        a = np.concatenate([a, new_a[fresh]])
+        b = np.concatenate([b, new_b[fresh]])
+        del new_a, new_b, fresh
     return a, b
 
 
@@ -184,7 +247,9 @@ def _sample_by_enumeration(digits: int, count: int, rng: np.random.Generator, or
 
 
 def encode(a: np.ndarray, b: np.ndarray, digits: int, reverse: bool, vocab: Vocab, operation: str = "add"):
-    """Character ids of the questions "a?b" and their answers, space padded."""
+    """Character ids of the questions "a?b" and their answers, space padded.
+
+    Works through _CHUNK rows at a time, so temporaries stay a few MB whatever len(a)."""
     n = len(a)
     q_width, a_width = question_width(digits), answer_width(digits, operation)
     question = np.empty((n, q_width), dtype=np.uint8)
@@ -194,30 +259,56 @@ def encode(a: np.ndarray, b: np.ndarray, digits: int, reverse: bool, vocab: Voca
     for start in range(0, n, _CHUNK):
         sl = slice(start, start + _CHUNK)
         ca, cb = a[sl], b[sl]
+        if (ca < 0).any() or (cb < 0).any() or (np.maximum(ca, cb) >= POW10[digits]).any():
+            raise ValueError(f"operands must be whole numbers of at most {digits} digits")
         la, lb = num_digits(ca), num_digits(cb)
-        q = np.full((len(ca), q_width), vocab.pad_id, dtype=np.uint8)
-        _place(q, ca, np.zeros_like(la), la, digit_ids)
-        q[np.arange(len(ca)), la] = symbol_id
-        _place(q, cb, la + 1, lb, digit_ids)
-        question[sl] = q[:, ::-1] if reverse else q
+        # Each number is written with as many digits as the widest number, leading zeros
+        # included, ending at its last column: no per-row masks. The zeros land where a
+        # later write covers them (b first, then the symbol, then a) or in the margin.
+        q = _Canvas(len(ca), q_width, margin=digits, fill=vocab.pad_id)
+        q.write_digits(cb, la + 1 + lb, digits, digit_ids)
+        q.put(la, symbol_id)
+        q.write_digits(ca, la, digits, digit_ids)
+        question[sl] = q.view[:, ::-1] if reverse else q.view
         result = compute(ca, cb, operation)
         negative = result < 0
-        ans = np.full((len(ca), a_width), vocab.pad_id, dtype=np.uint8)
-        if negative.any():
-            ans[negative, 0] = vocab.ids("-")[0]
         magnitude = np.abs(result)
-        _place(ans, magnitude, negative.astype(np.int64), num_digits(magnitude), digit_ids)
-        answer[sl] = ans
+        ans = _Canvas(len(ca), a_width, margin=a_width, fill=vocab.pad_id)
+        ans.write_digits(magnitude, negative + num_digits(magnitude), a_width, digit_ids)
+        if negative.any():
+            ans.put(np.zeros_like(la), vocab.ids("-")[0], rows=negative)
+        answer[sl] = ans.view
     return question, answer
 
 
-def _place(out: np.ndarray, x: np.ndarray, start: np.ndarray, length: np.ndarray, digit_ids: np.ndarray) -> None:
-    """Write the decimal digits of x[i] into out[i, start[i]:start[i]+length[i]]."""
-    rel = np.arange(out.shape[1])[None, :] - start[:, None]
-    inside = (rel >= 0) & (rel < length[:, None])
-    exponent = np.clip(length[:, None] - 1 - rel, 0, len(POW10) - 1)
-    digit = (x[:, None] // POW10[exponent]) % 10
-    out[inside] = digit_ids[digit[inside]]
+class _Canvas:
+    """Rows of character ids with a scratch margin on the left, written through flat indices."""
+
+    def __init__(self, rows: int, width: int, margin: int, fill: int):
+        self.stride = margin + width
+        self.buffer = np.full((rows, self.stride), fill, dtype=np.uint8)
+        self.flat = self.buffer.reshape(-1)
+        self.view = self.buffer[:, margin:]
+        self.row_start = np.arange(rows, dtype=np.int64) * self.stride + margin
+
+    def put(self, column: np.ndarray, value: int, rows=None) -> None:
+        """Write `value` at column[i] of each row (of the rows where `rows` is True)."""
+        at = self.row_start + column
+        self.flat[at if rows is None else at[rows]] = value
+
+    def write_digits(self, x: np.ndarray, end: np.ndarray, places: int, digit_ids: np.ndarray) -> None:
+        """Write the last `places` decimal digits of x[i] >= 0 so they end before column end[i]."""
+        if len(end) and end.max() > self.view.shape[1]:
+            raise ValueError(f"a number does not fit in {self.view.shape[1]} characters")
+        at = self.row_start + end
+        # Unsigned: numpy divides uint64 by a constant several times faster than int64.
+        rest = x.astype(np.uint64)
+        ten = np.uint64(10)
+        for _ in range(places):
+            at -= 1
+            higher = rest // ten
+            self.flat[at] = digit_ids[rest - higher * ten]
+            rest = higher
 
 
 def readable_questions(question_ids: np.ndarray, vocab: Vocab, reverse: bool) -> list[str]:

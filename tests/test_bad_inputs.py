@@ -1,0 +1,262 @@
+"""Damaged or mismatched input files, through the real entry points that read them.
+
+split reads the questions file; evaluate reads the test split, the longer held-out sets and
+the model file; `arith-seq2seq predict` reads the model file. Each refusal must be one line
+on stderr that names the file and says what to do, a non-zero exit, and the previous
+outputs left byte for byte as they were, with no temporary file beside them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from arith_seq2seq import datasets
+from arith_seq2seq.cli import main as cli_main
+from arith_seq2seq.config import DataConfig
+from arith_seq2seq.questions import generate_questions
+
+from .conftest import TINY_PARAMS, run_stage, run_stage_in_process, write_params
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (hidden ones too) and its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_refused(result, *fragments: str) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "dvc repro" in lines[0]  # what to do about it
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def _rewrite(path: Path, **changes) -> None:
+    """Rewrite a .npz with some arrays replaced (None: removed)."""
+    content = dict(np.load(path))
+    for name, value in changes.items():
+        if value is None:
+            del content[name]
+        else:
+            content[name] = value
+    np.savez(path, **content)
+
+
+DAMAGES = {
+    "missing": lambda p: p.unlink(),
+    "empty": lambda p: p.write_bytes(b""),
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
+    "not an npz": lambda p: p.write_text("question,answer\n1+2,3\n"),
+    "wrong keys": lambda p: _rewrite(p, a=None, b=None),
+    "wrong dtype": lambda p: _rewrite(p, question=np.load(p)["question"].astype(np.int32)),
+    "wrong metadata": lambda p: _rewrite(p, reverse=np.str_("no")),
+    "wrong shape": lambda p: _rewrite(p, answer=np.load(p)["answer"][:, :2]),
+    "ids outside the vocabulary": lambda p: _rewrite(p, vocab=np.str_("0123")),
+}
+WHAT = {
+    "missing": "no such data file",
+    "empty": "not a readable .npz file",
+    "truncated": "not a readable .npz file",
+    "not an npz": "not a readable .npz file",
+    "wrong keys": "missing arrays a, b",
+    "wrong dtype": "array 'question' has dtype int32, expected uint8",
+    "wrong metadata": "'reverse' should be a boolean",
+    "wrong shape": "array 'answer' has shape",
+    "ids outside the vocabulary": "outside the 4-character vocabulary",
+}
+
+
+@pytest.fixture(scope="module")
+def split_outputs(tmp_path_factory):
+    """A questions file and the split of it that the split stage wrote."""
+    folder = tmp_path_factory.mktemp("split")
+    params = write_params(folder / "params.yaml")
+    datasets.save(generate_questions(DataConfig(**TINY_PARAMS["data"])), folder / "questions.npz")
+    out = folder / "out"
+    result = run_stage(
+        "split", "--params", params, "--questions", folder / "questions.npz",
+        "--train", out / "train.npz", "--val", out / "val.npz", "--test", out / "test.npz",
+    )
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_split_refuses_a_damaged_questions_file_and_keeps_its_outputs(tmp_path, split_outputs, damage):
+    shutil.copytree(split_outputs, tmp_path, dirs_exist_ok=True)
+    questions, out = tmp_path / "questions.npz", tmp_path / "out"
+    DAMAGES[damage](questions)
+    before = snapshot(out)
+    # One of them in a real process of its own, as `dvc repro` runs it.
+    runner = run_stage if damage == "truncated" else run_stage_in_process
+    result = runner(
+        "split", "--params", tmp_path / "params.yaml", "--questions", questions,
+        "--train", out / "train.npz", "--val", out / "val.npz", "--test", out / "test.npz",
+    )
+    assert_refused(result, f"error: {questions}: ", WHAT[damage])
+    assert snapshot(out) == before
+
+
+EVALUATE_OUTPUTS = {"--metrics": "m.json", "--by-carries": "c.csv", "--by-digits": "d.csv", "--errors": "e.csv"}
+
+
+def run_evaluate(folder: Path, model: Path, test: Path, longer: Path, runner=run_stage_in_process):
+    outputs = [x for flag, name in EVALUATE_OUTPUTS.items() for x in (flag, folder / "out" / name)]
+    return runner(
+        "evaluate", "--params", folder / "params.yaml", "--model", model, "--test", test,
+        "--longer-dir", longer, *outputs,
+    )
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory, tiny_split, tiny_model):
+    """A folder with a model, a test split, longer sets and the outputs evaluate wrote from them."""
+    folder = tmp_path_factory.mktemp("evaluated")
+    write_params(folder / "params.yaml")
+    shutil.copy(tiny_model, folder / "model.pt")
+    shutil.copy(tiny_split["test"], folder / "test.npz")
+    shutil.copytree(tiny_split["longer"], folder / "longer")
+    result = run_evaluate(folder, folder / "model.pt", folder / "test.npz", folder / "longer", runner=run_stage)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+@pytest.fixture
+def evaluation(tmp_path, evaluated):
+    """A fresh copy of `evaluated`, and the snapshot of its outputs."""
+    shutil.copytree(evaluated, tmp_path, dirs_exist_ok=True)
+    return tmp_path, snapshot(tmp_path / "out")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "wrong keys", "wrong dtype"])
+def test_evaluate_refuses_a_damaged_test_file_and_keeps_its_outputs(evaluation, damage):
+    folder, before = evaluation
+    test = folder / "test.npz"
+    DAMAGES[damage](test)
+    result = run_evaluate(folder, folder / "model.pt", test, folder / "longer")
+    assert_refused(result, f"error: {test}: ", WHAT[damage])
+    assert snapshot(folder / "out") == before
+
+
+def _other_test_set(folder: Path, operation: str) -> Path:
+    """A test set of the tiny model's shape (2 digits, 5-character questions, 3-character
+    answers) but another operation, hence another vocabulary."""
+    cfg = DataConfig(**{**TINY_PARAMS["data"], "operation": operation, "count": 300})
+    path = folder / f"{operation}.npz"
+    datasets.save(generate_questions(cfg), path)
+    return path
+
+
+def test_evaluate_refuses_a_test_set_of_another_operation(evaluation):
+    folder, before = evaluation
+    test = _other_test_set(folder, "sub")
+    assert datasets.load(test).question.shape[1:] == datasets.load(folder / "test.npz").question.shape[1:]
+    result = run_evaluate(folder, folder / "model.pt", test, folder / "longer", runner=run_stage)
+    line = assert_refused(result, str(folder / "model.pt"), str(test), "add questions", "sub questions")
+    assert "' $+0123456789^'" in line and "' $-0123456789^'" in line
+    assert snapshot(folder / "out") == before
+
+
+def test_evaluate_refuses_a_test_set_with_other_vocabulary_characters(evaluation):
+    # Same operation, shapes and ids, only the characters behind the ids differ: scoring
+    # it would compare the model's answers with different questions than it was asked.
+    folder, before = evaluation
+    test = folder / "test.npz"
+    _rewrite(test, vocab=np.str_(" $+9876543210^"))
+    result = run_evaluate(folder, folder / "model.pt", test, folder / "longer")
+    assert_refused(result, str(folder / "model.pt"), str(test), "' $+9876543210^'")
+    assert snapshot(folder / "out") == before
+
+
+def test_evaluate_refuses_damaged_or_foreign_longer_sets(evaluation):
+    folder, before = evaluation
+    longer = folder / "longer" / "digits_3.npz"
+    good = longer.read_bytes()
+    longer.write_bytes(good[:300])
+    assert_refused(run_evaluate(folder, folder / "model.pt", folder / "test.npz", folder / "longer"),
+                   f"error: {longer}: not a readable .npz file")
+    assert snapshot(folder / "out") == before
+    longer.write_bytes(good)
+    _rewrite(longer, operation=np.str_("sub"), vocab=np.str_(" $-0123456789^"))
+    assert_refused(run_evaluate(folder, folder / "model.pt", folder / "test.npz", folder / "longer"),
+                   str(longer), "sub questions")
+    assert snapshot(folder / "out") == before
+
+
+def test_evaluate_refuses_a_missing_longer_sets_folder(evaluation):
+    # Was read as "no longer sets" and scored; a missing folder means generate never
+    # finished (an empty one is what data.longer_extra_digits: [] gives).
+    folder, before = evaluation
+    shutil.rmtree(folder / "longer")
+    result = run_evaluate(folder, folder / "model.pt", folder / "test.npz", folder / "longer")
+    assert_refused(result, f"error: {folder / 'longer'}: no such folder of longer held-out sets")
+    assert snapshot(folder / "out") == before
+
+
+def _model_with(tiny_model: Path, path: Path, **changes) -> Path:
+    payload = torch.load(tiny_model, weights_only=True)
+    torch.save({**payload, **changes}, path)
+    return path
+
+
+BROKEN_MODELS = {
+    "truncated": (lambda src, dst: dst.write_bytes(src.read_bytes()[:2000]), "not a readable model file"),
+    "foreign": (lambda src, dst: torch.save({"weights": torch.zeros(3)}, dst), "not an arith-seq2seq model file"),
+    "other vocabulary characters": (
+        lambda src, dst: _model_with(src, dst, vocab=" $+9876543210^"),
+        "model file has vocabulary ' $+9876543210^', not the add vocabulary ' $+0123456789^'",
+    ),
+    "vocabulary of another operation": (
+        lambda src, dst: _model_with(src, dst, operation="sub"),
+        "not the sub vocabulary",
+    ),
+    "vocabulary too long for the model": (
+        lambda src, dst: _model_with(src, dst, vocab=" $+0123456789^xyz"),
+        "not the add vocabulary",
+    ),
+}
+
+
+@pytest.mark.parametrize("broken", ["truncated", "foreign", "other vocabulary characters"])
+def test_evaluate_refuses_a_broken_model_file_and_keeps_its_outputs(evaluation, tiny_model, broken):
+    folder, before = evaluation
+    model = folder / "model.pt"
+    make, what = BROKEN_MODELS[broken]
+    make(tiny_model, model)
+    result = run_evaluate(folder, model, folder / "test.npz", folder / "longer")
+    assert_refused(result, f"error: {model}: ", what)
+    assert snapshot(folder / "out") == before
+
+
+@pytest.mark.parametrize("broken", sorted(BROKEN_MODELS))
+def test_predict_refuses_a_broken_model_file(tmp_path, capsys, tiny_model, broken):
+    # Before, a model file with another vocabulary answered every question with
+    # confident nonsense (exit 0); a foreign operation raised a KeyError traceback.
+    make, what = BROKEN_MODELS[broken]
+    model = tmp_path / "model.pt"
+    make(tiny_model, model)
+    code = cli_main(["predict", "--model", str(model), "12+34", "5+5"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [err.strip()] and err.startswith(f"error: {model}: ")
+    assert what in err and "dvc repro" in err
+
+
+def test_predict_command_exits_2_on_a_model_file_of_another_vocabulary(tmp_path, tiny_model):
+    model = _model_with(tiny_model, tmp_path / "model.pt", vocab=" $+9876543210^")
+    result = subprocess.run(
+        [sys.executable, "-m", "arith_seq2seq.cli", "predict", "--model", str(model), "12+34"],
+        capture_output=True, text=True,
+    )
+    assert result.stdout == ""
+    assert_refused(result, f"error: {model}: model file has vocabulary")
