@@ -7,6 +7,9 @@ import os
 import re
 import shutil
 import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -162,17 +165,140 @@ def test_attention_arch_runs_end_to_end(repo):
     assert 0 <= metrics["test"]["exact_match"] <= 1
 
 
-def test_push_to_a_remote_and_pull_into_a_fresh_clone(repo, tmp_path):
+@dataclass
+class Remote:
+    """A DVC remote for the round trip: how to configure it and how to list what it holds."""
+
+    name: str
+    url: str
+    list_objects: Callable[[], set[str]]  # paths of the stored objects, relative to `url`
+    settings: dict[str, str] = field(default_factory=dict)  # committed: `dvc remote modify`
+    secrets: dict[str, str] = field(default_factory=dict)  # each clone's: `dvc remote modify --local`
+    drop_env: tuple[str, ...] = ()  # prefixes of variables withheld from the dvc commands
+    env: dict[str, str] = field(default_factory=dict)  # variables added for the dvc commands
+
+    def environment(self, base: dict[str, str]) -> dict[str, str]:
+        return {**{k: v for k, v in base.items() if not k.startswith(self.drop_env)}, **self.env}
+
+    def configure(self, repo: Repo, *, add: bool) -> None:
+        if add:
+            repo.run("dvc", "remote", "add", "-d", self.name, self.url)
+            for key, value in self.settings.items():
+                repo.run("dvc", "remote", "modify", self.name, key, value)
+        for key, value in self.secrets.items():
+            repo.run("dvc", "remote", "modify", "--local", self.name, key, value)
+
+
+S3_BUCKET, S3_PREFIX, S3_REGION = "arith-seq2seq", "dvc-store", "us-east-1"
+
+
+def moto_s3_remote(folder: Path) -> Iterator[Remote]:
+    """An empty S3 bucket on moto's server, run in this process on a free port of 127.0.0.1."""
+    try:
+        import boto3
+        from moto.server import ThreadedMotoServer
+    except ImportError as error:
+        pytest.skip(f"S3 remote: moto's server cannot be imported ({error}); pip install -e '.[dev]' installs it")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    # start() returns once its thread has bound the port, and never if binding fails (the
+    # thread dies): wait for it here with a limit.
+    starting = threading.Thread(target=server.start, daemon=True)
+    starting.start()
+    starting.join(timeout=30)
+    if starting.is_alive():
+        pytest.skip("S3 remote: moto's server did not start listening on 127.0.0.1 within 30 s")
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        keys = {"access_key_id": "test-key-id", "secret_access_key": "test-secret-key"}
+        s3 = boto3.client(
+            "s3", endpoint_url=endpoint, region_name=S3_REGION,
+            aws_access_key_id=keys["access_key_id"], aws_secret_access_key=keys["secret_access_key"],
+        )
+        s3.create_bucket(Bucket=S3_BUCKET)
+
+        def list_objects() -> set[str]:
+            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=S3_BUCKET, Prefix=f"{S3_PREFIX}/")
+            return {item["Key"].removeprefix(f"{S3_PREFIX}/") for page in pages for item in page.get("Contents", [])}
+
+        yield Remote(
+            "s3", f"s3://{S3_BUCKET}/{S3_PREFIX}", list_objects,
+            settings={"endpointurl": endpoint, "region": S3_REGION},
+            secrets=keys,
+            # Only the keys above, whatever AWS_* variables or ~/.aws files the machine has,
+            # and never a request for the instance metadata of a real AWS machine.
+            drop_env=("AWS_",),
+            env={
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_CONFIG_FILE": str(folder / "no-aws-config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(folder / "no-aws-credentials"),
+            },
+        )
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def remote(request, tmp_path) -> Iterator[Remote]:
+    if request.param == "s3":
+        yield from moto_s3_remote(tmp_path)
+    else:
+        folder = tmp_path / "remote"
+        yield Remote("shared", str(folder), lambda: {
+            path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()
+        })
+
+
+def cached_objects(repo: Repo) -> set[str]:
+    """What `dvc push` must store: each cached output in dvc.lock, and each file of a folder output."""
+    uncached = {
+        path
+        for stage in yaml.safe_load((repo.path / "dvc.yaml").read_text())["stages"].values()
+        for kind in ("outs", "metrics", "plots")
+        for out in stage.get(kind, [])
+        if isinstance(out, dict)
+        for path, options in out.items()
+        if (options or {}).get("cache") is False
+    }
+    cache = repo.path / ".dvc" / "cache" / "files" / "md5"
+    hashes = set()
+    for stage in yaml.safe_load((repo.path / "dvc.lock").read_text())["stages"].values():
+        for out in stage.get("outs", []):
+            if out["path"] in uncached:
+                continue
+            hashes.add(out["md5"])
+            if out["md5"].endswith(".dir"):
+                listing = json.loads((cache / out["md5"][:2] / out["md5"][2:]).read_text())
+                hashes.update(entry["md5"] for entry in listing)
+    return {f"files/md5/{md5[:2]}/{md5[2:]}" for md5 in hashes}
+
+
+def data_files(repo: Repo) -> dict[str, bytes]:
+    return {
+        path.relative_to(repo.path).as_posix(): path.read_bytes()
+        for path in (repo.path / "data").rglob("*") if path.is_file()
+    }
+
+
+@pytest.mark.parametrize("remote", ["folder", "s3"], indirect=True)
+def test_push_to_a_remote_and_pull_into_a_fresh_clone(repo, remote, tmp_path, monkeypatch):
     # The team workflow: one person runs the pipeline and pushes; another clones, pulls
     # and finds everything up to date without running a stage.
-    repo.run("dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote"))
+    monkeypatch.setattr(repo, "env", remote.environment(repo.env))
+    remote.configure(repo, add=True)
     assert repo.repro() in ([], ["train", "evaluate"])
-    repo.commit("pipeline results and a shared remote")
+    repo.commit(f"pipeline results and a shared remote: {remote.name}")
+    committed_config = repo.run("git", "show", "HEAD:.dvc/config")
+    assert remote.url in committed_config
+    assert not any(secret in committed_config for secret in remote.secrets.values())
     repo.run("dvc", "push")
+    assert remote.list_objects() == cached_objects(repo)
+
     clone = Repo(tmp_path / "clone")
     subprocess.run(["git", "clone", "-q", str(repo.path), str(clone.path)], check=True, env=repo.env)
-    clone.env["PYTHONPATH"] = str(clone.path / "src")
+    clone.env = {**repo.env, "PYTHONPATH": str(clone.path / "src")}
+    remote.configure(clone, add=False)
     clone.run("dvc", "pull")
-    assert (clone.path / "data" / "model.pt").read_bytes() == (repo.path / "data" / "model.pt").read_bytes()
+    assert data_files(clone) == data_files(repo)
     assert "up to date" in clone.run("dvc", "status")
     assert clone.repro() == []
