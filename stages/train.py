@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from arith_seq2seq import checkpoint
+from arith_seq2seq import checkpoint, resume
 from arith_seq2seq.config import load_params
 from arith_seq2seq.entry import run
 from arith_seq2seq.training import fit
@@ -16,19 +16,27 @@ def main() -> None:
     parser.add_argument("--val", required=True)
     parser.add_argument("--model", required=True, help="the model file to write")
     parser.add_argument("--live-dir", required=True, help="dvclive's metrics and plots folder")
+    parser.add_argument(
+        "--state-dir", help="per-epoch training state, kept until the model is written, for resuming"
+    )
     args = parser.parse_args()
 
     params = load_params(args.params)
     # The progress bar only on a terminal: in a log file it is thousands of redraws.
     trained = fit(
         params.model, params.train, args.train, args.val,
-        live_dir=args.live_dir, progress=sys.stderr.isatty(),
+        live_dir=args.live_dir, progress=sys.stderr.isatty(), state_dir=args.state_dir,
     )
+    if trained is None:  # another DDP process: the first one writes the outputs
+        return
     checkpoint.save(args.model, trained)
+    if args.state_dir:
+        resume.clear(args.state_dir)
     info = trained.info
+    processes = f" ({info['processes']} processes)" if info["processes"] > 1 else ""
     print(
         f"train: best val exact match {info['best_val_exact_match']:.4f} at epoch "
-        f"{info['best_epoch']} of {info['epochs']}; kept that epoch -> {args.model}"
+        f"{info['best_epoch']} of {info['epochs']}{processes}; kept that epoch -> {args.model}"
     )
 
 

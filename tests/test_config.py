@@ -35,6 +35,10 @@ def test_missing_sections_take_defaults():
         ({"split": {"val_fraction": 0}}, r"split\.val_fraction must be between 0 and 1"),
         ({"train": {"lr": 0}}, r"train\.lr must be greater than 0"),
         ({"model": []}, r"section 'model' must be a mapping"),
+        ({"train": {"devices": 0}}, r"train\.devices must be at least 1, got 0"),
+        ({"train": {"num_nodes": 1.5}}, r"train\.num_nodes must be a whole number"),
+        ({"train": {"strategy": "fsdp"}}, r"train\.strategy is 'fsdp'; choose one of auto, ddp"),
+        ({"train": {"batch_size": 3, "devices": 2, "num_nodes": 2}}, r"train\.batch_size \(3\) is split across train\.devices x train\.num_nodes = 4 processes; make it at least 4"),
     ],
 )
 def test_bad_params_name_the_key_and_the_fix(raw, message):

@@ -17,6 +17,9 @@ from .errors import ConfigError
 
 CELLS = ("lstm", "gru", "rnn")
 OPERATIONS = ("add", "sub", "mul")
+# Lightning strategy names accepted for train.strategy: "auto" is one process, or DDP when
+# train.devices * train.num_nodes > 1; "ddp" asks for DDP even with a single process.
+STRATEGIES = ("auto", "ddp")
 # int64 holds operands below 10**18, and the sum of two of them.
 MAX_DIGITS = 18
 
@@ -117,6 +120,16 @@ class TrainConfig:
     seed: int = 1337
     # Validation questions printed with a tick or a cross after every epoch.
     show_samples: int = 10
+    # Training processes per machine and machines (DDP over gloo on the CPU). batch_size
+    # is the global batch, split across all processes, so the schedule and the results
+    # stay comparable whatever the process count.
+    devices: int = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+
+    @property
+    def world_size(self) -> int:
+        return self.devices * self.num_nodes
 
     def validate(self) -> None:
         _check_int("train.batch_size", self.batch_size, 1)
@@ -126,6 +139,17 @@ class TrainConfig:
         _check_int("train.patience", self.patience, 1)
         _check_int("train.seed", self.seed, 0)
         _check_int("train.show_samples", self.show_samples, 0)
+        _check_int("train.devices", self.devices, 1)
+        _check_int("train.num_nodes", self.num_nodes, 1)
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"train.strategy is {self.strategy!r}; choose one of {', '.join(STRATEGIES)}"
+            )
+        if self.batch_size < self.world_size:
+            raise ConfigError(
+                f"train.batch_size ({self.batch_size}) is split across train.devices x "
+                f"train.num_nodes = {self.world_size} processes; make it at least {self.world_size}"
+            )
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,26 @@
 """LightningDataModule over the split .npz files, held in memory as tensors.
 
-The whole data set is a few MB, so batches are sliced straight out of tensors: a
-BatchSampler hands the dataset a list of indices at once, which avoids per-sample
+The whole data set is a few MB, so batches are sliced straight out of tensors: the
+samplers below hand the dataset a list of indices at once, which avoids per-sample
 indexing and collation (the dominant cost for a model this small) and needs no workers.
+
+Under DDP each process reads its own share: every step's batch is split across the
+processes, and the validation set is cut into one contiguous part per process (the parts
+may differ in size by one; the metrics weigh every sample, see module.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
+from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from . import datasets
-from .errors import DataFileError
+from .errors import ConfigError, DataFileError
 
 
 class QuestionDataModule(pl.LightningDataModule):
@@ -39,23 +45,73 @@ class QuestionDataModule(pl.LightningDataModule):
             )
         self.train_set, self.val_set = train, val
 
+    def check_processes(self, world: int) -> None:
+        """Every process needs validation questions (an empty share would stall the others
+        at the metric reduction)."""
+        if len(self.val_set) < world:
+            raise ConfigError(
+                f"{self.val_path} has {len(self.val_set)} questions, fewer than the {world} training "
+                "processes; raise split.val_fraction or lower train.devices / train.num_nodes"
+            )
+
+    def _rank(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
     def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        return _batched(self.train_set, RandomSampler(range(len(self.train_set)), generator=generator), self.batch_size)
+        rank, world = self._rank()
+        sampler = EpochBatches(len(self.train_set), self.batch_size, self.seed, rank, world)
+        return _loader(self.train_set, sampler)
 
     def val_dataloader(self) -> DataLoader:
+        rank, world = self._rank()
+        part = np.array_split(np.arange(len(self.val_set)), world)[rank]
         # Evaluation holds no activations for backward, so larger batches are cheap.
-        return _batched(self.val_set, SequentialSampler(range(len(self.val_set))), 4 * self.batch_size)
+        size = 4 * self.batch_size
+        return _loader(self.val_set, [part[i : i + size].tolist() for i in range(0, len(part), size)])
+
+
+class EpochBatches(Sampler):
+    """Shuffled batches of indices, a pure function of (seed, epoch).
+
+    Resuming at epoch e therefore sees the batches an uninterrupted run would have seen.
+    The permutations are those a RandomSampler with a generator seeded `seed` draws (it
+    draws two per epoch, one for the remainder), so runs made before resume support
+    reproduce exactly. Each global batch of `batch_size` is split across `world`
+    processes; a last batch too small to give every process a sample is dropped, since
+    DDP needs every process to take the same number of steps.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        # Lightning calls this at the start of every epoch, resumed runs included.
+        self.epoch = epoch
+
+    def _permutation(self) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.seed)
+        for _ in range(2 * self.epoch):
+            torch.randperm(self.n, generator=generator)
+        return torch.randperm(self.n, generator=generator)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = self._permutation()
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            batch = order[start : start + self.batch_size]
+            yield batch[self.rank :: self.world].tolist()
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.n, self.batch_size)
+        return full + (rest >= self.world)
 
 
 def tensors(qs: datasets.QuestionSet) -> TensorDataset:
     return TensorDataset(torch.from_numpy(qs.question).long(), torch.from_numpy(qs.answer).long())
 
 
-def _batched(qs: datasets.QuestionSet, sampler, batch_size: int) -> DataLoader:
-    return DataLoader(
-        tensors(qs),
-        sampler=BatchSampler(sampler, batch_size=batch_size, drop_last=False),
-        batch_size=None,
-        num_workers=0,
-    )
+def _loader(qs: datasets.QuestionSet, batches) -> DataLoader:
+    # batch_size=None: the sampler yields whole batches of indices, which TensorDataset
+    # slices in one go.
+    return DataLoader(tensors(qs), sampler=batches, batch_size=None, num_workers=0)

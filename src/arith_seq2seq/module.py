@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 from torchmetrics import MeanMetric
 
@@ -31,7 +32,8 @@ class Seq2SeqModule(pl.LightningModule):
         self.epoch_metrics = nn.ModuleDict(
             {f"{stage}_{name}": MeanMetric() for stage in STAGES for name in METRICS}
         )
-        self.best_val_exact_match = 0.0
+        # One dict of epoch metrics per finished epoch, train and val.
+        self.history: list[dict[str, float]] = []
 
     def forward(self, question: torch.Tensor) -> torch.Tensor:
         return self.model(question)
@@ -53,24 +55,34 @@ class Seq2SeqModule(pl.LightningModule):
             )
         return loss
 
-    def _log_epoch(self, stage: str) -> None:
+    def _compute_epoch(self, stage: str) -> dict[str, float]:
         values = {}
         for name in METRICS:
             metric = self.epoch_metrics[f"{stage}_{name}"]
-            values[name] = metric.compute()
-            self.log(f"{stage}/{name}", values[name], prog_bar=name == "exact_match")
+            values[f"{stage}/{name}"] = float(metric.compute())
             metric.reset()
-        if stage == "val":
+        return values
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._compute_epoch("val")
+        if self.trainer.state.fn == TrainerFn.FITTING:
+            # The training batches of this epoch are all done (validation runs at its
+            # end), so the epoch's record is complete here, before the checkpoint
+            # callbacks save it at the end of the training epoch.
+            values.update(self._compute_epoch("train"))
             # The summary dvclive writes holds the last epoch; the model kept is the best.
-            self.best_val_exact_match = max(self.best_val_exact_match, float(values["exact_match"]))
-            self.log("val/best_exact_match", self.best_val_exact_match)
+            best = max([values["val/exact_match"]] + [e["val/best_exact_match"] for e in self.history])
+            values["val/best_exact_match"] = best
+            self.history.append(values)
+        for name, value in values.items():
+            self.log(name, value, prog_bar=name.endswith("/exact_match"))
         # Logged as "step", the epoch number becomes the x axis of dvclive's plots.
         self.log("step", float(self.current_epoch + 1))
 
     def on_train_epoch_end(self) -> None:
-        self._log_epoch("train")
-        # Here, not in a callback: callbacks' on_train_epoch_end runs before this hook,
-        # when the epoch's training metrics are not logged yet.
+        # Only the first process prints: samples from every process would repeat it.
+        if not self.trainer.is_global_zero:
+            return
         cfg = self.train_cfg
         lines = epoch_report(
             self.current_epoch + 1,
@@ -84,11 +96,23 @@ class Seq2SeqModule(pl.LightningModule):
         )
         self.print("\n" + "\n".join(lines))
 
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val")
-
     def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")
+        for name, value in self._compute_epoch("test").items():
+            self.log(name, value)
+
+    # The per-epoch metrics travel in the checkpoint, so a resumed run rewrites the
+    # logger's history from it and ends with the curves of an uninterrupted run, whatever
+    # the interrupted run had managed to write.
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["history"] = self.history
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.history = list(checkpoint.get("history", []))
+
+    def on_fit_start(self) -> None:
+        if self.logger:
+            for epoch, values in enumerate(self.history, start=1):
+                self.logger.log_metrics(values, step=epoch)
 
     def training_step(self, batch, batch_idx):
         return self._step(batch, "train")

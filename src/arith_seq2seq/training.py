@@ -12,7 +12,9 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.strategies import DDPStrategy
 
+from . import resume
 from .architectures import ModelSpec
 from .checkpoint import TrainedModel
 from .config import ModelConfig, TrainConfig
@@ -31,10 +33,18 @@ def fit(
     val_path: str | Path,
     live_dir: str | Path | None = None,
     progress: bool = True,
-) -> TrainedModel:
+    state_dir: str | Path | None = None,
+) -> TrainedModel | None:
+    """Train; return the best epoch's model, or None in every DDP process but the first.
+
+    With `state_dir`, every epoch's state is kept there and a rerun with the same params,
+    data and code resumes after the last finished epoch (see resume.py); without it the
+    checkpoints go to a temporary folder.
+    """
     pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
     data = QuestionDataModule(train_path, val_path, train_cfg.batch_size, train_cfg.seed)
     data.setup()
+    data.check_processes(train_cfg.world_size)
     qs = data.train_set
     vocab = Vocab(qs.vocab)
     spec = ModelSpec(
@@ -46,21 +56,33 @@ def fit(
         **dataclasses.asdict(model_cfg),
     )
     module = Seq2SeqModule(dataclasses.asdict(spec), dataclasses.asdict(train_cfg), color=use_color())
+    key = resume.fingerprint(model_cfg, train_cfg, train_path, val_path)
 
-    with tempfile.TemporaryDirectory(prefix="arith-seq2seq-ckpt-") as ckpt_dir:
+    with tempfile.TemporaryDirectory(prefix="arith-seq2seq-ckpt-") as tmp:
+        ckpt_dir = Path(state_dir) if state_dir is not None else Path(tmp)
+        ckpt_path = resume.resume_point(ckpt_dir, key) if state_dir is not None else None
         best = ModelCheckpoint(
-            dirpath=ckpt_dir, monitor=MONITOR, mode="max", save_top_k=1, save_weights_only=True
+            dirpath=ckpt_dir, filename=resume.BEST, monitor=MONITOR, mode="max", save_top_k=1,
+            save_weights_only=True, enable_version_counter=False,
         )
-        callbacks = [
-            best,
-            EarlyStopping(monitor=MONITOR, mode="max", patience=train_cfg.patience),
-        ]
+        # Every epoch, after `best` and early stopping have updated their state, so a
+        # resumed run carries on exactly where this one stopped.
+        last = ModelCheckpoint(
+            dirpath=ckpt_dir, filename=resume.LAST, save_top_k=1, enable_version_counter=False,
+            save_on_train_epoch_end=True,
+        )
+        callbacks = [best, EarlyStopping(monitor=MONITOR, mode="max", patience=train_cfg.patience), last]
         if progress:
             callbacks.append(_ProgressBar())
         with _quiet_lightning():
             trainer = pl.Trainer(
                 accelerator="cpu",
-                devices=1,
+                devices=train_cfg.devices,
+                num_nodes=train_cfg.num_nodes,
+                strategy=_strategy(train_cfg),
+                # The data module shards the data itself (see datamodule.py).
+                use_distributed_sampler=False,
+                plugins=[resume.StateCheckpointIO(key)],
                 max_epochs=train_cfg.max_epochs,
                 deterministic=True,
                 logger=_logger(live_dir),
@@ -70,7 +92,9 @@ def fit(
                 num_sanity_val_steps=0,
                 default_root_dir=ckpt_dir,
             )
-            trainer.fit(module, datamodule=data)
+            trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+        if not trainer.is_global_zero:
+            return None
         best_ckpt = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
     module.load_state_dict(best_ckpt["state_dict"])
     return TrainedModel(
@@ -83,8 +107,18 @@ def fit(
             "best_val_exact_match": float(best.best_model_score),
             "best_epoch": int(best_ckpt["epoch"]) + 1,
             "epochs": int(trainer.current_epoch),
+            "processes": int(trainer.world_size),
         },
     )
+
+
+def _strategy(cfg: TrainConfig):
+    if cfg.strategy == "auto" and cfg.world_size == 1:
+        return "auto"
+    # gloo: the process-group backend that runs on CPUs (nccl needs GPUs). Lightning
+    # starts the other local processes by rerunning this script, or leaves that to a
+    # launcher (torchrun, SLURM) when it detects one.
+    return DDPStrategy(process_group_backend="gloo")
 
 
 def _logger(live_dir: str | Path | None):
@@ -123,6 +157,11 @@ def _quiet_lightning():
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
             # We log per epoch only, so the per-step logging interval does not matter.
             warnings.filterwarnings("ignore", message=r"The number of training batches")
+            # Under DDP: our epoch metrics are torchmetrics, already reduced over every
+            # process before they are logged, so Lightning must not average them again.
+            warnings.filterwarnings("ignore", message=r"It is recommended to use `self.log\(.*sync_dist=True\)")
+            # Expected when resuming: the state folder holds the checkpoints to resume from.
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
             yield
     finally:
         log.setLevel(level)

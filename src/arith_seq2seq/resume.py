@@ -1,0 +1,92 @@
+"""The training-state folder that lets an interrupted training resume.
+
+Training saves `last.ckpt` (weights, optimiser, schedule, callbacks, loop counters and the
+metric history) at the end of every epoch and `best.ckpt` (the best epoch's weights) into
+this folder. It is not a DVC output, so DVC leaves it alone when a stage fails; the next
+run resumes from `last.ckpt` if it was written for the same params, data and code, which
+it checks by a fingerprint stored in the checkpoint. Otherwise it starts over. The train
+stage empties the folder once the model file is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from pytorch_lightning.plugins import TorchCheckpointIO
+from pytorch_lightning.utilities import rank_zero_only
+
+from .config import ModelConfig, TrainConfig
+from .files import atomic_path
+
+LAST = "last"
+BEST = "best"
+KEY = "arith_seq2seq_resume_key"
+
+
+def fingerprint(model_cfg: ModelConfig, train_cfg: TrainConfig, *data_files: str | Path) -> str:
+    """What a training's result depends on: params, data and this library's code."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([asdict(model_cfg), asdict(train_cfg)], sort_keys=True).encode())
+    for path in data_files:
+        digest.update(Path(path).read_bytes())
+    package = Path(__file__).parent
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def resume_point(folder: str | Path, key: str) -> Path | None:
+    """The checkpoint to resume from, or None (after emptying the folder) to start over."""
+    folder = Path(folder)
+    last = folder / f"{LAST}.ckpt"
+    if not last.is_file():
+        clear(folder)
+        return None
+    try:
+        # Our own file, in a folder we own; only the key and the epoch are read here.
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        found, epoch = state[KEY], int(state["epoch"]) + 1
+    except Exception:  # torch raises many types for a damaged file
+        _say(f"train: {last} is unreadable; starting over")
+        clear(folder)
+        return None
+    if found != key:
+        _say(f"train: {folder} holds a training with other params, data or code; starting over")
+        clear(folder)
+        return None
+    _say(f"train: resuming after epoch {epoch} from {last}")
+    return last
+
+
+def clear(folder: str | Path) -> None:
+    """Called once the trained model is saved (the state has served its purpose), and
+    before starting over."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@rank_zero_only
+def _say(message: str) -> None:
+    # Once, from the first process: under DDP every process runs this.
+    print(message, flush=True)
+
+
+class StateCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made atomic and stamped with the fingerprint.
+
+    Atomic, because a kill mid-write must leave the previous epoch's checkpoint, not a
+    truncated one; stamped, so that `resume_point` can tell whose state it is.
+    """
+
+    def __init__(self, key: str):
+        super().__init__()
+        self.key = key
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        with atomic_path(path) as tmp:
+            super().save_checkpoint({**checkpoint, KEY: self.key}, tmp, storage_options)

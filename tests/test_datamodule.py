@@ -1,0 +1,46 @@
+import pytest
+import torch
+from torch.utils.data import BatchSampler, RandomSampler
+
+from arith_seq2seq.datamodule import EpochBatches, QuestionDataModule
+from arith_seq2seq.errors import ConfigError
+
+
+def epochs(sampler, count):
+    out = []
+    for epoch in range(count):
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+        out.append(list(sampler))
+    return out
+
+
+def test_batches_are_those_of_a_seeded_random_sampler_so_old_runs_reproduce():
+    old = BatchSampler(RandomSampler(range(103), generator=torch.Generator().manual_seed(5)), 10, drop_last=False)
+    assert epochs(EpochBatches(103, 10, seed=5), 4) == epochs(old, 4)
+
+
+def test_an_epoch_is_the_same_whether_or_not_earlier_epochs_ran():
+    resumed = EpochBatches(103, 10, seed=5)
+    resumed.set_epoch(3)
+    assert list(resumed) == epochs(EpochBatches(103, 10, seed=5), 4)[3]
+
+
+def test_processes_share_each_batch_and_take_the_same_number_of_steps():
+    one = list(EpochBatches(103, 10, seed=5))
+    ranks = [list(EpochBatches(103, 10, seed=5, rank=r, world=3)) for r in range(3)]
+    assert len({len(r) for r in ranks}) == 1
+    # The last batch holds 3 samples: enough for one each.
+    for step, batch in enumerate(one):
+        assert sorted(sum((r[step] for r in ranks), [])) == sorted(batch)
+    # A last batch too small to share is dropped, in every process alike.
+    ranks = [list(EpochBatches(102, 10, seed=5, rank=r, world=3)) for r in range(3)]
+    assert [len(r) for r in ranks] == [10, 10, 10]
+
+
+def test_more_processes_than_validation_questions_is_refused(tiny_split):
+    data = QuestionDataModule(tiny_split["train"], tiny_split["val"], batch_size=8, seed=0)
+    data.setup()
+    data.check_processes(len(data.val_set))
+    with pytest.raises(ConfigError, match=r"val\.npz has 300 questions, fewer than the 301 training processes"):
+        data.check_processes(len(data.val_set) + 1)

@@ -1,0 +1,58 @@
+"""Training on two CPU processes under DDP (gloo), through the real train stage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from arith_seq2seq import checkpoint, datasets
+from arith_seq2seq.config import DataConfig, SplitConfig
+from arith_seq2seq.metrics import exact_match
+from arith_seq2seq.questions import generate_questions
+
+from .conftest import ROOT, TINY_PARAMS, write_params
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
+    # 3,010 questions: 301 for validation, shared 151 / 150 by the two processes, so a
+    # mean of the two per-process scores would not be the score over all 301.
+    data = {**TINY_PARAMS["data"], "count": 3010}
+    qs = generate_questions(DataConfig(**data))
+    train, val, _ = datasets.split(qs, SplitConfig(**TINY_PARAMS["split"]))
+    assert len(val) % 2 == 1
+    datasets.save(train, tmp_path / "train.npz")
+    datasets.save(val, tmp_path / "val.npz")
+    params = write_params(tmp_path / "params.yaml", {"data": data, "train": {"devices": 2, "max_epochs": 4, "batch_size": 32, "lr": 0.02}})
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            sys.executable, str(ROOT / "stages" / "train.py"), "--params", str(params),
+            "--train", str(tmp_path / "train.npz"), "--val", str(tmp_path / "val.npz"),
+            "--model", str(out / "model.pt"), "--live-dir", str(out / "live"), "--state-dir", str(out / "state"),
+        ],
+        env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "(2 processes)" in result.stdout
+    # One process printed the epoch samples and wrote the outputs.
+    assert result.stdout.count("Epoch 1/4") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["live", "model.pt"]
+
+    trained = checkpoint.load(out / "model.pt")
+    assert trained.info["processes"] == 2
+    predicted, _ = checkpoint.predict(trained.model, val.question)
+    rescored = float(exact_match(predicted, val.answer).mean())
+    print(f"val exact match {rescored}")
+    assert 0 < rescored < 1, "a score of 0 or 1 would not tell a wrong reduction apart"
+    assert trained.info["best_val_exact_match"] == pytest.approx(rescored, abs=1e-6)
+    summary = json.loads((out / "live" / "metrics.json").read_text())
+    assert summary["val"]["best_exact_match"] == pytest.approx(rescored, abs=1e-6)

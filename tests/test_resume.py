@@ -1,0 +1,128 @@
+"""An interrupted training resumes after its last finished epoch and ends where an
+uninterrupted one would have."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from arith_seq2seq import resume
+from arith_seq2seq.config import ModelConfig, TrainConfig
+from arith_seq2seq.training import fit
+
+from .conftest import ROOT, TINY_PARAMS, write_params
+
+pytestmark = pytest.mark.slow
+
+# Early stopping must not end the run before the interrupted one would have resumed.
+TRAIN = {"max_epochs": 5, "patience": 5}
+
+
+def train_command(params: Path, split: dict, out: Path) -> list[str]:
+    return [
+        sys.executable, str(ROOT / "stages" / "train.py"), "--params", str(params),
+        "--train", str(split["train"]), "--val", str(split["val"]),
+        "--model", str(out / "model.pt"), "--live-dir", str(out / "live"), "--state-dir", str(out / "state"),
+    ]
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path, tiny_split):
+    params = write_params(tmp_path / "params.yaml", {"train": TRAIN})
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+
+    whole = tmp_path / "whole"
+    done = subprocess.run(train_command(params, tiny_split, whole), env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "resuming" not in done.stdout
+
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen(
+        train_command(params, tiny_split, cut), env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    # Kill the stage once its first epoch is saved (the file appears complete, by rename).
+    for line in proc.stdout:
+        if line.startswith("Epoch 1/5"):
+            while not (cut / "state" / "last.ckpt").exists() and proc.poll() is None:
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (cut / "model.pt").exists()
+    last = torch.load(cut / "state" / "last.ckpt", map_location="cpu", weights_only=False)
+    finished = last["epoch"] + 1
+    assert 1 <= finished < TRAIN["max_epochs"]
+    assert last["optimizer_states"][0]["state"], "the optimiser state (Adam's moments) is in the checkpoint"
+
+    rerun = subprocess.run(train_command(params, tiny_split, cut), env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"train: resuming after epoch {finished} from" in rerun.stdout
+    # Only the remaining epochs were trained.
+    assert f"Epoch {finished}/5" not in rerun.stdout and f"Epoch {finished + 1}/5" in rerun.stdout
+
+    # Same model file, byte for byte, and the same dvclive curves and summary, although the
+    # killed run's files were cut off part way through an epoch.
+    assert (cut / "model.pt").read_bytes() == (whole / "model.pt").read_bytes()
+    assert files(cut / "live") == files(whole / "live")
+    # The state has served its purpose once the model is written.
+    assert not (cut / "state").exists() and not (whole / "state").exists()
+
+
+@pytest.fixture
+def tiny_fit(tiny_split):
+    def run(state_dir: Path, **train):
+        return fit(
+            ModelConfig(**TINY_PARAMS["model"]),
+            TrainConfig(**{**TINY_PARAMS["train"], "show_samples": 0, **train}),
+            tiny_split["train"],
+            tiny_split["val"],
+            progress=False,
+            state_dir=state_dir,
+        )
+
+    return run
+
+
+def same_weights(a, b) -> bool:
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_a_finished_state_gives_back_the_same_model_without_training(tmp_path, capsys, tiny_fit):
+    state = tmp_path / "state"
+    first = tiny_fit(state)
+    capsys.readouterr()
+    again = tiny_fit(state)
+    out = capsys.readouterr().out
+    assert f"train: resuming after epoch {TINY_PARAMS['train']['max_epochs']} from" in out
+    assert "Epoch " not in out
+    assert same_weights(first, again) and first.info == again.info
+
+
+def test_state_of_other_params_is_not_resumed(tmp_path, capsys, tiny_fit):
+    state = tmp_path / "state"
+    tiny_fit(state)
+    capsys.readouterr()
+    other = tiny_fit(state, lr=0.005)
+    assert "holds a training with other params, data or code; starting over" in capsys.readouterr().out
+    assert same_weights(other, tiny_fit(tmp_path / "fresh", lr=0.005))
+
+
+def test_an_unreadable_state_is_not_resumed(tmp_path, capsys, tiny_fit):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / f"{resume.LAST}.ckpt").write_bytes(b"PK\x03\x04 cut off")
+    tiny_fit(state, max_epochs=1)
+    assert "is unreadable; starting over" in capsys.readouterr().out
