@@ -1,0 +1,61 @@
+"""Time one question generator in this (fresh) process and report its peak memory.
+
+    python bench/generate_child.py {ours|reference} DIGITS COUNT REPEATS
+
+Prints one JSON object: seconds per repeat, the process's peak RSS and its peak RSS
+before generating (interpreter plus imports), so the generator's own footprint is their
+difference. run.py starts one process per measurement, so one measurement's memory never
+inflates another's.
+
+Peak RSS is VmHWM from /proc/self/status, the high-water mark of this process's own
+address space. Not getrusage's ru_maxrss: Linux carries the parent's high-water mark over
+fork and exec into the child's ru_maxrss, so a child of a benchmark process that holds
+torch would report at least the parent's few hundred MB.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def peak_rss_kb() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
+def main(impl: str, digits: int, count: int, repeats: int) -> dict:
+    if impl == "ours":
+        from arith_seq2seq.config import DataConfig
+        from arith_seq2seq.questions import generate_questions
+
+        def run():
+            qs = generate_questions(DataConfig(digits=digits, count=count))
+            return qs.question.nbytes + qs.answer.nbytes + qs.a.nbytes + qs.b.nbytes, len(qs)
+    elif impl == "reference":
+        import reference_generate
+
+        def run():
+            x, y = reference_generate.generate_and_vectorize(digits, count)
+            return x.nbytes + y.nbytes, len(x)
+    else:
+        raise SystemExit(f"unknown generator {impl!r}")
+    baseline = peak_rss_kb()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        nbytes, rows = run()
+        seconds.append(time.perf_counter() - start)
+    return {
+        "impl": impl, "digits": digits, "count": count, "rows": rows, "output_bytes": nbytes,
+        "seconds": seconds, "baseline_rss_kb": baseline, "peak_rss_kb": peak_rss_kb(),
+    }
+
+
+if __name__ == "__main__":
+    impl, digits, count, repeats = sys.argv[1], *map(int, sys.argv[2:5])
+    print(json.dumps(main(impl, digits, count, repeats)))

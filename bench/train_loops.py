@@ -1,0 +1,270 @@
+"""Training benchmarks: Lightning against a bare PyTorch loop, and time to 99% validation.
+
+Only the project's public pieces are used (QuestionDataModule, Seq2SeqModule,
+architectures.build/ModelSpec, the metric functions), so changes inside training.py and
+module.py do not break this file. The Trainer is set up the way training.fit sets it up
+(CPU, one device, deterministic, no sanity validation); what differs is said where it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import logging
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from torchmetrics import MeanMetric
+
+from arith_seq2seq import datasets
+from arith_seq2seq.architectures import ModelSpec, build
+from arith_seq2seq.checkpoint import TrainedModel
+from arith_seq2seq.config import DataConfig, ModelConfig, SplitConfig, TrainConfig
+from arith_seq2seq.datamodule import QuestionDataModule
+from arith_seq2seq.metrics import char_correct, exact_match
+from arith_seq2seq.module import Seq2SeqModule
+from arith_seq2seq.questions import generate_questions
+from arith_seq2seq.vocab import Vocab
+
+MONITOR = "val/exact_match"
+
+
+def make_split(folder: Path, data: DataConfig, split: SplitConfig) -> dict[str, Path]:
+    """generate + split in-process, as the pipeline's first two stages do."""
+    qs = generate_questions(data)
+    paths = {name: Path(folder) / f"{name}.npz" for name in ("train", "val", "test")}
+    for part, path in zip(datasets.split(qs, split), paths.values()):
+        datasets.save(part, path)
+    return paths
+
+
+def model_spec(qs: datasets.QuestionSet, model_cfg: ModelConfig) -> ModelSpec:
+    """The spec training.fit builds from the training set and the model section."""
+    vocab = Vocab(qs.vocab)
+    return ModelSpec(
+        vocab_size=len(vocab),
+        answer_len=qs.answer.shape[1],
+        pad_id=vocab.pad_id,
+        start_id=vocab.start_id,
+        end_id=vocab.end_id,
+        **dataclasses.asdict(model_cfg),
+    )
+
+
+@contextlib.contextmanager
+def quiet():
+    """Keep the benchmark's own table readable: the module prints a per-epoch report and
+    Lightning logs its set-up; both go to a sink here."""
+    loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+class EpochTimer(Callback):
+    """Wall time of each training epoch's batch loop: from on_train_epoch_start to the
+    callbacks' on_train_epoch_end, which Lightning calls before the module's epoch-end
+    hook (metric compute and the sample printout), so neither is in the figure."""
+
+    def __init__(self):
+        self.seconds: list[tuple[float, float]] = []  # (wall, CPU) per epoch
+        self._start = (0.0, 0.0)
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._start = (time.perf_counter(), time.process_time())
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.seconds.append((time.perf_counter() - self._start[0], time.process_time() - self._start[1]))
+
+
+def lightning_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int) -> list[tuple[float, float]]:
+    """(Wall, CPU) seconds per training epoch with Seq2SeqModule under a Trainer like training.fit's.
+
+    Differences from training.fit, all per-epoch or one-off costs, none per step: no
+    validation (limit_val_batches=0), so no checkpointing or early stopping either; no
+    dvclive logger (it logs once per epoch); no progress bar (training.fit shows one only
+    on a terminal); no model summary."""
+    pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
+    data = QuestionDataModule(paths["train"], paths["val"], train_cfg.batch_size, train_cfg.seed)
+    data.setup()
+    spec = model_spec(data.train_set, model_cfg)
+    cfg = dataclasses.replace(train_cfg, max_epochs=epochs, show_samples=0)
+    module = Seq2SeqModule(dataclasses.asdict(spec), dataclasses.asdict(cfg))
+    timer = EpochTimer()
+    with quiet():
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            devices=1,
+            max_epochs=epochs,
+            deterministic=True,
+            logger=False,
+            callbacks=[timer],
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            limit_val_batches=0,
+        )
+        trainer.fit(module, datamodule=data)
+    return timer.seconds
+
+
+def bare_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int) -> list[tuple[float, float]]:
+    """(Wall, CPU) seconds per training epoch of a plain PyTorch loop doing the module's per-step work.
+
+    Same model (architectures.build), same batches (the datamodule's train_dataloader,
+    same sampler seed), same optimiser and schedule (Adam foreach, OneCycleLR stepped
+    every batch over the same total steps), same per-step metric bookkeeping as
+    Seq2SeqModule's training step (three torchmetrics MeanMetric updates: loss,
+    per-character accuracy, exact match), same deterministic-algorithms setting and the
+    same torch threads (same process). Epoch-end work is outside the timing, as in
+    lightning_epochs."""
+    pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
+    torch.use_deterministic_algorithms(True)  # what Trainer(deterministic=True) sets
+    data = QuestionDataModule(paths["train"], paths["val"], train_cfg.batch_size, train_cfg.seed)
+    data.setup()
+    model = build(model_spec(data.train_set, model_cfg))
+    model.train()
+    loader = data.train_dataloader()
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay, foreach=True
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=train_cfg.lr, total_steps=epochs * len(loader)
+    )
+    metrics = {name: MeanMetric() for name in ("loss", "char_accuracy", "exact_match")}
+    seconds = []
+    for _ in range(epochs):
+        start = (time.perf_counter(), time.process_time())
+        for question, answer in loader:
+            loss, pred = model.loss(question, answer)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            with torch.no_grad():
+                n = answer.numel()
+                metrics["loss"].update(loss.detach(), weight=n)
+                metrics["char_accuracy"].update(char_correct(pred, answer).float().mean(), weight=n)
+                metrics["exact_match"].update(exact_match(pred, answer).float().mean(), weight=len(answer))
+        seconds.append((time.perf_counter() - start[0], time.process_time() - start[1]))
+        for metric in metrics.values():
+            metric.compute()
+            metric.reset()
+    return seconds
+
+
+def throughput(paths, model_cfg, train_cfg, warmup: int, measured: int, rounds: int) -> dict:
+    """Median samples/s per epoch of both loops, `rounds` alternating runs each (A B, B A,
+    ...) so that drift in the machine's load hits both alike; the first `warmup` epochs of
+    every run are dropped.
+
+    Besides wall time, each epoch's CPU time (process_time: every thread of this process)
+    gives a second overhead figure that other processes' load barely moves; with more
+    than one torch thread it includes the threads' spin-waiting, though."""
+    n_train = len(datasets.load(paths["train"]))
+    runs = {"lightning": lightning_epochs, "bare": bare_epochs}
+    wall = {name: [] for name in runs}
+    cpu = {name: [] for name in runs}
+    for r in range(rounds):
+        order = list(runs) if r % 2 == 0 else list(runs)[::-1]
+        for name in order:
+            for w, c in runs[name](paths, model_cfg, train_cfg, warmup + measured)[warmup:]:
+                wall[name].append(w)
+                cpu[name].append(c)
+    out = {"train_samples": n_train, "threads": torch.get_num_threads(), "epoch_seconds": wall, "epoch_cpu_seconds": cpu}
+    for name in runs:
+        out[f"{name}_samples_per_s"] = n_train / statistics.median(wall[name])
+        out[f"{name}_samples_per_cpu_s"] = n_train / statistics.median(cpu[name])
+    out["overhead"] = out["bare_samples_per_s"] / out["lightning_samples_per_s"] - 1
+    out["cpu_overhead"] = out["bare_samples_per_cpu_s"] / out["lightning_samples_per_cpu_s"] - 1
+    return out
+
+
+class ValTimer(Callback):
+    """perf_counter() and val/exact_match at the end of every validation; stops training
+    at the first epoch reaching `target` when `stop_at_target`."""
+
+    def __init__(self, target: float, stop_at_target: bool):
+        self.target = target
+        self.stop_at_target = stop_at_target
+        self.records: list[tuple[int, float, float]] = []  # (epoch, time, exact match)
+
+    def on_validation_end(self, trainer, pl_module):
+        value = trainer.callback_metrics.get(MONITOR)
+        if value is None:
+            return
+        self.records.append((trainer.current_epoch + 1, time.perf_counter(), float(value)))
+        if self.stop_at_target and float(value) >= self.target:
+            trainer.should_stop = True
+
+
+def time_to_target(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, target: float, stop_at_target: bool = True):
+    """Train as training.fit does (deterministic, best-epoch checkpoint, early stopping,
+    validation every epoch) and return the wall time from the start of trainer set-up to
+    the end of the first validation with val/exact_match >= target, plus the model.
+
+    Differences from training.fit: no dvclive logger and no progress bar or per-epoch
+    printout to a terminal (the printout is still computed, then discarded); training
+    stops at the target epoch when `stop_at_target`, and the model returned is that
+    epoch's, not the best one's."""
+    pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
+    start = time.perf_counter()
+    data = QuestionDataModule(paths["train"], paths["val"], train_cfg.batch_size, train_cfg.seed)
+    data.setup()
+    qs = data.train_set
+    module = Seq2SeqModule(dataclasses.asdict(model_spec(qs, model_cfg)), dataclasses.asdict(train_cfg))
+    timer = ValTimer(target, stop_at_target)
+    with tempfile.TemporaryDirectory(prefix="bench-ckpt-") as ckpt_dir, quiet():
+        callbacks = [
+            ModelCheckpoint(dirpath=ckpt_dir, monitor=MONITOR, mode="max", save_top_k=1, save_weights_only=True),
+            EarlyStopping(monitor=MONITOR, mode="max", patience=train_cfg.patience),
+            timer,
+        ]
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            devices=1,
+            max_epochs=train_cfg.max_epochs,
+            deterministic=True,
+            logger=False,
+            callbacks=callbacks,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            default_root_dir=ckpt_dir,
+        )
+        trainer.fit(module, datamodule=data)
+    end = time.perf_counter()
+    reached = next(((e, t, v) for e, t, v in timer.records if v >= target), None)
+    trained = TrainedModel(
+        model=module.model.eval(),
+        vocab=qs.vocab,
+        digits=qs.digits,
+        reverse=qs.reverse,
+        operation=qs.operation,
+        info={"best_val_exact_match": max((v for _, _, v in timer.records), default=0.0)},
+    )
+    return {
+        "target": target,
+        "reached": reached is not None,
+        "epoch": reached[0] if reached else None,
+        "seconds": reached[1] - start if reached else None,
+        "val_exact_match": reached[2] if reached else None,
+        "epochs_run": len(timer.records),
+        "total_seconds": end - start,
+        "curve": [{"epoch": e, "seconds": t - start, "val_exact_match": v} for e, t, v in timer.records],
+    }, trained
