@@ -392,13 +392,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, figures meaningless")
     parser.add_argument("--only", help=f"comma-separated names among {', '.join(BENCHMARKS)}")
-    parser.add_argument("--out", type=Path, default=BENCH / "results.json", help="JSON output (default: bench/results.json)")
+    parser.add_argument(
+        "--out", type=Path,
+        help="JSON output (default: bench/results.json, the committed figures; with --quick, "
+        "bench/results-quick.json, which git ignores, so a smoke run never replaces them)",
+    )
     parser.add_argument("--model", type=Path, help="model file for `predict` (default: the one time-to-99 trains, "
                         "else the dvc-noop clone's, else one trained on the spot)")
     parser.add_argument("--threads", type=int, help="torch threads, in this process and (as OMP_NUM_THREADS) in the "
                         "pipeline and predict commands it starts (default: torch's, one per core)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (clone, data, model) and print its path")
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = BENCH / ("results-quick.json" if args.quick else "results.json")
 
     names = list(BENCHMARKS) if not args.only else [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]

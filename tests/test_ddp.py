@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -56,3 +57,28 @@ def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
     assert trained.info["best_val_exact_match"] == pytest.approx(rescored, abs=1e-6)
     summary = json.loads((out / "live" / "metrics.json").read_text())
     assert summary["val"]["best_exact_match"] == pytest.approx(rescored, abs=1e-6)
+
+
+def test_a_machine_waiting_for_its_partners_says_so(tmp_path, tiny_split):
+    params = write_params(tmp_path / "params.yaml", {"train": {"num_nodes": 2}})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1",
+           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "NODE_RANK": "0", "WORLD_SIZE": "2"}
+    proc = subprocess.Popen(
+        [
+            sys.executable, str(ROOT / "stages" / "train.py"), "--params", str(params),
+            "--train", str(tiny_split["train"]), "--val", str(tiny_split["val"]),
+            "--model", str(tmp_path / "model.pt"), "--live-dir", str(tmp_path / "live"),
+        ],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        # The second machine never comes: the first must say what it is waiting for.
+        line = proc.stdout.readline()
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    assert line.strip() == f"train: waiting for all 2 processes on 2 machines to join at 127.0.0.1:{port}"

@@ -37,7 +37,8 @@ def files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path, tiny_split):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill -9", "ctrl-c"])
+def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path, tiny_split, sig):
     params = write_params(tmp_path / "params.yaml", {"train": TRAIN})
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
 
@@ -50,17 +51,23 @@ def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path,
     proc = subprocess.Popen(
         train_command(params, tiny_split, cut), env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
-    # Kill the stage once its first epoch is saved (the file appears complete, by rename).
+    # Interrupt the stage once its first epoch is saved (the file appears complete, by rename).
     for line in proc.stdout:
         if line.startswith("Epoch 1/5"):
             while not (cut / "state" / "last.ckpt").exists() and proc.poll() is None:
                 time.sleep(0.01)
-            proc.send_signal(signal.SIGKILL)
+            proc.send_signal(sig)
             break
+    rest = proc.stdout.read()
     proc.wait()
     proc.stdout.close()
-    assert proc.returncode == -signal.SIGKILL
     assert not (cut / "model.pt").exists()
+    if sig == signal.SIGINT:
+        # Lightning shuts down cleanly and exits 1; the stage says what to do next.
+        assert proc.returncode == 1
+        assert f"train: interrupted; the finished epochs are saved in {cut / 'state'}: run `dvc repro` to resume" in rest
+    else:
+        assert proc.returncode == -signal.SIGKILL
     last = torch.load(cut / "state" / "last.ckpt", map_location="cpu", weights_only=False)
     finished = last["epoch"] + 1
     assert 1 <= finished < TRAIN["max_epochs"]
@@ -118,6 +125,15 @@ def test_state_of_other_params_is_not_resumed(tmp_path, capsys, tiny_fit):
     other = tiny_fit(state, lr=0.005)
     assert "holds a training with other params, data or code; starting over" in capsys.readouterr().out
     assert same_weights(other, tiny_fit(tmp_path / "fresh", lr=0.005))
+
+
+def test_a_state_folder_means_no_temporary_folder(tmp_path, tiny_fit, monkeypatch):
+    # A killed run would leave the temporary folder behind in /tmp.
+    def refuse(*args, **kwargs):
+        raise AssertionError("a temporary checkpoint folder was created")
+
+    monkeypatch.setattr("arith_seq2seq.training.tempfile.TemporaryDirectory", refuse)
+    tiny_fit(tmp_path / "state", max_epochs=1)
 
 
 def test_an_unreadable_state_is_not_resumed(tmp_path, capsys, tiny_fit):

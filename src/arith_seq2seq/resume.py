@@ -14,6 +14,7 @@ import hashlib
 import json
 import shutil
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -26,6 +27,8 @@ from .files import atomic_path
 LAST = "last"
 BEST = "best"
 KEY = "arith_seq2seq_resume_key"
+# Once, from the first process: under DDP every process runs this code.
+_say = rank_zero_only(partial(print, flush=True))
 
 
 def fingerprint(model_cfg: ModelConfig, train_cfg: TrainConfig, *data_files: str | Path) -> str:
@@ -65,15 +68,17 @@ def resume_point(folder: str | Path, key: str) -> Path | None:
 
 
 def clear(folder: str | Path) -> None:
-    """Called once the trained model is saved (the state has served its purpose), and
-    before starting over."""
+    """Delete the folder: once the trained model is saved (the state has served its
+    purpose), and before starting over."""
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@rank_zero_only
-def _say(message: str) -> None:
-    # Once, from the first process: under DDP every process runs this.
-    print(message, flush=True)
+def interrupted(folder: str | Path) -> None:
+    last = Path(folder) / f"{LAST}.ckpt"
+    if last.is_file():
+        _say(f"train: interrupted; the finished epochs are saved in {folder}: run `dvc repro` to resume")
+    else:
+        _say("train: interrupted before the first epoch ended; nothing to resume from")
 
 
 class StateCheckpointIO(TorchCheckpointIO):

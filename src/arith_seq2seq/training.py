@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import tempfile
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.strategies import DDPStrategy
+from pytorch_lightning.utilities import rank_zero_only
 
 from . import resume
 from .architectures import ModelSpec
@@ -24,6 +27,8 @@ from .samples import use_color
 from .vocab import Vocab
 
 MONITOR = "val/exact_match"
+# Once, from the first process: under DDP every process runs this code.
+_say = rank_zero_only(partial(print, flush=True))
 
 
 def fit(
@@ -58,9 +63,13 @@ def fit(
     module = Seq2SeqModule(dataclasses.asdict(spec), dataclasses.asdict(train_cfg), color=use_color())
     key = resume.fingerprint(model_cfg, train_cfg, train_path, val_path)
 
-    with tempfile.TemporaryDirectory(prefix="arith-seq2seq-ckpt-") as tmp:
-        ckpt_dir = Path(state_dir) if state_dir is not None else Path(tmp)
-        ckpt_path = resume.resume_point(ckpt_dir, key) if state_dir is not None else None
+    with ExitStack() as stack:
+        if state_dir is None:
+            ckpt_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="arith-seq2seq-ckpt-")))
+            ckpt_path = None
+        else:
+            ckpt_dir = Path(state_dir)
+            ckpt_path = resume.resume_point(ckpt_dir, key)
         best = ModelCheckpoint(
             dirpath=ckpt_dir, filename=resume.BEST, monitor=MONITOR, mode="max", save_top_k=1,
             save_weights_only=True, enable_version_counter=False,
@@ -92,7 +101,20 @@ def fit(
                 num_sanity_val_steps=0,
                 default_root_dir=ckpt_dir,
             )
-            trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+            if train_cfg.num_nodes > 1:
+                # Otherwise a machine whose partners never come looks hung.
+                _say(
+                    f"train: waiting for all {train_cfg.world_size} processes on {train_cfg.num_nodes} machines "
+                    f"to join at {os.environ.get('MASTER_ADDR', '127.0.0.1 (MASTER_ADDR is not set)')}"
+                    f":{os.environ.get('MASTER_PORT', '?')}"
+                )
+            try:
+                trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+            except SystemExit:
+                # Lightning turns Ctrl-C into a clean shutdown and exit status 1.
+                if trainer.interrupted and state_dir is not None:
+                    resume.interrupted(ckpt_dir)
+                raise
         if not trainer.is_global_zero:
             return None
         best_ckpt = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
