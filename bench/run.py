@@ -201,7 +201,7 @@ def bench_time_to_99(b: Bench) -> dict:
     what = f"val/exact_match >= {s.target:g}, default params" + (" (quick: small data, low target)" if b.quick else "")
     if r["reached"]:
         b.row(f"time to {s.target:.0%} validation exact match", round(r["seconds"], 1), "s",
-              f"{what}; from Trainer set-up to the end of that epoch's validation")
+              f"{what}; training.fit, from its start to the end of that epoch's validation")
         b.row(f"epochs to {s.target:.0%} validation exact match", r["epoch"], "epochs",
               f"val/exact_match {r['val_exact_match']:.4f} then")
     else:

@@ -1,9 +1,9 @@
 """Training benchmarks: Lightning against a bare PyTorch loop, and time to 99% validation.
 
-Only the project's public pieces are used (QuestionDataModule, Seq2SeqModule,
-architectures.build/ModelSpec, the metric functions), so changes inside training.py and
-module.py do not break this file. The Trainer is set up the way training.fit sets it up
-(CPU, one device, deterministic, no sanity validation); what differs is said where it is.
+Only the project's public pieces are used (training.fit and model_spec,
+QuestionDataModule, Seq2SeqModule, architectures.build, the metric functions). The
+throughput Trainer is set up the way training.fit sets it up (CPU, one device,
+deterministic, no sanity validation); what differs is said where it is.
 """
 
 from __future__ import annotations
@@ -13,25 +13,23 @@ import dataclasses
 import io
 import logging
 import statistics
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback
 from torchmetrics import MeanMetric
 
 from arith_seq2seq import datasets
-from arith_seq2seq.architectures import ModelSpec, build
-from arith_seq2seq.checkpoint import TrainedModel
+from arith_seq2seq.architectures import build
 from arith_seq2seq.config import DataConfig, ModelConfig, SplitConfig, TrainConfig
 from arith_seq2seq.datamodule import QuestionDataModule
 from arith_seq2seq.metrics import char_correct, exact_match
 from arith_seq2seq.module import Seq2SeqModule
 from arith_seq2seq.questions import generate_questions
-from arith_seq2seq.vocab import Vocab
+from arith_seq2seq.training import fit, model_spec
 
 MONITOR = "val/exact_match"
 
@@ -43,19 +41,6 @@ def make_split(folder: Path, data: DataConfig, split: SplitConfig) -> dict[str, 
     for part, path in zip(datasets.split(qs, split), paths.values()):
         datasets.save(part, path)
     return paths
-
-
-def model_spec(qs: datasets.QuestionSet, model_cfg: ModelConfig) -> ModelSpec:
-    """The spec training.fit builds from the training set and the model section."""
-    vocab = Vocab(qs.vocab)
-    return ModelSpec(
-        vocab_size=len(vocab),
-        answer_len=qs.answer.shape[1],
-        pad_id=vocab.pad_id,
-        start_id=vocab.start_id,
-        end_id=vocab.end_id,
-        **dataclasses.asdict(model_cfg),
-    )
 
 
 @contextlib.contextmanager
@@ -214,50 +199,18 @@ class ValTimer(Callback):
 
 
 def time_to_target(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, target: float, stop_at_target: bool = True):
-    """Train as training.fit does (deterministic, best-epoch checkpoint, early stopping,
-    validation every epoch) and return the wall time from the start of trainer set-up to
-    the end of the first validation with val/exact_match >= target, plus the model.
+    """Train with training.fit itself and return the wall time from its start to the end
+    of the first validation with val/exact_match >= target, plus the model.
 
-    Differences from training.fit: no dvclive logger and no progress bar or per-epoch
-    printout to a terminal (the printout is still computed, then discarded); training
-    stops at the target epoch when `stop_at_target`, and the model returned is that
-    epoch's, not the best one's."""
-    pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
-    start = time.perf_counter()
-    data = QuestionDataModule(paths["train"], paths["val"], train_cfg.batch_size, train_cfg.seed)
-    data.setup()
-    qs = data.train_set
-    module = Seq2SeqModule(dataclasses.asdict(model_spec(qs, model_cfg)), dataclasses.asdict(train_cfg))
+    Differences from the train stage: no dvclive logger and no state folder, and the
+    per-epoch printout goes to a sink; training stops at the target epoch when
+    `stop_at_target`, and the model returned is the best epoch up to then."""
     timer = ValTimer(target, stop_at_target)
-    with tempfile.TemporaryDirectory(prefix="bench-ckpt-") as ckpt_dir, quiet():
-        callbacks = [
-            ModelCheckpoint(dirpath=ckpt_dir, monitor=MONITOR, mode="max", save_top_k=1, save_weights_only=True),
-            EarlyStopping(monitor=MONITOR, mode="max", patience=train_cfg.patience),
-            timer,
-        ]
-        trainer = pl.Trainer(
-            accelerator="cpu",
-            devices=1,
-            max_epochs=train_cfg.max_epochs,
-            deterministic=True,
-            logger=False,
-            callbacks=callbacks,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            default_root_dir=ckpt_dir,
-        )
-        trainer.fit(module, datamodule=data)
+    start = time.perf_counter()
+    with quiet():
+        trained = fit(model_cfg, train_cfg, paths["train"], paths["val"], progress=False, callbacks=[timer])
     end = time.perf_counter()
     reached = next(((e, t, v) for e, t, v in timer.records if v >= target), None)
-    trained = TrainedModel(
-        model=module.model.eval(),
-        vocab=qs.vocab,
-        digits=qs.digits,
-        reverse=qs.reverse,
-        operation=qs.operation,
-        info={"best_val_exact_match": max((v for _, _, v in timer.records), default=0.0)},
-    )
     return {
         "target": target,
         "reached": reached is not None,

@@ -5,7 +5,7 @@ metric history) at the end of every epoch and `best.ckpt` (the best epoch's weig
 this folder. It is not a DVC output, so DVC leaves it alone when a stage fails; the next
 run resumes from `last.ckpt` if it was written for the same params, data and code, which
 it checks by a fingerprint stored in the checkpoint. Otherwise it starts over. The train
-stage empties the folder once the model file is written.
+stage deletes the folder once the model file is written.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from .files import atomic_path
 LAST = "last"
 BEST = "best"
 KEY = "arith_seq2seq_resume_key"
-# Once, from the first process: under DDP every process runs this code.
-_say = rank_zero_only(partial(print, flush=True))
+# A message to the user, printed once, by the first process: under DDP every process runs
+# the training code.
+say = rank_zero_only(partial(print, flush=True))
 
 
 def fingerprint(model_cfg: ModelConfig, train_cfg: TrainConfig, *data_files: str | Path) -> str:
@@ -56,14 +57,14 @@ def resume_point(folder: str | Path, key: str) -> Path | None:
         state = torch.load(last, map_location="cpu", weights_only=False)
         found, epoch = state[KEY], int(state["epoch"]) + 1
     except Exception:  # torch raises many types for a damaged file
-        _say(f"train: {last} is unreadable; starting over")
+        say(f"train: {last} is unreadable; starting over")
         clear(folder)
         return None
     if found != key:
-        _say(f"train: {folder} holds a training with other params, data or code; starting over")
+        say(f"train: {folder} holds a training with other params, data or code; starting over")
         clear(folder)
         return None
-    _say(f"train: resuming after epoch {epoch} from {last}")
+    say(f"train: resuming after epoch {epoch} from {last}")
     return last
 
 
@@ -76,9 +77,9 @@ def clear(folder: str | Path) -> None:
 def interrupted(folder: str | Path) -> None:
     last = Path(folder) / f"{LAST}.ckpt"
     if last.is_file():
-        _say(f"train: interrupted; the finished epochs are saved in {folder}: run `dvc repro` to resume")
+        say(f"train: interrupted; the finished epochs are saved in {folder}: run `dvc repro` to resume")
     else:
-        _say("train: interrupted before the first epoch ended; nothing to resume from")
+        say("train: interrupted before the first epoch ended; nothing to resume from")
 
 
 class StateCheckpointIO(TorchCheckpointIO):

@@ -8,27 +8,25 @@ import os
 import tempfile
 import warnings
 from contextlib import ExitStack, contextmanager
-from functools import partial
 from pathlib import Path
+from typing import Sequence
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.strategies import DDPStrategy
-from pytorch_lightning.utilities import rank_zero_only
 
 from . import resume
 from .architectures import ModelSpec
 from .checkpoint import TrainedModel
 from .config import ModelConfig, TrainConfig
 from .datamodule import QuestionDataModule
+from .datasets import QuestionSet
 from .module import Seq2SeqModule
 from .samples import use_color
 from .vocab import Vocab
 
 MONITOR = "val/exact_match"
-# Once, from the first process: under DDP every process runs this code.
-_say = rank_zero_only(partial(print, flush=True))
 
 
 def fit(
@@ -39,37 +37,32 @@ def fit(
     live_dir: str | Path | None = None,
     progress: bool = True,
     state_dir: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainedModel | None:
     """Train; return the best epoch's model, or None in every DDP process but the first.
 
     With `state_dir`, every epoch's state is kept there and a rerun with the same params,
     data and code resumes after the last finished epoch (see resume.py); without it the
-    checkpoints go to a temporary folder.
+    checkpoints go to a temporary folder. `callbacks` are added to Lightning's (bench/
+    times epochs with one).
     """
     pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
     data = QuestionDataModule(train_path, val_path, train_cfg.batch_size, train_cfg.seed)
     data.setup()
     data.check_processes(train_cfg.world_size)
     qs = data.train_set
-    vocab = Vocab(qs.vocab)
-    spec = ModelSpec(
-        vocab_size=len(vocab),
-        answer_len=qs.answer.shape[1],
-        pad_id=vocab.pad_id,
-        start_id=vocab.start_id,
-        end_id=vocab.end_id,
-        **dataclasses.asdict(model_cfg),
-    )
+    spec = model_spec(qs, model_cfg)
     module = Seq2SeqModule(dataclasses.asdict(spec), dataclasses.asdict(train_cfg), color=use_color())
-    key = resume.fingerprint(model_cfg, train_cfg, train_path, val_path)
 
     with ExitStack() as stack:
         if state_dir is None:
             ckpt_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="arith-seq2seq-ckpt-")))
-            ckpt_path = None
+            ckpt_path, plugins = None, []
         else:
             ckpt_dir = Path(state_dir)
+            key = resume.fingerprint(model_cfg, train_cfg, train_path, val_path)
             ckpt_path = resume.resume_point(ckpt_dir, key)
+            plugins = [resume.StateCheckpointIO(key)]
         best = ModelCheckpoint(
             dirpath=ckpt_dir, filename=resume.BEST, monitor=MONITOR, mode="max", save_top_k=1,
             save_weights_only=True, enable_version_counter=False,
@@ -80,7 +73,7 @@ def fit(
             dirpath=ckpt_dir, filename=resume.LAST, save_top_k=1, enable_version_counter=False,
             save_on_train_epoch_end=True,
         )
-        callbacks = [best, EarlyStopping(monitor=MONITOR, mode="max", patience=train_cfg.patience), last]
+        callbacks = [best, EarlyStopping(monitor=MONITOR, mode="max", patience=train_cfg.patience), last, *callbacks]
         if progress:
             callbacks.append(_ProgressBar())
         with _quiet_lightning():
@@ -91,7 +84,7 @@ def fit(
                 strategy=_strategy(train_cfg),
                 # The data module shards the data itself (see datamodule.py).
                 use_distributed_sampler=False,
-                plugins=[resume.StateCheckpointIO(key)],
+                plugins=plugins,
                 max_epochs=train_cfg.max_epochs,
                 deterministic=True,
                 logger=_logger(live_dir),
@@ -103,7 +96,7 @@ def fit(
             )
             if train_cfg.num_nodes > 1:
                 # Otherwise a machine whose partners never come looks hung.
-                _say(
+                resume.say(
                     f"train: waiting for all {train_cfg.world_size} processes on {train_cfg.num_nodes} machines "
                     f"to join at {os.environ.get('MASTER_ADDR', '127.0.0.1 (MASTER_ADDR is not set)')}"
                     f":{os.environ.get('MASTER_PORT', '?')}"
@@ -131,6 +124,20 @@ def fit(
             "epochs": int(trainer.current_epoch),
             "processes": int(trainer.world_size),
         },
+    )
+
+
+def model_spec(train_set: QuestionSet, model_cfg: ModelConfig) -> ModelSpec:
+    """The model's full config: the model params plus what the training data fix (the
+    vocabulary and the answer length)."""
+    vocab = Vocab(train_set.vocab)
+    return ModelSpec(
+        vocab_size=len(vocab),
+        answer_len=train_set.answer.shape[1],
+        pad_id=vocab.pad_id,
+        start_id=vocab.start_id,
+        end_id=vocab.end_id,
+        **dataclasses.asdict(model_cfg),
     )
 
 
