@@ -9,6 +9,7 @@ import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -48,10 +49,34 @@ def write_params(path: Path, overrides: dict | None = None) -> Path:
     return path
 
 
+def stage_command(name: str, *args) -> list[str]:
+    """The command line of a stage's real entry point, as dvc.yaml has it."""
+    return [sys.executable, str(ROOT / "stages" / f"{name}.py"), *map(str, args)]
+
+
+def train_command(params: Path, split: dict, out: Path, *extra) -> list[str]:
+    """The train stage on `split`'s train and val files, writing into the folder `out`."""
+    return stage_command(
+        "train", "--params", params, "--train", split["train"], "--val", split["val"],
+        "--model", out / "model.pt", "--live-dir", out / "live", *extra,
+    )
+
+
+def rewrite_npz(path: Path, **changes) -> None:
+    """Rewrite a .npz with some arrays replaced (None: removed)."""
+    content = dict(np.load(path))
+    for name, value in changes.items():
+        if value is None:
+            del content[name]
+        else:
+            content[name] = value
+    np.savez(path, **content)
+
+
 def run_stage(name: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """Run a stage's real entry point as `dvc repro` would."""
     return subprocess.run(
-        [sys.executable, str(ROOT / "stages" / f"{name}.py"), *map(str, args)],
+        stage_command(name, *args),
         cwd=cwd,
         capture_output=True,
         text=True,

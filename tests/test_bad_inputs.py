@@ -22,7 +22,7 @@ from arith_seq2seq.cli import main as cli_main
 from arith_seq2seq.config import DataConfig
 from arith_seq2seq.questions import generate_questions
 
-from .conftest import TINY_PARAMS, run_stage, run_stage_in_process, write_params
+from .conftest import TINY_PARAMS, rewrite_npz, run_stage, run_stage_in_process, write_params
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -41,27 +41,16 @@ def assert_refused(result, *fragments: str) -> str:
     return lines[0]
 
 
-def _rewrite(path: Path, **changes) -> None:
-    """Rewrite a .npz with some arrays replaced (None: removed)."""
-    content = dict(np.load(path))
-    for name, value in changes.items():
-        if value is None:
-            del content[name]
-        else:
-            content[name] = value
-    np.savez(path, **content)
-
-
 DAMAGES = {
     "missing": lambda p: p.unlink(),
     "empty": lambda p: p.write_bytes(b""),
     "truncated": lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
     "not an npz": lambda p: p.write_text("question,answer\n1+2,3\n"),
-    "wrong keys": lambda p: _rewrite(p, a=None, b=None),
-    "wrong dtype": lambda p: _rewrite(p, question=np.load(p)["question"].astype(np.int32)),
-    "wrong metadata": lambda p: _rewrite(p, reverse=np.str_("no")),
-    "wrong shape": lambda p: _rewrite(p, answer=np.load(p)["answer"][:, :2]),
-    "ids outside the vocabulary": lambda p: _rewrite(p, vocab=np.str_("0123")),
+    "wrong keys": lambda p: rewrite_npz(p, a=None, b=None),
+    "wrong dtype": lambda p: rewrite_npz(p, question=np.load(p)["question"].astype(np.int32)),
+    "wrong metadata": lambda p: rewrite_npz(p, reverse=np.str_("no")),
+    "wrong shape": lambda p: rewrite_npz(p, answer=np.load(p)["answer"][:, :2]),
+    "ids outside the vocabulary": lambda p: rewrite_npz(p, vocab=np.str_("0123")),
 }
 WHAT = {
     "missing": "no such data file",
@@ -172,7 +161,7 @@ def test_evaluate_refuses_a_test_set_with_other_vocabulary_characters(evaluation
     # it would compare the model's answers with different questions than it was asked.
     folder, before = evaluation
     test = folder / "test.npz"
-    _rewrite(test, vocab=np.str_(" $+9876543210^"))
+    rewrite_npz(test, vocab=np.str_(" $+9876543210^"))
     result = run_evaluate(folder, folder / "model.pt", test, folder / "longer")
     assert_refused(result, str(folder / "model.pt"), str(test), "' $+9876543210^'")
     assert snapshot(folder / "out") == before
@@ -187,7 +176,7 @@ def test_evaluate_refuses_damaged_or_foreign_longer_sets(evaluation):
                    f"error: {longer}: not a readable .npz file")
     assert snapshot(folder / "out") == before
     longer.write_bytes(good)
-    _rewrite(longer, operation=np.str_("sub"), vocab=np.str_(" $-0123456789^"))
+    rewrite_npz(longer, operation=np.str_("sub"), vocab=np.str_(" $-0123456789^"))
     assert_refused(run_evaluate(folder, folder / "model.pt", folder / "test.npz", folder / "longer"),
                    str(longer), "sub questions")
     assert snapshot(folder / "out") == before

@@ -6,6 +6,8 @@ from arith_seq2seq.config import DataConfig, SplitConfig
 from arith_seq2seq.errors import ConfigError, DataFileError
 from arith_seq2seq.questions import generate_questions
 
+from .conftest import rewrite_npz
+
 
 @pytest.fixture
 def questions():
@@ -61,9 +63,7 @@ def test_wrong_keys_and_wrong_dtype(tmp_path, questions):
     with pytest.raises(DataFileError, match="missing arrays a, answer, b"):
         datasets.load(path)
     datasets.save(questions, path)
-    content = dict(np.load(path))
-    content["a"] = content["a"].astype(np.float32)
-    np.savez(path, **content)
+    rewrite_npz(path, a=questions.a.astype(np.float32))
     with pytest.raises(DataFileError, match="array 'a' has dtype float32, expected int64"):
         datasets.load(path)
 
@@ -71,9 +71,7 @@ def test_wrong_keys_and_wrong_dtype(tmp_path, questions):
 def test_ids_outside_the_vocabulary(tmp_path, questions):
     path = tmp_path / "q.npz"
     datasets.save(questions, path)
-    content = dict(np.load(path))
-    content["vocab"] = np.str_("0123")
-    np.savez(path, **content)
+    rewrite_npz(path, vocab=np.str_("0123"))
     with pytest.raises(DataFileError, match="outside the 4-character vocabulary"):
         datasets.load(path)
 
@@ -81,10 +79,8 @@ def test_ids_outside_the_vocabulary(tmp_path, questions):
 def test_wrong_format_version_is_reported_even_when_not_a_number(tmp_path, questions):
     path = tmp_path / "q.npz"
     datasets.save(questions, path)
-    content = dict(np.load(path))
     for version in (np.int64(1), np.array([2, 2])):
-        content["format_version"] = version
-        np.savez(path, **content)
+        rewrite_npz(path, format_version=version)
         with pytest.raises(DataFileError, match="format version .*this code reads 2"):
             datasets.load(path)
 
@@ -138,9 +134,7 @@ def test_damaged_metadata_is_reported_not_a_traceback_or_silently_used(tmp_path,
     # else ("no" as reverse=True, 2.5 as 2 digits, a (n, 1) operand column).
     path = tmp_path / "q.npz"
     datasets.save(questions, path)
-    content = dict(np.load(path))
-    content[name] = value
-    np.savez(path, **content)
+    rewrite_npz(path, **{name: value})
     with pytest.raises(DataFileError) as info:
         datasets.load(path)
     assert message in str(info.value)

@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 
 import pytest
 
@@ -15,7 +14,7 @@ from arith_seq2seq.config import DataConfig, SplitConfig
 from arith_seq2seq.metrics import exact_match
 from arith_seq2seq.questions import generate_questions
 
-from .conftest import ROOT, TINY_PARAMS, write_params
+from .conftest import TINY_PARAMS, train_command, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -27,16 +26,13 @@ def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
     qs = generate_questions(DataConfig(**data))
     train, val, _ = datasets.split(qs, SplitConfig(**TINY_PARAMS["split"]))
     assert len(val) % 2 == 1
-    datasets.save(train, tmp_path / "train.npz")
-    datasets.save(val, tmp_path / "val.npz")
+    files = {"train": tmp_path / "train.npz", "val": tmp_path / "val.npz"}
+    datasets.save(train, files["train"])
+    datasets.save(val, files["val"])
     params = write_params(tmp_path / "params.yaml", {"data": data, "train": {"devices": 2, "max_epochs": 4, "batch_size": 32, "lr": 0.02}})
     out = tmp_path / "out"
     result = subprocess.run(
-        [
-            sys.executable, str(ROOT / "stages" / "train.py"), "--params", str(params),
-            "--train", str(tmp_path / "train.npz"), "--val", str(tmp_path / "val.npz"),
-            "--model", str(out / "model.pt"), "--live-dir", str(out / "live"), "--state-dir", str(out / "state"),
-        ],
+        train_command(params, files, out, "--state-dir", out / "state"),
         env={**os.environ, "NO_COLOR": "1"},
         capture_output=True,
         text=True,
@@ -52,7 +48,6 @@ def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
     assert trained.info["processes"] == 2
     predicted, _ = checkpoint.predict(trained.model, val.question)
     rescored = float(exact_match(predicted, val.answer).mean())
-    print(f"val exact match {rescored}")
     assert 0 < rescored < 1, "a score of 0 or 1 would not tell a wrong reduction apart"
     assert trained.info["best_val_exact_match"] == pytest.approx(rescored, abs=1e-6)
     summary = json.loads((out / "live" / "metrics.json").read_text())
@@ -67,11 +62,7 @@ def test_a_machine_waiting_for_its_partners_says_so(tmp_path, tiny_split):
     env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1",
            "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "NODE_RANK": "0", "WORLD_SIZE": "2"}
     proc = subprocess.Popen(
-        [
-            sys.executable, str(ROOT / "stages" / "train.py"), "--params", str(params),
-            "--train", str(tiny_split["train"]), "--val", str(tiny_split["val"]),
-            "--model", str(tmp_path / "model.pt"), "--live-dir", str(tmp_path / "live"),
-        ],
+        train_command(params, tiny_split, tmp_path),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:

@@ -1,5 +1,4 @@
 import hashlib
-import io
 import time
 import tracemalloc
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,20 +16,12 @@ from arith_seq2seq import resume
 from arith_seq2seq.config import ModelConfig, TrainConfig
 from arith_seq2seq.training import fit
 
-from .conftest import ROOT, TINY_PARAMS, write_params
+from .conftest import TINY_PARAMS, train_command, write_params
 
 pytestmark = pytest.mark.slow
 
 # Early stopping must not end the run before the interrupted one would have resumed.
 TRAIN = {"max_epochs": 5, "patience": 5}
-
-
-def train_command(params: Path, split: dict, out: Path) -> list[str]:
-    return [
-        sys.executable, str(ROOT / "stages" / "train.py"), "--params", str(params),
-        "--train", str(split["train"]), "--val", str(split["val"]),
-        "--model", str(out / "model.pt"), "--live-dir", str(out / "live"), "--state-dir", str(out / "state"),
-    ]
 
 
 def files(folder: Path) -> dict[str, bytes]:
@@ -43,13 +34,13 @@ def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path,
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
 
     whole = tmp_path / "whole"
-    done = subprocess.run(train_command(params, tiny_split, whole), env=env, capture_output=True, text=True)
+    done = subprocess.run(train_command(params, tiny_split, whole, "--state-dir", whole / "state"), env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "resuming" not in done.stdout
 
     cut = tmp_path / "cut"
     proc = subprocess.Popen(
-        train_command(params, tiny_split, cut), env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        train_command(params, tiny_split, cut, "--state-dir", cut / "state"), env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     # Interrupt the stage once its first epoch is saved (the file appears complete, by rename).
     for line in proc.stdout:
@@ -73,7 +64,7 @@ def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path,
     assert 1 <= finished < TRAIN["max_epochs"]
     assert last["optimizer_states"][0]["state"], "the optimiser state (Adam's moments) is in the checkpoint"
 
-    rerun = subprocess.run(train_command(params, tiny_split, cut), env=env, capture_output=True, text=True)
+    rerun = subprocess.run(train_command(params, tiny_split, cut, "--state-dir", cut / "state"), env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert f"train: resuming after epoch {finished} from" in rerun.stdout
     # Only the remaining epochs were trained.

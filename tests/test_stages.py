@@ -1,7 +1,6 @@
 """The stage entry points on bad input: one clear message, exit code 2, nothing written."""
 
 import json
-import shutil
 import tracemalloc
 
 import pytest

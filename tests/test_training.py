@@ -5,7 +5,7 @@ import torch
 
 from arith_seq2seq import datasets
 from arith_seq2seq.checkpoint import predict
-from arith_seq2seq.config import DataConfig, ModelConfig, SplitConfig, TrainConfig
+from arith_seq2seq.config import DataConfig, ModelConfig, TrainConfig
 from arith_seq2seq.metrics import exact_match
 from arith_seq2seq.questions import generate_questions
 from arith_seq2seq.training import fit
