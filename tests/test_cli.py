@@ -77,6 +77,18 @@ def test_longer_questions_need_an_architecture_that_reads_them(capsys, monkeypat
     assert code == 1 and err[0].endswith("operands of 5000 digits, but this model was trained on at most 2; pass --allow-longer to try anyway")
 
 
+def test_a_huge_bad_line_is_quoted_in_part(capsys, monkeypatch, tiny_model):
+    # Before: the whole line was echoed, 100,000 digits of it.
+    line = "1" * 100_000 + "+2a"
+    code, out, err = run(capsys, monkeypatch, "--model", tiny_model, stdin=line + "\n1+2\n")
+    assert code == 1 and len(out) == 1
+    assert err == [
+        f"error: line 1: '{'1' * 80}'... (100,003 characters) is not a question like 12+34 (digits, +, digits)"
+    ]
+    code, out, err = run(capsys, monkeypatch, "--model", tiny_model, "9" * 5000 + "+1")
+    assert len(err) == 1 and len(err[0]) < 250 and "(5,002 characters): operands of 5000 digits" in err[0]
+
+
 def test_negative_and_non_ascii_operands_are_refused(capsys, monkeypatch, tiny_model):
     code, out, err = run(capsys, monkeypatch, "--model", tiny_model, "--", "-5+3", "１２+３", "12+3")
     assert code == 1 and len(out) == 1

@@ -123,6 +123,19 @@ def answer(trained: TrainedModel, lines: list[str], allow_longer: bool = False):
     return answers, problems
 
 
+# Characters of a bad line quoted in its error message: a 100,000-digit line is not echoed.
+QUOTE = 80
+
+
+def quoted(line: str) -> str:
+    """The line as its error message quotes it: repr of the stripped text, cut at QUOTE
+    characters with the full length said."""
+    text = line.strip()
+    if len(text) <= QUOTE:
+        return repr(text)
+    return f"{text[:QUOTE]!r}... ({len(text):,} characters)"
+
+
 def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[int, int]:
     symbol = SYMBOLS[trained.operation]
     if not line.strip():
@@ -130,28 +143,28 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[int, in
     match = QUESTION.match(line)
     if not match:
         if line.strip().startswith("-"):
-            raise ValueError(f"{line.strip()!r}: negative operands are not supported")
-        raise ValueError(f"{line.strip()!r} is not a question like 12{symbol}34 (digits, {symbol}, digits)")
+            raise ValueError(f"{quoted(line)}: negative operands are not supported")
+        raise ValueError(f"{quoted(line)} is not a question like 12{symbol}34 (digits, {symbol}, digits)")
     left, operator, right = match.groups()
     if operator != symbol:
-        raise ValueError(f"{line.strip()!r}: this model answers {symbol} questions, not {operator}")
+        raise ValueError(f"{quoted(line)}: this model answers {symbol} questions, not {operator}")
     # Counted on the text: int() of a huge number is slow and capped by Python.
     longest = max(len(left.lstrip("0") or "0"), len(right.lstrip("0") or "0"))
     if longest > trained.digits:
         if not allow_longer:
             raise ValueError(
-                f"{line.strip()!r}: operands of {longest} digits, but this model was trained on "
+                f"{quoted(line)}: operands of {longest} digits, but this model was trained on "
                 f"at most {trained.digits}; pass --allow-longer to try anyway"
             )
         if not trained.model.reads_longer_input:
             raise ValueError(
-                f"{line.strip()!r}: the {trained.model.spec.arch} architecture cannot read operands "
+                f"{quoted(line)}: the {trained.model.spec.arch} architecture cannot read operands "
                 f"longer than {trained.digits} digits"
             )
         limit = 9 if trained.operation == "mul" else 17
         if longest > limit:
             raise ValueError(
-                f"{line.strip()!r}: operands of {longest} digits; answers are exact up to {limit} digits"
+                f"{quoted(line)}: operands of {longest} digits; answers are exact up to {limit} digits"
             )
     return int(left), int(right)
 
