@@ -13,6 +13,8 @@ Benchmarks (names for --only):
   time-to-99        time and epochs to 99% validation exact match, default params
   dvc-noop          `dvc repro` (and `dvc status`) on an up-to-date pipeline, in a clone
   predict           model load, one question, 10,000 questions, the whole command
+  space             the evaluate stage's whole-space scoring (questions/s) against the
+                    plain batched predict, and its report (metrics, errors, map)
 
 Run it on an idle machine: every figure is a wall time, and on a loaded one torch's
 threads wait for each other (an epoch can take 20 times longer). Each benchmark records
@@ -279,17 +281,22 @@ def bench_dvc_noop(b: Bench) -> dict:
 # ---------------------------------------------------------------------------- predict
 
 
+def bench_model(b: Bench) -> Path:
+    """The model file to time: --model, time-to-99's, the dvc-noop clone's, or a new one."""
+    if b.model is None and b.clone is not None and (b.clone / "data" / "model.pt").is_file():
+        b.model = b.clone / "data" / "model.pt"
+    if b.model is None:
+        bench_time_to_99(b)  # trains one (and adds its rows: they are real figures too)
+    return b.model
+
+
 def bench_predict(b: Bench) -> dict:
     import numpy as np
 
     from arith_seq2seq import checkpoint, cli
 
     s = b.sizes
-    if b.model is None and b.clone is not None and (b.clone / "data" / "model.pt").is_file():
-        b.model = b.clone / "data" / "model.pt"
-    if b.model is None:
-        bench_time_to_99(b)  # trains one (and adds its rows: they are real figures too)
-    path = b.model
+    path = bench_model(b)
     loads = []
     for _ in range(6):
         start = time.perf_counter()
@@ -333,6 +340,57 @@ def bench_predict(b: Bench) -> dict:
             "batch_questions": s.batch_questions, "command_s": runs, "question": one[0]}
 
 
+def bench_space(b: Bench) -> dict:
+    """The evaluate stage's whole-space scoring, against asking the same questions the
+    plain way (checkpoint.predict batch by batch, what `predict` does)."""
+    import numpy as np
+
+    from arith_seq2seq import checkpoint, datasets
+    from arith_seq2seq.datasets import answer_width
+    from arith_seq2seq.evaluation import evaluate
+    from arith_seq2seq.questions import SYMBOLS, encode
+    from arith_seq2seq.space import error_cases, score_space, space_metrics, space_operands
+    from arith_seq2seq.space_map import draw_space, save_png
+    from arith_seq2seq.vocab import Vocab
+
+    path = bench_model(b)
+    trained = checkpoint.load(path)
+    p = b.params()
+    sets = {name: datasets.load(f) for name, f in b.split().items()}
+    if any(qs.digits != trained.digits for qs in sets.values()):  # a --model of other data
+        sets = {name: qs.take(np.zeros(0, dtype=np.int64)) for name, qs in sets.items()}
+    limit, batch = p.evaluate.space_questions, p.evaluate.batch_size
+    test = evaluate(trained, sets["test"], batch)  # the test split's errors, for error_cases
+
+    start = time.perf_counter()
+    score = score_space(trained, sets, limit, p.evaluate.seed, batch)
+    t_score = time.perf_counter() - start
+    start = time.perf_counter()
+    metrics = space_metrics(score)
+    errors = error_cases(score, Vocab(trained.vocab), trained.operation, sets["test"], test.errors, test.wrong)
+    save_png(draw_space(score, SYMBOLS[trained.operation]), b.workdir / "space.png")
+    t_report = time.perf_counter() - start
+
+    a, c = space_operands(trained.digits, limit, p.evaluate.seed)
+    question, _ = encode(a, c, trained.digits, trained.reverse, Vocab(trained.vocab), trained.operation)
+    start = time.perf_counter()
+    checkpoint.predict(trained.model, question, answer_width(trained.digits, trained.operation), batch)
+    t_plain = time.perf_counter() - start
+
+    n = len(score.a)
+    spec = trained.model.spec
+    what = f"{spec.arch} {spec.cell} {spec.hidden_size}, {trained.digits} digits ({path.name})"
+    b.row(f"whole-space scoring, {n:,} questions", round(n / t_score), "questions/s",
+          f"space.score_space: encode, shared-prefix predict, which split each is in; {t_score:.2f} s; {what}")
+    b.row("whole-space scoring, the plain way", round(n / t_plain), "questions/s",
+          f"checkpoint.predict in batches of {batch}, as `predict` asks: {t_plain:.2f} s; "
+          f"shared prefixes are {t_plain / t_score:.1f}x faster")
+    b.row("whole-space report", round(t_report, 2), "s",
+          f"metrics, {len(errors):,} error rows sorted by stratum, the {score.digits}-digit map as PNG")
+    return {"questions": n, "score_s": t_score, "plain_s": t_plain, "report_s": t_report,
+            "exact_match": metrics["exact_match"], "model": str(path)}
+
+
 BENCHMARKS = {
     "generate": bench_generate,
     "generate-10m": bench_generate_big,
@@ -340,6 +398,7 @@ BENCHMARKS = {
     "time-to-99": bench_time_to_99,
     "dvc-noop": bench_dvc_noop,
     "predict": bench_predict,
+    "space": bench_space,
 }
 
 

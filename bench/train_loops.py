@@ -25,7 +25,7 @@ from torchmetrics import MeanMetric
 from arith_seq2seq import datasets
 from arith_seq2seq.architectures import build
 from arith_seq2seq.config import DataConfig, ModelConfig, SplitConfig, TrainConfig
-from arith_seq2seq.datamodule import QuestionDataModule
+from arith_seq2seq.datamodule import QuestionDataModule, epoch_rows
 from arith_seq2seq.metrics import char_correct, exact_match
 from arith_seq2seq.module import Seq2SeqModule
 from arith_seq2seq.questions import generate_questions
@@ -84,7 +84,7 @@ def lightning_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epoc
     dvclive logger (it logs once per epoch); no progress bar (training.fit shows one only
     on a terminal); no model summary."""
     pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
-    data = QuestionDataModule(paths["train"], paths["val"], train_cfg.batch_size, train_cfg.seed)
+    data = QuestionDataModule(paths["train"], paths["val"], train_cfg.batch_size, train_cfg.seed, train_cfg.min_stratum_share)
     data.setup()
     spec = model_spec(data.train_set, model_cfg)
     cfg = dataclasses.replace(train_cfg, max_epochs=epochs, show_samples=0)
@@ -95,6 +95,7 @@ def lightning_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epoc
             accelerator="cpu",
             devices=1,
             max_epochs=epochs,
+            precision=train_cfg.precision,
             deterministic=True,
             logger=False,
             callbacks=[timer],
@@ -115,12 +116,13 @@ def bare_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: i
     same sampler seed), same optimiser and schedule (Adam foreach, OneCycleLR stepped
     every batch over the same total steps), same per-step metric bookkeeping as
     Seq2SeqModule's training step (three torchmetrics MeanMetric updates: loss,
-    per-character accuracy, exact match), same deterministic-algorithms setting and the
-    same torch threads (same process). Epoch-end work is outside the timing, as in
-    lightning_epochs."""
+    per-character accuracy, exact match), same precision (bf16-mixed is the bfloat16
+    autocast Lightning applies), same deterministic-algorithms setting and the same torch
+    threads (same process). Epoch-end work is outside the timing, as in lightning_epochs."""
     pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
     torch.use_deterministic_algorithms(True)  # what Trainer(deterministic=True) sets
-    data = QuestionDataModule(paths["train"], paths["val"], train_cfg.batch_size, train_cfg.seed)
+    autocast = train_cfg.precision == "bf16-mixed"
+    data = QuestionDataModule(paths["train"], paths["val"], train_cfg.batch_size, train_cfg.seed, train_cfg.min_stratum_share)
     data.setup()
     model = build(model_spec(data.train_set, model_cfg))
     model.train()
@@ -136,7 +138,8 @@ def bare_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: i
     for _ in range(epochs):
         start = (time.perf_counter(), time.process_time())
         for question, answer in loader:
-            loss, pred = model.loss(question, answer)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                loss, pred = model.loss(question, answer)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -161,7 +164,8 @@ def throughput(paths, model_cfg, train_cfg, warmup: int, measured: int, rounds: 
     Besides wall time, each epoch's CPU time (process_time: every thread of this process)
     gives a second overhead figure that other processes' load barely moves; with more
     than one torch thread it includes the threads' spin-waiting, though."""
-    n_train = len(datasets.load(paths["train"]))
+    # Samples per epoch: the rows one epoch visits, rare strata repeated (datamodule.epoch_rows).
+    n_train = len(epoch_rows(datasets.load(paths["train"]), train_cfg.min_stratum_share))
     runs = {"lightning": lightning_epochs, "bare": bare_epochs}
     wall = {name: [] for name in runs}
     cpu = {name: [] for name in runs}

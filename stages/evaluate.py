@@ -1,4 +1,5 @@
-"""Stage evaluate: model + test .npz -> metrics JSON, breakdown CSVs, error-case CSV."""
+"""Stage evaluate: model + splits -> metrics JSON, breakdown CSVs, error-case CSV and a
+map of the whole question space."""
 
 import argparse
 import json
@@ -9,47 +10,69 @@ from arith_seq2seq.config import load_params
 from arith_seq2seq.entry import run
 from arith_seq2seq.evaluation import check_compatible, evaluate, evaluate_longer
 from arith_seq2seq.files import atomic_path
+from arith_seq2seq.questions import SYMBOLS
+from arith_seq2seq.space import error_cases, score_space, space_metrics
+from arith_seq2seq.space_map import draw_space, save_png
+from arith_seq2seq.vocab import Vocab
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--model", required=True)
+    parser.add_argument("--train", required=True, help="the train split: which questions the model trained on")
+    parser.add_argument("--val", required=True, help="the validation split")
     parser.add_argument("--test", required=True)
     parser.add_argument("--longer-dir", required=True, help="held-out sets of longer questions")
     parser.add_argument("--metrics", required=True, help="metrics JSON to write")
-    parser.add_argument("--by-carries", required=True, help="CSV: exact match by carries")
-    parser.add_argument("--by-digits", required=True, help="CSV: exact match by operand digits")
-    parser.add_argument("--errors", required=True, help="CSV: one row per wrong answer")
+    parser.add_argument("--by-carries", required=True, help="CSV: test exact match by carries")
+    parser.add_argument("--by-digits", required=True, help="CSV: test exact match by operand digits")
+    parser.add_argument("--errors", required=True, help="CSV: wrong answers in the question space and the test split")
+    parser.add_argument("--space-map", required=True, help="PNG: the question space, wrong answers marked")
     args = parser.parse_args()
 
     cfg = load_params(args.params).evaluate
     trained = checkpoint.load(args.model)
-    test = datasets.load(args.test)
-    check_compatible(trained, test, args.model, args.test)
-    result = evaluate(trained, test, cfg.batch_size)
+    sets = {name: datasets.load(getattr(args, name)) for name in ("train", "val", "test")}
+    for name, qs in sets.items():
+        check_compatible(trained, qs, args.model, getattr(args, name))
+    test = sets["test"]
+    score = score_space(trained, sets, cfg.space_questions, cfg.seed, cfg.batch_size)
+    # The test split is part of a space scored whole: its answers are already there.
+    result = evaluate(trained, test, cfg.batch_size, score.answers_to(test))
     result.metrics["longer"] = evaluate_longer(trained, args.model, args.longer_dir, cfg.batch_size)
+    result.metrics["space"] = space_metrics(score)
+    errors = error_cases(score, Vocab(trained.vocab), trained.operation, test, result.errors, result.wrong)
+    picture = draw_space(score, SYMBOLS[trained.operation])
 
     # Everything is computed before the first write, and every output is written to a
     # temporary file before any replaces its old version, so an interrupted run leaves
-    # the previous metrics, breakdowns and error cases together and unchanged.
+    # the previous metrics, breakdowns, error cases and map together and unchanged.
     with ExitStack() as outputs:
         tmp = {
             name: outputs.enter_context(atomic_path(getattr(args, name)))
-            for name in ("errors", "by_carries", "by_digits", "metrics")
+            for name in ("errors", "by_carries", "by_digits", "space_map", "metrics")
         }
-        result.errors.head(cfg.max_errors).to_csv(tmp["errors"], index=False)
+        errors.head(cfg.max_errors).to_csv(tmp["errors"], index=False)
         result.by_carries.to_csv(tmp["by_carries"], index=False)
         result.by_digits.to_csv(tmp["by_digits"], index=False)
+        save_png(picture, tmp["space_map"])
         tmp["metrics"].write_text(json.dumps(result.metrics, indent=2) + "\n")
-    test_metrics = result.metrics["test"]
+    test_metrics, space = result.metrics["test"], result.metrics["space"]
     longer = ", ".join(f"{k}: {v}" for k, v in result.metrics["longer"].items())
+    scored = "all" if space["scored"] == space["questions"] else f"a sample of {space['scored']:,} of"
     print(
-        f"evaluate: test exact match {test_metrics['exact_match']:.4f}, "
-        f"char accuracy {test_metrics['char_accuracy']:.4f} on {test_metrics['n_samples']:,} "
-        f"questions; {test_metrics['n_errors']:,} errors -> {args.errors}; longer questions: "
-        f"{longer or 'none'}"
+        f"evaluate: test exact match {test_metrics['exact_match']:.4f} ({_errors(test_metrics['n_errors'])} "
+        f"in {test_metrics['n_samples']:,}); whole space ({scored} {space['questions']:,} questions) "
+        f"{space['exact_match']:.6f} ({_errors(space['errors'])}), never trained on "
+        f"{space['unseen']['exact_match']:.6f}, worst digits {space['worst']['digits']} "
+        f"{space['worst']['exact_match']:.4f}; errors -> {args.errors}, map -> {args.space_map}; "
+        f"longer questions: {longer or 'none'}"
     )
+
+
+def _errors(n: int) -> str:
+    return f"{n:,} error{'s' * (n != 1)}"
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def main() -> None:
 
     cfg = load_params(args.params).split
     questions = datasets.load(args.questions)
-    parts = datasets.split_rows(len(questions), cfg)
+    parts = datasets.split_rows(questions, cfg)
     # All three are written before any replaces its old version: a split interrupted
     # half-way must not pair a new train.npz with an old test.npz (they would overlap).
     # Each part is written straight from its rows, so memory stays about the input's size.

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Small enough to run in seconds, big enough that 2-digit addition is learnable.
 TINY_PARAMS = {
     "data": {
-        "digits": 2, "count": 3000, "operation": "add", "reverse": True, "seed": 7,
+        "digits": 2, "count": 3000, "operation": "add", "sampling": "balanced", "reverse": True, "seed": 7,
         "longer_extra_digits": [1], "longer_count": 200,
     },
     "split": {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 7},
@@ -37,7 +37,13 @@ TINY_PARAMS = {
         "seed": 7,
         "show_samples": 2,
     },
-    "evaluate": {"max_errors": 50, "batch_size": 512},
+    "evaluate": {"max_errors": 50, "batch_size": 512, "space_questions": 1_000_000, "seed": 7},
+}
+
+# The evaluate stage's outputs, by flag, as file names in an output folder.
+EVALUATE_OUTPUTS = {
+    "--metrics": "m.json", "--by-carries": "c.csv", "--by-digits": "d.csv", "--errors": "e.csv",
+    "--space-map": "space.png",
 }
 
 
@@ -60,6 +66,14 @@ def train_command(params: Path, split: dict, out: Path, *extra) -> list[str]:
         "train", "--params", params, "--train", split["train"], "--val", split["val"],
         "--model", out / "model.pt", "--live-dir", out / "live", *extra,
     )
+
+
+def evaluate_args(params: Path, model: Path, split: dict, out: Path) -> list:
+    """The evaluate stage's arguments: `split`'s train, val, test and longer sets in,
+    EVALUATE_OUTPUTS in the folder `out`."""
+    inputs = ["--params", params, "--model", model, "--train", split["train"], "--val", split["val"],
+              "--test", split["test"], "--longer-dir", split["longer"]]
+    return inputs + [x for flag, name in EVALUATE_OUTPUTS.items() for x in (flag, out / name)]
 
 
 def rewrite_npz(path: Path, **changes) -> None:

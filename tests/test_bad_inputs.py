@@ -1,6 +1,6 @@
 """Damaged or mismatched input files, through the real entry points that read them.
 
-split reads the questions file; evaluate reads the test split, the longer held-out sets and
+split reads the questions file; evaluate reads the splits, the longer held-out sets and
 the model file; `arith-seq2seq predict` reads the model file. Each refusal must be one line
 on stderr that names the file and says what to do, a non-zero exit, and the previous
 outputs left byte for byte as they were, with no temporary file beside them.
@@ -22,7 +22,7 @@ from arith_seq2seq.cli import main as cli_main
 from arith_seq2seq.config import DataConfig
 from arith_seq2seq.questions import generate_questions
 
-from .conftest import TINY_PARAMS, rewrite_npz, run_stage, run_stage_in_process, write_params
+from .conftest import TINY_PARAMS, evaluate_args, rewrite_npz, run_stage, run_stage_in_process, write_params
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -96,15 +96,9 @@ def test_split_refuses_a_damaged_questions_file_and_keeps_its_outputs(tmp_path, 
     assert snapshot(out) == before
 
 
-EVALUATE_OUTPUTS = {"--metrics": "m.json", "--by-carries": "c.csv", "--by-digits": "d.csv", "--errors": "e.csv"}
-
-
 def run_evaluate(folder: Path, model: Path, test: Path, longer: Path, runner=run_stage_in_process):
-    outputs = [x for flag, name in EVALUATE_OUTPUTS.items() for x in (flag, folder / "out" / name)]
-    return runner(
-        "evaluate", "--params", folder / "params.yaml", "--model", model, "--test", test,
-        "--longer-dir", longer, *outputs,
-    )
+    split = {"train": folder / "train.npz", "val": folder / "val.npz", "test": test, "longer": longer}
+    return runner("evaluate", *evaluate_args(folder / "params.yaml", model, split, folder / "out"))
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +107,8 @@ def evaluated(tmp_path_factory, tiny_split, tiny_model):
     folder = tmp_path_factory.mktemp("evaluated")
     write_params(folder / "params.yaml")
     shutil.copy(tiny_model, folder / "model.pt")
-    shutil.copy(tiny_split["test"], folder / "test.npz")
+    for name in ("train", "val", "test"):
+        shutil.copy(tiny_split[name], folder / f"{name}.npz")
     shutil.copytree(tiny_split["longer"], folder / "longer")
     result = run_evaluate(folder, folder / "model.pt", folder / "test.npz", folder / "longer", runner=run_stage)
     assert result.returncode == 0, result.stderr

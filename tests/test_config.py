@@ -6,11 +6,13 @@ from arith_seq2seq.errors import ConfigError
 from .conftest import ROOT, TINY_PARAMS
 
 
-def test_repository_params_load_and_match_the_reference_defaults():
+def test_repository_params_load_and_keep_the_reference_model():
     params = load_params(ROOT / "params.yaml")
-    assert (params.data.digits, params.data.count, params.data.reverse) == (3, 50_000, True)
+    assert (params.data.digits, params.data.reverse, params.data.operation) == (3, True, "add")
     assert (params.model.cell, params.model.hidden_size, params.model.decoder_layers) == ("lstm", 128, 1)
-    assert (params.model.arch, params.data.operation, params.data.longer_extra_digits) == ("repeat", "add", (1, 2))
+    assert (params.model.arch, params.data.longer_extra_digits) == ("repeat", (1, 2))
+    # The data that make a calculator (docs/calculator.md); the reference's stays selectable.
+    assert (params.data.sampling, params.split.always_train_digits) == ("balanced", 2)
 
 
 def test_missing_sections_take_defaults():
@@ -39,6 +41,12 @@ def test_missing_sections_take_defaults():
         ({"train": {"num_nodes": 1.5}}, r"train\.num_nodes must be a whole number"),
         ({"train": {"strategy": "fsdp"}}, r"train\.strategy is 'fsdp'; choose one of auto, ddp"),
         ({"train": {"batch_size": 3, "devices": 2, "num_nodes": 2}}, r"train\.batch_size \(3\) is split across train\.devices x train\.num_nodes = 4 processes; make it at least 4"),
+        ({"data": {"sampling": "uniform"}}, r"data\.sampling is 'uniform'; choose one of balanced, reference"),
+        ({"split": {"always_train_digits": -1}}, r"split\.always_train_digits must be at least 0, got -1"),
+        ({"train": {"precision": "16-mixed"}}, r"train\.precision is '16-mixed'; choose one of 32-true, bf16-mixed"),
+        ({"train": {"min_stratum_share": 1.5}}, r"train\.min_stratum_share is 1\.5; it is a share of the training rows, below 1"),
+        ({"train": {"min_stratum_share": -0.1}}, r"train\.min_stratum_share must not be negative"),
+        ({"evaluate": {"space_questions": 0}}, r"evaluate\.space_questions must be at least 1, got 0"),
     ],
 )
 def test_bad_params_name_the_key_and_the_fix(raw, message):

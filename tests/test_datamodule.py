@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import BatchSampler, RandomSampler
@@ -44,3 +45,24 @@ def test_more_processes_than_validation_questions_is_refused(tiny_split):
     data.check_processes(len(data.val_set))
     with pytest.raises(ConfigError, match=r"val\.npz has 300 questions, fewer than the 301 training processes"):
         data.check_processes(len(data.val_set) + 1)
+
+
+def test_rare_strata_are_repeated_to_their_minimum_share():
+    from collections import Counter
+
+    from arith_seq2seq.config import DataConfig
+    from arith_seq2seq.datamodule import epoch_rows
+    from arith_seq2seq.questions import generate_questions, num_digits
+
+    qs = generate_questions(DataConfig(digits=3, count=60_000, seed=2, sampling="balanced"))
+    np.testing.assert_array_equal(epoch_rows(qs, 0.0), np.arange(len(qs)))
+    rows = epoch_rows(qs, 0.02)
+    assert set(rows.tolist()) == set(range(len(qs)))  # every row at least once
+    strata = Counter(zip(num_digits(qs.a[rows]).tolist(), num_digits(qs.b[rows]).tolist()))
+    once = Counter(zip(num_digits(qs.a).tolist(), num_digits(qs.b).tolist()))
+    for stratum, n in once.items():
+        if n >= 0.02 * len(qs):
+            assert strata[stratum] == n  # common strata: each row once
+        else:
+            assert strata[stratum] >= 0.02 * len(qs) and strata[stratum] % n == 0  # whole copies
+    assert strata[(1, 1)] == 100 * 12  # 1,200 rows is 2% of 60,000

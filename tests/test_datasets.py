@@ -104,7 +104,7 @@ def test_files_are_what_np_savez_writes(tmp_path, questions):
 def test_saving_rows_writes_the_same_file_as_saving_their_copy(tmp_path, questions, monkeypatch):
     monkeypatch.setattr(datasets, "_WRITE_CHUNK", 100)  # many chunks even for 1,000 rows
     parts = datasets.split(questions, SplitConfig())
-    for rows, part in zip(datasets.split_rows(len(questions), SplitConfig()), parts):
+    for rows, part in zip(datasets.split_rows(questions, SplitConfig()), parts):
         datasets.save(questions, tmp_path / "rows.npz", rows=rows)
         datasets.save(part, tmp_path / "copy.npz")
         assert (tmp_path / "rows.npz").read_bytes() == (tmp_path / "copy.npz").read_bytes()
@@ -162,3 +162,60 @@ def test_missing_longer_sets_folder_is_an_error_not_an_empty_result(tmp_path):
     assert datasets.load_longer(tmp_path / "empty") == {}
     with pytest.raises(DataFileError, match=r"longer: no such folder of longer held-out sets; run `dvc repro`"):
         datasets.load_longer(tmp_path / "longer")
+
+
+def test_a_question_and_its_mirror_land_in_the_same_part():
+    qs = generate_questions(DataConfig(digits=2, count=6000, seed=4, sampling="balanced"))  # both orders
+    mirrored = {(a, b) for a, b in zip(qs.a.tolist(), qs.b.tolist())}
+    assert sum((b, a) in mirrored for a, b in mirrored if a != b) > 1000
+    parts = datasets.split(qs, SplitConfig(val_fraction=0.1, test_fraction=0.1, seed=3))
+    pairs = [{(min(a, b), max(a, b)) for a, b in zip(p.a.tolist(), p.b.tolist())} for p in parts]
+    assert not (pairs[0] & pairs[1] or pairs[0] & pairs[2] or pairs[1] & pairs[2])
+    sizes = [len(p) for p in parts]
+    assert sum(sizes) == 6000 and all(abs(n - want) <= 1 for n, want in zip(sizes, (4800, 600, 600)))
+
+
+def test_subtraction_keeps_a_minus_b_and_b_minus_a_apart():
+    # They are different questions with different answers: no reason to hold them together.
+    qs = generate_questions(DataConfig(digits=2, count=6000, operation="sub", seed=4))
+    parts = datasets.split(qs, SplitConfig(val_fraction=0.1, test_fraction=0.1, seed=3))
+    assert [len(p) for p in parts] == [4800, 600, 600]
+
+
+def test_a_question_keeps_its_part_when_other_questions_are_drawn():
+    # The part is a function of the question and the seed: more data adds questions to
+    # each part without moving the ones already there (bar the cuts).
+    cfg = SplitConfig(seed=5)
+    small = generate_questions(DataConfig(digits=3, count=20_000, seed=1, sampling="balanced"))
+    large = generate_questions(DataConfig(digits=3, count=40_000, seed=2, sampling="balanced"))
+    where = {}
+    for name, part in zip(("train", "val", "test"), datasets.split(large, cfg)):
+        where.update({(a, b): name for a, b in zip(part.a.tolist(), part.b.tolist())})
+    moved = shared = 0
+    for name, part in zip(("train", "val", "test"), datasets.split(small, cfg)):
+        for key in zip(part.a.tolist(), part.b.tolist()):
+            if key in where:
+                shared += 1
+                moved += where[key] != name
+    assert shared > 1000 and moved / shared < 0.02
+
+
+def test_short_questions_can_all_go_to_train():
+    qs = generate_questions(DataConfig(digits=3, count=60_000, seed=4, sampling="balanced"))
+    train, val, test = datasets.split(qs, SplitConfig(always_train_digits=2))
+    short = lambda p: int(((p.a < 100) & (p.b < 100)).sum())
+    assert (short(train), short(val), short(test)) == (10_000, 0, 0)  # all 10,000 of them
+    assert abs(len(val) - 6000) <= 1 and abs(len(test) - 6000) <= 1
+    # Only below the data's longest operands: at 2 digits, the 1-digit questions.
+    two = generate_questions(DataConfig(digits=2, count=5000, seed=4, sampling="balanced"))
+    train, val, test = datasets.split(two, SplitConfig(always_train_digits=2))
+    assert int(((val.a < 10) & (val.b < 10)).sum()) == 0 and len(val) > 400
+
+
+def test_always_train_that_leaves_too_little_to_hold_out_is_refused():
+    qs = generate_questions(DataConfig(digits=3, count=20_000, seed=4, sampling="balanced"))
+    short = (qs.a < 100) & (qs.b < 100)
+    mostly_short = qs.take(np.concatenate([np.flatnonzero(short), np.flatnonzero(~short)[:100]]))
+    n = len(mostly_short)
+    with pytest.raises(ConfigError, match=rf"only 100 of the {n} questions may be held out .* lower split.always_train_digits"):
+        datasets.split(mostly_short, SplitConfig(always_train_digits=2, val_fraction=0.1, test_fraction=0.1))

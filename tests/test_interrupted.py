@@ -19,7 +19,7 @@ import numpy as np
 
 from arith_seq2seq import datasets
 
-from .conftest import ROOT, run_stage, write_params
+from .conftest import ROOT, evaluate_args, run_stage, write_params
 
 # Runs a stage with one of these kill points (environment variable KILL_AT):
 #   npz:K:B    during the K-th .npz written, once B bytes of it are written (and flushed)
@@ -155,18 +155,15 @@ def test_generate_killed_while_writing_keeps_the_previous_data(tmp_path):
     assert (tmp_path / "questions.npz").read_bytes() == (fresh / "questions.npz").read_bytes()
 
 
-def test_generate_killed_while_swapping_the_longer_folder_is_not_read_as_no_longer_sets(tmp_path, tiny_model):
+def test_generate_killed_while_swapping_the_longer_folder_is_not_read_as_no_longer_sets(tmp_path, tiny_model, tiny_split):
     # atomic_dir moves the old folder aside, then the new one in: killed in between, the
     # folder is missing. evaluate used to read that as "no longer sets" and score without them.
     assert run_stage(*generate(tmp_path, seed=8)).returncode == 0
     run_killed(f"moved:{tmp_path / 'longer'}", *generate(tmp_path, seed=9))
     assert not (tmp_path / "longer").exists()
     out = tmp_path / "out"
-    result = run_stage(
-        "evaluate", "--params", tmp_path / "params.yaml", "--model", tiny_model,
-        "--test", tmp_path / "questions.npz", "--longer-dir", tmp_path / "longer",
-        "--metrics", out / "m.json", "--by-carries", out / "c.csv", "--by-digits", out / "d.csv", "--errors", out / "e.csv",
-    )
+    split = {**tiny_split, "test": tmp_path / "questions.npz", "longer": tmp_path / "longer"}
+    result = run_stage("evaluate", *evaluate_args(tmp_path / "params.yaml", tiny_model, split, out))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"error: {tmp_path / 'longer'}: no such folder of longer held-out sets; "
@@ -201,10 +198,7 @@ def test_split_killed_while_writing_keeps_all_three_previous_parts(tmp_path):
 def test_evaluate_killed_while_writing_keeps_all_previous_outputs(tmp_path, tiny_model, tiny_split):
     params = write_params(tmp_path / "params.yaml")
     out = tmp_path / "out"
-    args = (
-        "--params", params, "--model", tiny_model, "--test", tiny_split["test"], "--longer-dir", tiny_split["longer"],
-        "--metrics", out / "m.json", "--by-carries", out / "c.csv", "--by-digits", out / "d.csv", "--errors", out / "e.csv",
-    )
+    args = evaluate_args(params, tiny_model, tiny_split, out)
     assert run_stage("evaluate", *args).returncode == 0
     before = files(out)
     write_params(params, {"evaluate": {"max_errors": 3}})
@@ -226,11 +220,8 @@ def test_a_temporary_file_left_in_the_longer_folder_is_not_read_as_a_set(tmp_pat
     good = (longer / "digits_3.npz").read_bytes()
     (longer / ".digits_4.npz.x1y2z3.tmp").write_bytes(good[: len(good) // 2])
     out = tmp_path / "out"
-    result = run_stage(
-        "evaluate", "--params", write_params(tmp_path / "params.yaml"), "--model", tiny_model,
-        "--test", tiny_split["test"], "--longer-dir", longer,
-        "--metrics", out / "m.json", "--by-carries", out / "c.csv", "--by-digits", out / "d.csv", "--errors", out / "e.csv",
-    )
+    split = {**tiny_split, "longer": longer}
+    result = run_stage("evaluate", *evaluate_args(write_params(tmp_path / "params.yaml"), tiny_model, split, out))
     assert result.returncode == 0, result.stderr
     assert set(json.loads((out / "m.json").read_text())["longer"]) == {"digits_3"}
     assert np.array_equal(datasets.load(longer / "digits_3.npz").a, datasets.load(tiny_split["longer"] / "digits_3.npz").a)

@@ -1,6 +1,7 @@
 import hashlib
 import time
 import tracemalloc
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -16,6 +17,9 @@ from arith_seq2seq.questions import (
     _sample_by_rejection,
     count_carries,
     distinct_questions,
+    equal_shares,
+    strata,
+    stratum_size,
     generate_longer,
     generate_questions,
     encode,
@@ -53,7 +57,7 @@ def test_reversal_reverses_the_padded_question_only():
 
 
 def test_a_plus_b_and_b_plus_a_count_as_one_question():
-    qs = generate_questions(DataConfig(digits=2, count=3000, seed=5))
+    qs = generate_questions(DataConfig(digits=2, count=3000, seed=5, sampling="reference"))
     pairs = set(zip(np.minimum(qs.a, qs.b).tolist(), np.maximum(qs.a, qs.b).tolist()))
     assert len(pairs) == len(qs) == 3000
 
@@ -102,10 +106,10 @@ def test_answers_match_python_integers(operation, digits):
 def test_subtraction_questions_are_ordered_and_can_be_exhausted():
     # a-b and b-a are different questions: 10*10 one-digit ones exist, not 55.
     assert distinct_questions(1, "sub") == 100
-    qs = generate_questions(DataConfig(digits=1, count=100, operation="sub"))
+    qs = generate_questions(DataConfig(digits=1, count=100, operation="sub", sampling="reference"))
     assert len(set(zip(qs.a.tolist(), qs.b.tolist()))) == 100
     with pytest.raises(ConfigError, match="only 100 distinct sub questions"):
-        generate_questions(DataConfig(digits=1, count=101, operation="sub"))
+        generate_questions(DataConfig(digits=1, count=101, operation="sub", sampling="reference"))
 
 
 def test_longer_sets_have_longer_operands_and_their_own_seeds():
@@ -135,13 +139,15 @@ def test_impossible_count_fails_at_once_with_the_limit():
     assert distinct_questions(1) == 55
     start = time.perf_counter()
     with pytest.raises(ConfigError, match=r"data.count is 56.*only 55 distinct"):
-        generate_questions(DataConfig(digits=1, count=56))
+        generate_questions(DataConfig(digits=1, count=56, sampling="reference"))
+    with pytest.raises(ConfigError, match=r"data.count is 101.*only 100 distinct ordered add questions"):
+        generate_questions(DataConfig(digits=1, count=101, sampling="balanced"))
     assert time.perf_counter() - start < 1
 
 
 @pytest.mark.parametrize("digits,count", [(1, 55), (2, 5050), (3, 500_500), (3, 400_000)])
 def test_counts_at_or_near_the_limit_finish(digits, count):
-    qs = generate_questions(DataConfig(digits=digits, count=count, seed=2))
+    qs = generate_questions(DataConfig(digits=digits, count=count, seed=2, sampling="reference"))
     pairs = np.unique(np.stack([np.minimum(qs.a, qs.b), np.maximum(qs.a, qs.b)], 1), axis=0)
     assert len(pairs) == len(qs) == count
     assert qs.a.max() < 10**digits and qs.b.max() < 10**digits
@@ -172,21 +178,21 @@ def _digest(qs) -> str:
 @pytest.mark.parametrize(
     "cfg, main, longer",
     [
-        (DataConfig(), "0283fc3daa78a67c", {4: "c16a911ccfa5a91a", 5: "3c9455bf79a27709"}),
-        (DataConfig(digits=9, count=150_000, seed=3), "e5a45341d4997377", {10: "2294ba0f4dd83863", 11: "2678fea121be311f"}),
+        (DataConfig(sampling="reference"), "0283fc3daa78a67c", {4: "c16a911ccfa5a91a", 5: "3c9455bf79a27709"}),
+        (DataConfig(digits=9, count=150_000, seed=3, sampling="reference"), "e5a45341d4997377", {10: "2294ba0f4dd83863", 11: "2678fea121be311f"}),
         (
-            DataConfig(digits=5, count=20_000, operation="sub", reverse=False, seed=4),
+            DataConfig(digits=5, count=20_000, operation="sub", reverse=False, seed=4, sampling="reference"),
             "2ed9b7bdc6f0443b", {6: "2e4ceac5f9e2c26a", 7: "c166279dc75fbcdd"},
         ),
         (
-            DataConfig(digits=3, count=300_000, operation="mul", seed=5),
+            DataConfig(digits=3, count=300_000, operation="mul", seed=5, sampling="reference"),
             "1c091ac123ee3aa6", {4: "99206619bc65d9f7", 5: "bbbc01b98afe1ebc"},
         ),
         (
-            DataConfig(digits=2, count=9_000, operation="sub", seed=6),
+            DataConfig(digits=2, count=9_000, operation="sub", seed=6, sampling="reference"),
             "c42dfa8238a7e129", {3: "83c82ce404d27522", 4: "537ee2da9d30b161"},
         ),
-        (DataConfig(digits=13, count=5_000, seed=7), "3dd044c157929a77", {14: "e66de00947f93655", 15: "0218dd81f2516760"}),
+        (DataConfig(digits=13, count=5_000, seed=7, sampling="reference"), "3dd044c157929a77", {14: "e66de00947f93655", 15: "0218dd81f2516760"}),
     ],
 )
 def test_generated_questions_are_unchanged(cfg, main, longer):
@@ -243,14 +249,59 @@ def test_encoding_refuses_operands_wider_than_the_format():
         encode(np.array([100]), np.array([1]), 2, False, vocab_for("add"))
 
 
-def test_generation_memory_is_about_the_size_of_its_output():
+@pytest.mark.parametrize("sampling", ["balanced", "reference"])
+def test_generation_memory_is_about_the_size_of_its_output(sampling):
     # 10,000,000 nine-digit questions are 450 MB of arrays; the generator once peaked at
     # 16 times its output here (int64 (rows x width) temporaries, whole-array sorts).
     tracemalloc.start()
     try:
-        qs = generate_questions(DataConfig(digits=9, count=1_000_000, seed=11))
+        qs = generate_questions(DataConfig(digits=9, count=1_000_000, seed=11, sampling=sampling))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     output = sum(getattr(qs, name).nbytes for name in ("question", "answer", "a", "b"))
     assert peak < 1.5 * output, f"peak {peak / 1e6:.0f} MB for {output / 1e6:.0f} MB of questions"
+
+
+def test_equal_shares_take_small_strata_whole_and_share_the_rest():
+    assert equal_shares(90, [10, 40, 40]) == [10, 40, 40]
+    assert equal_shares(60, [10, 40, 40]) == [10, 25, 25]
+    assert equal_shares(61, [10, 40, 40]) == [10, 26, 25]
+    assert equal_shares(30, [100, 100, 100]) == [10, 10, 10]
+    assert sum(equal_shares(150_000, [stratum_size(*s) for s in strata(3)])) == 150_000
+
+
+def test_balanced_sampling_draws_ordered_questions_an_equal_share_per_stratum():
+    qs = generate_questions(DataConfig(digits=3, count=150_000, seed=4, sampling="balanced"))
+    pairs = set(zip(qs.a.tolist(), qs.b.tolist()))
+    assert len(pairs) == 150_000  # distinct as ordered questions
+    assert (1, 0) in pairs and (0, 1) in pairs  # both orders: users ask both
+    per_stratum = Counter(zip(num_digits(qs.a).tolist(), num_digits(qs.b).tolist()))
+    # Every question with operands of at most 2 digits, and of 1 and 3 digits: the strata
+    # smaller than an equal share (150,000 / 9) are taken whole.
+    for la, lb in [(1, 1), (1, 2), (2, 1), (2, 2), (1, 3), (3, 1)]:
+        assert per_stratum[(la, lb)] == stratum_size(la, lb)
+    # The rest is shared equally by 2+3, 3+2 and 3+3.
+    assert sorted(per_stratum[s] for s in [(2, 3), (3, 2), (3, 3)]) == [40_666, 40_667, 40_667]
+    # Not grouped by stratum: the rows come in random order.
+    assert len(set(num_digits(qs.a[:20]).tolist())) > 1
+
+
+def test_balanced_sampling_reaches_every_ordered_question_and_no_further():
+    assert distinct_questions(2, "add", "balanced") == 10_000
+    qs = generate_questions(DataConfig(digits=2, count=10_000, seed=1, sampling="balanced"))
+    assert len(set(zip(qs.a.tolist(), qs.b.tolist()))) == 10_000
+    with pytest.raises(ConfigError, match=r"data.count is 10,001, but only 10,000 distinct ordered add questions"):
+        generate_questions(DataConfig(digits=2, count=10_001, sampling="balanced"))
+
+
+@pytest.mark.parametrize("digits", [9, 15])
+def test_balanced_sampling_of_vast_strata_stays_distinct_and_in_range(digits):
+    qs = generate_questions(DataConfig(digits=digits, count=20_000, seed=2, sampling="balanced"))
+    assert len(set(zip(qs.a.tolist(), qs.b.tolist()))) == 20_000
+    assert qs.a.max() < 10**digits and qs.b.max() < 10**digits
+    per_stratum = Counter(zip(num_digits(qs.a).tolist(), num_digits(qs.b).tolist()))
+    assert len(per_stratum) == digits * digits
+    shares = [n for stratum, n in per_stratum.items() if stratum != (1, 1)]
+    assert max(shares) - min(shares) <= 1  # equal shares, but for the remainder
+    assert per_stratum[(1, 1)] == min(100, max(shares))

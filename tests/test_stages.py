@@ -3,13 +3,15 @@
 import json
 import tracemalloc
 
+import pandas as pd
 import pytest
+from PIL import Image
 
 from arith_seq2seq import datasets
 from arith_seq2seq.config import DataConfig
 from arith_seq2seq.questions import generate_questions
 
-from .conftest import run_stage, run_stage_in_process, write_params
+from .conftest import evaluate_args, run_stage, run_stage_in_process, write_params
 
 
 def assert_user_error(result, *fragments):
@@ -30,7 +32,9 @@ def test_generate_then_split_write_their_outputs(tmp_path):
         "--train", paths[0], "--val", paths[1], "--test", paths[2],
     )
     assert result.returncode == 0, result.stderr
-    assert "2,400 / 300 / 300" in result.stdout
+    # 80/10/10, give or take a question: a+b and b+a land in the same part.
+    sizes = [int(n.replace(",", "")) for n in result.stdout.split("=")[1].split("/")]
+    assert sum(sizes) == 3000 and all(abs(n - want) <= 1 for n, want in zip(sizes, (2400, 300, 300)))
     assert all(p.is_file() for p in paths)
     assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == ["digits_3.npz"]
 
@@ -40,7 +44,9 @@ def test_generate_then_split_write_their_outputs(tmp_path):
     [
         ({"data": {"digitz": 2}}, ["unknown key data.digitz"]),
         ({"data": {"digits": 0}}, ["data.digits must be at least 1"]),
-        ({"data": {"digits": 1, "count": 100}}, ["data.count is 100", "only 55 distinct"]),
+        ({"data": {"digits": 1, "count": 101}}, ["data.count is 101", "only 100 distinct ordered"]),
+        ({"data": {"digits": 1, "count": 56, "sampling": "reference"}}, ["data.count is 56", "only 55 distinct"]),
+        ({"data": {"sampling": "uniform"}}, ["data.sampling is 'uniform'; choose one of balanced, reference"]),
         ({"model": {"cell": "lstmm"}}, ["model.cell is 'lstmm'"]),
     ],
 )
@@ -83,45 +89,45 @@ def test_evaluate_refuses_a_corrupt_model_and_writes_nothing(tmp_path, tiny_spli
     params = write_params(tmp_path / "params.yaml")
     model = tmp_path / "model.pt"
     model.write_bytes(tiny_model.read_bytes()[:2000])
-    outs = {
-        "--metrics": tmp_path / "m.json", "--by-carries": tmp_path / "c.csv",
-        "--by-digits": tmp_path / "d.csv", "--errors": tmp_path / "e.csv",
-    }
-    args = [x for pair in outs.items() for x in pair]
-    result = run_stage("evaluate", "--params", params, "--model", model, "--test", tiny_split["test"], "--longer-dir", tiny_split["longer"], *args)
+    result = run_stage("evaluate", *evaluate_args(params, model, tiny_split, tmp_path / "out"))
     assert_user_error(result, "model.pt: not a readable model file")
-    assert not any(p.exists() for p in outs.values())
+    assert not (tmp_path / "out").exists()
 
 
 def test_evaluate_refuses_test_data_of_another_shape(tmp_path, tiny_model):
     params = write_params(tmp_path / "params.yaml", {"data": {"digits": 3}})
     questions = tmp_path / "q3.npz"
     assert run_stage("generate", "--params", params, "--out", questions, "--longer-dir", tmp_path / "longer").returncode == 0
-    args = ["--metrics", tmp_path / "m.json", "--by-carries", tmp_path / "c.csv",
-            "--by-digits", tmp_path / "d.csv", "--errors", tmp_path / "e.csv"]
-    result = run_stage("evaluate", "--params", params, "--model", tiny_model, "--test", questions, "--longer-dir", tmp_path / "longer", *args)
+    split = {"train": questions, "val": questions, "test": questions, "longer": tmp_path / "longer"}
+    result = run_stage("evaluate", *evaluate_args(params, tiny_model, split, tmp_path / "out"))
     assert_user_error(result, "2 digits", "3 digits")
 
 
 def test_evaluate_writes_metrics_and_error_cases(tmp_path, tiny_split, tiny_model):
     params = write_params(tmp_path / "params.yaml", {"evaluate": {"max_errors": 3}})
-    metrics = tmp_path / "m.json"
-    errors = tmp_path / "e.csv"
-    result = run_stage(
-        "evaluate", "--params", params, "--model", tiny_model, "--test", tiny_split["test"],
-        "--longer-dir", tiny_split["longer"], "--metrics", metrics, "--by-carries", tmp_path / "c.csv", "--by-digits", tmp_path / "d.csv",
-        "--errors", errors,
-    )
+    out = tmp_path / "out"
+    result = run_stage("evaluate", *evaluate_args(params, tiny_model, tiny_split, out))
     assert result.returncode == 0, result.stderr
-    summary = json.loads(metrics.read_text())
-    assert set(summary) == {"test", "exact_match_by", "longer"}
+    summary = json.loads((out / "m.json").read_text())
+    assert set(summary) == {"test", "exact_match_by", "longer", "space"}
     # The tiny model is the repeat architecture, which cannot write longer answers.
     assert summary["longer"] == {"digits_3": "not applicable"}
     groups = set(summary["exact_match_by"])
     assert {g for g in groups if g.startswith("digits_")} <= {f"digits_{a}+{b}" for a in (1, 2) for b in (1, 2)}
     assert {g for g in groups if g.startswith("carries_")} <= {"carries_0", "carries_1", "carries_2"}
-    assert len(errors.read_text().splitlines()) == 1 + min(3, summary["test"]["n_errors"])
-    assert (tmp_path / "c.csv").read_text().startswith("carries,n,exact_match")
+    # Two-digit operands: all 10,000 ordered questions are scored.
+    space = summary["space"]
+    assert (space["questions"], space["scored"]) == (10_000, 10_000)
+    assert set(space["by_digits"]) == {"1+1", "1+2", "2+1", "2+2"}
+    assert space["worst"]["exact_match"] == min(space["by_digits"].values())
+    assert space["errors"] >= summary["test"]["n_errors"]
+    errors = pd.read_csv(out / "e.csv")
+    assert len(errors) == min(3, space["errors"])
+    assert set(errors["split"]) <= {"train", "val", "test", "none"}
+    assert (out / "c.csv").read_text().startswith("carries,n,exact_match")
+    with Image.open(out / "space.png") as image:
+        assert image.format == "PNG" and image.width > 500 and image.height > 500
+    assert f"{space['exact_match']:.6f}" in result.stdout and "worst digits" in result.stdout
 
 
 def test_split_needs_about_the_memory_of_its_input(tmp_path, monkeypatch):

@@ -49,11 +49,12 @@ def test_small_model_learns_one_digit_addition(one_digit, tmp_path):
 
 
 @pytest.mark.slow
-def test_training_is_deterministic(tiny_split):
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_training_is_deterministic(tiny_split, precision):
     def run():
         return fit(
             ModelConfig(hidden_size=32),
-            TrainConfig(batch_size=64, max_epochs=1, show_samples=0),
+            TrainConfig(batch_size=64, max_epochs=1, show_samples=0, precision=precision, min_stratum_share=0.05),
             tiny_split["train"],
             tiny_split["val"],
             progress=False,
@@ -63,3 +64,19 @@ def test_training_is_deterministic(tiny_split):
     assert first.info == second.info
     for key, value in first.model.state_dict().items():
         assert torch.equal(value, second.model.state_dict()[key]), key
+
+
+@pytest.mark.slow
+def test_bfloat16_training_learns_like_float32(one_digit):
+    # bf16-mixed runs the forward pass in bfloat16; the model it returns is float32 and
+    # is scored in float32, like every model.
+    trained = fit(
+        ModelConfig(hidden_size=64),
+        TrainConfig(batch_size=64, max_epochs=8, lr=0.02, show_samples=0, precision="bf16-mixed"),
+        one_digit["train"],
+        one_digit["val"],
+        progress=False,
+    )
+    assert all(p.dtype == torch.float32 for p in trained.model.parameters())
+    val = datasets.load(one_digit["val"])
+    assert exact_match(predict(trained.model, val.question)[0], val.answer).mean() >= 0.98

@@ -119,23 +119,32 @@ def _check_question_format(payload: dict, trained: TrainedModel, path: Path) -> 
 
 @torch.no_grad()
 def predict(
-    model: Seq2SeqModel, question, answer_len: int | None = None, batch_size: int = 4096
+    model: Seq2SeqModel, question, answer_len: int | None = None, batch_size: int = 4096, share_prefixes: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Answer ids (uint8, padded to `answer_len`) and confidences for question ids.
 
-    Raises NotApplicable where the architecture cannot give answers of that length."""
+    With `share_prefixes` the rows are read in sorted order, each batch with
+    `Seq2SeqModel.encode_shared`: the same answers, several times faster for many questions
+    that begin alike (a whole question space). Raises NotApplicable where the
+    architecture cannot give answers of that length."""
     answer_len = model.spec.answer_len if answer_len is None else answer_len
+    question = np.asarray(question)
+    # Lexicographic order: the rows sharing a prefix are contiguous (see encode_shared).
+    order = np.lexsort(question.T[::-1]) if share_prefixes and len(question) else None
     was_training = model.training
     model.eval()
-    question = torch.as_tensor(question).long()
-    ids, confidence = [], []
+    ids = np.empty((len(question), answer_len), dtype=np.uint8)
+    confidence = np.empty(len(question), dtype=np.float32)
     try:
         for i in range(0, len(question), batch_size):
-            batch_ids, batch_confidence = model.predict(question[i : i + batch_size], answer_len)
-            ids.append(batch_ids.to(torch.uint8))
-            confidence.append(batch_confidence)
+            rows = slice(i, i + batch_size) if order is None else order[i : i + batch_size]
+            batch = torch.as_tensor(question[rows]).long()
+            if share_prefixes:
+                batch_ids, batch_confidence = model.answer(*model.encode_shared(batch), batch, answer_len)
+            else:
+                batch_ids, batch_confidence = model.predict(batch, answer_len)
+            ids[rows] = batch_ids.numpy()
+            confidence[rows] = batch_confidence.numpy()
     finally:
         model.train(was_training)
-    if not ids:
-        return np.empty((0, answer_len), dtype=np.uint8), np.empty(0, dtype=np.float32)
-    return torch.cat(ids).numpy(), torch.cat(confidence).numpy()
+    return ids, confidence

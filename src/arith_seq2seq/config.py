@@ -17,9 +17,15 @@ from .errors import ConfigError
 
 CELLS = ("lstm", "gru", "rnn")
 OPERATIONS = ("add", "sub", "mul")
+# How generate draws training questions (see questions.py).
+SAMPLINGS = ("balanced", "reference")
 # Lightning strategy names accepted for train.strategy: "auto" is one process, or DDP when
 # train.devices * train.num_nodes > 1; "ddp" asks for DDP even with a single process.
 STRATEGIES = ("auto", "ddp")
+# Lightning precision names accepted for train.precision: bf16-mixed runs the forward pass
+# in bfloat16 under autocast (weights and optimiser stay float32), much faster on CPUs
+# with bfloat16 instructions.
+PRECISIONS = ("32-true", "bf16-mixed")
 # int64 holds operands below 10**18, and the sum of two of them.
 MAX_DIGITS = 18
 
@@ -29,6 +35,8 @@ class DataConfig:
     digits: int = 3
     count: int = 50_000
     operation: str = "add"
+    # The reference's, like every default here; params.yaml chooses balanced.
+    sampling: str = "reference"
     reverse: bool = True
     seed: int = 1337
     # Held-out sets of longer questions for evaluate: one per entry, whose longer operand
@@ -40,6 +48,10 @@ class DataConfig:
         if self.operation not in OPERATIONS:
             raise ConfigError(
                 f"data.operation is {self.operation!r}; choose one of {', '.join(OPERATIONS)}"
+            )
+        if self.sampling not in SAMPLINGS:
+            raise ConfigError(
+                f"data.sampling is {self.sampling!r}; choose one of {', '.join(SAMPLINGS)}"
             )
         # int64 must hold every answer: a product has up to twice the operands' digits.
         most = MAX_DIGITS // 2 if self.operation == "mul" else MAX_DIGITS
@@ -73,6 +85,9 @@ class SplitConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 1337
+    # Questions whose operands both have at most this many digits (and fewer than the
+    # data's longest) all go to train (0: none).
+    always_train_digits: int = 0
 
     def validate(self) -> None:
         _check_fraction("split.val_fraction", self.val_fraction)
@@ -84,6 +99,7 @@ class SplitConfig:
                 "make their sum smaller than 1 (for example 0.1 and 0.1)"
             )
         _check_int("split.seed", self.seed, 0)
+        _check_int("split.always_train_digits", self.always_train_digits, 0)
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,9 @@ class TrainConfig:
     # Stop after this many epochs without a better validation exact match.
     patience: int = 4
     seed: int = 1337
+    # Each operand digit-count stratum makes up at least this share of every epoch's
+    # training rows; the rows of rarer strata are repeated (0: every row once).
+    min_stratum_share: float = 0.0
     # Validation questions printed with a tick or a cross after every epoch.
     show_samples: int = 10
     # Training processes per machine and machines (DDP over gloo on the CPU). batch_size
@@ -126,6 +145,7 @@ class TrainConfig:
     devices: int = 1
     num_nodes: int = 1
     strategy: str = "auto"
+    precision: str = "32-true"
 
     @property
     def world_size(self) -> int:
@@ -138,12 +158,22 @@ class TrainConfig:
         _check_float("train.weight_decay", self.weight_decay)
         _check_int("train.patience", self.patience, 1)
         _check_int("train.seed", self.seed, 0)
+        _check_float("train.min_stratum_share", self.min_stratum_share)
+        if self.min_stratum_share >= 1:
+            raise ConfigError(
+                f"train.min_stratum_share is {self.min_stratum_share}; it is a share of the training rows, "
+                "below 1 (for example 0.01; 0 for every row once)"
+            )
         _check_int("train.show_samples", self.show_samples, 0)
         _check_int("train.devices", self.devices, 1)
         _check_int("train.num_nodes", self.num_nodes, 1)
         if self.strategy not in STRATEGIES:
             raise ConfigError(
                 f"train.strategy is {self.strategy!r}; choose one of {', '.join(STRATEGIES)}"
+            )
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"train.precision is {self.precision!r}; choose one of {', '.join(PRECISIONS)}"
             )
         if self.batch_size < self.world_size:
             raise ConfigError(
@@ -154,14 +184,20 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvaluateConfig:
-    # Rows written to the error-case CSV (the most frequent kinds of error are not
-    # privileged: rows keep test-set order).
+    # Rows written to the error-case CSV, worst operand digit-count stratum first.
     max_errors: int = 1000
-    batch_size: int = 4096
+    batch_size: int = 1024
+    # The whole question space is scored when it holds at most this many questions (all
+    # ordered operand pairs: 1,000,000 at 3 digits), otherwise a stratified sample of this
+    # many, drawn with `seed`.
+    space_questions: int = 1_000_000
+    seed: int = 1337
 
     def validate(self) -> None:
         _check_int("evaluate.max_errors", self.max_errors, 0)
         _check_int("evaluate.batch_size", self.batch_size, 1)
+        _check_int("evaluate.space_questions", self.space_questions, 1)
+        _check_int("evaluate.seed", self.seed, 0)
 
 
 @dataclass(frozen=True)

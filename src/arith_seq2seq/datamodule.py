@@ -21,17 +21,22 @@ from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from . import datasets
 from .errors import ConfigError, DataFileError
+from .questions import num_digits
 
 
 class QuestionDataModule(pl.LightningDataModule):
-    def __init__(self, train_path: str | Path, val_path: str | Path, batch_size: int, seed: int):
+    def __init__(
+        self, train_path: str | Path, val_path: str | Path, batch_size: int, seed: int, min_stratum_share: float = 0.0
+    ):
         super().__init__()
         self.train_path = Path(train_path)
         self.val_path = Path(val_path)
         self.batch_size = batch_size
         self.seed = seed
+        self.min_stratum_share = min_stratum_share
         self.train_set: datasets.QuestionSet | None = None
         self.val_set: datasets.QuestionSet | None = None
+        self.train_rows: np.ndarray | None = None  # the rows of train_set one epoch visits
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -44,6 +49,7 @@ class QuestionDataModule(pl.LightningDataModule):
                 "(operation, vocabulary, digits or reversal differ); rerun `dvc repro`"
             )
         self.train_set, self.val_set = train, val
+        self.train_rows = epoch_rows(train, self.min_stratum_share)
 
     def check_processes(self, world: int) -> None:
         """Every process needs validation questions (an empty share would stall the others
@@ -60,8 +66,8 @@ class QuestionDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         rank, world = self._rank()
-        sampler = EpochBatches(len(self.train_set), self.batch_size, self.seed, rank, world)
-        return _loader(self.train_set, sampler)
+        sampler = EpochBatches(len(self.train_rows), self.batch_size, self.seed, rank, world)
+        return _loader(self.train_set.take(self.train_rows), sampler)
 
     def val_dataloader(self) -> DataLoader:
         rank, world = self._rank()
@@ -69,6 +75,26 @@ class QuestionDataModule(pl.LightningDataModule):
         # Evaluation holds no activations for backward, so larger batches are cheap.
         size = 4 * self.batch_size
         return _loader(self.val_set, [part[i : i + size].tolist() for i in range(0, len(part), size)])
+
+
+def epoch_rows(qs: datasets.QuestionSet, min_share: float) -> np.ndarray:
+    """The rows one training epoch visits: every row once, and those of each operand
+    digit-count stratum (1+1, 1+2, ...) holding less than `min_share` of them repeated,
+    whole copies, until it holds at least that share.
+
+    The few questions of the short strata (100 of 1+1 at any digits) are otherwise seen
+    a handful of times in a whole training, and are the ones users ask first."""
+    rows = np.arange(len(qs))
+    if min_share <= 0 or not len(qs):
+        return rows
+    stratum = num_digits(qs.a) * 100 + num_digits(qs.b)
+    repeats = [rows]
+    for value in np.unique(stratum):
+        members = np.flatnonzero(stratum == value)
+        copies = int(np.ceil(min_share * len(qs) / len(members))) - 1
+        if copies > 0:
+            repeats.append(np.tile(members, copies))
+    return np.concatenate(repeats)
 
 
 class EpochBatches(Sampler):

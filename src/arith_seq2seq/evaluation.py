@@ -12,7 +12,7 @@ from .checkpoint import TrainedModel, predict
 from .datasets import QuestionSet, answer_width
 from .errors import DataFileError
 from .metrics import accuracy_by, char_correct, exact_match, first_wrong_position
-from .questions import count_carries, num_digits, readable_questions
+from .questions import SYMBOLS, count_carries, num_digits
 from .vocab import Vocab
 
 NOT_APPLICABLE = "not applicable"
@@ -24,6 +24,7 @@ class Evaluation:
     by_carries: pd.DataFrame  # empty unless the operation is addition
     by_digits: pd.DataFrame
     errors: pd.DataFrame  # every wrong answer, in test-set order
+    wrong: np.ndarray  # their rows in the test set
 
 
 def check_compatible(trained: TrainedModel, qs: QuestionSet, model_path, data_path, same_digits: bool = True) -> None:
@@ -38,33 +39,23 @@ def check_compatible(trained: TrainedModel, qs: QuestionSet, model_path, data_pa
         )
 
 
-def evaluate(trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096) -> Evaluation:
-    pred, _ = predict(trained.model, qs.question, qs.answer.shape[1], batch_size)
+def evaluate(
+    trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096, predicted: np.ndarray | None = None
+) -> Evaluation:
+    """Score `qs`; `predicted`, if given, are the model's answers to it, already computed."""
+    pred = predict(trained.model, qs.question, qs.answer.shape[1], batch_size)[0] if predicted is None else predicted
     right = exact_match(pred, qs.answer)
     a_digits, b_digits = num_digits(qs.a), num_digits(qs.b)
     digits_key = np.char.add(np.char.add(a_digits.astype(str), "+"), b_digits.astype(str))
     by_digits = accuracy_by({"digits": digits_key}, right)
     # Carries are a property of addition; other operations get the header only.
     if qs.operation == "add":
-        carries = count_carries(qs.a, qs.b)
-        by_carries = accuracy_by({"carries": carries}, right)
+        by_carries = accuracy_by({"carries": count_carries(qs.a, qs.b)}, right)
     else:
-        carries = np.full(len(qs), -1)
         by_carries = pd.DataFrame({"carries": [], "n": [], "exact_match": []})
 
     wrong = np.flatnonzero(~right)
-    vocab = Vocab(trained.vocab)
-    errors = pd.DataFrame(
-        {
-            "question": readable_questions(qs.question[wrong], vocab, qs.reverse),
-            "expected": [s.strip() for s in vocab.decode(qs.answer[wrong])],
-            "predicted": [s.strip() for s in vocab.decode(pred[wrong])],
-            "a_digits": a_digits[wrong],
-            "b_digits": b_digits[wrong],
-            "carries": carries[wrong],
-            "first_wrong_position": first_wrong_position(pred[wrong], qs.answer[wrong]),
-        }
-    )
+    errors = error_table(qs.a[wrong], qs.b[wrong], pred[wrong], qs.answer[wrong], Vocab(trained.vocab), qs.operation)
     metrics = {
         "test": {
             "exact_match": float(right.mean()) if len(qs) else 0.0,
@@ -75,7 +66,27 @@ def evaluate(trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096) -> 
         # Exact match only; the sample counts per group are in the breakdown CSVs.
         "exact_match_by": {**_by_group(by_carries, "carries"), **_by_group(by_digits, "digits")},
     }
-    return Evaluation(metrics=metrics, by_carries=by_carries, by_digits=by_digits, errors=errors)
+    return Evaluation(metrics=metrics, by_carries=by_carries, by_digits=by_digits, errors=errors, wrong=wrong)
+
+
+def error_table(
+    a: np.ndarray, b: np.ndarray, predicted: np.ndarray, expected: np.ndarray, vocab: Vocab, operation: str
+) -> pd.DataFrame:
+    """One row per question, as a person reads it; callers pass the wrong answers.
+
+    `carries` is -1 for operations other than addition, where carries say little."""
+    carries = count_carries(a, b) if operation == "add" else np.full(len(a), -1)
+    return pd.DataFrame(
+        {
+            "question": [f"{x}{SYMBOLS[operation]}{y}" for x, y in zip(a.tolist(), b.tolist())],
+            "expected": [s.strip() for s in vocab.decode(expected)],
+            "predicted": [s.strip() for s in vocab.decode(predicted)],
+            "a_digits": num_digits(a),
+            "b_digits": num_digits(b),
+            "carries": carries,
+            "first_wrong_position": first_wrong_position(predicted, expected),
+        }
+    )
 
 
 def evaluate_longer(trained: TrainedModel, model_path, folder, batch_size: int = 4096) -> dict:

@@ -1,8 +1,15 @@
 """Arithmetic questions: sampling operands, encoding them as characters, counting carries.
 
-Semantics follow the reference: each operand gets a digit count drawn uniformly from
-1..digits, then uniform digits (so "007" is the number 7); for the commutative operations
-(add, mul) a+b and b+a are the same question; the first draw of a question is kept.
+Two samplings (`data.sampling`):
+- "reference", the Keras example's: each operand gets a digit count drawn uniformly from
+  1..digits, then uniform digits (so "007" is the number 7); for the commutative
+  operations (add, mul) a+b and b+a are the same question; the first draw of a question
+  is kept.
+- "balanced": questions are ordered (a+b and b+a are two, as users ask both), and every
+  operand digit-count stratum (1+1, 1+2, ..., digits+digits) gets an equal share of the
+  count; a stratum smaller than its share is taken whole and the rest goes to the others.
+  The reference keeps one order of each pair and so leaves most short questions unseen
+  ("0+1" fails where "1+0" was trained).
 Everything is vectorised numpy.
 """
 
@@ -30,10 +37,43 @@ def vocab_for(operation: str) -> Vocab:
     return Vocab.from_chars("0123456789" + SYMBOLS[operation] + "-" * (operation == "sub") + PAD + START + END)
 
 
-def distinct_questions(digits: int, operation: str = "add") -> int:
-    """How many different questions with operands below 10**digits exist."""
+def distinct_questions(digits: int, operation: str = "add", sampling: str = "reference") -> int:
+    """How many different questions with operands below 10**digits exist (for the
+    reference's add and mul, a+b and b+a are one)."""
     n = 10**digits
-    return n * n if operation == "sub" else n * (n + 1) // 2
+    return n * n if operation == "sub" or sampling == "balanced" else n * (n + 1) // 2
+
+
+def operands_with_digits(length: int) -> int:
+    """How many whole numbers have exactly `length` digits (0 counts as one digit)."""
+    return 10 if length == 1 else 9 * 10 ** (length - 1)
+
+
+def strata(digits: int) -> list[tuple[int, int]]:
+    """The operand digit-count strata (la, lb), in order: (1, 1), (1, 2), ..."""
+    return [(la, lb) for la in range(1, digits + 1) for lb in range(1, digits + 1)]
+
+
+def stratum_size(la: int, lb: int) -> int:
+    return operands_with_digits(la) * operands_with_digits(lb)
+
+
+def lowest_with_digits(length: int) -> int:
+    return 0 if length == 1 else 10 ** (length - 1)
+
+
+def equal_shares(count: int, sizes: list[int]) -> list[int]:
+    """Split `count` into equal shares, one per size, none above its size: a size smaller
+    than its share is taken whole and the rest is shared among the others (water-filling).
+    Needs count <= sum(sizes)."""
+    shares = [0] * len(sizes)
+    left = count
+    by_size = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    for rank, i in enumerate(by_size):
+        # Ceiling division: the largest stratum, last, takes exactly what is left.
+        shares[i] = min(sizes[i], -(-left // (len(sizes) - rank)))
+        left -= shares[i]
+    return shares
 
 
 def compute(a: np.ndarray, b: np.ndarray, operation: str) -> np.ndarray:
@@ -66,7 +106,10 @@ def generate_questions(cfg: DataConfig, digits: int | None = None, min_digits: i
     there the longer operand has at least `min_digits` digits."""
     digits = cfg.digits if digits is None else digits
     rng = np.random.default_rng(cfg.seed if seed is None else seed)
-    a, b = sample_operands(digits, cfg.count, rng, cfg.operation, min_digits)
+    if cfg.sampling == "balanced" and min_digits == 1:
+        a, b = sample_balanced(digits, cfg.count, rng, cfg.operation)
+    else:
+        a, b = sample_operands(digits, cfg.count, rng, cfg.operation, min_digits)
     vocab = vocab_for(cfg.operation)
     question, answer = encode(a, b, digits, cfg.reverse, vocab, cfg.operation)
     return QuestionSet(
@@ -114,6 +157,50 @@ def sample_operands(
     if 2 * count > total:
         return _sample_by_enumeration(digits, count, rng, ordered)
     return _sample_by_rejection(digits, count, rng, ordered)
+
+
+def sample_balanced(digits: int, count: int, rng: np.random.Generator, operation: str = "add"):
+    """`count` distinct ordered questions, an equal share per digit-count stratum (see the
+    module's docstring), in random order."""
+    total = distinct_questions(digits, operation, "balanced")
+    if count > total:
+        raise ConfigError(
+            f"data.count is {count:,}, but only {total:,} distinct ordered {operation} questions "
+            f"with up to {digits} digit(s) exist; lower data.count or raise data.digits"
+        )
+    cells = strata(digits)
+    shares = equal_shares(count, [stratum_size(la, lb) for la, lb in cells])
+    parts = [_sample_stratum(la, lb, share, rng, digits) for (la, lb), share in zip(cells, shares) if share]
+    a = np.concatenate([p[0] for p in parts])
+    b = np.concatenate([p[1] for p in parts])
+    order = rng.permutation(count)
+    return a[order], b[order]
+
+
+# Strata up to this many questions are sampled from their enumeration (a few MB).
+_ENUMERATE = 1 << 22
+
+
+def _sample_stratum(la: int, lb: int, count: int, rng: np.random.Generator, digits: int):
+    """`count` distinct ordered pairs, uniform among those with la and lb digits."""
+    n_b = operands_with_digits(lb)
+    low_a, low_b = lowest_with_digits(la), lowest_with_digits(lb)
+    size = stratum_size(la, lb)
+    if size <= max(_ENUMERATE, 2 * count):
+        index = rng.choice(size, count, replace=False)
+        return low_a + index // n_b, low_b + index % n_b
+    # A vast stratum: draw pairs and drop repeats (rare at this size).
+    a = np.empty(0, dtype=np.int64)
+    b = np.empty(0, dtype=np.int64)
+    while len(a) < count:
+        n = max(1024, int((count - len(a)) * 1.05))
+        new_a = rng.integers(low_a, 10**la, size=n, dtype=np.int64)
+        new_b = rng.integers(low_b, 10**lb, size=n, dtype=np.int64)
+        fresh = _fresh_pairs(a, b, new_a, new_b, True, digits)
+        _keep_first(fresh, count - len(a))
+        a = np.concatenate([a, new_a[fresh]])
+        b = np.concatenate([b, new_b[fresh]])
+    return a, b
 
 
 def _draw_operands(digits: int, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -47,7 +47,9 @@ def fit(
     times epochs with one).
     """
     pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
-    data = QuestionDataModule(train_path, val_path, train_cfg.batch_size, train_cfg.seed)
+    data = QuestionDataModule(
+        train_path, val_path, train_cfg.batch_size, train_cfg.seed, train_cfg.min_stratum_share
+    )
     data.setup()
     data.check_processes(train_cfg.world_size)
     qs = data.train_set
@@ -86,6 +88,7 @@ def fit(
                 use_distributed_sampler=False,
                 plugins=plugins,
                 max_epochs=train_cfg.max_epochs,
+                precision=train_cfg.precision,
                 deterministic=True,
                 logger=_logger(live_dir),
                 callbacks=callbacks,
@@ -189,6 +192,8 @@ def _quiet_lightning():
             # Under DDP: our epoch metrics are torchmetrics, already reduced over every
             # process before they are logged, so Lightning must not average them again.
             warnings.filterwarnings("ignore", message=r"It is recommended to use `self.log\(.*sync_dist=True\)")
+            # The summary's size estimate under bf16-mixed: the weights are float32 anyway.
+            warnings.filterwarnings("ignore", message=r"Precision bf16-mixed is not supported by the model summary")
             # Expected when resuming: the state folder holds the checkpoints to resume from.
             warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
             yield

@@ -33,7 +33,12 @@ class NotApplicable(Exception):
 
 
 class Seq2SeqModel(nn.Module):
-    """Maps (batch, question_len) character ids to answers of padded character ids."""
+    """Maps (batch, question_len) character ids to answers of padded character ids.
+
+    Every architecture reads the question with an RNN, `self.encoder`, over
+    `self.characters(question)`, and answers from what it read (`answer`). That split lets
+    `encode_shared` read many questions at once computing each common prefix once.
+    """
 
     # Whether questions longer than the training ones can be answered at all.
     reads_longer_input: bool = False
@@ -64,7 +69,40 @@ class Seq2SeqModel(nn.Module):
         """Training loss and the (teacher-forced, where that applies) predicted answer ids."""
         raise NotImplementedError
 
-    def predict(self, question: torch.Tensor, answer_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, question: torch.Tensor):
+        """The encoder's outputs (batch, question_len, hidden) and final state."""
+        return self.encoder(self.characters(question))
+
+    def encode_shared(self, question: torch.Tensor):
+        """What `encode` returns, with every distinct prefix of the questions read once.
+
+        An RNN's state after k characters depends on those k characters only, so questions
+        that start alike share that much work. Rows sorted lexicographically share the
+        most: the rows of a prefix are then contiguous, and a prefix is new exactly where a
+        row differs from the row above it in one of its first k characters."""
+        n, width = question.shape
+        new = torch.zeros(n, dtype=torch.bool, device=question.device)
+        new[0] = True
+        state, node = None, None  # per distinct prefix so far; the prefix of each row
+        outputs = []
+        for k in range(width):
+            new[1:] |= question[1:, k] != question[:-1, k]
+            first = new.nonzero().squeeze(1)  # one row per distinct prefix of length k+1
+            x = self.characters(question[first, k : k + 1])
+            if state is not None:
+                parent = node[first]
+                state = tuple(s[:, parent] for s in state) if isinstance(state, tuple) else state[:, parent]
+            out, state = self.encoder(x, state)
+            node = new.cumsum(0) - 1
+            outputs.append(out[node, 0])
+        final = tuple(s[:, node] for s in state) if isinstance(state, tuple) else state[:, node]
+        return torch.stack(outputs, 1), final
+
+    def answer(self, encoded: torch.Tensor, state, question: torch.Tensor, answer_len: int):
         """Answer ids padded to `answer_len` and the model's confidence in each answer
-        (the probability of the whole answer it chose)."""
+        (the probability of the whole answer it chose), from what `encode` returned."""
         raise NotImplementedError
+
+    def predict(self, question: torch.Tensor, answer_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Answer ids padded to `answer_len` and the model's confidence in each answer."""
+        return self.answer(*self.encode(question), question, answer_len)

@@ -19,7 +19,10 @@ class RepeatSeq2Seq(Seq2SeqModel):
 
     def forward(self, question: torch.Tensor) -> torch.Tensor:
         """(batch, question_len) ids -> (batch, answer_len, vocab_size) logits."""
-        _, state = self.encoder(self.characters(question))
+        _, state = self.encode(question)
+        return self.decode(state)
+
+    def decode(self, state) -> torch.Tensor:
         h = state[0] if isinstance(state, tuple) else state  # LSTM returns (h, c)
         # The decoder sees the same summary of the question at every output step.
         repeated = h[-1].unsqueeze(1).expand(-1, self.spec.answer_len, -1)
@@ -33,11 +36,11 @@ class RepeatSeq2Seq(Seq2SeqModel):
         loss = F.cross_entropy(logits.flatten(0, 1), answer.long().flatten())
         return loss, logits.argmax(-1)
 
-    def predict(self, question, answer_len):
+    def answer(self, encoded, state, question, answer_len):
         if answer_len != self.spec.answer_len:
             raise NotApplicable(
                 f"the repeat architecture always answers with {self.spec.answer_len} characters"
             )
-        probs = self(question).softmax(-1)
+        probs = self.decode(state).softmax(-1)
         best = probs.max(-1)
         return best.indices, best.values.prod(-1)

@@ -49,10 +49,6 @@ class EncoderDecoder(Seq2SeqModel):
         self.decoder = self.rnn(self.input_size, spec.decoder_layers)
         self.head = nn.Linear(spec.hidden_size, spec.vocab_size)
 
-    def encode(self, question: torch.Tensor):
-        outputs, state = self.encoder(self.characters(question))
-        return outputs, state
-
     def readout(self, decoded: torch.Tensor, encoded: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
         """Decoder outputs -> character logits (the attention subclass looks back here)."""
         return self.head(decoded)
@@ -70,9 +66,8 @@ class EncoderDecoder(Seq2SeqModel):
         pred = until_end(logits.argmax(-1), spec.end_id, spec.pad_id, answer.shape[1])
         return loss, pred
 
-    def predict(self, question, answer_len):
+    def answer(self, encoded, state, question, answer_len):
         spec = self.spec
-        encoded, state = self.encode(question)
         token = question.new_full((len(question), 1), spec.start_id).long()
         finished = torch.zeros(len(question), dtype=torch.bool, device=question.device)
         log_confidence = torch.zeros(len(question), device=question.device)

@@ -1,0 +1,155 @@
+"""The calculator frontier: whole-space quality against pipeline seconds, setting by setting.
+
+    python bench/frontier.py                   # every setting below, about 25 minutes
+    python bench/frontier.py --only default,reference --out /tmp/frontier.json
+    python bench/frontier.py --set data.operation=mul --only default   # any other change
+
+Each setting is the committed params.yaml with a few keys changed; each runs the whole
+pipeline from scratch (`dvc repro -f`, all four stages) in a clone of HEAD and is timed as
+a user would time it. Prints a markdown table and writes every figure to
+bench/frontier.json (--out). Run it on an idle machine: the times are wall times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+BIN = Path(sys.executable).parent
+
+# name -> params changed from the committed defaults (section.key: value).
+SETTINGS: dict[str, dict] = {
+    "default": {},
+    "seed 2": {"train.seed": 2},
+    "seed 3": {"train.seed": 3},
+    "reference (the old default)": {
+        "data.sampling": "reference", "data.count": 50_000, "split.always_train_digits": 0,
+        "train.batch_size": 256, "train.max_epochs": 20, "train.precision": "32-true", "train.min_stratum_share": 0.0,
+    },
+    "balanced sampling, old budget": {
+        "data.count": 50_000, "train.batch_size": 256, "train.max_epochs": 20, "train.precision": "32-true",
+    },
+    "reference sampling": {"data.sampling": "reference", "split.always_train_digits": 0, "train.min_stratum_share": 0.0},
+    "no oversampling, no always-train": {"split.always_train_digits": 0, "train.min_stratum_share": 0.0},
+    "300,000 questions": {"data.count": 300_000},
+    "500,000 questions, 2 epochs": {"data.count": 500_000, "train.max_epochs": 2},
+    "4 epochs": {"train.max_epochs": 4},
+    "2 epochs": {"train.max_epochs": 2},
+    "batch 256": {"train.batch_size": 256},
+    "float32": {"train.precision": "32-true"},
+    "hidden 96": {"model.hidden_size": 96},
+    "hidden 64": {"model.hidden_size": 64},
+}
+
+
+def git(*args: str, cwd: Path = ROOT) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def set_params(path: Path, changes: dict) -> None:
+    params = yaml.safe_load(path.read_text())
+    for dotted, value in changes.items():
+        section, key = dotted.split(".", 1)
+        params[section][key] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def short_errors(space: dict) -> int:
+    """Errors among the questions whose operands both have at most 2 digits."""
+    sizes = {1: 10, 2: 90}
+    total = 0
+    for stratum, exact in space["by_digits"].items():
+        la, lb = map(int, stratum.split("+"))
+        if la <= 2 and lb <= 2:
+            total += round((1 - exact) * sizes[la] * sizes[lb])
+    return total
+
+
+def run_setting(clone: Path, name: str, changes: dict, env: dict) -> dict:
+    shutil.copy(clone / "params.committed.yaml", clone / "params.yaml")
+    set_params(clone / "params.yaml", changes)
+    start = time.perf_counter()
+    proc = subprocess.run([str(BIN / "dvc"), "repro", "-f"], cwd=clone, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        return {"name": name, "changes": changes, "seconds": seconds, "failed": (proc.stdout + proc.stderr)[-2000:]}
+    metrics = json.loads((clone / "metrics" / "evaluate.json").read_text())
+    train = json.loads((clone / "metrics" / "train" / "metrics.json").read_text())
+    space = metrics["space"]
+    return {
+        "name": name, "changes": changes, "seconds": seconds,
+        "space_exact_match": space["exact_match"], "space_errors": space["errors"],
+        "unseen_exact_match": space["unseen"]["exact_match"], "unseen_errors": space["unseen"]["errors"],
+        "unseen_scored": space["unseen"]["scored"], "short_errors": short_errors(space),
+        "worst": space["worst"], "test_exact_match": metrics["test"]["exact_match"],
+        "best_val": train["val"]["best_exact_match"],
+    }
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| setting | changed from the default | `dvc repro` s | whole space: errors (exact match) | never trained on: errors (exact match) | operands <= 2 digits: errors | worst stratum |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        changes = ", ".join(f"`{k}={v}`" for k, v in r["changes"].items()) or "-"
+        if "failed" in r:
+            lines.append(f"| {r['name']} | {changes} | {r['seconds']:.0f} | failed | | | |")
+            continue
+        lines.append(
+            f"| {r['name']} | {changes} | {r['seconds']:.0f} | {r['space_errors']:,} ({r['space_exact_match']:.4%}) | "
+            f"{r['unseen_errors']:,} of {r['unseen_scored']:,} ({r['unseen_exact_match']:.4%}) | {r['short_errors']} | "
+            f"{r['worst']['digits']} {r['worst']['exact_match']:.4%} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", help=f"comma-separated setting names among: {', '.join(SETTINGS)}")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="also change this param in every setting (YAML value), e.g. data.operation=mul")
+    parser.add_argument("--out", type=Path, default=BENCH / "frontier.json")
+    args = parser.parse_args(argv)
+    names = list(SETTINGS) if not args.only else [n.strip() for n in args.only.split(",")]
+    unknown = [n for n in names if n not in SETTINGS]
+    if unknown:
+        parser.error(f"unknown setting {', '.join(unknown)}")
+    extra = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
+
+    workdir = Path(tempfile.mkdtemp(prefix="arith-frontier-"))
+    clone = workdir / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    commit = git("rev-parse", "HEAD", cwd=clone).strip()
+    shutil.copy(clone / "params.yaml", clone / "params.committed.yaml")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": str(clone / "src"),
+           "DVC_NO_ANALYTICS": "1", "NO_COLOR": "1"}
+    rows = []
+    try:
+        for name in names:
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+            row = run_setting(clone, name, {**SETTINGS[name], **extra}, env)
+            rows.append(row)
+            print(f"  {json.dumps(row)}", file=sys.stderr, flush=True)
+    finally:
+        args.out.write_text(json.dumps({"commit": commit, "extra": extra, "rows": rows}, indent=2) + "\n")
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"Commit {commit[:8]}{' with ' + ', '.join(f'{k}={v}' for k, v in extra.items()) if extra else ''}; "
+          f"every setting is `dvc repro -f` in a fresh clone, wall time.\n")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
