@@ -1,8 +1,9 @@
 """The calculator frontier: whole-space quality against pipeline seconds, setting by setting.
 
     python bench/frontier.py                   # every setting below, about 25 minutes
-    python bench/frontier.py --only default,reference --out /tmp/frontier.json
+    python bench/frontier.py --only default,"hidden 96" --out /tmp/frontier.json
     python bench/frontier.py --set data.operation=mul --only default   # any other change
+    python bench/frontier.py --architectures   # the architectures and operations table
 
 Each setting is the committed params.yaml with a few keys changed; each runs the whole
 pipeline from scratch (`dvc repro -f`, all four stages) in a clone of HEAD and is timed as
@@ -53,6 +54,19 @@ SETTINGS: dict[str, dict] = {
 }
 
 
+# The architectures and cells, and the other operations, all with the default training.
+ARCHITECTURES: dict[str, dict] = {
+    **{
+        f"add, {arch} {cell}": {"model.arch": arch, "model.cell": cell}
+        for arch in ("repeat", "seq2seq", "attention")
+        for cell in ("lstm", "gru", "rnn")
+    },
+    "sub, repeat lstm": {"data.operation": "sub"},
+    "mul, repeat lstm": {"data.operation": "mul"},
+    "mul, attention lstm": {"data.operation": "mul", "model.arch": "attention"},
+}
+
+
 def git(*args: str, cwd: Path = ROOT) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
 
@@ -93,8 +107,25 @@ def run_setting(clone: Path, name: str, changes: dict, env: dict) -> dict:
         "unseen_exact_match": space["unseen"]["exact_match"], "unseen_errors": space["unseen"]["errors"],
         "unseen_scored": space["unseen"]["scored"], "short_errors": short_errors(space),
         "worst": space["worst"], "test_exact_match": metrics["test"]["exact_match"],
-        "best_val": train["val"]["best_exact_match"],
+        "best_val": train["val"]["best_exact_match"], "longer": metrics["longer"],
     }
+
+
+def architecture_table(rows: list[dict]) -> str:
+    lines = [
+        "| setting | whole space: errors (exact match) | never trained on | operands <= 2 digits: errors | test exact match | longer: 4 / 5 digits | `dvc repro` s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        if "failed" in r:
+            lines.append(f"| {r['name']} | failed | | | | | {r['seconds']:.0f} |")
+            continue
+        longer = " / ".join(v if isinstance(v, str) else f"{v:.4f}" for v in r["longer"].values())
+        lines.append(
+            f"| {r['name']} | {r['space_errors']:,} ({r['space_exact_match']:.4%}) | {r['unseen_exact_match']:.4%} | "
+            f"{r['short_errors']} | {r['test_exact_match']:.4f} | {longer} | {r['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 def table(rows: list[dict]) -> str:
@@ -117,13 +148,18 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", help=f"comma-separated setting names among: {', '.join(SETTINGS)}")
+    parser.add_argument("--only", help=f"comma-separated setting names among: {', '.join(SETTINGS)} "
+                        f"(or, with --architectures, {', '.join(ARCHITECTURES)})")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="also change this param in every setting (YAML value), e.g. data.operation=mul")
-    parser.add_argument("--out", type=Path, default=BENCH / "frontier.json")
+    parser.add_argument("--architectures", action="store_true",
+                        help="run the architectures-and-operations settings instead (default out: bench/architectures.json)")
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    names = list(SETTINGS) if not args.only else [n.strip() for n in args.only.split(",")]
-    unknown = [n for n in names if n not in SETTINGS]
+    settings = ARCHITECTURES if args.architectures else SETTINGS
+    args.out = args.out or BENCH / ("architectures.json" if args.architectures else "frontier.json")
+    names = list(settings) if not args.only else [n.strip() for n in args.only.split(",")]
+    unknown = [n for n in names if n not in settings]
     if unknown:
         parser.error(f"unknown setting {', '.join(unknown)}")
     extra = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
@@ -139,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in names:
             print(f"running {name} ...", file=sys.stderr, flush=True)
-            row = run_setting(clone, name, {**SETTINGS[name], **extra}, env)
+            row = run_setting(clone, name, {**settings[name], **extra}, env)
             rows.append(row)
             print(f"  {json.dumps(row)}", file=sys.stderr, flush=True)
     finally:
@@ -147,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"Commit {commit[:8]}{' with ' + ', '.join(f'{k}={v}' for k, v in extra.items()) if extra else ''}; "
           f"every setting is `dvc repro -f` in a fresh clone, wall time.\n")
-    print(table(rows))
+    print(architecture_table(rows) if args.architectures else table(rows))
     return 0
 
 

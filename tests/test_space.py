@@ -141,5 +141,24 @@ def test_the_map_of_a_sampled_space_is_banded_by_digit_count():
     right = np.ones(len(a), bool)
     right[:7] = False
     image = np.asarray(draw_space(SpaceScore(5, a, b, None, None, right, np.zeros(len(a), np.int8)), "*"))
-    assert 1 <= (image == WRONG).all(-1).sum() <= 7
+    assert (image == WRONG).all(-1).sum() > 7  # seven pixels and their circles
     assert image.shape[0] > 1000
+    # Five equal bands a side, one per operand digit count: 25 shaded blocks.
+    right[:] = True
+    clean = np.asarray(draw_space(SpaceScore(5, a, b, None, None, right, np.zeros(len(a), np.int8)), "*"))
+    assert not (clean == WRONG).all(-1).any()
+    row = clean[500, 60:1060]
+    changes = np.flatnonzero((row[1:] != row[:-1]).any(-1))
+    assert len(changes) == 4  # shade flips at each of the 4 band edges
+
+
+def test_a_few_wrong_answers_are_circled_too():
+    a, b = space_operands(3, 1_000_000, seed=0)
+    right = np.ones(len(a), bool)
+    right[[5 * 1000 + 7, 600 * 1000 + 900]] = False  # 5+7 and 600+900
+    image = np.asarray(draw_space(SpaceScore(3, a, b, None, None, right, np.zeros(len(a), np.int8)), "+"))
+    red = np.argwhere((image == WRONG).all(-1))
+    # The two pixels themselves (60 is the margin), and a ring around each.
+    assert {(60 + 5, 60 + 7), (60 + 600, 60 + 900)} <= set(map(tuple, red.tolist()))
+    assert len(red) > 2 * 20
+    assert all(min(abs(r - 65) + abs(c - 67), abs(r - 660) + abs(c - 960)) <= 20 for r, c in red)

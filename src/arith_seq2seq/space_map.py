@@ -18,6 +18,9 @@ from .space import SpaceScore
 SIDE = 1000  # the largest map, in pixels a side
 MIN_SIDE = 500  # small spaces are enlarged to at least this
 MARGIN = 60  # room for the operand labels, left and top
+# Up to this many wrong answers are also circled: one red pixel in a million is easy to miss.
+CIRCLED = 1000
+RING = 6  # the circles' radius, in pixels
 FOOTER = 40  # room for the caption
 # Light shades for alternate strata (by la + lb) so their edges show; red for wrong answers.
 SHADES = np.array([[222, 235, 247], [198, 219, 239]], dtype=np.uint8)
@@ -38,9 +41,10 @@ def draw_space(score: SpaceScore, symbol: str) -> Image.Image:
 
     font = ImageFont.load_default(size=12)
     scored = "every question" if not score.sampled else f"a sample of {len(score.a):,}"
+    circled = int(wrong.sum()) <= CIRCLED
     caption = (
-        f"{int(wrong.sum()):,} wrong (red) of {len(score.a):,} questions: {scored}, operands of up "
-        f"to {digits} digit{'s' * (digits > 1)}; shading: operand digit counts"
+        f"{int(wrong.sum()):,} wrong (red{', circled' if circled else ''}) of {len(score.a):,} questions: "
+        f"{scored}, operands of up to {digits} digit{'s' * (digits > 1)}; shading: operand digit counts"
     )
     measure = ImageDraw.Draw(picture)
     # Room on the right for the last label across, and for the caption below.
@@ -51,6 +55,11 @@ def draw_space(score: SpaceScore, symbol: str) -> Image.Image:
     canvas = Image.new("RGB", (width, MARGIN + side * scale + FOOTER), "white")
     canvas.paste(picture, (MARGIN, MARGIN))
     pen = ImageDraw.Draw(canvas)
+    if circled:
+        half = scale // 2
+        for row, col in zip(to_pixel(score.a[wrong]).tolist(), to_pixel(score.b[wrong]).tolist()):
+            x, y = MARGIN + col * scale + half, MARGIN + row * scale + half
+            pen.ellipse([x - RING - half, y - RING - half, x + RING + half, y + RING + half], outline=tuple(WRONG))
     pen.text((MARGIN, 4), f"a {symbol} b: a down, b across", fill=INK, font=font)
     # A label too close to the previous one moves out by a line, so that none overlap.
     across_end = down_end = -100
