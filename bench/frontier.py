@@ -1,7 +1,7 @@
 """The calculator frontier: whole-space quality against pipeline seconds, setting by setting.
 
     python bench/frontier.py                   # every setting below, about 25 minutes
-    python bench/frontier.py --only default,"hidden 96" --out /tmp/frontier.json
+    python bench/frontier.py --only default --only "hidden 96" --out /tmp/frontier.json
     python bench/frontier.py --set data.operation=mul --only default   # any other change
     python bench/frontier.py --architectures   # the architectures and operations table
 
@@ -50,6 +50,8 @@ SETTINGS: dict[str, dict] = {
     "batch 256": {"train.batch_size": 256},
     "float32": {"train.precision": "32-true"},
     "hidden 96": {"model.hidden_size": 96},
+    "hidden 96, 4 epochs": {"model.hidden_size": 96, "train.max_epochs": 4},
+    "hidden 96, 500,000 questions": {"model.hidden_size": 96, "data.count": 500_000},
     "hidden 64": {"model.hidden_size": 64},
 }
 
@@ -90,7 +92,7 @@ def short_errors(space: dict) -> int:
     return total
 
 
-def run_setting(clone: Path, name: str, changes: dict, env: dict) -> dict:
+def run_setting(clone: Path, name: str, changes: dict, env: dict, maps: Path | None = None) -> dict:
     shutil.copy(clone / "params.committed.yaml", clone / "params.yaml")
     set_params(clone / "params.yaml", changes)
     start = time.perf_counter()
@@ -98,6 +100,9 @@ def run_setting(clone: Path, name: str, changes: dict, env: dict) -> dict:
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         return {"name": name, "changes": changes, "seconds": seconds, "failed": (proc.stdout + proc.stderr)[-2000:]}
+    if maps is not None:
+        maps.mkdir(parents=True, exist_ok=True)
+        shutil.copy(clone / "metrics" / "space.png", maps / f"{name.split(' (')[0].replace(' ', '-').replace(',', '')}.png")
     metrics = json.loads((clone / "metrics" / "evaluate.json").read_text())
     train = json.loads((clone / "metrics" / "train" / "metrics.json").read_text())
     space = metrics["space"]
@@ -148,17 +153,19 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", help=f"comma-separated setting names among: {', '.join(SETTINGS)} "
-                        f"(or, with --architectures, {', '.join(ARCHITECTURES)})")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help=f"run this setting only (repeat for more); names: {'; '.join(SETTINGS)} "
+                        f"(or, with --architectures: {'; '.join(ARCHITECTURES)})")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="also change this param in every setting (YAML value), e.g. data.operation=mul")
     parser.add_argument("--architectures", action="store_true",
                         help="run the architectures-and-operations settings instead (default out: bench/architectures.json)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--maps", type=Path, help="copy each setting's metrics/space.png into this folder")
     args = parser.parse_args(argv)
     settings = ARCHITECTURES if args.architectures else SETTINGS
     args.out = args.out or BENCH / ("architectures.json" if args.architectures else "frontier.json")
-    names = list(settings) if not args.only else [n.strip() for n in args.only.split(",")]
+    names = args.only or list(settings)
     unknown = [n for n in names if n not in settings]
     if unknown:
         parser.error(f"unknown setting {', '.join(unknown)}")
@@ -175,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in names:
             print(f"running {name} ...", file=sys.stderr, flush=True)
-            row = run_setting(clone, name, {**settings[name], **extra}, env)
+            row = run_setting(clone, name, {**settings[name], **extra}, env, args.maps)
             rows.append(row)
             print(f"  {json.dumps(row)}", file=sys.stderr, flush=True)
     finally:

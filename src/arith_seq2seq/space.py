@@ -134,17 +134,14 @@ def _estimate(score: SpaceScore, mask: np.ndarray) -> float:
         return 0.0
     if not score.sampled:
         return round(float(score.right[mask].mean()), 7)
-    la, lb = num_digits(score.a), num_digits(score.b)
-    total = weight = 0.0
-    for x, y in set(zip(la.tolist(), lb.tolist())):
-        stratum = (la == x) & (lb == y)
-        chosen = stratum & mask
-        if chosen.any():
-            w = stratum_size(x, y) * chosen.sum() / stratum.sum()
-            total += w * score.right[chosen].mean()
-            weight += w
-    return round(total / weight, 7)
-
+    strata, stratum = np.unique(num_digits(score.a) * 100 + num_digits(score.b), return_inverse=True)
+    size = np.array([stratum_size(s // 100, s % 100) for s in strata.tolist()], dtype=np.float64)
+    scored = np.bincount(stratum)
+    chosen = np.bincount(stratum, weights=mask)
+    right = np.bincount(stratum, weights=mask & score.right)
+    weight = size * chosen / scored
+    rate = np.divide(right, chosen, out=np.zeros_like(right), where=chosen > 0)
+    return round(float((weight * rate).sum() / weight.sum()), 7)
 
 
 def error_cases(score: SpaceScore, vocab: Vocab, operation: str, test: QuestionSet, test_errors: pd.DataFrame, test_wrong: np.ndarray) -> pd.DataFrame:
