@@ -118,6 +118,7 @@ def test_model_key_reruns_train_and_evaluate_and_diffs_show_it(repo):
     metrics_diff = json.loads(repo.run("dvc", "metrics", "diff", "--json"))
     # The tiny model is barely trained, so which test metrics moved varies; some must.
     assert any(key.startswith("test.") for key in metrics_diff["metrics/evaluate.json"])
+    assert "space.errors" in metrics_diff["metrics/evaluate.json"]
     repo.commit("smaller model")
 
 
@@ -151,9 +152,17 @@ def test_editing_an_architecture_reruns_train_and_evaluate(repo):
 def test_plots_and_metrics_render(repo):
     shown = json.loads(repo.run("dvc", "metrics", "show", "--json"))
     assert shown, "dvc metrics show found no metrics"
+    table = repo.run("dvc", "metrics", "show")
+    for key in ("space.exact_match", "space.errors", "space.unseen.exact_match", "space.worst.digits"):
+        assert key in table
     plots = repo.run("dvc", "plots", "show", "--json")
     for title in ("Exact match per epoch", "Test exact match by number of carries"):
         assert title in plots
+    # The map of the question space is an image plot: shown, and diffed side by side.
+    images = json.loads(plots)["data"]["metrics/space.png"]
+    assert [image["type"] for image in images] == ["image"]
+    diffed = json.loads(repo.run("dvc", "plots", "diff", "HEAD", "--json"))["data"]["metrics/space.png"]
+    assert len(diffed) == 2 and {image["revisions"][0] for image in diffed} == {"HEAD", "workspace"}
 
 
 def test_attention_arch_runs_end_to_end(repo):
