@@ -132,7 +132,7 @@ def architecture_table(rows: list[dict]) -> str:
         longer = " / ".join(v if isinstance(v, str) else f"{v:.4f}" for v in r["longer"].values())
         lines.append(
             f"| {r['name']} | {r['space_errors']:,} ({r['space_exact_match']:.4%}) | {r['unseen_exact_match']:.4%} | "
-            f"{r['short_errors']} | {r['test_exact_match']:.4f} | {longer} | {r['seconds']:.0f} |"
+            f"{r['short_errors']} | {r['test_exact_match']:.4%} | {longer} | {r['seconds']:.0f} |"
         )
     return "\n".join(lines)
 

@@ -62,7 +62,7 @@ def main() -> None:
     longer = ", ".join(f"{k}: {v}" for k, v in result.metrics["longer"].items())
     scored = "all" if space["scored"] == space["questions"] else f"a sample of {space['scored']:,} of"
     print(
-        f"evaluate: test exact match {test_metrics['exact_match']:.4f} ({_errors(test_metrics['n_errors'])} "
+        f"evaluate: test exact match {test_metrics['exact_match']:.6f} ({_errors(test_metrics['n_errors'])} "
         f"in {test_metrics['n_samples']:,}); whole space ({scored} {space['questions']:,} questions) "
         f"{space['exact_match']:.6f} ({_errors(space['errors'])}), never trained on "
         f"{space['unseen']['exact_match']:.6f}, worst digits {space['worst']['digits']} "
