@@ -5,7 +5,7 @@ import argparse
 import json
 from contextlib import ExitStack
 
-from arith_seq2seq import checkpoint, datasets
+from arith_seq2seq import checkpoint, datasets, devices
 from arith_seq2seq.config import load_params
 from arith_seq2seq.entry import run
 from arith_seq2seq.evaluation import check_compatible, evaluate, evaluate_longer
@@ -33,6 +33,7 @@ def main() -> None:
 
     cfg = load_params(args.params).evaluate
     trained = checkpoint.load(args.model)
+    trained.model.to(devices.resolve(cfg.device, "evaluate.device"))
     sets = {name: datasets.load(getattr(args, name)) for name in ("train", "val", "test")}
     for name, qs in sets.items():
         check_compatible(trained, qs, args.model, getattr(args, name))

@@ -2,8 +2,11 @@
 
 import argparse
 import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
 
-from arith_seq2seq import checkpoint, resume
+from arith_seq2seq import checkpoint, files, resume
 from arith_seq2seq.config import load_params
 from arith_seq2seq.entry import run
 from arith_seq2seq.training import fit
@@ -22,14 +25,24 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params(args.params)
-    # The progress bar only on a terminal: in a log file it is thousands of redraws.
-    trained = fit(
-        params.model, params.train, args.train, args.val,
-        live_dir=args.live_dir, progress=sys.stderr.isatty(), state_dir=args.state_dir,
-    )
-    if trained is None:  # another DDP process: the first one writes the outputs
-        return
-    checkpoint.save(args.model, trained)
+    with ExitStack() as stack:
+        # dvclive writes elsewhere, and its folder replaces --live-dir right after the model
+        # file is written: until then the curves and summary there describe the model there.
+        # In the state folder it survives a kill, beside --live-dir otherwise (one file system).
+        if args.state_dir:
+            live = Path(args.state_dir) / "live"
+        else:
+            Path(args.live_dir).parent.mkdir(parents=True, exist_ok=True)
+            live = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".live.", dir=Path(args.live_dir).parent)))
+        # The progress bar only on a terminal: in a log file it is thousands of redraws.
+        trained = fit(
+            params.model, params.train, args.train, args.val,
+            live_dir=live, progress=sys.stderr.isatty(), state_dir=args.state_dir,
+        )
+        if trained is None:  # another DDP process: the first one writes the outputs
+            return
+        checkpoint.save(args.model, trained)
+        files.replace_dir(args.live_dir, live)
     if args.state_dir:
         resume.clear(args.state_dir)
     info = trained.info

@@ -47,6 +47,9 @@ def test_missing_sections_take_defaults():
         ({"train": {"min_stratum_share": 1.5}}, r"train\.min_stratum_share is 1\.5; it is a share of the training rows, below 1"),
         ({"train": {"min_stratum_share": -0.1}}, r"train\.min_stratum_share must not be negative"),
         ({"evaluate": {"space_questions": 0}}, r"evaluate\.space_questions must be at least 1, got 0"),
+        ({"train": {"accelerator": "tpu"}}, r"train\.accelerator is 'tpu'; choose one of cpu, auto, gpu, mps"),
+        ({"train": {"accelerator": "mps", "devices": 2}}, r"train\.accelerator is 'mps', which trains in one process; set train\.devices and train\.num_nodes to 1 \(they make 2 processes\)"),
+        ({"evaluate": {"device": "gpu"}}, r"evaluate\.device is 'gpu'; choose one of auto, cpu, cuda, mps"),
     ],
 )
 def test_bad_params_name_the_key_and_the_fix(raw, message):

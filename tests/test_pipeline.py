@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
+import signal
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,60 +17,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import ROOT, write_params
+from .dvc_repo import ALL, Repo, cached_and_ran, outputs, tiny_repo
 
 pytestmark = pytest.mark.slow
-
-ALL = ["generate", "split", "train", "evaluate"]
-
-
-class Repo:
-    def __init__(self, path: Path):
-        self.path = path
-        self.env = {
-            **os.environ,
-            # The stages must import the copy's library, so source edits take effect.
-            "PYTHONPATH": str(path / "src"),
-            "DVC_NO_ANALYTICS": "1",
-            "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-            "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
-            "NO_COLOR": "1",
-        }
-
-    def run(self, *cmd: str) -> str:
-        result = subprocess.run(cmd, cwd=self.path, env=self.env, capture_output=True, text=True)
-        assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
-        return result.stdout
-
-    def repro(self) -> list[str]:
-        """Run `dvc repro`; return the stages that ran, in order."""
-        return re.findall(r"Running stage '(\w+)'", self.run("dvc", "repro"))
-
-    def set_param(self, section: str, key: str, value) -> None:
-        params = yaml.safe_load((self.path / "params.yaml").read_text())
-        params[section][key] = value
-        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-    def commit(self, message: str) -> None:
-        self.run("git", "add", "-A")
-        self.run("git", "commit", "-qm", message)
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Repo:
-    path = tmp_path_factory.mktemp("repo")
-    for name in ("dvc.yaml", ".gitignore"):
-        shutil.copy(ROOT / name, path / name)
-    for folder in ("stages", "src", ".dvc"):
-        shutil.copytree(
-            ROOT / folder, path / folder,
-            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "tmp", "cache"),
-        )
-    write_params(path / "params.yaml")
-    repo = Repo(path)
-    repo.run("git", "init", "-q")
-    repo.commit("tiny pipeline")
-    return repo
+    return tiny_repo(tmp_path_factory.mktemp("repo"))
 
 
 def test_first_repro_runs_everything_and_second_has_nothing_to_do(repo):
@@ -82,20 +38,70 @@ def test_first_repro_runs_everything_and_second_has_nothing_to_do(repo):
 
 
 def test_bad_params_fail_the_stage_and_keep_the_last_good_outputs(repo):
-    outputs = ["data/questions.npz", "data/model.pt", "metrics/evaluate.json", "metrics/train/metrics.json"]
-    before = {out: (repo.path / out).read_bytes() for out in outputs}
+    # DVC deletes a stage's outputs before running it (none is `persist`, for the
+    # run-cache's sake); the stage puts the ones dvc.lock describes back first.
+    before = outputs(repo)
+    assert {"data/model.pt", "metrics/train/metrics.json", "metrics/train/plots/metrics/val/loss.tsv",
+            "metrics/evaluate.json", "metrics/space.png", "data/questions.npz"} <= set(before)
     for section, key, bad, message in [
         ("model", "cell", "lstmm", "model.cell is 'lstmm'"),
         ("data", "count", 10**6, "data.count is 1,000,000"),
+        ("evaluate", "batch_size", 0, "evaluate.batch_size must be at least 1, got 0"),
     ]:
         good = yaml.safe_load((repo.path / "params.yaml").read_text())[section][key]
         repo.set_param(section, key, bad)
         result = subprocess.run(["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True)
         assert result.returncode != 0
         assert f"error: {message}" in result.stderr + result.stdout
-        assert {out: (repo.path / out).read_bytes() for out in outputs} == before
+        assert outputs(repo) == before, key
+        # dvc.lock still describes them: only the params differ.
+        status = json.loads(repo.run("dvc", "status", "--json"))
+        assert [change for changes in status.values() for change in changes if "changed outs" in change] == [], status
         repo.set_param(section, key, good)
     assert repo.repro() == []
+
+
+def test_a_killed_repro_leaves_the_last_good_outputs(repo):
+    # kill -9 of `dvc repro` and the train stage under it, after the first epoch is saved.
+    before = outputs(repo)
+    epochs = yaml.safe_load((repo.path / "params.yaml").read_text())["train"]["max_epochs"]
+    repo.set_param("train", "max_epochs", 50)
+    proc = subprocess.Popen(["dvc", "repro"], cwd=repo.path, env=repo.env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = repo.path / "data" / "train-state" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while not state.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "dvc repro ended before the first epoch was saved"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert outputs(repo) == before
+    status = json.loads(repo.run("dvc", "status", "--json"))
+    assert [change for changes in status.values() for change in changes if "changed outs" in change] == [], status
+    repo.set_param("train", "max_epochs", epochs)
+    assert repo.repro() == []
+    shutil.rmtree(repo.path / "data" / "train-state", ignore_errors=True)
+
+
+def test_returning_to_params_already_run_restores_every_stage_from_the_run_cache(repo):
+    before = outputs(repo)
+    seed = yaml.safe_load((repo.path / "params.yaml").read_text())["data"]["seed"]
+    repo.set_param("data", "seed", seed + 100)
+    assert cached_and_ran(repo) == ([], ALL)
+    assert outputs(repo)["data/model.pt"] != before["data/model.pt"]
+    repo.set_param("data", "seed", seed)
+    # No stage runs: each one's outputs come back from the run-cache, byte for byte.
+    assert cached_and_ran(repo) == (ALL, [])
+    assert outputs(repo) == before
+    assert "up to date" in repo.run("dvc", "status")
+
+    # One stage alone, too.
+    max_errors = yaml.safe_load((repo.path / "params.yaml").read_text())["evaluate"]["max_errors"]
+    repo.set_param("evaluate", "max_errors", 3)
+    assert cached_and_ran(repo) == ([], ["evaluate"])
+    repo.set_param("evaluate", "max_errors", max_errors)
+    assert cached_and_ran(repo) == (["evaluate"], [])
+    assert outputs(repo) == before
 
 
 def test_a_misspelled_key_is_reported_not_ignored(repo):
@@ -161,8 +167,13 @@ def test_plots_and_metrics_render(repo):
     # The map of the question space is an image plot: shown, and diffed side by side.
     images = json.loads(plots)["data"]["metrics/space.png"]
     assert [image["type"] for image in images] == ["image"]
-    diffed = json.loads(repo.run("dvc", "plots", "diff", "HEAD", "--json"))["data"]["metrics/space.png"]
-    assert len(diffed) == 2 and {image["revisions"][0] for image in diffed} == {"HEAD", "workspace"}
+    diffed = json.loads(repo.run("dvc", "plots", "diff", "HEAD", "--json"))["data"]
+    assert len(diffed["metrics/space.png"]) == 2
+    assert {image["revisions"][0] for image in diffed["metrics/space.png"]} == {"HEAD", "workspace"}
+    # The curves are in the DVC cache, not git: HEAD's are read from there.
+    (curves,) = diffed["Exact match per epoch"]
+    assert sorted(curves["revisions"]) == ["HEAD", "workspace"]
+    assert {row["rev"] for row in curves["content"]["data"]["values"]} == {"HEAD", "workspace"}
 
 
 def test_attention_arch_runs_end_to_end(repo):
@@ -311,3 +322,43 @@ def test_push_to_a_remote_and_pull_into_a_fresh_clone(repo, remote, tmp_path, mo
     assert data_files(clone) == data_files(repo)
     assert "up to date" in clone.run("dvc", "status")
     assert clone.repro() == []
+
+
+def test_the_model_is_a_registry_artifact_that_a_fresh_clone_fetches_from_the_remote(repo, tmp_path):
+    from dvc.repo import Repo as DvcRepo
+
+    with DvcRepo(str(repo.path)) as dvc:
+        (artifacts,) = dvc.artifacts.read().values()
+    params = yaml.safe_load((repo.path / "params.yaml").read_text())
+    model = artifacts["arith-model"]
+    assert (model.path, model.type) == ("data/model.pt", "model") and model.desc
+    # The labels follow params.yaml.
+    assert model.labels == [params["data"]["operation"], f"{params['data']['digits']}-digit",
+                            params["model"]["arch"], params["model"]["cell"]]
+
+    store = tmp_path / "store"
+    repo.run("dvc", "remote", "add", "-f", "-d", "registry", str(store))
+    assert repo.repro() == []
+    repo.commit("the model registry's remote")
+    # A version in the registry is a git tag in GTO's format, as `gto register` writes it.
+    repo.run("git", "tag", "-a", "arith-model@v1.0.0", "-m", "Registering artifact arith-model version v1.0.0")
+    repo.run("dvc", "push")
+    # A clone has no DVC cache: the model can only come from the remote.
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(clone)], check=True, env=repo.env)
+    assert not (clone / ".dvc" / "cache").exists()
+    user = tmp_path / "user"
+    user.mkdir()
+    result = subprocess.run(["dvc", "artifacts", "get", str(clone), "arith-model", "--rev", "v1.0.0", "-o", "model.pt"],
+                            cwd=user, env=repo.env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (user / "model.pt").read_bytes() == (repo.path / "data" / "model.pt").read_bytes()
+
+    def answers(model: Path) -> str:
+        predict = [sys.executable, "-m", "arith_seq2seq.cli", "predict", "--model", str(model), "1+2", "40+2", "99+99"]
+        done = subprocess.run(predict, cwd=user, env=repo.env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert answers(user / "model.pt") == answers(repo.path / "data" / "model.pt")
+    assert len(answers(user / "model.pt").splitlines()) == 3

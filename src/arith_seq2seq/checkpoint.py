@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import devices
 from .architectures import ModelSpec, Seq2SeqModel, build
 from .config import MAX_DIGITS, OPERATIONS
 from .errors import DataFileError, UserError
@@ -131,6 +132,9 @@ def predict(
     question = np.asarray(question)
     # Lexicographic order: the rows sharing a prefix are contiguous (see encode_shared).
     order = np.lexsort(question.T[::-1]) if share_prefixes and len(question) else None
+    # Wherever the model is (a GPU during training, or for evaluate): the questions go
+    # there, the answers come back.
+    device = devices.of(model)
     was_training = model.training
     model.eval()
     ids = np.empty((len(question), answer_len), dtype=np.uint8)
@@ -138,13 +142,13 @@ def predict(
     try:
         for i in range(0, len(question), batch_size):
             rows = slice(i, i + batch_size) if order is None else order[i : i + batch_size]
-            batch = torch.as_tensor(question[rows]).long()
+            batch = torch.as_tensor(question[rows], device=device).long()
             if share_prefixes:
                 batch_ids, batch_confidence = model.answer(*model.encode_shared(batch), batch, answer_len)
             else:
                 batch_ids, batch_confidence = model.predict(batch, answer_len)
-            ids[rows] = batch_ids.numpy()
-            confidence[rows] = batch_confidence.numpy()
+            ids[rows] = batch_ids.cpu().numpy()
+            confidence[rows] = batch_confidence.float().cpu().numpy()
     finally:
         model.train(was_training)
     return ids, confidence

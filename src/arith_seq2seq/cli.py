@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from . import checkpoint
+from . import checkpoint, devices
 from .checkpoint import TrainedModel
+from .config import DEVICES
 from .datasets import answer_width
 from .errors import UserError
 from .questions import SYMBOLS, encode
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     predict_parser.add_argument("--confidence", action="store_true", help="also print the probability the model gives its answer")
     predict_parser.add_argument(
+        "--device", choices=DEVICES, default="auto",
+        help="where to answer: auto (a CUDA GPU, else Apple's mps, else the CPU; the default) or one of those",
+    )
+    predict_parser.add_argument(
         "--allow-longer", action="store_true",
         help="accept operands longer than the training data (seq2seq and attention models only)",
     )
@@ -70,6 +75,7 @@ def _predict(args) -> int:
     if model_path.is_dir():
         raise UserError(f"{model_path} is a folder; --model takes a model file such as data/model.pt")
     trained = checkpoint.load(model_path)
+    trained.model.to(devices.resolve(args.device, "--device"))
     lines = args.questions if args.questions else [line.rstrip("\r\n") for line in sys.stdin]
     answers, problems = answer(trained, lines, args.allow_longer)
     for number, text in problems.items():

@@ -26,6 +26,10 @@ STRATEGIES = ("auto", "ddp")
 # in bfloat16 under autocast (weights and optimiser stay float32), much faster on CPUs
 # with bfloat16 instructions.
 PRECISIONS = ("32-true", "bf16-mixed")
+# Where train.accelerator trains (Lightning's names; auto: a CUDA GPU, else Apple's mps,
+# else the CPU) and where evaluate.device and `predict --device` answer (torch's names).
+ACCELERATORS = ("cpu", "auto", "gpu", "mps")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 # int64 holds operands below 10**18, and the sum of two of them.
 MAX_DIGITS = 18
 
@@ -146,6 +150,7 @@ class TrainConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     precision: str = "32-true"
+    accelerator: str = "cpu"
 
     @property
     def world_size(self) -> int:
@@ -175,6 +180,15 @@ class TrainConfig:
             raise ConfigError(
                 f"train.precision is {self.precision!r}; choose one of {', '.join(PRECISIONS)}"
             )
+        if self.accelerator not in ACCELERATORS:
+            raise ConfigError(
+                f"train.accelerator is {self.accelerator!r}; choose one of {', '.join(ACCELERATORS)}"
+            )
+        if self.accelerator == "mps" and self.world_size > 1:
+            raise ConfigError(
+                f"train.accelerator is 'mps', which trains in one process; set train.devices and "
+                f"train.num_nodes to 1 (they make {self.world_size} processes)"
+            )
         if self.batch_size < self.world_size:
             raise ConfigError(
                 f"train.batch_size ({self.batch_size}) is split across train.devices x "
@@ -192,12 +206,16 @@ class EvaluateConfig:
     # many, drawn with `seed`.
     space_questions: int = 1_000_000
     seed: int = 1337
+    # Where the questions are answered: auto is a CUDA GPU, else mps, else the CPU.
+    device: str = "auto"
 
     def validate(self) -> None:
         _check_int("evaluate.max_errors", self.max_errors, 0)
         _check_int("evaluate.batch_size", self.batch_size, 1)
         _check_int("evaluate.space_questions", self.space_questions, 1)
         _check_int("evaluate.seed", self.seed, 0)
+        if self.device not in DEVICES:
+            raise ConfigError(f"evaluate.device is {self.device!r}; choose one of {', '.join(DEVICES)}")
 
 
 @dataclass(frozen=True)

@@ -34,16 +34,25 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    old = tmp.with_suffix(".old")
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
+        replace_dir(path, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
+
+
+def replace_dir(path: str | Path, new: str | Path) -> None:
+    """Put the complete folder `new` (on the same file system) where the folder `path` is:
+    two renames, so `path` is never a mixture of old and new files."""
+    path, new = Path(path), Path(new)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(new, 0o777 & ~_umask())
+    old = path.with_name(f".{path.name}.old.tmp")
+    shutil.rmtree(old, ignore_errors=True)
+    if path.exists():
+        os.replace(path, old)
+    os.replace(new, path)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _umask() -> int:

@@ -16,7 +16,7 @@ import torch
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.strategies import DDPStrategy
 
-from . import resume
+from . import devices, resume
 from .architectures import ModelSpec
 from .checkpoint import TrainedModel
 from .config import ModelConfig, TrainConfig
@@ -46,6 +46,7 @@ def fit(
     checkpoints go to a temporary folder. `callbacks` are added to Lightning's (bench/
     times epochs with one).
     """
+    device = devices.resolve(train_cfg.accelerator, "train.accelerator")
     pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
     data = QuestionDataModule(
         train_path, val_path, train_cfg.batch_size, train_cfg.seed, train_cfg.min_stratum_share
@@ -80,16 +81,20 @@ def fit(
             callbacks.append(_ProgressBar())
         with _quiet_lightning():
             trainer = pl.Trainer(
-                accelerator="cpu",
+                # Resolved here, not by Lightning, so that `auto` on a machine without a GPU
+                # is exactly `cpu` (the same model, byte for byte) and says nothing about it.
+                accelerator=device.type,
                 devices=train_cfg.devices,
                 num_nodes=train_cfg.num_nodes,
-                strategy=_strategy(train_cfg),
+                strategy=_strategy(train_cfg, device),
                 # The data module shards the data itself (see datamodule.py).
                 use_distributed_sampler=False,
                 plugins=plugins,
                 max_epochs=train_cfg.max_epochs,
                 precision=train_cfg.precision,
-                deterministic=True,
+                # On the CPU every operation has a deterministic implementation; on a GPU some
+                # have none (torch would stop the run), so there it is best effort.
+                deterministic=True if device.type == "cpu" else "warn",
                 logger=_logger(live_dir),
                 callbacks=callbacks,
                 enable_progress_bar=progress,
@@ -116,7 +121,8 @@ def fit(
         best_ckpt = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
     module.load_state_dict(best_ckpt["state_dict"])
     return TrainedModel(
-        model=module.model.eval(),
+        # The model file holds CPU tensors whatever trained it, so that it loads anywhere.
+        model=module.model.cpu().eval(),
         vocab=qs.vocab,
         digits=qs.digits,
         reverse=qs.reverse,
@@ -144,13 +150,17 @@ def model_spec(train_set: QuestionSet, model_cfg: ModelConfig) -> ModelSpec:
     )
 
 
-def _strategy(cfg: TrainConfig):
+def _strategy(cfg: TrainConfig, device: torch.device):
     if cfg.strategy == "auto" and cfg.world_size == 1:
         return "auto"
-    # gloo: the process-group backend that runs on CPUs (nccl needs GPUs). Lightning
-    # starts the other local processes by rerunning this script, or leaves that to a
-    # launcher (torchrun, SLURM) when it detects one.
-    return DDPStrategy(process_group_backend="gloo")
+    # Lightning starts the other local processes by rerunning this script, or leaves that
+    # to a launcher (torchrun, SLURM) when it detects one.
+    return DDPStrategy(process_group_backend=process_group_backend(device))
+
+
+def process_group_backend(device: torch.device) -> str:
+    """DDP's communication backend: nccl between CUDA GPUs, gloo between CPU processes."""
+    return "nccl" if device.type == "cuda" else "gloo"
 
 
 def _logger(live_dir: str | Path | None):

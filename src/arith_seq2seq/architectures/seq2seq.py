@@ -21,7 +21,7 @@ def teacher_forcing(answer: torch.Tensor, pad_id: int, start_id: int, end_id: in
     n, width = answer.shape
     lengths = (answer != pad_id).sum(1)
     target = torch.cat([answer, answer.new_full((n, 1), pad_id)], 1)
-    target[torch.arange(n), lengths] = end_id
+    target[torch.arange(n, device=answer.device), lengths] = end_id
     positions = torch.arange(width + 1, device=answer.device)
     target = target.masked_fill(positions[None, :] > lengths[:, None], IGNORE)
     decoder_input = torch.cat([answer.new_full((n, 1), start_id), answer], 1)

@@ -1,0 +1,79 @@
+"""A tiny copy of the pipeline in a temporary git repository, driven by the real `dvc`."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from .conftest import ROOT, write_params
+
+ALL = ["generate", "split", "train", "evaluate"]
+
+
+class Repo:
+    def __init__(self, path: Path):
+        self.path = path
+        self.env = {
+            **os.environ,
+            # The stages must import the copy's library, so source edits take effect.
+            "PYTHONPATH": str(path / "src"),
+            "DVC_NO_ANALYTICS": "1",
+            "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+            "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+            "NO_COLOR": "1",
+        }
+
+    def run(self, *cmd: str) -> str:
+        result = subprocess.run(cmd, cwd=self.path, env=self.env, capture_output=True, text=True)
+        assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    def repro(self) -> list[str]:
+        """Run `dvc repro`; return the stages that ran, in order."""
+        return re.findall(r"Running stage '(\w+)'", self.run("dvc", "repro"))
+
+    def set_param(self, section: str, key: str, value) -> None:
+        params = yaml.safe_load((self.path / "params.yaml").read_text())
+        params[section][key] = value
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def commit(self, message: str) -> None:
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-qm", message)
+
+
+def tiny_repo(path: Path) -> Repo:
+    """The repository's pipeline and code in `path`, with the tiny params, committed."""
+    for name in ("dvc.yaml", ".gitignore"):
+        shutil.copy(ROOT / name, path / name)
+    for folder in ("stages", "src", ".dvc"):
+        shutil.copytree(
+            ROOT / folder, path / folder,
+            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "tmp", "cache"),
+        )
+    write_params(path / "params.yaml")
+    repo = Repo(path)
+    repo.run("git", "init", "-q")
+    repo.commit("tiny pipeline")
+    return repo
+
+
+def outputs(repo: Repo) -> dict[str, bytes]:
+    """Every pipeline output in the workspace, by path: data/ (but the resume state) and metrics/."""
+    return {
+        path.relative_to(repo.path).as_posix(): path.read_bytes()
+        for folder in ("data", "metrics")
+        for path in sorted((repo.path / folder).rglob("*"))
+        if path.is_file() and path.name != ".gitignore" and "train-state" not in path.parts
+    }
+
+
+def cached_and_ran(repo: Repo) -> tuple[list[str], list[str]]:
+    """Run `dvc repro`; return the stages restored from the run-cache and the stages that ran."""
+    out = repo.run("dvc", "repro")
+    return re.findall(r"Stage '(\w+)' is cached - skipping run", out), re.findall(r"Running stage '(\w+)'", out)

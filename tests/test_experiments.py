@@ -1,0 +1,121 @@
+"""DVC experiments on the tiny pipeline: queued and run two at a time, --temp, compared,
+kept (apply, branch) and shared through a git remote and a DVC remote (push, pull)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from .dvc_repo import Repo, tiny_repo
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Repo:
+    repo = tiny_repo(tmp_path_factory.mktemp("experiments"))
+    # The shared places: a bare git repository and a DVC remote folder.
+    shared = tmp_path_factory.mktemp("shared")
+    subprocess.run(["git", "init", "-q", "--bare", str(shared / "git")], check=True)
+    repo.run("git", "remote", "add", "origin", str(shared / "git"))
+    repo.run("dvc", "remote", "add", "-d", "store", str(shared / "dvc"))
+    repo.repro()
+    repo.commit("baseline")
+    yield repo
+    # The queue's workers stop once idle; do not leave them to find out.
+    subprocess.run(["dvc", "queue", "stop", "--kill"], cwd=repo.path, env=repo.env, capture_output=True)
+
+
+def experiments(repo: Repo) -> dict[str, dict]:
+    """`dvc exp show --json`: {experiment name: its params.yaml params and metrics}."""
+    found = {}
+    for baseline in json.loads(repo.run("dvc", "exp", "show", "--json")):
+        for exp in baseline.get("experiments") or []:
+            for rev in exp["revs"]:
+                data = rev.get("data") or {}
+                found[rev["name"]] = {
+                    "params": data.get("params", {}).get("params.yaml", {}).get("data", {}),
+                    "metrics": data.get("metrics", {}),
+                }
+    return found
+
+
+def wait_for_queue(repo: Repo, timeout: float = 600) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = repo.run("dvc", "queue", "status")
+        if not re.search(r"\b(Queued|Running)\b", status):
+            return status
+        time.sleep(2)
+    raise AssertionError(f"the queue did not finish in {timeout} s:\n{status}")
+
+
+def test_two_queued_experiments_run_at_once_and_reuse_the_workspace_data(repo):
+    for lr in (0.005, 0.02):
+        repo.run("dvc", "exp", "run", "--queue", "-S", f"train.lr={lr}", "-n", f"lr-{lr}")
+    assert "Started '2' new experiments task queue workers" in repo.run("dvc", "queue", "start", "-j", "2")
+    status = wait_for_queue(repo)
+    assert len(re.findall(r"\bSuccess\b", status)) == 2, status
+
+    found = experiments(repo)
+    for lr in (0.005, 0.02):
+        exp = found[f"lr-{lr}"]
+        assert exp["params"]["train"]["lr"] == lr
+        assert 0 <= exp["metrics"]["metrics/evaluate.json"]["data"]["space"]["exact_match"] <= 1
+        assert "val" in exp["metrics"]["metrics/train/metrics.json"]["data"]
+        log = repo.run("dvc", "queue", "logs", f"lr-{lr}")
+        # generate and split are the workspace's, from the DVC cache: neither ran again.
+        assert "Running stage 'generate'" not in log and "Running stage 'split'" not in log, log
+        assert "Running stage 'train'" in log
+
+
+def test_a_temp_experiment_and_a_queued_repeat_come_from_the_run_cache(repo):
+    out = repo.run("dvc", "exp", "run", "--temp", "-S", "train.lr=0.03", "-n", "temp-run")
+    assert "Running stage 'train'" in out
+    assert "temp-run" in experiments(repo)
+    # The same params again, queued: every stage is restored, none runs.
+    repo.run("dvc", "exp", "run", "--queue", "-S", "train.lr=0.03", "-n", "temp-again")
+    repo.run("dvc", "queue", "start")
+    wait_for_queue(repo)
+    log = repo.run("dvc", "queue", "logs", "temp-again")
+    assert "Running stage" not in log
+    assert "Stage 'train' is cached - skipping run, checking out outputs" in log
+    found = experiments(repo)
+    assert found["temp-again"]["metrics"] == found["temp-run"]["metrics"]
+
+
+def test_keep_an_experiment_and_share_it_through_remotes(repo, tmp_path):
+    exp = experiments(repo)["lr-0.02"]
+    repo.run("dvc", "exp", "apply", "lr-0.02")
+    assert yaml.safe_load((repo.path / "params.yaml").read_text())["train"]["lr"] == 0.02
+    shown = json.loads((repo.path / "metrics" / "evaluate.json").read_text())
+    assert shown == exp["metrics"]["metrics/evaluate.json"]["data"]
+    model = (repo.path / "data" / "model.pt").read_bytes()
+    # Its model is in the workspace: nothing to run.
+    assert repo.repro() == []
+    repo.run("dvc", "exp", "branch", "lr-0.02", "keep-lr")
+    assert "keep-lr" in repo.run("git", "branch", "--list", "keep-lr")
+    # Back to the baseline.
+    repo.run("git", "checkout", "-q", "--", ".")
+    repo.run("dvc", "checkout", "-q")
+    assert repo.repro() == []
+
+    # Shared: the experiment's commit to the git remote, its outputs to the DVC remote.
+    repo.run("git", "push", "-q", "origin", "HEAD")
+    repo.run("dvc", "exp", "push", "origin", "lr-0.02")
+    clone = Repo(tmp_path / "clone")
+    url = repo.run("git", "remote", "get-url", "origin").strip()
+    subprocess.run(["git", "clone", "-q", url, str(clone.path)], check=True, env=repo.env)
+    clone.env = {**repo.env, "PYTHONPATH": str(clone.path / "src")}
+    assert "lr-0.02" not in experiments(clone)
+    clone.run("dvc", "exp", "pull", "origin", "lr-0.02")
+    assert experiments(clone)["lr-0.02"]["metrics"] == exp["metrics"]
+    clone.run("dvc", "exp", "apply", "lr-0.02")
+    # The model came from the DVC remote: the clone has it without training.
+    assert (clone.path / "data" / "model.pt").read_bytes() == model
+    assert clone.repro() == []
