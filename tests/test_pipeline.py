@@ -83,6 +83,30 @@ def test_a_killed_repro_leaves_the_last_good_outputs(repo):
     shutil.rmtree(repo.path / "data" / "train-state", ignore_errors=True)
 
 
+def test_an_output_missing_from_the_cache_is_not_restored_and_does_not_stop_the_stage(repo):
+    # For example an output saved before the run-cache was on, or a cache cleaned by `dvc gc`.
+    before = outputs(repo)
+    lock = yaml.safe_load((repo.path / "dvc.lock").read_text())
+    (summary,) = [out for out in lock["stages"]["train"]["outs"] if out["path"] == "metrics/train/metrics.json"]
+    cached = repo.path / ".dvc" / "cache" / "files" / "md5" / summary["md5"][:2] / summary["md5"][2:]
+    kept = cached.read_bytes()
+    cached.chmod(0o644)
+    cached.unlink()
+    try:
+        repo.set_param("model", "cell", "lstmm")
+        result = subprocess.run(["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True)
+        assert "error: model.cell is 'lstmm'" in result.stderr and "Traceback" not in result.stderr
+        after = outputs(repo)
+        assert "metrics/train/metrics.json" not in after
+        assert after == {k: v for k, v in before.items() if k != "metrics/train/metrics.json"}
+    finally:
+        cached.write_bytes(kept)
+        repo.set_param("model", "cell", "lstm")
+    # With the object back, the same params restore it without training.
+    assert cached_and_ran(repo) == (["train"], [])
+    assert outputs(repo) == before
+
+
 def test_returning_to_params_already_run_restores_every_stage_from_the_run_cache(repo):
     before = outputs(repo)
     seed = yaml.safe_load((repo.path / "params.yaml").read_text())["data"]["seed"]
