@@ -3,7 +3,13 @@ map of the whole question space."""
 
 import argparse
 import json
+import sys
 from contextlib import ExitStack
+from pathlib import Path
+
+# This repository's own library, whichever copy `pip install -e .` points at: a queued or
+# --temp experiment runs in a copy of the repository, and dvc.lock records that copy's code.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from arith_seq2seq import checkpoint, datasets, devices
 from arith_seq2seq.config import load_params

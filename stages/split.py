@@ -1,7 +1,13 @@
 """Stage split: one .npz -> disjoint train / val / test .npz files (params `split`)."""
 
 import argparse
+import sys
 from contextlib import ExitStack
+from pathlib import Path
+
+# This repository's own library, whichever copy `pip install -e .` points at: a queued or
+# --temp experiment runs in a copy of the repository, and dvc.lock records that copy's code.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from arith_seq2seq import datasets
 from arith_seq2seq.config import load_params

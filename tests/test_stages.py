@@ -1,6 +1,10 @@
 """The stage entry points on bad input: one clear message, exit code 2, nothing written."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import tracemalloc
 
 import pandas as pd
@@ -11,7 +15,7 @@ from arith_seq2seq import datasets
 from arith_seq2seq.config import DataConfig
 from arith_seq2seq.questions import generate_questions
 
-from .conftest import evaluate_args, run_stage, run_stage_in_process, write_params
+from .conftest import ROOT, evaluate_args, run_stage, run_stage_in_process, write_params
 
 
 def assert_user_error(result, *fragments):
@@ -154,3 +158,20 @@ def test_split_needs_about_the_memory_of_its_input(tmp_path, monkeypatch):
     assert peak < size + 8 * 1_000_000 + (8 << 20), f"peak {peak / 1e6:.0f} MB for {size / 1e6:.0f} MB of questions"
     parts = [datasets.load(tmp_path / f"{name}.npz") for name in "abc"]
     assert sum(len(p) for p in parts) == 1_000_000
+
+
+@pytest.mark.parametrize("name", ["generate", "split", "train", "evaluate"])
+def test_a_stage_imports_the_library_of_its_own_copy_of_the_repository(tmp_path, name):
+    # A queued or --temp experiment runs the stages in a copy of the repository; the
+    # editable install points at the workspace's library, whose code dvc.lock does not
+    # record for that run (and which may have changed since the experiment was queued).
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "stages", copy / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "src", copy / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    init = copy / "src" / "arith_seq2seq" / "__init__.py"
+    init.write_text(init.read_text() + "\nprint('library of the copy', flush=True)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, str(copy / "stages" / f"{name}.py"), "--help"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("library of the copy\n")
