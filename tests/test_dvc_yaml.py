@@ -41,3 +41,24 @@ def test_stage_deps_are_the_library_files_it_imports(name):
             listed |= {str(f.relative_to(ROOT)) for f in files}
     assert listed == imported, f"missing: {sorted(imported - listed)}, extra: {sorted(listed - imported)}"
     assert f"python {script}" in stage["cmd"]
+
+
+def _outputs():
+    """(path, whether DVC caches it) for every output, metric and plot of every stage."""
+    for stage in STAGES.values():
+        for kind in ("outs", "metrics", "plots"):
+            for out in stage.get(kind, []):
+                path, options = (out, None) if isinstance(out, str) else next(iter(out.items()))
+                yield path, (options or {}).get("cache", True)
+
+
+@pytest.mark.parametrize("path, cached", list(_outputs()))
+def test_git_ignores_what_dvc_caches_and_tracks_the_rest(path, cached):
+    # A cached output that git tracks stops `dvc repro` in a fresh clone ("output ... is
+    # already tracked by SCM"); an uncached one that git ignores is lost to everyone else.
+    tracked = subprocess.run(["git", "ls-files", "--", path], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT).returncode == 0
+    if cached:
+        assert (tracked, ignored) == ([], True), f"{path}: cached by DVC, so git must ignore it"
+    else:
+        assert tracked and not ignored, f"{path}: not cached by DVC, so git must track it"

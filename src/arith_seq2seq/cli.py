@@ -157,16 +157,12 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[int, in
     # Counted on the text: int() of a huge number is slow and capped by Python.
     longest = max(len(left.lstrip("0") or "0"), len(right.lstrip("0") or "0"))
     if longest > trained.digits:
-        if not allow_longer:
-            raise ValueError(
-                f"{quoted(line)}: operands of {longest} digits, but this model was trained on "
-                f"at most {trained.digits}; pass --allow-longer to try anyway"
-            )
+        too_long = f"{quoted(line)}: operands of {longest} digits, but this model was trained on at most {trained.digits}"
+        # --allow-longer is suggested only where it can help.
         if not trained.model.reads_longer_input:
-            raise ValueError(
-                f"{quoted(line)}: the {trained.model.spec.arch} architecture cannot read operands "
-                f"longer than {trained.digits} digits"
-            )
+            raise ValueError(f"{too_long}, and the {trained.model.spec.arch} architecture cannot read longer ones")
+        if not allow_longer:
+            raise ValueError(f"{too_long}; pass --allow-longer to try anyway")
         limit = 9 if trained.operation == "mul" else 17
         if longest > limit:
             raise ValueError(
