@@ -49,14 +49,8 @@ class DataConfig:
     longer_count: int = 2000
 
     def validate(self) -> None:
-        if self.operation not in OPERATIONS:
-            raise ConfigError(
-                f"data.operation is {self.operation!r}; choose one of {', '.join(OPERATIONS)}"
-            )
-        if self.sampling not in SAMPLINGS:
-            raise ConfigError(
-                f"data.sampling is {self.sampling!r}; choose one of {', '.join(SAMPLINGS)}"
-            )
+        _check_choice("data.operation", self.operation, OPERATIONS)
+        _check_choice("data.sampling", self.sampling, SAMPLINGS)
         # int64 must hold every answer: a product has up to twice the operands' digits.
         most = MAX_DIGITS // 2 if self.operation == "mul" else MAX_DIGITS
         _check_int("data.digits", self.digits, 1)
@@ -119,10 +113,7 @@ class ModelConfig:
     embedding_dim: int = 0
 
     def validate(self) -> None:
-        if self.cell not in CELLS:
-            raise ConfigError(
-                f"model.cell is {self.cell!r}; choose one of {', '.join(CELLS)}"
-            )
+        _check_choice("model.cell", self.cell, CELLS)
         _check_int("model.hidden_size", self.hidden_size, 1)
         _check_int("model.decoder_layers", self.decoder_layers, 1)
         _check_int("model.embedding_dim", self.embedding_dim, 0)
@@ -172,18 +163,9 @@ class TrainConfig:
         _check_int("train.show_samples", self.show_samples, 0)
         _check_int("train.devices", self.devices, 1)
         _check_int("train.num_nodes", self.num_nodes, 1)
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(
-                f"train.strategy is {self.strategy!r}; choose one of {', '.join(STRATEGIES)}"
-            )
-        if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"train.precision is {self.precision!r}; choose one of {', '.join(PRECISIONS)}"
-            )
-        if self.accelerator not in ACCELERATORS:
-            raise ConfigError(
-                f"train.accelerator is {self.accelerator!r}; choose one of {', '.join(ACCELERATORS)}"
-            )
+        _check_choice("train.strategy", self.strategy, STRATEGIES)
+        _check_choice("train.precision", self.precision, PRECISIONS)
+        _check_choice("train.accelerator", self.accelerator, ACCELERATORS)
         if self.accelerator == "mps" and self.world_size > 1:
             raise ConfigError(
                 f"train.accelerator is 'mps', which trains in one process; set train.devices and "
@@ -214,8 +196,7 @@ class EvaluateConfig:
         _check_int("evaluate.batch_size", self.batch_size, 1)
         _check_int("evaluate.space_questions", self.space_questions, 1)
         _check_int("evaluate.seed", self.seed, 0)
-        if self.device not in DEVICES:
-            raise ConfigError(f"evaluate.device is {self.device!r}; choose one of {', '.join(DEVICES)}")
+        _check_choice("evaluate.device", self.device, DEVICES)
 
 
 @dataclass(frozen=True)
@@ -295,6 +276,11 @@ def _check_int(key: str, value: Any, low: int | None = None, high: int | None = 
         raise ConfigError(f"{key} must be at least {low}, got {value}")
     if high is not None and value > high:
         raise ConfigError(f"{key} must be at most {high}, got {value}")
+
+
+def _check_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key} is {value!r}; choose one of {', '.join(choices)}")
 
 
 def _check_float(key: str, value: Any, positive: bool = False) -> None:
