@@ -1,0 +1,209 @@
+"""Subtraction and multiplication through the real stages (generate, split, train,
+evaluate) and `arith-seq2seq predict`, on tiny settings; every figure is checked against a
+rescoring done here, with answers computed by Python arithmetic."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from arith_seq2seq import checkpoint, datasets
+from arith_seq2seq.cli import main
+
+from .conftest import evaluate_args, rewrite_npz, run_stage, train_command, write_params
+
+pytestmark = pytest.mark.slow
+
+SYMBOL = {"sub": "-", "mul": "*"}
+PYTHON = {"sub": lambda a, b: a - b, "mul": lambda a, b: a * b}
+# Every error row, not the first 50: the worst stratum comes first, and for sub it is
+# 2+1 (10-3, ...), whose answers are all positive.
+EVALUATE = {"max_errors": 100_000}
+SETTINGS = {
+    # An encoder-decoder, so that the longer sets are scored (and their answers are wider
+    # than the model's: 3 digits answer in 4 characters, 4 in 5).
+    "sub": {
+        "data": {"operation": "sub", "count": 5000, "longer_extra_digits": [1, 2]},
+        "model": {"arch": "seq2seq"},
+        "train": {"max_epochs": 3},
+        "evaluate": EVALUATE,
+    },
+    # repeat: a fixed answer length, so the longer set is not applicable.
+    "mul": {
+        "data": {"operation": "mul", "count": 3000},
+        "model": {"arch": "repeat"},
+        "train": {"max_epochs": 3},
+        "evaluate": EVALUATE,
+    },
+}
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def digits_of(path: Path) -> int:
+    return int(re.fullmatch(r"digits_(\d+)\.npz", path.name).group(1))
+
+
+def decode(trained, ids: np.ndarray) -> list[str]:
+    """Answer ids -> text, done here: each id is its character in the model's vocabulary."""
+    return ["".join(trained.vocab[i] for i in row).strip() for row in np.asarray(ids)]
+
+
+def question_ids(trained, a: int, b: int, operation: str) -> np.ndarray:
+    """The model's input for a{symbol}b, built by hand: written out, space padded to
+    2*digits+1, reversed (the tiny settings reverse questions)."""
+    assert trained.reverse
+    text = f"{a}{SYMBOL[operation]}{b}".ljust(2 * trained.digits + 1)[::-1]
+    return np.array([[trained.vocab.index(c) for c in text]], dtype=np.uint8)
+
+
+def longer_answer_width(digits: int, operation: str) -> int:
+    return 2 * digits if operation == "mul" else digits + 1
+
+
+def run_pipeline(operation: str, folder: Path) -> dict:
+    params = write_params(folder / "params.yaml", SETTINGS[operation])
+    split = {name: folder / f"{name}.npz" for name in ("train", "val", "test")}
+    split["longer"] = folder / "longer"
+    ok(run_stage("generate", "--params", params, "--out", folder / "questions.npz", "--longer-dir", split["longer"]))
+    ok(run_stage(
+        "split", "--params", params, "--questions", folder / "questions.npz",
+        "--train", split["train"], "--val", split["val"], "--test", split["test"],
+    ))
+    ok(subprocess.run(train_command(params, split, folder), capture_output=True, text=True))
+    model = folder / "model.pt"
+    trained = checkpoint.load(model)
+    if trained.model.reads_longer_input:
+        # The tiny model gets no longer question right, and 0.0 would equal almost any
+        # wrong scoring. Every third answer becomes the model's own (at the set's width):
+        # those are right by construction, the rest as the model is.
+        for path in sorted(split["longer"].iterdir()):
+            qs = datasets.load(path)
+            own = checkpoint.predict(trained.model, qs.question, longer_answer_width(digits_of(path), operation))[0]
+            answer = qs.answer.copy()
+            answer[::3] = own[::3]
+            rewrite_npz(path, answer=answer)
+    out = folder / "evaluate"
+    out.mkdir()
+    ok(run_stage("evaluate", *evaluate_args(params, model, split, out)))
+    return {
+        "operation": operation, "split": split, "model": model, "trained": trained,
+        "metrics": json.loads((out / "m.json").read_text()),
+        "errors": pd.read_csv(out / "e.csv", dtype={"question": str, "expected": str, "predicted": str}, keep_default_na=False),
+    }
+
+
+@pytest.fixture(scope="module")
+def sub_run(tmp_path_factory):
+    return run_pipeline("sub", tmp_path_factory.mktemp("sub"))
+
+
+@pytest.fixture(scope="module")
+def mul_run(tmp_path_factory):
+    return run_pipeline("mul", tmp_path_factory.mktemp("mul"))
+
+
+@pytest.fixture(params=["sub", "mul"])
+def pipeline(request):
+    return request.getfixturevalue(f"{request.param}_run")
+
+
+def test_error_rows_hold_the_questions_their_python_answers_and_no_carries(pipeline):
+    operation, errors = pipeline["operation"], pipeline["errors"]
+    assert len(errors) > 100
+    symbol = re.escape(SYMBOL[operation])
+    for row in errors.itertuples():
+        a, b = map(int, re.fullmatch(rf"(\d+){symbol}(\d+)", row.question).groups())
+        assert row.expected == str(PYTHON[operation](a, b)), row
+        assert row.predicted != row.expected, row
+        assert (row.a_digits, row.b_digits) == (len(str(a)), len(str(b))), row
+    # Carries are counted for addition only.
+    assert set(errors["carries"]) == {-1}
+
+
+def test_subtraction_error_rows_show_negative_answers_with_their_sign(sub_run):
+    errors = sub_run["errors"]
+    negative = errors[errors["expected"].str.startswith("-")]
+    assert len(negative) > 100
+    assert all(re.fullmatch(r"-[1-9]\d?", e) for e in negative["expected"])
+    assert errors["predicted"].str.startswith("-").any(), "the model writes negative answers too"
+
+
+def test_evaluate_test_exact_match_equals_a_rescoring_of_the_test_set(pipeline):
+    operation, trained = pipeline["operation"], pipeline["trained"]
+    test = datasets.load(pipeline["split"]["test"])
+    predicted = decode(trained, checkpoint.predict(trained.model, test.question, test.answer.shape[1])[0])
+    truth = [str(PYTHON[operation](a, b)) for a, b in zip(test.a.tolist(), test.b.tolist())]
+    right = np.array([p == t for p, t in zip(predicted, truth)])
+    assert right.any(), "precondition: the tiny model gets some test questions right"
+    if operation == "sub":
+        assert (right & (test.a < test.b)).any(), "precondition: some of them negative"
+    summary = pipeline["metrics"]["test"]
+    assert summary["n_samples"] == len(test)
+    assert summary["n_errors"] == int((~right).sum())
+    assert summary["exact_match"] == pytest.approx(right.mean(), abs=1e-9)
+
+
+def test_longer_scores_of_an_encoder_decoder_equal_a_rescoring_at_each_sets_answer_width(sub_run):
+    trained = sub_run["trained"]
+    assert trained.model.reads_longer_input
+    expected = {}
+    for path in sorted(sub_run["split"]["longer"].iterdir()):
+        digits = digits_of(path)
+        qs = datasets.load(path)
+        width = longer_answer_width(digits, "sub")
+        assert qs.answer.shape[1] == width > trained.model.spec.answer_len
+        predicted = checkpoint.predict(trained.model, qs.question, width)[0]
+        expected[path.stem] = float((predicted == qs.answer).all(1).mean())
+    assert sorted(expected) == ["digits_3", "digits_4"]
+    assert all(0.3 < v < 0.6 for v in expected.values()), expected
+    longer = sub_run["metrics"]["longer"]
+    assert sorted(longer) == sorted(expected)
+    for name, value in expected.items():
+        assert longer[name] == pytest.approx(value, abs=1e-6), name
+
+
+def test_longer_scores_of_a_repeat_model_are_not_applicable(mul_run):
+    assert mul_run["metrics"]["longer"] == {"digits_3": "not applicable"}
+
+
+def predict(capsys, *args):
+    code = main(["predict", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err.splitlines()
+
+
+def test_predict_answers_subtractions_with_the_models_own_negative_answers(sub_run, capsys):
+    trained = sub_run["trained"]
+    # Questions with negative answers (and 3-15 first).
+    pairs = [(3, 15)] + [(a, b) for a in range(0, 100, 3) for b in range(a + 1, 100)]
+    code, out, err = predict(capsys, "--model", sub_run["model"], *(f"{a}-{b}" for a, b in pairs))
+    assert (code, err) == (0, [])
+    assert len(out) == len(pairs)
+    # Each answer is what the model writes for the question, decoded here.
+    for (a, b), line in list(zip(pairs, out))[::50]:
+        own = checkpoint.predict(trained.model, question_ids(trained, a, b, "sub"), 3)[0]
+        assert line == decode(trained, own)[0], (a, b)
+    assert out[0].startswith("-")
+    right = [line for (a, b), line in zip(pairs, out) if line == str(a - b)]
+    assert len(right) > 10, "negative answers read back exactly as Python writes them"
+
+
+def test_predict_on_a_multiplication_model_answers_products_and_refuses_sums(mul_run, capsys):
+    trained = mul_run["trained"]
+    code, out, err = predict(capsys, "--model", mul_run["model"], "12*34", "3+4", "7*8")
+    assert code == 1
+    assert err == ["error: question 2: '3+4': this model answers * questions, not +"]
+    expected = [
+        decode(trained, checkpoint.predict(trained.model, question_ids(trained, a, b, "mul"), 4)[0])[0]
+        for a, b in [(12, 34), (7, 8)]
+    ]
+    assert out == expected
+    assert all(re.fullmatch(r"\d+", line) for line in out)

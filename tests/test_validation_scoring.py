@@ -1,0 +1,169 @@
+"""How answers are scored: validation of teacher-forced models decodes greedily, and the
+first wrong position of an answer is counted from its first character."""
+
+import dataclasses
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from arith_seq2seq import checkpoint, datasets
+from arith_seq2seq.architectures import ModelSpec, build
+from arith_seq2seq.checkpoint import TrainedModel
+from arith_seq2seq.config import DataConfig, ModelConfig, TrainConfig
+from arith_seq2seq.evaluation import error_table, evaluate_longer
+from arith_seq2seq.metrics import first_wrong_position
+from arith_seq2seq.module import Seq2SeqModule
+from arith_seq2seq.questions import generate_longer, vocab_for
+from arith_seq2seq.training import model_spec
+
+from .conftest import TINY_PARAMS, train_command, write_params
+
+
+def scores(pred, answer) -> tuple[float, float]:
+    """(exact match, char accuracy) of predicted answer ids, computed here."""
+    pred, answer = np.asarray(pred), np.asarray(answer)
+    return float((pred == answer).all(1).mean()), float((pred == answer).mean())
+
+
+def teacher_forced_scores(model, qs) -> tuple[float, float]:
+    """What scoring the predictions of the training loss (teacher forcing) would give."""
+    with torch.no_grad():
+        _, pred = model.eval().loss(torch.from_numpy(qs.question).long(), torch.from_numpy(qs.answer).long())
+    return scores(pred.numpy(), qs.answer)
+
+
+@pytest.mark.parametrize("arch", ["seq2seq", "attention"])
+def test_validation_of_a_teacher_forced_model_scores_its_greedy_answers(arch, tiny_split):
+    train, val = datasets.load(tiny_split["train"]), datasets.load(tiny_split["val"])
+    spec = model_spec(train, ModelConfig(arch=arch, hidden_size=32))
+    module = Seq2SeqModule(dataclasses.asdict(spec), dataclasses.asdict(TrainConfig(**TINY_PARAMS["train"])))
+    # A few plain optimiser steps, so that its greedy answers and its teacher-forced
+    # predictions are neither trivial nor alike.
+    torch.manual_seed(0)
+    optimizer = torch.optim.Adam(module.model.parameters(), lr=0.01)
+    question, answer = torch.from_numpy(train.question).long(), torch.from_numpy(train.answer).long()
+    for _ in range(50):
+        rows = torch.randint(0, len(question), (128,))
+        loss, _ = module.model.loss(question[rows], answer[rows])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    greedy = checkpoint.predict(module.model, val.question, val.answer.shape[1])[0]
+    greedy_exact, greedy_chars = scores(greedy, val.answer)
+    _, forced_chars = teacher_forced_scores(module.model, val)
+    # Greedy exact match equals teacher-forced exact match (an answer right under teacher
+    # forcing is the greedy answer), so it is the character accuracy that tells them apart.
+    assert abs(forced_chars - greedy_chars) > 0.01, "precondition: the two kinds of prediction differ"
+
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+        enable_checkpointing=False, enable_model_summary=False,
+    )
+    batches = DataLoader(
+        TensorDataset(torch.from_numpy(val.question).long(), torch.from_numpy(val.answer).long()), batch_size=64
+    )
+    trainer.validate(module, dataloaders=batches, verbose=False)
+    logged = trainer.callback_metrics
+    assert float(logged["val/char_accuracy"]) == pytest.approx(greedy_chars, abs=1e-5)
+    assert float(logged["val/exact_match"]) == pytest.approx(greedy_exact, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_the_train_stage_logs_the_validation_score_of_the_greedy_answers_of_the_model_it_writes(tiny_split, tmp_path):
+    # One epoch: the model written is that epoch's, the one dvclive's summary describes.
+    params = write_params(
+        tmp_path / "params.yaml", {"model": {"arch": "seq2seq", "hidden_size": 32}, "train": {"max_epochs": 1, "lr": 0.03}}
+    )
+    result = subprocess.run(train_command(params, tiny_split, tmp_path), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    logged = json.loads((tmp_path / "live" / "metrics.json").read_text())["val"]
+
+    trained = checkpoint.load(tmp_path / "model.pt")
+    val = datasets.load(tiny_split["val"])
+    greedy_exact, greedy_chars = scores(checkpoint.predict(trained.model, val.question, val.answer.shape[1])[0], val.answer)
+    _, forced_chars = teacher_forced_scores(trained.model, val)
+    assert abs(forced_chars - greedy_chars) > 0.01, "precondition: the two kinds of prediction differ"
+    assert logged["char_accuracy"] == pytest.approx(greedy_chars, abs=1e-5)
+    assert logged["exact_match"] == pytest.approx(greedy_exact, abs=1e-5)
+    assert trained.info["best_val_exact_match"] == pytest.approx(greedy_exact, abs=1e-5)
+
+
+SUB = vocab_for("sub")  # answers such as "-12" need the minus sign
+
+
+def ids(*texts: str, width: int = 4) -> np.ndarray:
+    """Answer ids as the data files hold them: left-aligned, space padded."""
+    return SUB.encode(texts, width)
+
+
+@pytest.mark.parametrize(
+    "predicted, expected, position",
+    [
+        ("123", "123", -1),  # right
+        ("124", "123", 2),
+        ("923", "123", 0),
+        ("1234", "123", 3),  # longer than expected: wrong where expected ends
+        ("12", "123", 2),  # shorter: wrong where it ends
+        ("1", "-12", 0),
+        ("-13", "-12", 2),
+        ("-1", "-12", 2),
+        ("-120", "-12", 3),
+        ("12", "-12", 0),  # the sign forgotten
+        ("", "7", 0),  # no answer at all
+        ("7", "7", -1),
+        ("-7", "-7", -1),
+        ("0000", "0", 1),
+        ("5321", "1234", 0),  # several wrong: the first counts, not the last
+    ],
+)
+def test_first_wrong_position_is_the_index_of_the_first_wrong_character(predicted, expected, position):
+    assert first_wrong_position(ids(predicted), ids(expected)).tolist() == [position]
+
+
+def test_first_wrong_position_is_computed_per_row_of_a_batch():
+    predicted = ids("123", "124", "1234", "12", "", "-5", "99")
+    expected = ids("123", "123", "123", "123", "8", "-5", "100")
+    assert first_wrong_position(predicted, expected).tolist() == [-1, 2, 3, 2, 0, -1, 0]
+
+
+def test_error_rows_give_the_first_wrong_position_of_each_answer():
+    table = error_table(
+        np.array([3, 50, 9]), np.array([15, 8, 9]),
+        ids("-13", "42", "0"), ids("-12", "42 ", "0"),
+        SUB, "sub",
+    )
+    assert table["question"].tolist() == ["3-15", "50-8", "9-9"]
+    assert table["expected"].tolist() == ["-12", "42", "0"]
+    assert table["predicted"].tolist() == ["-13", "42", "0"]
+    assert table["first_wrong_position"].tolist() == [2, -1, -1]
+    assert table["carries"].tolist() == [-1, -1, -1]
+
+
+def test_longer_scores_answer_each_set_at_its_own_answer_width(tmp_path):
+    """A model that writes as many characters as it is given (an untrained encoder-decoder
+    never ends): cut at its training width, 3-digit subtractions would lose a character."""
+    torch.manual_seed(0)
+    model = build(ModelSpec(
+        vocab_size=len(SUB), answer_len=3, pad_id=SUB.pad_id, start_id=SUB.start_id, end_id=SUB.end_id,
+        arch="seq2seq", hidden_size=16,
+    )).eval()
+    trained = TrainedModel(model=model, vocab=SUB.chars, digits=2, reverse=True, operation="sub", info={})
+    expected = {}
+    sets = generate_longer(DataConfig(digits=2, operation="sub", longer_extra_digits=(1, 2), longer_count=300, seed=3))
+    for digits, qs in sets.items():
+        width = digits + 1  # "-" and the digits
+        own = checkpoint.predict(model, qs.question, width)[0]
+        assert ((own != SUB.pad_id).sum(1) == width).mean() > 0.5, "precondition: answers filling the width"
+        # Every third answer is the model's own, right by construction.
+        answer = qs.answer.copy()
+        answer[::3] = own[::3]
+        datasets.save(dataclasses.replace(qs, answer=answer), tmp_path / f"digits_{digits}.npz")
+        expected[f"digits_{digits}"] = float((own == answer).all(1).mean())
+    assert all(v > 0.3 for v in expected.values())
+    assert evaluate_longer(trained, "model.pt", tmp_path) == pytest.approx(expected, abs=1e-6)
