@@ -1,0 +1,52 @@
+"""params.yaml is written in the layout DVC writes back.
+
+`dvc exp run -S key=value` rewrites params.yaml with DVC's own YAML writer (ruamel's
+round trip). A layout that writer does not reproduce shows up in `git diff` as lines the
+user did not change: the old params.yaml indented the `longer_extra_digits` list by four
+spaces, DVC writes two, so every experiment re-indented it. Both tests use DVC's own
+functions, the ones `dvc exp run -S` calls.
+"""
+
+import difflib
+import shutil
+
+import yaml
+from dvc.utils.hydra import apply_overrides  # what `dvc exp run -S` runs on params.yaml
+from dvc.utils.serialize import modify_yaml  # DVC's load-then-dump of a .yaml file
+
+from .conftest import ROOT
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    return [
+        line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+def test_dvc_writes_params_yaml_back_byte_for_byte(tmp_path):
+    original = (ROOT / "params.yaml").read_text()
+    copy = tmp_path / "params.yaml"
+    shutil.copy(ROOT / "params.yaml", copy)
+    with modify_yaml(copy):  # load and dump, changing nothing
+        pass
+    assert changed_lines(original, copy.read_text()) == []
+    assert copy.read_text() == original
+
+
+def test_exp_run_set_param_changes_only_the_lines_it_sets(tmp_path):
+    original = (ROOT / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    copy = tmp_path / "params.yaml"
+    hidden = params["model"]["hidden_size"]
+    extra = params["data"]["longer_extra_digits"]
+    for overrides, expected in [
+        # Values as committed: nothing changes, the list included.
+        ([f"train.lr={params['train']['lr']}", f"data.longer_extra_digits=[{','.join(map(str, extra))}]"], 0),
+        ([f"model.hidden_size={hidden + 1}"], 2),  # one line out, one in
+        ([f"data.longer_extra_digits=[{','.join(str(v + 10) for v in extra)}]"], 2 * len(extra)),
+    ]:
+        copy.write_text(original)
+        apply_overrides(copy, overrides)
+        assert len(changed_lines(original, copy.read_text())) == expected, (
+            overrides, changed_lines(original, copy.read_text()))
