@@ -73,7 +73,7 @@ def test_longer_questions_need_an_architecture_that_reads_them(capsys, monkeypat
     huge = "1" * 30 + "+1"
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, "--allow-longer", huge, "5+6")
     assert code == 1 and len(out) == 1
-    assert err == [f"error: question 1: '{huge}': operands of 30 digits; answers are exact up to 17 digits"]
+    assert err == [f"error: question 1: '{huge}': operands of 30 digits; answers are exact up to 18 digits"]
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, huge)
     assert err == [f"error: question 1: '{huge}': operands of 30 digits, but this model was trained on at most 2; pass --allow-longer to try anyway"]
     # Far past what Python converts to int by default: still one clear line.

@@ -16,7 +16,7 @@ import yaml
 
 from . import checkpoint, devices
 from .checkpoint import TrainedModel
-from .config import DEVICES
+from .config import DEVICES, MAX_DIGITS
 from .datasets import answer_width
 from .errors import UserError
 from .questions import SYMBOLS, encode
@@ -163,7 +163,7 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[int, in
             raise ValueError(f"{too_long}, and the {trained.model.spec.arch} architecture cannot read longer ones")
         if not allow_longer:
             raise ValueError(f"{too_long}; pass --allow-longer to try anyway")
-        limit = 9 if trained.operation == "mul" else 17
+        limit = MAX_DIGITS // 2 if trained.operation == "mul" else MAX_DIGITS
         if longest > limit:
             raise ValueError(
                 f"{quoted(line)}: operands of {longest} digits; answers are exact up to {limit} digits"

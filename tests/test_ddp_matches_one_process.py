@@ -1,0 +1,91 @@
+"""Two DDP processes train the model one process trains on the same data and params: the
+global batch is split across the processes and their gradients averaged, so only the
+order of floating-point sums differs.
+
+With an odd number of training rows the last batch of every epoch splits unevenly (16
+and 15 rows): DDP averages the two processes' mean losses, which weighs those rows
+1/32 and 1/30 instead of 1/31 each, and the models drift apart (measured: 3e-4 after
+the first of two epochs, enough to flip a validation answer and the epoch kept). The
+data here has an even number of training rows, so that every batch splits evenly, and
+an odd number of validation rows, so that the processes score unequal parts (equal parts
+would hide a metric that averages the per-process scores)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from arith_seq2seq import checkpoint, datasets
+
+from .conftest import train_command, write_params
+
+pytestmark = pytest.mark.slow
+
+# An even global batch, so every step splits it into two equal halves; fp32 throughout.
+TRAIN = {"max_epochs": 2, "batch_size": 64, "precision": "32-true", "patience": 2, "show_samples": 0}
+# Measured on the tiny split: the largest weight difference after two epochs is 1.1e-5
+# (float32 sums in another order, which Adam's normalised steps amplify near the peak
+# rate); the tolerance leaves room for other CPUs and torch builds.
+TOLERANCE = 5e-5
+
+
+def even_train_odd_val(split: dict, folder) -> dict:
+    """The split's train and val files, less a row where needed for an even train count
+    and an odd val count."""
+    files = {}
+    for name, parity in (("train", 0), ("val", 1)):
+        qs = datasets.load(split[name])
+        rows = np.arange(len(qs) - (len(qs) % 2 != parity))
+        files[name] = folder / f"{name}.npz"
+        datasets.save(qs.take(rows), files[name])
+        assert len(rows) % 2 == parity
+    return files
+
+
+def curve(live, split: str, name: str) -> list[tuple[int, float]]:
+    with open(live / "plots" / "metrics" / split / f"{name}.tsv", newline="") as fh:
+        return [(int(float(row["step"])), float(row[name])) for row in csv.DictReader(fh, delimiter="\t")]
+
+
+def train(tmp_path, split, devices: int):
+    params = write_params(tmp_path / f"params-{devices}.yaml", {"train": {**TRAIN, "devices": devices}})
+    out = tmp_path / f"devices-{devices}"
+    done = subprocess.run(
+        train_command(params, split, out), env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return checkpoint.load(out / "model.pt"), out / "live"
+
+
+def test_two_processes_train_the_model_one_process_trains(tmp_path, tiny_split):
+    files = even_train_odd_val(tiny_split, tmp_path)
+    train_rows = len(datasets.load(files["train"]))
+    one, one_live = train(tmp_path, files, 1)
+    two, two_live = train(tmp_path, files, 2)
+    assert (one.info["processes"], two.info["processes"]) == (1, 2)
+
+    a, b = one.model.state_dict(), two.model.state_dict()
+    assert a.keys() == b.keys()
+    differences = {name: float((a[name] - b[name]).abs().max()) for name in a}
+    largest = max(differences.values())
+    print(f"\nlargest weight difference, 1 vs 2 processes, {train_rows} training rows: {largest:.3g}")
+    assert largest <= TOLERANCE, sorted(differences.items(), key=lambda item: -item[1])[:5]
+    assert one.info["epochs"] == two.info["epochs"] == TRAIN["max_epochs"]
+
+    # The same validation scores every epoch (each process scores its part of the val set;
+    # the metric is over all of it), and the same epoch kept.
+    for split, name in [("val", "exact_match"), ("val", "char_accuracy"), ("val", "loss"),
+                        ("train", "exact_match"), ("train", "loss")]:
+        curve_one, curve_two = curve(one_live, split, name), curve(two_live, split, name)
+        assert [step for step, _ in curve_one] == [step for step, _ in curve_two] == [1, 2]
+        values_one, values_two = [value for _, value in curve_one], [value for _, value in curve_two]
+        print(f"{split}/{name}: {values_one} vs {values_two}")
+        # Scores are counts over the val set (1/299 apart); the loss moves with the weights.
+        assert values_two == pytest.approx(values_one, abs=1e-5 if name == "loss" else 1e-6), f"{split}/{name}"
+    assert one.info["best_epoch"] == two.info["best_epoch"]
+    assert one.info["best_val_exact_match"] == pytest.approx(two.info["best_val_exact_match"], abs=1e-6)

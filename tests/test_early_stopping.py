@@ -1,0 +1,69 @@
+"""Early stopping ends the training once validation stops improving, and the model kept is
+the best epoch's, as rescoring it on the validation set shows."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from arith_seq2seq import checkpoint, datasets
+from arith_seq2seq.metrics import exact_match
+
+from .conftest import train_command, write_params
+
+pytestmark = pytest.mark.slow
+
+# Patience 1, and a rate at which the tiny model's validation exact match goes up and
+# then down again within a few epochs (0, 4/300, 0 on the tiny split): training stops
+# well before MAX_EPOCHS, and the best epoch is neither the first nor the last, so keeping
+# the last or the first epoch's weights would show.
+MAX_EPOCHS = 10
+TRAIN = {"max_epochs": MAX_EPOCHS, "patience": 1, "lr": 0.01, "show_samples": 0}
+
+
+def val_curve(live) -> list[tuple[int, float]]:
+    with open(live / "plots" / "metrics" / "val" / "exact_match.tsv", newline="") as fh:
+        return [(int(float(row["step"])), float(row["exact_match"])) for row in csv.DictReader(fh, delimiter="\t")]
+
+
+def test_early_stopping_fires_and_the_best_epoch_is_kept(tmp_path, tiny_split):
+    params = write_params(tmp_path / "params.yaml", {"train": TRAIN})
+    out = tmp_path / "out"
+    done = subprocess.run(train_command(params, tiny_split, out), env={**os.environ, "NO_COLOR": "1"},
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    trained = checkpoint.load(out / "model.pt")
+    info = trained.info
+    curve = val_curve(out / "live")
+    epochs = [epoch for epoch, _ in curve]
+    scores = [score for _, score in curve]
+
+    # Early stopping fired: fewer epochs than allowed, one row per epoch that ran.
+    assert info["epochs"] < MAX_EPOCHS, (info, scores)
+    assert epochs == list(range(1, info["epochs"] + 1)), curve
+    # It fired `patience` epochs after the last improvement, and not before.
+    best_epoch = int(np.argmax(scores)) + 1  # the first of equal scores: a tie is no improvement
+    assert info["epochs"] - best_epoch == TRAIN["patience"], scores
+    assert all(later > earlier for earlier, later in zip(scores[:best_epoch], scores[1:best_epoch])), scores
+    # The test discriminates: the run did not end on its best epoch.
+    assert scores[-1] < max(scores) and best_epoch > 1, f"pick other params: the curve {scores} cannot tell which epoch was kept"
+
+    assert info["best_epoch"] == best_epoch
+    assert info["best_val_exact_match"] == pytest.approx(max(scores), abs=1e-6)
+    # The saved weights are that epoch's: rescored independently on the whole val set.
+    val = datasets.load(tiny_split["val"])
+    predicted, _ = checkpoint.predict(trained.model, val.question)
+    rescored = float(exact_match(predicted, val.answer).mean())
+    assert rescored == pytest.approx(info["best_val_exact_match"], abs=1e-6), (rescored, scores)
+    assert rescored == pytest.approx(max(scores), abs=1e-6)
+
+    # The summary and the stage's last line say the same.
+    summary = json.loads((out / "live" / "metrics.json").read_text())
+    assert summary["val"]["best_exact_match"] == pytest.approx(max(scores), abs=1e-6)
+    assert summary["val"]["exact_match"] == pytest.approx(scores[-1], abs=1e-6)
+    assert f"at epoch {best_epoch} of {info['epochs']};" in done.stdout

@@ -1,0 +1,115 @@
+"""`predict --allow-longer` answers operands up to the digits whose answers int64 holds
+exactly (config.MAX_DIGITS for + and -, half of it for *, as data.digits allows) and
+refuses longer ones with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arith_seq2seq import checkpoint, datasets
+from arith_seq2seq.cli import main
+from arith_seq2seq.config import MAX_DIGITS, DataConfig, SplitConfig
+from arith_seq2seq.datasets import answer_width
+from arith_seq2seq.questions import SYMBOLS, compute, encode, generate_questions, readable_questions, vocab_for
+from arith_seq2seq.vocab import Vocab
+
+from .conftest import TINY_PARAMS, train_tiny
+
+# The longest operands each operation answers exactly.
+MOST = {"add": MAX_DIGITS, "sub": MAX_DIGITS, "mul": MAX_DIGITS // 2}
+
+
+def test_the_limits_are_the_ones_data_digits_allows():
+    assert MOST == {"add": 18, "sub": 18, "mul": 9}
+    for operation, most in MOST.items():
+        DataConfig(digits=most, operation=operation, longer_extra_digits=()).validate()
+        with pytest.raises(Exception, match=f"exact only up to {most} digits"):
+            DataConfig(digits=most + 1, operation=operation, longer_extra_digits=()).validate()
+
+
+@pytest.mark.parametrize(
+    "operation, a, b",
+    [
+        ("add", 10**18 - 1, 10**18 - 1),  # the largest sum: 1999999999999999998
+        ("sub", 0, 10**18 - 1),  # the most negative difference
+        ("sub", 10**18 - 1, 0),
+        ("mul", 10**9 - 1, 10**9 - 1),  # the largest product: 999999998000000001
+    ],
+)
+def test_the_longest_questions_encode_their_exact_answers(operation, a, b):
+    digits = MOST[operation]
+    vocab = vocab_for(operation)
+    question, answer = encode(np.array([a]), np.array([b]), digits, True, vocab, operation)
+    assert readable_questions(question, vocab, True) == [f"{a}{SYMBOLS[operation]}{b}"]
+    exact = {"add": a + b, "sub": a - b, "mul": a * b}[operation]
+    assert [text.strip() for text in vocab.decode(answer)] == [str(exact)]
+    assert int(compute(np.array([a]), np.array([b]), operation)[0]) == exact
+    if (operation, a) == ("add", 10**18 - 1):
+        assert str(exact) == "1999999999999999998"
+    if operation == "mul":
+        assert str(exact) == "999999998000000001"
+
+
+@pytest.fixture(scope="module")
+def seq2seq_models(tmp_path_factory) -> dict[str, Path]:
+    """One tiny seq2seq model (it reads longer input) per operation, trained for one epoch:
+    its answers are not right, but they are answers."""
+    models = {}
+    for operation in MOST:
+        folder = tmp_path_factory.mktemp(operation)
+        data = {**TINY_PARAMS["data"], "operation": operation, "count": 600, "longer_extra_digits": []}
+        train, val, _ = datasets.split(generate_questions(DataConfig(**data)), SplitConfig(**TINY_PARAMS["split"]))
+        split = {"train": folder / "train.npz", "val": folder / "val.npz"}
+        datasets.save(train, split["train"])
+        datasets.save(val, split["val"])
+        models[operation] = train_tiny(split, folder, {"arch": "seq2seq", "hidden_size": 16}, {"max_epochs": 1, "show_samples": 0})
+    return models
+
+
+def run(capsys, *args):
+    code = main(["predict", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err.splitlines()
+
+
+@pytest.mark.parametrize("operation", list(MOST))
+def test_operands_up_to_the_limit_are_answered_and_longer_ones_refused(capsys, monkeypatch, seq2seq_models, operation):
+    most, symbol = MOST[operation], SYMBOLS[operation]
+    model = seq2seq_models[operation]
+    trained = checkpoint.load(model)
+    assert trained.model.reads_longer_input and trained.digits == 2
+
+    # What the model is asked: the question as written, at the full width.
+    asked = []
+    predict = checkpoint.predict
+
+    def spy(model, question, answer_len=None, *args, **kwargs):
+        asked.append((readable_questions(question, Vocab(trained.vocab), trained.reverse), answer_len))
+        return predict(model, question, answer_len, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "predict", spy)
+
+    longest = "9" * most + symbol + "9" * most
+    too_long = "1" + "0" * most + symbol + "1"
+    code, out, err = run(capsys, "--model", model, "--allow-longer", "5" + symbol + "7", longest, too_long)
+    assert code == 1
+    # One line per answered question (what the barely trained model says is beside the point).
+    assert len(out) == 2, (out, err)
+    assert len(err) == 1, err
+    assert err[0].startswith(f"error: question 3: '{too_long}': operands of {most + 1} digits")
+    assert f"exact up to {most} digits" in err[0]
+    assert sorted(asked, key=lambda x: x[1]) == [
+        (["5" + symbol + "7"], answer_width(2, operation)),
+        ([longest], answer_width(most, operation)),
+    ]
+
+    # Alone, and with the most digits on one side only, as well.
+    one_sided = "9" * most + symbol + "1"
+    code, out, err = run(capsys, "--model", model, "--allow-longer", one_sided)
+    assert (code, err, len(out)) == (0, [], 1)
+    code, out, err = run(capsys, "--model", model, "--allow-longer", "1" + symbol + "9" * (most + 1))
+    assert code == 1 and out == [] and len(err) == 1
+    assert f"operands of {most + 1} digits" in err[0] and f"exact up to {most} digits" in err[0]
