@@ -30,11 +30,17 @@ def peak_rss_kb() -> int:
 
 def main(impl: str, digits: int, count: int, repeats: int) -> dict:
     if impl == "ours":
-        from arith_seq2seq.config import DataConfig
-        from arith_seq2seq.questions import generate_questions
+        from arith_seq2seq.data.questions import generate_questions
+        from arith_seq2seq.pipeline.params import DataConfig
+
+        # The reference's sampling, the one the reference generator is compared with.
+        cfg = DataConfig(
+            digits=digits, count=count, operation="add", sampling="reference", reverse=True, seed=1337,
+            longer_extra_digits=(), longer_count=1,
+        )
 
         def run():
-            qs = generate_questions(DataConfig(digits=digits, count=count))
+            qs = generate_questions(cfg)
             return qs.question.nbytes + qs.answer.nbytes + qs.a.nbytes + qs.b.nbytes, len(qs)
     elif impl == "reference":
         import reference_generate

@@ -100,7 +100,7 @@ class Bench:
         self.rows.append({"benchmark": benchmark, "figure": figure, "unit": unit, "notes": notes})
 
     def params(self):
-        from arith_seq2seq.config import load_params
+        from arith_seq2seq.pipeline.params import load_params
 
         # The committed defaults: HEAD's params.yaml, not a colleague's uncommitted edit.
         text = git("show", "HEAD:params.yaml")
@@ -195,7 +195,7 @@ def bench_train_throughput(b: Bench) -> dict:
 
 def bench_time_to_99(b: Bench) -> dict:
     import train_loops
-    from arith_seq2seq import checkpoint
+    from arith_seq2seq.model import model_file
 
     s = b.sizes
     p = b.params()
@@ -211,7 +211,7 @@ def bench_time_to_99(b: Bench) -> dict:
               f"{what}; best {max((c['val_exact_match'] for c in r['curve']), default=0):.4f} in {r['epochs_run']} epochs")
     if b.model is None:
         b.model = b.workdir / "model.pt"
-        checkpoint.save(b.model, trained)
+        model_file.save(b.model, trained)
         r["model"] = str(b.model)
     return r
 
@@ -293,16 +293,17 @@ def bench_model(b: Bench) -> Path:
 def bench_predict(b: Bench) -> dict:
     import numpy as np
 
-    from arith_seq2seq import checkpoint, cli
+    from arith_seq2seq import cli
+    from arith_seq2seq.model import model_file
 
     s = b.sizes
     path = bench_model(b)
     loads = []
     for _ in range(6):
         start = time.perf_counter()
-        trained = checkpoint.load(path)
+        trained = model_file.load(path)
         loads.append(time.perf_counter() - start)
-    digits = trained.digits
+    digits = trained.format.digits
     # The README's question, cut to the model's operand length.
     one = ["+".join(x[:digits] for x in ("345", "678"))]
     rng = np.random.default_rng(0)
@@ -329,7 +330,7 @@ def bench_predict(b: Bench) -> dict:
             raise RuntimeError(f"{' '.join(command)} failed: {proc.stderr}")
         runs.append(t)
     b.row("predict: load the model file", round(1000 * statistics.median(loads[1:]), 1), "ms",
-          f"checkpoint.load, median of {len(loads) - 1} after one; model: {path.name} ({digits} digits)")
+          f"model_file.load, median of {len(loads) - 1} after one; model: {path.name} ({digits} digits)")
     b.row("predict: one question", round(1000 * t_one, 2), "ms",
           f"cli.answer on {one[0]!r} after one warm-up call, median of {s.predict_repeats}")
     b.row(f"predict: {s.batch_questions:,} questions", round(t_many, 3), "s",
@@ -342,22 +343,22 @@ def bench_predict(b: Bench) -> dict:
 
 def bench_space(b: Bench) -> dict:
     """The evaluate stage's whole-space scoring, against asking the same questions the
-    plain way (checkpoint.predict batch by batch, what `predict` does)."""
+    plain way (model_file.predict batch by batch, what `predict` does)."""
     import numpy as np
 
-    from arith_seq2seq import checkpoint, datasets
-    from arith_seq2seq.datasets import answer_width
-    from arith_seq2seq.evaluation import evaluate
-    from arith_seq2seq.questions import SYMBOLS, encode
-    from arith_seq2seq.space import error_cases, score_space, space_metrics, space_operands
-    from arith_seq2seq.space_map import draw_space, save_png
-    from arith_seq2seq.vocab import Vocab
+    from arith_seq2seq.data import question_set
+    from arith_seq2seq.data.questions import encode
+    from arith_seq2seq.evaluation.scoring import evaluate
+    from arith_seq2seq.evaluation.space import error_cases, score_space, space_metrics, space_operands
+    from arith_seq2seq.evaluation.space_map import draw_space, save_png
+    from arith_seq2seq.model import answering, model_file
 
     path = bench_model(b)
-    trained = checkpoint.load(path)
+    trained = model_file.load(path)
     p = b.params()
-    sets = {name: datasets.load(f) for name, f in b.split().items()}
-    if any(qs.digits != trained.digits for qs in sets.values()):  # a --model of other data
+    sets = {name: question_set.load(f) for name, f in b.split().items()}
+    fmt = trained.format
+    if any(qs.format != fmt for qs in sets.values()):  # a --model of other data
         sets = {name: qs.take(np.zeros(0, dtype=np.int64)) for name, qs in sets.items()}
     limit, batch = p.evaluate.space_questions, p.evaluate.batch_size
     test = evaluate(trained, sets["test"], batch)  # the test split's errors, for error_cases
@@ -367,23 +368,23 @@ def bench_space(b: Bench) -> dict:
     t_score = time.perf_counter() - start
     start = time.perf_counter()
     metrics = space_metrics(score)
-    errors = error_cases(score, Vocab(trained.vocab), trained.operation, sets["test"], test.errors, test.wrong)
-    save_png(draw_space(score, SYMBOLS[trained.operation]), b.workdir / "space.png")
+    errors = error_cases(score, fmt, sets["test"], test.errors, test.wrong)
+    save_png(draw_space(score, fmt.symbol), b.workdir / "space.png")
     t_report = time.perf_counter() - start
 
-    a, c = space_operands(trained.digits, limit, p.evaluate.seed)
-    question, _ = encode(a, c, trained.digits, trained.reverse, Vocab(trained.vocab), trained.operation)
+    a, c = space_operands(fmt.digits, limit, p.evaluate.seed)
+    question, _ = encode(a, c, fmt)
     start = time.perf_counter()
-    checkpoint.predict(trained.model, question, answer_width(trained.digits, trained.operation), batch)
+    answering.predict(trained.model, question, fmt.answer_width, batch)
     t_plain = time.perf_counter() - start
 
     n = len(score.a)
-    spec = trained.model.spec
-    what = f"{spec.arch} {spec.cell} {spec.hidden_size}, {trained.digits} digits ({path.name})"
+    params = trained.model.params
+    what = f"{params.arch} {params.cell} {params.hidden_size}, {fmt.digits} digits ({path.name})"
     b.row(f"whole-space scoring, {n:,} questions", round(n / t_score), "questions/s",
           f"space.score_space: encode, shared-prefix predict, which split each is in; {t_score:.2f} s; {what}")
     b.row("whole-space scoring, the plain way", round(n / t_plain), "questions/s",
-          f"checkpoint.predict in batches of {batch}, as `predict` asks: {t_plain:.2f} s; "
+          f"model_file.predict in batches of {batch}, as `predict` asks: {t_plain:.2f} s; "
           f"shared prefixes are {t_plain / t_score:.1f}x faster")
     b.row("whole-space report", round(t_report, 2), "s",
           f"metrics, {len(errors):,} error rows sorted by stratum, the {score.digits}-digit map as PNG")

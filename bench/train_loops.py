@@ -1,7 +1,7 @@
 """Training benchmarks: Lightning against a bare PyTorch loop, and time to 99% validation.
 
-Only the project's public pieces are used (training.fit and model_spec,
-QuestionDataModule, Seq2SeqModule, architectures.build, the metric functions). The
+Only the project's public pieces are used (training.fit, QuestionDataModule,
+Seq2SeqModule, model.build and ModelSpec, the metric functions). The
 throughput Trainer is set up the way training.fit sets it up (CPU, one device,
 deterministic, no sanity validation); what differs is said where it is.
 """
@@ -22,24 +22,23 @@ import torch
 from pytorch_lightning.callbacks import Callback
 from torchmetrics import MeanMetric
 
-from arith_seq2seq import datasets
-from arith_seq2seq.architectures import build
-from arith_seq2seq.config import DataConfig, ModelConfig, SplitConfig, TrainConfig
-from arith_seq2seq.datamodule import QuestionDataModule, epoch_rows
-from arith_seq2seq.metrics import char_correct, exact_match
-from arith_seq2seq.module import Seq2SeqModule
-from arith_seq2seq.questions import generate_questions
-from arith_seq2seq.training import fit, model_spec
-
-MONITOR = "val/exact_match"
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data import splitting
+from arith_seq2seq.data.questions import generate_questions
+from arith_seq2seq.model import ModelSpec, build
+from arith_seq2seq.model.metrics import char_correct, exact_match
+from arith_seq2seq.pipeline.params import DataConfig, ModelConfig, SplitConfig, TrainConfig
+from arith_seq2seq.training.datamodule import QuestionDataModule, epoch_rows
+from arith_seq2seq.training.fit import MONITOR, fit
+from arith_seq2seq.training.module import Seq2SeqModule
 
 
 def make_split(folder: Path, data: DataConfig, split: SplitConfig) -> dict[str, Path]:
     """generate + split in-process, as the pipeline's first two stages do."""
     qs = generate_questions(data)
     paths = {name: Path(folder) / f"{name}.npz" for name in ("train", "val", "test")}
-    for part, path in zip(datasets.split(qs, split), paths.values()):
-        datasets.save(part, path)
+    for part, path in zip(splitting.split(qs, split), paths.values()):
+        question_set.save(part, path)
     return paths
 
 
@@ -84,11 +83,10 @@ def lightning_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epoc
     dvclive logger (it logs once per epoch); no progress bar (training.fit shows one only
     on a terminal); no model summary."""
     pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
-    data = QuestionDataModule(paths["train"], paths["val"], train_cfg.batch_size, train_cfg.seed, train_cfg.min_stratum_share)
+    data = QuestionDataModule(paths["train"], paths["val"], train_cfg)
     data.setup()
-    spec = model_spec(data.train_set, model_cfg)
     cfg = dataclasses.replace(train_cfg, max_epochs=epochs, show_samples=0)
-    module = Seq2SeqModule(dataclasses.asdict(spec), dataclasses.asdict(cfg))
+    module = Seq2SeqModule(build(ModelSpec(model_cfg, data.train_set.format)), cfg)
     timer = EpochTimer()
     with quiet():
         trainer = pl.Trainer(
@@ -122,9 +120,9 @@ def bare_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: i
     pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
     torch.use_deterministic_algorithms(True)  # what Trainer(deterministic=True) sets
     autocast = train_cfg.precision == "bf16-mixed"
-    data = QuestionDataModule(paths["train"], paths["val"], train_cfg.batch_size, train_cfg.seed, train_cfg.min_stratum_share)
+    data = QuestionDataModule(paths["train"], paths["val"], train_cfg)
     data.setup()
-    model = build(model_spec(data.train_set, model_cfg))
+    model = build(ModelSpec(model_cfg, data.train_set.format))
     model.train()
     loader = data.train_dataloader()
     optimizer = torch.optim.Adam(
@@ -165,7 +163,7 @@ def throughput(paths, model_cfg, train_cfg, warmup: int, measured: int, rounds: 
     gives a second overhead figure that other processes' load barely moves; with more
     than one torch thread it includes the threads' spin-waiting, though."""
     # Samples per epoch: the rows one epoch visits, rare strata repeated (datamodule.epoch_rows).
-    n_train = len(epoch_rows(datasets.load(paths["train"]), train_cfg.min_stratum_share))
+    n_train = len(epoch_rows(question_set.load(paths["train"]), train_cfg.min_stratum_share))
     runs = {"lightning": lightning_epochs, "bare": bare_epochs}
     wall = {name: [] for name in runs}
     cpu = {name: [] for name in runs}

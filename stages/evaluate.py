@@ -11,15 +11,15 @@ from pathlib import Path
 # --temp experiment runs in a copy of the repository, and dvc.lock records that copy's code.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from arith_seq2seq import checkpoint, datasets, devices
-from arith_seq2seq.config import load_params
-from arith_seq2seq.entry import run
-from arith_seq2seq.evaluation import check_compatible, evaluate, evaluate_longer
-from arith_seq2seq.files import atomic_path
-from arith_seq2seq.questions import SYMBOLS
-from arith_seq2seq.space import error_cases, score_space, space_metrics
-from arith_seq2seq.space_map import draw_space, save_png
-from arith_seq2seq.vocab import Vocab
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data.question_format import check_same
+from arith_seq2seq.evaluation.scoring import evaluate, evaluate_longer
+from arith_seq2seq.evaluation.space import error_cases, score_space, space_metrics
+from arith_seq2seq.evaluation.space_map import draw_space, save_png
+from arith_seq2seq.model import devices, model_file
+from arith_seq2seq.pipeline.files import atomic_path
+from arith_seq2seq.pipeline.params import load_params
+from arith_seq2seq.pipeline.stage import run
 
 
 def main() -> None:
@@ -38,19 +38,19 @@ def main() -> None:
     args = parser.parse_args()
 
     cfg = load_params(args.params).evaluate
-    trained = checkpoint.load(args.model)
+    trained = model_file.load(args.model)
     trained.model.to(devices.resolve(cfg.device, "evaluate.device"))
-    sets = {name: datasets.load(getattr(args, name)) for name in ("train", "val", "test")}
+    sets = {name: question_set.load(getattr(args, name)) for name in ("train", "val", "test")}
     for name, qs in sets.items():
-        check_compatible(trained, qs, args.model, getattr(args, name))
+        check_same(trained.format, args.model, qs.format, getattr(args, name))
     test = sets["test"]
     score = score_space(trained, sets, cfg.space_questions, cfg.seed, cfg.batch_size)
     # The test split is part of a space scored whole: its answers are already there.
     result = evaluate(trained, test, cfg.batch_size, score.answers_to(test))
     result.metrics["longer"] = evaluate_longer(trained, args.model, args.longer_dir, cfg.batch_size)
     result.metrics["space"] = space_metrics(score)
-    errors = error_cases(score, Vocab(trained.vocab), trained.operation, test, result.errors, result.wrong)
-    picture = draw_space(score, SYMBOLS[trained.operation])
+    errors = error_cases(score, trained.format, test, result.errors, result.wrong)
+    picture = draw_space(score, trained.format.symbol)
 
     # Everything is computed before the first write, and every output is written to a
     # temporary file before any replaces its old version, so an interrupted run leaves

@@ -9,11 +9,11 @@ from pathlib import Path
 # --temp experiment runs in a copy of the repository, and dvc.lock records that copy's code.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from arith_seq2seq import datasets
-from arith_seq2seq.config import load_params
-from arith_seq2seq.entry import run
-from arith_seq2seq.files import atomic_dir, atomic_path
-from arith_seq2seq.questions import generate_longer, generate_questions
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data.questions import generate_longer, generate_questions
+from arith_seq2seq.pipeline.files import atomic_dir, atomic_path
+from arith_seq2seq.pipeline.params import load_params
+from arith_seq2seq.pipeline.stage import run
 
 
 def main() -> None:
@@ -28,8 +28,8 @@ def main() -> None:
     longer = generate_longer(cfg)
     # Both outputs are written before either replaces its old version.
     with atomic_dir(args.longer_dir) as folder, atomic_path(args.out) as tmp:
-        datasets.save_longer(longer, folder)
-        datasets.write(questions, tmp)
+        question_set.save_longer(longer, folder)
+        question_set.write(questions, tmp)
     print(
         f"generate: {len(questions):,} {cfg.operation} questions with up to {cfg.digits} digits "
         f"-> {args.out}; {cfg.longer_count:,} each with {', '.join(map(str, longer)) or 'no'} "

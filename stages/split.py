@@ -9,10 +9,11 @@ from pathlib import Path
 # --temp experiment runs in a copy of the repository, and dvc.lock records that copy's code.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from arith_seq2seq import datasets
-from arith_seq2seq.config import load_params
-from arith_seq2seq.entry import run
-from arith_seq2seq.files import atomic_path
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data.splitting import split_rows
+from arith_seq2seq.pipeline.files import atomic_path
+from arith_seq2seq.pipeline.params import load_params
+from arith_seq2seq.pipeline.stage import run
 
 
 def main() -> None:
@@ -25,14 +26,14 @@ def main() -> None:
     args = parser.parse_args()
 
     cfg = load_params(args.params).split
-    questions = datasets.load(args.questions)
-    parts = datasets.split_rows(questions, cfg)
+    questions = question_set.load(args.questions)
+    parts = split_rows(questions, cfg)
     # All three are written before any replaces its old version: a split interrupted
     # half-way must not pair a new train.npz with an old test.npz (they would overlap).
     # Each part is written straight from its rows, so memory stays about the input's size.
     with ExitStack() as outputs:
         for rows, path in zip(parts, (args.train, args.val, args.test)):
-            datasets.write(questions, outputs.enter_context(atomic_path(path)), rows)
+            question_set.write(questions, outputs.enter_context(atomic_path(path)), rows)
     sizes = " / ".join(f"{len(p):,}" for p in parts)
     print(f"split: train / val / test = {sizes}")
 

@@ -10,10 +10,12 @@ from pathlib import Path
 # --temp experiment runs in a copy of the repository, and dvc.lock records that copy's code.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from arith_seq2seq import checkpoint, files, resume
-from arith_seq2seq.config import load_params
-from arith_seq2seq.entry import run
-from arith_seq2seq.training import fit
+from arith_seq2seq.model import model_file
+from arith_seq2seq.pipeline import files
+from arith_seq2seq.pipeline.params import load_params
+from arith_seq2seq.pipeline.stage import run
+from arith_seq2seq.training import resume
+from arith_seq2seq.training.fit import fit
 
 
 def main() -> None:
@@ -45,7 +47,7 @@ def main() -> None:
         )
         if trained is None:  # another DDP process: the first one writes the outputs
             return
-        checkpoint.save(args.model, trained)
+        model_file.save(args.model, trained)
         files.replace_dir(args.live_dir, live)
     if args.state_dir:
         resume.clear(args.state_dir)

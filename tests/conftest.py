@@ -13,14 +13,42 @@ import numpy as np
 import pytest
 import yaml
 
-from arith_seq2seq import checkpoint, datasets
-from arith_seq2seq.config import DataConfig, ModelConfig, SplitConfig, TrainConfig
-from arith_seq2seq.questions import generate_longer, generate_questions
-from arith_seq2seq.training import fit
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data import splitting
+from arith_seq2seq.data.questions import generate_longer, generate_questions
+from arith_seq2seq.model import model_file
+from arith_seq2seq.pipeline.params import SECTIONS
+from arith_seq2seq.training.fit import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Small enough to run in seconds, big enough that 2-digit addition is learnable.
+# The Keras reference's settings: the base of the configs tests build (params.yaml holds
+# the project's defaults, for a much bigger run). Every key of every section is here,
+# since loading params needs them all.
+REFERENCE = {
+    "data": {
+        "digits": 3, "count": 50_000, "operation": "add", "sampling": "reference", "reverse": True, "seed": 1337,
+        "longer_extra_digits": [1, 2], "longer_count": 2000,
+    },
+    "split": {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 1337, "always_train_digits": 0},
+    "model": {"arch": "repeat", "cell": "lstm", "hidden_size": 128, "decoder_layers": 1, "embedding_dim": 0},
+    "train": {
+        "batch_size": 128, "max_epochs": 16, "lr": 0.01, "weight_decay": 0.0, "patience": 4, "seed": 1337,
+        "min_stratum_share": 0.0, "show_samples": 10, "devices": 1, "num_nodes": 1, "strategy": "auto",
+        "precision": "32-true", "accelerator": "cpu",
+    },
+    "evaluate": {"max_errors": 1000, "batch_size": 1024, "space_questions": 1_000_000, "seed": 1337, "device": "auto"},
+}
+
+
+def config(section: str, **values):
+    """A params section's config: REFERENCE's values, changed by `values`."""
+    merged = {**REFERENCE[section], **values}
+    return SECTIONS[section](**{k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()})
+
+
+# Small enough to run in seconds, big enough that 2-digit addition is learnable (the
+# keys not given are REFERENCE's).
 TINY_PARAMS = {
     "data": {
         "digits": 2, "count": 3000, "operation": "add", "sampling": "balanced", "reverse": True, "seed": 7,
@@ -48,7 +76,7 @@ EVALUATE_OUTPUTS = {
 
 
 def write_params(path: Path, overrides: dict | None = None) -> Path:
-    params = {section: dict(values) for section, values in TINY_PARAMS.items()}
+    params = {section: {**REFERENCE[section], **TINY_PARAMS.get(section, {})} for section in REFERENCE}
     for section, values in (overrides or {}).items():
         params.setdefault(section, {}).update(values)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
@@ -119,27 +147,27 @@ def run_stage_in_process(name: str, *args: str) -> subprocess.CompletedProcess:
 def tiny_split(tmp_path_factory) -> dict[str, Path]:
     """train/val/test .npz files of 2-digit questions, and a folder of 3-digit ones."""
     folder = tmp_path_factory.mktemp("data")
-    qs = generate_questions(DataConfig(**TINY_PARAMS["data"]))
+    qs = generate_questions(config("data", **TINY_PARAMS["data"]))
     paths = {name: folder / f"{name}.npz" for name in ("train", "val", "test")}
-    for part, path in zip(datasets.split(qs, SplitConfig(**TINY_PARAMS["split"])), paths.values()):
-        datasets.save(part, path)
+    for part, path in zip(splitting.split(qs, config("split", **TINY_PARAMS["split"])), paths.values()):
+        question_set.save(part, path)
     paths["longer"] = folder / "longer"
     paths["longer"].mkdir()
-    datasets.save_longer(generate_longer(DataConfig(**TINY_PARAMS["data"])), paths["longer"])
+    question_set.save_longer(generate_longer(config("data", **TINY_PARAMS["data"])), paths["longer"])
     return paths
 
 
 def train_tiny(split: dict[str, Path], folder: Path, model: dict | None = None, train: dict | None = None) -> Path:
     """Train on the tiny split with TINY_PARAMS (overridden by `model`, `train`); save the model."""
     trained = fit(
-        ModelConfig(**{**TINY_PARAMS["model"], **(model or {})}),
-        TrainConfig(**{**TINY_PARAMS["train"], **(train or {})}),
+        config("model", **{**TINY_PARAMS["model"], **(model or {})}),
+        config("train", **{**TINY_PARAMS["train"], **(train or {})}),
         split["train"],
         split["val"],
         progress=False,
     )
     path = folder / "model.pt"
-    checkpoint.save(path, trained)
+    model_file.save(path, trained)
     return path
 
 

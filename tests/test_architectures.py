@@ -1,27 +1,26 @@
 import pytest
 import torch
 
-from arith_seq2seq.architectures import ARCHITECTURES, ModelSpec, NotApplicable, build
-from arith_seq2seq.architectures.base import IGNORE
-from arith_seq2seq.architectures.seq2seq import teacher_forcing, until_end
-from arith_seq2seq.config import DataConfig
-from arith_seq2seq.errors import ConfigError
-from arith_seq2seq.questions import generate_questions, vocab_for
+from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
+from arith_seq2seq.data.questions import generate_questions
+from arith_seq2seq.model import ARCHITECTURES, ModelSpec, answering, build
+from arith_seq2seq.model.base import IGNORE
+from arith_seq2seq.pipeline.errors import ConfigError
+from arith_seq2seq.model.seq2seq import teacher_forcing, until_end
+
+from .conftest import config
 
 VOCAB = vocab_for("add")  # " $+0123456789^": pad 0, end 1, start 13
 
 
 def spec(arch="repeat", cell="lstm", **kw):
-    base = dict(
-        vocab_size=len(VOCAB), answer_len=4, pad_id=VOCAB.pad_id, start_id=VOCAB.start_id,
-        end_id=VOCAB.end_id, arch=arch, cell=cell, hidden_size=32,
-    )
-    return ModelSpec(**{**base, **kw})
+    # 3-digit addition: answers of 4 characters.
+    return ModelSpec(config("model", **{"arch": arch, "cell": cell, "hidden_size": 32, **kw}), QuestionFormat("add", 3, True))
 
 
 @pytest.fixture(scope="module")
 def batch():
-    qs = generate_questions(DataConfig(digits=3, count=256, seed=0))
+    qs = generate_questions(config("data", digits=3, count=256, seed=0))
     return torch.from_numpy(qs.question).long(), torch.from_numpy(qs.answer).long()
 
 
@@ -100,8 +99,8 @@ def test_only_encoder_decoders_answer_longer_questions():
     assert not ARCHITECTURES["repeat"].reads_longer_input
     assert ARCHITECTURES["seq2seq"].reads_longer_input and ARCHITECTURES["attention"].reads_longer_input
     question = torch.zeros(2, 9, dtype=torch.long) + VOCAB.ids("1")[0]
-    with pytest.raises(NotApplicable):
-        build(spec("repeat")).predict(question, 5)
+    with pytest.raises(ValueError, match="the repeat architecture answers with exactly 4 characters"):
+        answering.predict(build(spec("repeat")), question.numpy(), 5)
     ids, _ = build(spec("attention")).predict(question, 5)
     assert ids.shape == (2, 5)
 
@@ -113,9 +112,12 @@ def test_unknown_arch_names_the_choices():
 
 def test_one_hot_reference_size_matches_keras_parameter_count():
     # The reference's summary: 72,192 + 131,584 + 1,548 = 205,324 parameters for 12
-    # characters. PyTorch keeps two bias vectors per LSTM gate where Keras keeps one.
-    model = build(spec(vocab_size=12, hidden_size=128))
-    assert sum(p.numel() for p in model.parameters()) == 205_324 + 2 * 4 * 128
+    # characters. PyTorch keeps two bias vectors per LSTM gate where Keras keeps one, and
+    # the vocabulary has 2 more characters (the start and end markers of the
+    # encoder-decoders): 4 * 128 more encoder input weights and 129 more head weights each.
+    model = build(spec(hidden_size=128))
+    assert len(VOCAB) == 12 + 2
+    assert sum(p.numel() for p in model.parameters()) == 205_324 + 2 * 4 * 128 + 2 * (4 * 128 + 129)
 
 
 def test_repeat_loss_predictions_are_its_answers_so_validation_need_not_decode_twice(batch):

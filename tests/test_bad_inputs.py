@@ -17,12 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from arith_seq2seq import datasets
 from arith_seq2seq.cli import main as cli_main
-from arith_seq2seq.config import DataConfig
-from arith_seq2seq.questions import generate_questions
-
-from .conftest import TINY_PARAMS, evaluate_args, rewrite_npz, run_stage, run_stage_in_process, write_params
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data.questions import generate_questions
+from .conftest import config, TINY_PARAMS, evaluate_args, rewrite_npz, run_stage, run_stage_in_process, write_params
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -50,7 +48,7 @@ DAMAGES = {
     "wrong dtype": lambda p: rewrite_npz(p, question=np.load(p)["question"].astype(np.int32)),
     "wrong metadata": lambda p: rewrite_npz(p, reverse=np.str_("no")),
     "wrong shape": lambda p: rewrite_npz(p, answer=np.load(p)["answer"][:, :2]),
-    "ids outside the vocabulary": lambda p: rewrite_npz(p, vocab=np.str_("0123")),
+    "ids outside the vocabulary": lambda p: rewrite_npz(p, question=np.full_like(np.load(p)["question"], 14)),
 }
 WHAT = {
     "missing": "no such data file",
@@ -61,7 +59,7 @@ WHAT = {
     "wrong dtype": "array 'question' has dtype int32, expected uint8",
     "wrong metadata": "'reverse' should be a boolean",
     "wrong shape": "array 'answer' has shape",
-    "ids outside the vocabulary": "outside the 4-character vocabulary",
+    "ids outside the vocabulary": "holds id 14, outside the 14-character vocabulary",
 }
 
 
@@ -70,7 +68,7 @@ def split_outputs(tmp_path_factory):
     """A questions file and the split of it that the split stage wrote."""
     folder = tmp_path_factory.mktemp("split")
     params = write_params(folder / "params.yaml")
-    datasets.save(generate_questions(DataConfig(**TINY_PARAMS["data"])), folder / "questions.npz")
+    question_set.save(generate_questions(config("data", **TINY_PARAMS["data"])), folder / "questions.npz")
     out = folder / "out"
     result = run_stage(
         "split", "--params", params, "--questions", folder / "questions.npz",
@@ -135,16 +133,16 @@ def test_evaluate_refuses_a_damaged_test_file_and_keeps_its_outputs(evaluation, 
 def _other_test_set(folder: Path, operation: str) -> Path:
     """A test set of the tiny model's shape (2 digits, 5-character questions, 3-character
     answers) but another operation, hence another vocabulary."""
-    cfg = DataConfig(**{**TINY_PARAMS["data"], "operation": operation, "count": 300})
+    cfg = config("data", **{**TINY_PARAMS["data"], "operation": operation, "count": 300})
     path = folder / f"{operation}.npz"
-    datasets.save(generate_questions(cfg), path)
+    question_set.save(generate_questions(cfg), path)
     return path
 
 
 def test_evaluate_refuses_a_test_set_of_another_operation(evaluation):
     folder, before = evaluation
     test = _other_test_set(folder, "sub")
-    assert datasets.load(test).question.shape[1:] == datasets.load(folder / "test.npz").question.shape[1:]
+    assert question_set.load(test).question.shape[1:] == question_set.load(folder / "test.npz").question.shape[1:]
     result = run_evaluate(folder, folder / "model.pt", test, folder / "longer", runner=run_stage)
     line = assert_refused(result, str(folder / "model.pt"), str(test), "add questions", "sub questions")
     assert "' $+0123456789^'" in line and "' $-0123456789^'" in line
@@ -158,7 +156,8 @@ def test_evaluate_refuses_a_test_set_with_other_vocabulary_characters(evaluation
     test = folder / "test.npz"
     rewrite_npz(test, vocab=np.str_(" $+9876543210^"))
     result = run_evaluate(folder, folder / "model.pt", test, folder / "longer")
-    assert_refused(result, str(folder / "model.pt"), str(test), "' $+9876543210^'")
+    # Refused as it is read: no file this project writes has another vocabulary.
+    assert_refused(result, str(test), "'vocab' is ' $+9876543210^', not the add vocabulary ' $+0123456789^'")
     assert snapshot(folder / "out") == before
 
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from arith_seq2seq import checkpoint
 from arith_seq2seq.cli import default_model_path, main
+from arith_seq2seq.model import answering, model_file
 
 from .conftest import ROOT, train_tiny
 
@@ -29,15 +29,14 @@ def attention_model(tiny_split, tmp_path_factory):
 
 
 def test_answers_match_the_model_used_directly(capsys, monkeypatch, tiny_model, tiny_split):
-    from arith_seq2seq import datasets
-    from arith_seq2seq.questions import readable_questions
-    from arith_seq2seq.vocab import Vocab
+    from arith_seq2seq.data import question_set
+    from arith_seq2seq.data.questions import readable_questions
 
-    test = datasets.load(tiny_split["test"])
-    trained = checkpoint.load(tiny_model)
-    vocab = Vocab(test.vocab)
-    questions = readable_questions(test.question[:50], vocab, test.reverse)
-    expected = [s.strip() for s in vocab.decode(checkpoint.predict(trained.model, test.question[:50])[0])]
+    test = question_set.load(tiny_split["test"])
+    trained = model_file.load(tiny_model)
+    vocab = test.format.vocab
+    questions = readable_questions(test.question[:50], test.format)
+    expected = [s.strip() for s in vocab.decode(answering.predict(trained.model, test.question[:50])[0])]
     code, out, err = run(capsys, monkeypatch, "--model", tiny_model, *questions)
     assert (code, err) == (0, [])
     assert out == expected
@@ -74,11 +73,15 @@ def test_longer_questions_need_an_architecture_that_reads_them(capsys, monkeypat
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, "--allow-longer", huge, "5+6")
     assert code == 1 and len(out) == 1
     assert err == [f"error: question 1: '{huge}': operands of 30 digits; answers are exact up to 18 digits"]
+    # --allow-longer is suggested only where it would help: not past the exact limit.
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, huge)
-    assert err == [f"error: question 1: '{huge}': operands of 30 digits, but this model was trained on at most 2; pass --allow-longer to try anyway"]
+    assert err == [f"error: question 1: '{huge}': operands of 30 digits; answers are exact up to 18 digits"]
+    longest = "1" * 18 + "+1"
+    code, out, err = run(capsys, monkeypatch, "--model", attention_model, longest)
+    assert err == [f"error: question 1: '{longest}': operands of 18 digits, but this model was trained on at most 2; pass --allow-longer to try anyway"]
     # Far past what Python converts to int by default: still one clear line.
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, "9" * 5000 + "+1")
-    assert code == 1 and err[0].endswith("operands of 5000 digits, but this model was trained on at most 2; pass --allow-longer to try anyway")
+    assert code == 1 and err[0].endswith("operands of 5000 digits; answers are exact up to 18 digits")
 
 
 def test_a_huge_bad_line_is_quoted_in_part(capsys, monkeypatch, tiny_model):

@@ -1,9 +1,17 @@
 import pytest
 
-from arith_seq2seq.config import Params, load_params, params_from_dict
-from arith_seq2seq.errors import ConfigError
+from arith_seq2seq.pipeline.errors import ConfigError
+from arith_seq2seq.pipeline.params import load_params, params_from_dict
 
-from .conftest import ROOT, TINY_PARAMS
+from .conftest import REFERENCE, ROOT, TINY_PARAMS
+
+
+def complete(raw: dict) -> dict:
+    """`raw`'s sections filled up with REFERENCE's keys (every key must be given)."""
+    full = {name: dict(values) for name, values in REFERENCE.items()}
+    for name, values in raw.items():
+        full[name] = {**full[name], **values} if isinstance(values, dict) and name in full else values
+    return full
 
 
 def test_repository_params_load_and_keep_the_reference_model():
@@ -15,8 +23,15 @@ def test_repository_params_load_and_keep_the_reference_model():
     assert (params.data.sampling, params.split.always_train_digits) == ("balanced", 2)
 
 
-def test_missing_sections_take_defaults():
-    assert params_from_dict({}) == Params()
+def test_a_missing_key_is_named_not_defaulted():
+    # params.yaml is the one place of the defaults: a key deleted from it is an error, not
+    # a value taken from somewhere else.
+    raw = complete({})
+    del raw["model"]["hidden_size"], raw["train"]["lr"]
+    with pytest.raises(ConfigError, match=r"missing key model\.hidden_size; every key must be set"):
+        params_from_dict(raw)
+    with pytest.raises(ConfigError, match=r"missing key data\.digits, data\.count"):
+        params_from_dict({})
 
 
 @pytest.mark.parametrize(
@@ -54,7 +69,7 @@ def test_missing_sections_take_defaults():
 )
 def test_bad_params_name_the_key_and_the_fix(raw, message):
     with pytest.raises(ConfigError, match=message):
-        params_from_dict(raw)
+        params_from_dict(complete(raw))
 
 
 def test_unreadable_params_file(tmp_path):
@@ -68,4 +83,4 @@ def test_unreadable_params_file(tmp_path):
 
 
 def test_tiny_params_are_valid():
-    params_from_dict(TINY_PARAMS)
+    params_from_dict(complete(TINY_PARAMS))

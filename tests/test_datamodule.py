@@ -3,8 +3,10 @@ import pytest
 import torch
 from torch.utils.data import BatchSampler, RandomSampler
 
-from arith_seq2seq.datamodule import EpochBatches, QuestionDataModule
-from arith_seq2seq.errors import ConfigError
+from arith_seq2seq.pipeline.errors import ConfigError
+from arith_seq2seq.training.datamodule import EpochBatches, QuestionDataModule
+
+from .conftest import config
 
 
 def epochs(sampler, count):
@@ -40,21 +42,18 @@ def test_processes_share_each_batch_and_take_the_same_number_of_steps():
 
 
 def test_more_processes_than_validation_questions_is_refused(tiny_split):
-    data = QuestionDataModule(tiny_split["train"], tiny_split["val"], batch_size=8, seed=0)
-    data.setup()
-    data.check_processes(len(data.val_set))
+    QuestionDataModule(tiny_split["train"], tiny_split["val"], config("train", batch_size=300, devices=300)).setup()
     with pytest.raises(ConfigError, match=r"val\.npz has 300 questions, fewer than the 301 training processes"):
-        data.check_processes(len(data.val_set) + 1)
+        QuestionDataModule(tiny_split["train"], tiny_split["val"], config("train", batch_size=301, devices=301)).setup()
 
 
 def test_rare_strata_are_repeated_to_their_minimum_share():
     from collections import Counter
 
-    from arith_seq2seq.config import DataConfig
-    from arith_seq2seq.datamodule import epoch_rows
-    from arith_seq2seq.questions import generate_questions, num_digits
+    from arith_seq2seq.data.questions import generate_questions, num_digits
+    from arith_seq2seq.training.datamodule import epoch_rows
 
-    qs = generate_questions(DataConfig(digits=3, count=60_000, seed=2, sampling="balanced"))
+    qs = generate_questions(config("data", digits=3, count=60_000, seed=2, sampling="balanced"))
     np.testing.assert_array_equal(epoch_rows(qs, 0.0), np.arange(len(qs)))
     rows = epoch_rows(qs, 0.02)
     assert set(rows.tolist()) == set(range(len(qs)))  # every row at least once

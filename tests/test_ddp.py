@@ -9,12 +9,12 @@ import subprocess
 
 import pytest
 
-from arith_seq2seq import checkpoint, datasets
-from arith_seq2seq.config import DataConfig, SplitConfig
-from arith_seq2seq.metrics import exact_match
-from arith_seq2seq.questions import generate_questions
-
-from .conftest import TINY_PARAMS, train_command, write_params
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data import splitting
+from arith_seq2seq.data.questions import generate_questions
+from arith_seq2seq.model import answering, model_file
+from arith_seq2seq.model.metrics import exact_match
+from .conftest import config, TINY_PARAMS, train_command, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -24,12 +24,12 @@ def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
     # mean of the two per-process scores would not be the score over all 301.
     # Reference sampling: one order per pair, so no mirror pairs make the split sizes inexact.
     data = {**TINY_PARAMS["data"], "count": 3010, "sampling": "reference"}
-    qs = generate_questions(DataConfig(**data))
-    train, val, _ = datasets.split(qs, SplitConfig(**TINY_PARAMS["split"]))
+    qs = generate_questions(config("data", **data))
+    train, val, _ = splitting.split(qs, config("split", **TINY_PARAMS["split"]))
     assert len(val) % 2 == 1
     files = {"train": tmp_path / "train.npz", "val": tmp_path / "val.npz"}
-    datasets.save(train, files["train"])
-    datasets.save(val, files["val"])
+    question_set.save(train, files["train"])
+    question_set.save(val, files["val"])
     params = write_params(tmp_path / "params.yaml", {"data": data, "train": {"devices": 2, "max_epochs": 4, "batch_size": 32, "lr": 0.02}})
     out = tmp_path / "out"
     result = subprocess.run(
@@ -45,9 +45,9 @@ def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
     assert result.stdout.count("Epoch 1/4") == 1
     assert sorted(p.name for p in out.iterdir()) == ["live", "model.pt"]
 
-    trained = checkpoint.load(out / "model.pt")
+    trained = model_file.load(out / "model.pt")
     assert trained.info["processes"] == 2
-    predicted, _ = checkpoint.predict(trained.model, val.question)
+    predicted, _ = answering.predict(trained.model, val.question)
     rescored = float(exact_match(predicted, val.answer).mean())
     assert 0 < rescored < 1, "a score of 0 or 1 would not tell a wrong reduction apart"
     assert trained.info["best_val_exact_match"] == pytest.approx(rescored, abs=1e-6)

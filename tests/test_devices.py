@@ -15,15 +15,16 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from arith_seq2seq import checkpoint, devices
-from arith_seq2seq.architectures import ARCHITECTURES, ModelSpec, build
-from arith_seq2seq.config import DataConfig
-from arith_seq2seq.errors import ConfigError
-from arith_seq2seq.module import Seq2SeqModule
-from arith_seq2seq.questions import generate_questions, vocab_for
-from arith_seq2seq.training import process_group_backend
+from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
+from arith_seq2seq.data.questions import generate_questions
+from arith_seq2seq.model import ARCHITECTURES, ModelSpec, build
+from arith_seq2seq.model import answering
+from arith_seq2seq.model import devices
+from arith_seq2seq.pipeline.errors import ConfigError
+from arith_seq2seq.training.fit import process_group_backend
+from arith_seq2seq.training.module import Seq2SeqModule
 
-from .conftest import ROOT, train_command, write_params
+from .conftest import config, ROOT, train_command, write_params
 
 PACKAGE = str(ROOT / "src" / "arith_seq2seq")
 # torch functions that create a tensor from nothing: on the CPU unless told otherwise.
@@ -57,25 +58,22 @@ VOCAB = vocab_for("add")
 
 
 def spec(arch: str) -> ModelSpec:
-    return ModelSpec(
-        vocab_size=len(VOCAB), answer_len=4, pad_id=VOCAB.pad_id, start_id=VOCAB.start_id,
-        end_id=VOCAB.end_id, arch=arch, cell="lstm", hidden_size=16,
-    )
+    return ModelSpec(config("model", arch=arch, cell="lstm", hidden_size=16), QuestionFormat("add", 3, True))
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_no_tensor_is_created_on_the_cpu_by_accident(arch):
-    qs = generate_questions(DataConfig(digits=3, count=64, seed=0))
+    qs = generate_questions(config("data", digits=3, count=64, seed=0))
     question, answer = torch.from_numpy(qs.question).long(), torch.from_numpy(qs.answer).long()
-    module = Seq2SeqModule(dict(spec(arch).__dict__), {"show_samples": 0})
+    module = Seq2SeqModule(build(spec(arch)), config("train", show_samples=0))
     model = module.model
     with UndirectedTensors() as mode:
         module._step((question, answer), "train").backward()
         module._step((question, answer), "val")
         model.predict(question, 4)
         model.answer(*model.encode_shared(question), question, 4)
-        checkpoint.predict(model, qs.question, share_prefixes=True)
-        checkpoint.predict(model, qs.question)
+        answering.predict(model, qs.question, share_prefixes=True)
+        answering.predict(model, qs.question)
     assert sorted(mode.lines) == []
 
 

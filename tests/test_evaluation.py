@@ -1,14 +1,15 @@
 import pytest
 import numpy as np
 
-from arith_seq2seq import checkpoint, datasets
-from arith_seq2seq.evaluation import evaluate
-from arith_seq2seq.questions import count_carries
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data.questions import count_carries
+from arith_seq2seq.evaluation.scoring import evaluate
+from arith_seq2seq.model import model_file
 
 
 def test_metrics_breakdowns_and_error_rows_agree(tiny_model, tiny_split):
-    trained = checkpoint.load(tiny_model)
-    test = datasets.load(tiny_split["test"])
+    trained = model_file.load(tiny_model)
+    test = question_set.load(tiny_split["test"])
     result = evaluate(trained, test, batch_size=64)
     summary = result.metrics["test"]
     assert summary["n_samples"] == len(test)
@@ -26,7 +27,7 @@ def test_metrics_breakdowns_and_error_rows_agree(tiny_model, tiny_split):
 
 
 def test_error_rows_read_like_a_person_writes(tiny_model, tiny_split):
-    result = evaluate(checkpoint.load(tiny_model), datasets.load(tiny_split["test"]))
+    result = evaluate(model_file.load(tiny_model), question_set.load(tiny_split["test"]))
     assert len(result.errors), "a two-epoch tiny model should still make mistakes"
     for row in result.errors.itertuples():
         a, b = row.question.split("+")

@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from arith_seq2seq.files import atomic_path
+from arith_seq2seq.pipeline.files import atomic_path
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path):

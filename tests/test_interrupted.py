@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from arith_seq2seq import datasets
+from arith_seq2seq.data import question_set
 
 from .conftest import ROOT, evaluate_args, run_stage, write_params
 
@@ -143,8 +143,8 @@ def test_generate_killed_while_writing_keeps_the_previous_data(tmp_path):
         assert files(tmp_path) == before, kill_at
         assert leftovers(tmp_path), "the kill should have left a temporary file or folder"
         # What a later stage reads is the previous, complete data.
-        datasets.load(tmp_path / "questions.npz")
-        assert list(datasets.load_longer(tmp_path / "longer")) == [tmp_path / "longer" / "digits_3.npz"]
+        question_set.load(tmp_path / "questions.npz")
+        assert list(question_set.load_longer(tmp_path / "longer")) == [tmp_path / "longer" / "digits_3.npz"]
     # The next run is not confused by the leftovers: it writes the new data in place.
     assert run_stage(*generate(tmp_path, seed=9)).returncode == 0
     assert files(tmp_path)["questions.npz"] != before["questions.npz"]
@@ -189,7 +189,7 @@ def test_split_killed_while_writing_keeps_all_three_previous_parts(tmp_path):
         assert files(tmp_path / "split") == before, kill_at
         assert leftovers(tmp_path / "split")
     assert run_stage("split", "--params", params, *args).returncode == 0
-    train, val, test = (datasets.load(p) for p in parts)
+    train, val, test = (question_set.load(p) for p in parts)
     train_keys = set(zip(train.a.tolist(), train.b.tolist()))
     assert not train_keys & set(zip(test.a.tolist(), test.b.tolist()))
     assert not train_keys & set(zip(val.a.tolist(), val.b.tolist()))
@@ -224,4 +224,4 @@ def test_a_temporary_file_left_in_the_longer_folder_is_not_read_as_a_set(tmp_pat
     result = run_stage("evaluate", *evaluate_args(write_params(tmp_path / "params.yaml"), tiny_model, split, out))
     assert result.returncode == 0, result.stderr
     assert set(json.loads((out / "m.json").read_text())["longer"]) == {"digits_3"}
-    assert np.array_equal(datasets.load(longer / "digits_3.npz").a, datasets.load(tiny_split["longer"] / "digits_3.npz").a)
+    assert np.array_equal(question_set.load(longer / "digits_3.npz").a, question_set.load(tiny_split["longer"] / "digits_3.npz").a)

@@ -6,39 +6,21 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from arith_seq2seq import datasets, questions
-from arith_seq2seq.config import DataConfig
-from arith_seq2seq.errors import ConfigError
-from arith_seq2seq.questions import (
-    POW10,
-    _draw_operands,
-    _fresh_pairs,
-    _sample_by_enumeration,
-    _sample_by_rejection,
-    count_carries,
-    distinct_questions,
-    equal_shares,
-    strata,
-    stratum_size,
-    generate_longer,
-    generate_questions,
-    encode,
-    num_digits,
-    operand_probabilities,
-    readable_questions,
-    vocab_for,
-)
-from arith_seq2seq.vocab import Vocab
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data import questions
+from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
+from arith_seq2seq.data.questions import POW10, _draw_operands, _fresh_pairs, _sample_by_enumeration, _sample_by_rejection, count_carries, distinct_questions, encode, equal_shares, generate_longer, generate_questions, num_digits, operand_probabilities, readable_questions, strata, stratum_size
+from arith_seq2seq.pipeline.errors import ConfigError
 
-
+from .conftest import config
 def decoded(qs):
-    vocab = Vocab(qs.vocab)
+    vocab = qs.format.vocab
     return vocab.decode(qs.question), vocab.decode(qs.answer)
 
 
 @pytest.mark.parametrize("digits", [1, 2, 3, 6])
 def test_questions_are_padded_and_answers_are_correct(digits):
-    qs = generate_questions(DataConfig(digits=digits, count=40, reverse=False, seed=1))
+    qs = generate_questions(config("data", digits=digits, count=40, reverse=False, seed=1))
     questions, answers = decoded(qs)
     for q, ans, a, b in zip(questions, answers, qs.a, qs.b):
         assert len(q) == 2 * digits + 1 and len(ans) == digits + 1
@@ -48,16 +30,15 @@ def test_questions_are_padded_and_answers_are_correct(digits):
 
 
 def test_reversal_reverses_the_padded_question_only():
-    plain = generate_questions(DataConfig(digits=3, count=500, reverse=False, seed=3))
-    rev = generate_questions(DataConfig(digits=3, count=500, reverse=True, seed=3))
+    plain = generate_questions(config("data", digits=3, count=500, reverse=False, seed=3))
+    rev = generate_questions(config("data", digits=3, count=500, reverse=True, seed=3))
     np.testing.assert_array_equal(rev.question, plain.question[:, ::-1])
     np.testing.assert_array_equal(rev.answer, plain.answer)
-    vocab = Vocab(rev.vocab)
-    assert readable_questions(rev.question, vocab, True) == readable_questions(plain.question, vocab, False)
+    assert readable_questions(rev.question, rev.format) == readable_questions(plain.question, plain.format)
 
 
 def test_a_plus_b_and_b_plus_a_count_as_one_question():
-    qs = generate_questions(DataConfig(digits=2, count=3000, seed=5, sampling="reference"))
+    qs = generate_questions(config("data", digits=2, count=3000, seed=5, sampling="reference"))
     pairs = set(zip(np.minimum(qs.a, qs.b).tolist(), np.maximum(qs.a, qs.b).tolist()))
     assert len(pairs) == len(qs) == 3000
 
@@ -90,12 +71,12 @@ def test_both_samplers_draw_the_same_distribution(ordered):
 @pytest.mark.parametrize("digits", [1, 3, 5])
 def test_answers_match_python_integers(operation, digits):
     count = min(3000, distinct_questions(digits, operation))
-    qs = generate_questions(DataConfig(digits=digits, count=count, operation=operation, seed=digits))
+    qs = generate_questions(config("data", digits=digits, count=count, operation=operation, seed=digits))
     symbol = {"add": "+", "sub": "-", "mul": "*"}[operation]
-    vocab = Vocab(qs.vocab)
+    vocab = qs.format.vocab
     width = 2 * digits if operation == "mul" else digits + 1
     assert qs.answer.shape == (count, width)
-    questions = readable_questions(qs.question, vocab, qs.reverse)
+    questions = readable_questions(qs.question, qs.format)
     for text, answer, a, b in zip(questions, vocab.decode(qs.answer), qs.a.tolist(), qs.b.tolist()):
         left, right = text.split(symbol, 1)
         assert (int(left), int(right)) == (a, b)
@@ -106,32 +87,32 @@ def test_answers_match_python_integers(operation, digits):
 def test_subtraction_questions_are_ordered_and_can_be_exhausted():
     # a-b and b-a are different questions: 10*10 one-digit ones exist, not 55.
     assert distinct_questions(1, "sub") == 100
-    qs = generate_questions(DataConfig(digits=1, count=100, operation="sub", sampling="reference"))
+    qs = generate_questions(config("data", digits=1, count=100, operation="sub", sampling="reference"))
     assert len(set(zip(qs.a.tolist(), qs.b.tolist()))) == 100
     with pytest.raises(ConfigError, match="only 100 distinct sub questions"):
-        generate_questions(DataConfig(digits=1, count=101, operation="sub", sampling="reference"))
+        generate_questions(config("data", digits=1, count=101, operation="sub", sampling="reference"))
 
 
 def test_longer_sets_have_longer_operands_and_their_own_seeds():
-    cfg = DataConfig(digits=2, count=100, longer_extra_digits=(1, 3), longer_count=300)
+    cfg = config("data", digits=2, count=100, longer_extra_digits=(1, 3), longer_count=300)
     longer = generate_longer(cfg)
     assert sorted(longer) == [3, 5]
     for digits, qs in longer.items():
-        assert len(qs) == 300 and qs.digits == digits
+        assert len(qs) == 300 and qs.format.digits == digits
         assert (num_digits(np.maximum(qs.a, qs.b)) == digits).all()
         assert qs.question.shape[1] == 2 * digits + 1
-    again = generate_longer(DataConfig(digits=2, count=100, longer_extra_digits=(1,), longer_count=300))
+    again = generate_longer(config("data", digits=2, count=100, longer_extra_digits=(1,), longer_count=300))
     np.testing.assert_array_equal(again[3].a, longer[3].a)
 
 
 def test_generation_is_byte_identical_for_the_same_params(tmp_path):
-    cfg = DataConfig(digits=3, count=5000, seed=42)
+    cfg = config("data", digits=3, count=5000, seed=42)
     paths = [tmp_path / "a.npz", tmp_path / "b.npz"]
     for path in paths:
-        datasets.save(generate_questions(cfg), path)
+        question_set.save(generate_questions(cfg), path)
     assert paths[0].read_bytes() == paths[1].read_bytes()
     other = tmp_path / "c.npz"
-    datasets.save(generate_questions(DataConfig(digits=3, count=5000, seed=43)), other)
+    question_set.save(generate_questions(config("data", digits=3, count=5000, seed=43)), other)
     assert other.read_bytes() != paths[0].read_bytes()
 
 
@@ -139,15 +120,15 @@ def test_impossible_count_fails_at_once_with_the_limit():
     assert distinct_questions(1) == 55
     start = time.perf_counter()
     with pytest.raises(ConfigError, match=r"data.count is 56.*only 55 distinct"):
-        generate_questions(DataConfig(digits=1, count=56, sampling="reference"))
+        generate_questions(config("data", digits=1, count=56, sampling="reference"))
     with pytest.raises(ConfigError, match=r"data.count is 101.*only 100 distinct ordered add questions"):
-        generate_questions(DataConfig(digits=1, count=101, sampling="balanced"))
+        generate_questions(config("data", digits=1, count=101, sampling="balanced"))
     assert time.perf_counter() - start < 1
 
 
 @pytest.mark.parametrize("digits,count", [(1, 55), (2, 5050), (3, 500_500), (3, 400_000)])
 def test_counts_at_or_near_the_limit_finish(digits, count):
-    qs = generate_questions(DataConfig(digits=digits, count=count, seed=2, sampling="reference"))
+    qs = generate_questions(config("data", digits=digits, count=count, seed=2, sampling="reference"))
     pairs = np.unique(np.stack([np.minimum(qs.a, qs.b), np.maximum(qs.a, qs.b)], 1), axis=0)
     assert len(pairs) == len(qs) == count
     assert qs.a.max() < 10**digits and qs.b.max() < 10**digits
@@ -178,21 +159,21 @@ def _digest(qs) -> str:
 @pytest.mark.parametrize(
     "cfg, main, longer",
     [
-        (DataConfig(sampling="reference"), "0283fc3daa78a67c", {4: "c16a911ccfa5a91a", 5: "3c9455bf79a27709"}),
-        (DataConfig(digits=9, count=150_000, seed=3, sampling="reference"), "e5a45341d4997377", {10: "2294ba0f4dd83863", 11: "2678fea121be311f"}),
+        (config("data", sampling="reference"), "0283fc3daa78a67c", {4: "c16a911ccfa5a91a", 5: "3c9455bf79a27709"}),
+        (config("data", digits=9, count=150_000, seed=3, sampling="reference"), "e5a45341d4997377", {10: "2294ba0f4dd83863", 11: "2678fea121be311f"}),
         (
-            DataConfig(digits=5, count=20_000, operation="sub", reverse=False, seed=4, sampling="reference"),
+            config("data", digits=5, count=20_000, operation="sub", reverse=False, seed=4, sampling="reference"),
             "2ed9b7bdc6f0443b", {6: "2e4ceac5f9e2c26a", 7: "c166279dc75fbcdd"},
         ),
         (
-            DataConfig(digits=3, count=300_000, operation="mul", seed=5, sampling="reference"),
+            config("data", digits=3, count=300_000, operation="mul", seed=5, sampling="reference"),
             "1c091ac123ee3aa6", {4: "99206619bc65d9f7", 5: "bbbc01b98afe1ebc"},
         ),
         (
-            DataConfig(digits=2, count=9_000, operation="sub", seed=6, sampling="reference"),
+            config("data", digits=2, count=9_000, operation="sub", seed=6, sampling="reference"),
             "c42dfa8238a7e129", {3: "83c82ce404d27522", 4: "537ee2da9d30b161"},
         ),
-        (DataConfig(digits=13, count=5_000, seed=7, sampling="reference"), "3dd044c157929a77", {14: "e66de00947f93655", 15: "0218dd81f2516760"}),
+        (config("data", digits=13, count=5_000, seed=7, sampling="reference"), "3dd044c157929a77", {14: "e66de00947f93655", 15: "0218dd81f2516760"}),
     ],
 )
 def test_generated_questions_are_unchanged(cfg, main, longer):
@@ -236,7 +217,7 @@ def test_extreme_operands_are_encoded_exactly(operation, digits):
     b = np.array([0, top, 0, top, top, 3, 1], dtype=np.int64)
     vocab = vocab_for(operation)
     for reverse in (False, True):
-        question, answer = encode(a, b, digits, reverse, vocab, operation)
+        question, answer = encode(a, b, QuestionFormat(operation, digits, reverse))
         symbol = {"add": "+", "sub": "-", "mul": "*"}[operation]
         expected = {"add": int.__add__, "sub": int.__sub__, "mul": int.__mul__}[operation]
         for q, ans, x, y in zip(vocab.decode(question), vocab.decode(answer), a.tolist(), b.tolist()):
@@ -246,7 +227,7 @@ def test_extreme_operands_are_encoded_exactly(operation, digits):
 
 def test_encoding_refuses_operands_wider_than_the_format():
     with pytest.raises(ValueError, match="at most 2 digits"):
-        encode(np.array([100]), np.array([1]), 2, False, vocab_for("add"))
+        encode(np.array([100]), np.array([1]), QuestionFormat("add", 2, False))
 
 
 @pytest.mark.parametrize("sampling", ["balanced", "reference"])
@@ -255,7 +236,7 @@ def test_generation_memory_is_about_the_size_of_its_output(sampling):
     # 16 times its output here (int64 (rows x width) temporaries, whole-array sorts).
     tracemalloc.start()
     try:
-        qs = generate_questions(DataConfig(digits=9, count=1_000_000, seed=11, sampling=sampling))
+        qs = generate_questions(config("data", digits=9, count=1_000_000, seed=11, sampling=sampling))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -272,7 +253,7 @@ def test_equal_shares_take_small_strata_whole_and_share_the_rest():
 
 
 def test_balanced_sampling_draws_ordered_questions_an_equal_share_per_stratum():
-    qs = generate_questions(DataConfig(digits=3, count=150_000, seed=4, sampling="balanced"))
+    qs = generate_questions(config("data", digits=3, count=150_000, seed=4, sampling="balanced"))
     pairs = set(zip(qs.a.tolist(), qs.b.tolist()))
     assert len(pairs) == 150_000  # distinct as ordered questions
     assert (1, 0) in pairs and (0, 1) in pairs  # both orders: users ask both
@@ -289,15 +270,15 @@ def test_balanced_sampling_draws_ordered_questions_an_equal_share_per_stratum():
 
 def test_balanced_sampling_reaches_every_ordered_question_and_no_further():
     assert distinct_questions(2, "add", "balanced") == 10_000
-    qs = generate_questions(DataConfig(digits=2, count=10_000, seed=1, sampling="balanced"))
+    qs = generate_questions(config("data", digits=2, count=10_000, seed=1, sampling="balanced"))
     assert len(set(zip(qs.a.tolist(), qs.b.tolist()))) == 10_000
     with pytest.raises(ConfigError, match=r"data.count is 10,001, but only 10,000 distinct ordered add questions"):
-        generate_questions(DataConfig(digits=2, count=10_001, sampling="balanced"))
+        generate_questions(config("data", digits=2, count=10_001, sampling="balanced"))
 
 
 @pytest.mark.parametrize("digits", [9, 15])
 def test_balanced_sampling_of_vast_strata_stays_distinct_and_in_range(digits):
-    qs = generate_questions(DataConfig(digits=digits, count=20_000, seed=2, sampling="balanced"))
+    qs = generate_questions(config("data", digits=digits, count=20_000, seed=2, sampling="balanced"))
     assert len(set(zip(qs.a.tolist(), qs.b.tolist()))) == 20_000
     assert qs.a.max() < 10**digits and qs.b.max() < 10**digits
     per_stratum = Counter(zip(num_digits(qs.a).tolist(), num_digits(qs.b).tolist()))

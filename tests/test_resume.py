@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from arith_seq2seq import resume
-from arith_seq2seq.config import ModelConfig, TrainConfig
-from arith_seq2seq.training import fit
+from arith_seq2seq.training import resume
+from arith_seq2seq.training.fit import fit
 
-from .conftest import TINY_PARAMS, train_command, write_params
+from .conftest import config, TINY_PARAMS, train_command, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -101,8 +100,8 @@ def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path,
 def tiny_fit(tiny_split):
     def run(state_dir: Path, **train):
         return fit(
-            ModelConfig(**TINY_PARAMS["model"]),
-            TrainConfig(**{**TINY_PARAMS["train"], "show_samples": 0, **train}),
+            config("model", **TINY_PARAMS["model"]),
+            config("train", **{**TINY_PARAMS["train"], "show_samples": 0, **train}),
             tiny_split["train"],
             tiny_split["val"],
             progress=False,
@@ -142,7 +141,7 @@ def test_a_state_folder_means_no_temporary_folder(tmp_path, tiny_fit, monkeypatc
     def refuse(*args, **kwargs):
         raise AssertionError("a temporary checkpoint folder was created")
 
-    monkeypatch.setattr("arith_seq2seq.training.tempfile.TemporaryDirectory", refuse)
+    monkeypatch.setattr("arith_seq2seq.training.resume.tempfile.TemporaryDirectory", refuse)
     tiny_fit(tmp_path / "state", max_epochs=1)
 
 

@@ -1,5 +1,6 @@
-from arith_seq2seq import checkpoint, datasets
-from arith_seq2seq.samples import epoch_report, format_sample
+from arith_seq2seq.data import question_set
+from arith_seq2seq.model import model_file
+from arith_seq2seq.training.console import epoch_report, format_sample
 
 
 def test_sample_line_marks_right_and_wrong():
@@ -10,8 +11,8 @@ def test_sample_line_marks_right_and_wrong():
 
 
 def test_epoch_report_shows_metrics_and_reproducible_samples(tiny_model, tiny_split):
-    model = checkpoint.load(tiny_model).model
-    val = datasets.load(tiny_split["val"])
+    model = model_file.load(tiny_model).model
+    val = question_set.load(tiny_split["val"])
     metrics = {"train/loss": 1.5, "val/exact_match": 0.25}
     lines = epoch_report(3, 10, metrics, model, val, n=4, seed=1, color=False)
     assert lines[0] == "Epoch 3/10  train/loss 1.5000  val/exact_match 0.2500"

@@ -4,22 +4,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arith_seq2seq import checkpoint, datasets
-from arith_seq2seq.evaluation import evaluate
-from arith_seq2seq.questions import encode, num_digits, stratum_size
-from arith_seq2seq.space import SPLITS, SpaceScore, error_cases, score_space, space_metrics, space_operands, strata_table
-from arith_seq2seq.space_map import SHADES, WRONG, draw_space
-from arith_seq2seq.vocab import Vocab
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data.questions import encode, num_digits, stratum_size
+from arith_seq2seq.evaluation.scoring import evaluate
+from arith_seq2seq.evaluation.space import SPLITS, SpaceScore, error_cases, score_space, space_metrics, space_operands, strata_table
+from arith_seq2seq.evaluation.space_map import SHADES, WRONG, draw_space
+from arith_seq2seq.model import answering, model_file
 
 
 @pytest.fixture(scope="module")
 def sets(tiny_split):
-    return {name: datasets.load(tiny_split[name]) for name in ("train", "val", "test")}
+    return {name: question_set.load(tiny_split[name]) for name in ("train", "val", "test")}
 
 
 @pytest.fixture(scope="module")
 def scored(tiny_model, sets):
-    trained = checkpoint.load(tiny_model)
+    trained = model_file.load(tiny_model)
     return trained, score_space(trained, sets, limit=1_000_000, seed=0, batch_size=700)
 
 
@@ -47,8 +47,8 @@ def test_large_spaces_are_sampled_an_equal_share_per_stratum():
 def test_scoring_the_space_answers_as_predict_does(scored, tiny_model):
     trained, score = scored
     a, b = space_operands(2, 10_000, seed=0)
-    question, expected = encode(a, b, 2, trained.reverse, Vocab(trained.vocab), "add")
-    plain, _ = checkpoint.predict(trained.model, question, expected.shape[1])
+    question, expected = encode(a, b, trained.format)
+    plain, _ = answering.predict(trained.model, question, expected.shape[1])
     np.testing.assert_array_equal(score.predicted, plain)
     np.testing.assert_array_equal(score.right, (plain == expected).all(1))
     assert not score.sampled and score.size == 10_000
@@ -100,7 +100,7 @@ def test_a_sampled_space_weighs_each_stratum_by_its_size():
 def test_error_cases_cover_the_space_worst_stratum_first(scored, sets):
     trained, score = scored
     test_eval = evaluate(trained, sets["test"])
-    errors = error_cases(score, Vocab(trained.vocab), "add", sets["test"], test_eval.errors, test_eval.wrong)
+    errors = error_cases(score, trained.format, sets["test"], test_eval.errors, test_eval.wrong)
     assert len(errors) == (~score.right).sum()
     assert list(errors.columns) == [
         "question", "expected", "predicted", "a_digits", "b_digits", "carries", "first_wrong_position", "split",
@@ -121,7 +121,7 @@ def test_error_cases_of_a_sampled_space_add_the_test_errors_it_left_out(scored, 
     keep = np.flatnonzero(full.split != SPLITS.index("test"))[:3000]
     score = SpaceScore(2, full.a[keep], full.b[keep], full.predicted[keep], full.expected[keep], full.right[keep], full.split[keep])
     test_eval = evaluate(trained, sets["test"])
-    errors = error_cases(score, Vocab(trained.vocab), "add", sets["test"], test_eval.errors, test_eval.wrong)
+    errors = error_cases(score, trained.format, sets["test"], test_eval.errors, test_eval.wrong)
     assert len(errors) == (~score.right).sum() + len(test_eval.errors)
     assert set(errors.loc[errors["split"] == "test", "question"]) == set(test_eval.errors["question"])
 

@@ -11,11 +11,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from arith_seq2seq import datasets
-from arith_seq2seq.config import DataConfig
-from arith_seq2seq.questions import generate_questions
-
-from .conftest import ROOT, evaluate_args, run_stage, run_stage_in_process, write_params
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data.questions import generate_questions
+from .conftest import config, ROOT, evaluate_args, run_stage, run_stage_in_process, write_params
 
 
 def assert_user_error(result, *fragments):
@@ -137,12 +135,12 @@ def test_evaluate_writes_metrics_and_error_cases(tmp_path, tiny_split, tiny_mode
 def test_split_needs_about_the_memory_of_its_input(tmp_path, monkeypatch):
     # It used to hold the input and a copy of every part (twice the data); now each part
     # is written straight from its rows, a chunk at a time.
-    questions = generate_questions(DataConfig(digits=6, count=1_000_000, seed=5))
+    questions = generate_questions(config("data", digits=6, count=1_000_000, seed=5))
     size = sum(getattr(questions, name).nbytes for name in ("question", "answer", "a", "b"))
     source = tmp_path / "q.npz"
-    datasets.save(questions, source)
+    question_set.save(questions, source)
     del questions
-    monkeypatch.setattr(datasets, "_WRITE_CHUNK", 1 << 20, raising=False)
+    monkeypatch.setattr(question_set, "_WRITE_CHUNK", 1 << 20, raising=False)
     params = write_params(tmp_path / "params.yaml")
     tracemalloc.start()
     try:
@@ -156,7 +154,7 @@ def test_split_needs_about_the_memory_of_its_input(tmp_path, monkeypatch):
     assert result.returncode == 0, result.stderr
     # The input, one int64 row number per question, and chunks.
     assert peak < size + 8 * 1_000_000 + (8 << 20), f"peak {peak / 1e6:.0f} MB for {size / 1e6:.0f} MB of questions"
-    parts = [datasets.load(tmp_path / f"{name}.npz") for name in "abc"]
+    parts = [question_set.load(tmp_path / f"{name}.npz") for name in "abc"]
     assert sum(len(p) for p in parts) == 1_000_000
 
 

@@ -3,38 +3,39 @@ import json
 import pytest
 import torch
 
-from arith_seq2seq import datasets
-from arith_seq2seq.checkpoint import predict
-from arith_seq2seq.config import DataConfig, ModelConfig, TrainConfig
-from arith_seq2seq.metrics import exact_match
-from arith_seq2seq.questions import generate_questions
-from arith_seq2seq.training import fit
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data.questions import generate_questions
+from arith_seq2seq.model.answering import predict
+from arith_seq2seq.model.metrics import exact_match
+from arith_seq2seq.training.fit import fit
+
+from .conftest import config
 
 
 @pytest.fixture(scope="module")
 def one_digit(tmp_path_factory):
     folder = tmp_path_factory.mktemp("one_digit")
     # All 55 one-digit questions, repeated so an epoch has enough steps to learn from.
-    qs = generate_questions(DataConfig(digits=1, count=55, seed=0))
+    qs = generate_questions(config("data", digits=1, count=55, seed=0))
     qs = qs.take(torch.arange(55).repeat(40).numpy())
     paths = {}
     for name in ("train", "val"):
         paths[name] = folder / f"{name}.npz"
-        datasets.save(qs, paths[name])
+        question_set.save(qs, paths[name])
     return paths
 
 
 @pytest.mark.slow
 def test_small_model_learns_one_digit_addition(one_digit, tmp_path):
     trained = fit(
-        ModelConfig(hidden_size=64),
-        TrainConfig(batch_size=64, max_epochs=8, lr=0.02, show_samples=0),
+        config("model", hidden_size=64),
+        config("train", batch_size=64, max_epochs=8, lr=0.02, show_samples=0),
         one_digit["train"],
         one_digit["val"],
         live_dir=tmp_path / "live",
         progress=False,
     )
-    val = datasets.load(one_digit["val"])
+    val = question_set.load(one_digit["val"])
     accuracy = exact_match(predict(trained.model, val.question)[0], val.answer).mean()
     assert accuracy >= 0.98
     assert trained.info["best_val_exact_match"] == pytest.approx(accuracy)
@@ -53,8 +54,8 @@ def test_small_model_learns_one_digit_addition(one_digit, tmp_path):
 def test_training_is_deterministic(tiny_split, precision):
     def run():
         return fit(
-            ModelConfig(hidden_size=32),
-            TrainConfig(batch_size=64, max_epochs=1, show_samples=0, precision=precision, min_stratum_share=0.05),
+            config("model", hidden_size=32),
+            config("train", batch_size=64, max_epochs=1, show_samples=0, precision=precision, min_stratum_share=0.05),
             tiny_split["train"],
             tiny_split["val"],
             progress=False,
@@ -71,12 +72,12 @@ def test_bfloat16_training_learns_like_float32(one_digit):
     # bf16-mixed runs the forward pass in bfloat16; the model it returns is float32 and
     # is scored in float32, like every model.
     trained = fit(
-        ModelConfig(hidden_size=64),
-        TrainConfig(batch_size=64, max_epochs=8, lr=0.02, show_samples=0, precision="bf16-mixed"),
+        config("model", hidden_size=64),
+        config("train", batch_size=64, max_epochs=8, lr=0.02, show_samples=0, precision="bf16-mixed"),
         one_digit["train"],
         one_digit["val"],
         progress=False,
     )
     assert all(p.dtype == torch.float32 for p in trained.model.parameters())
-    val = datasets.load(one_digit["val"])
+    val = question_set.load(one_digit["val"])
     assert exact_match(predict(trained.model, val.question)[0], val.answer).mean() >= 0.98

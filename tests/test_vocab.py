@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from arith_seq2seq.questions import vocab_for
-from arith_seq2seq.vocab import Vocab
+from arith_seq2seq.data.question_format import vocab_for
+from arith_seq2seq.data.vocab import Vocab
 
 
 def test_vocab_is_sorted_like_the_reference_plus_sequence_markers():

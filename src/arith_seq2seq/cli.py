@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from . import checkpoint, devices
-from .checkpoint import TrainedModel
-from .config import DEVICES, MAX_DIGITS
-from .datasets import answer_width
-from .errors import UserError
-from .questions import SYMBOLS, encode
-from .vocab import Vocab
+from .data.questions import encode
+from .model import devices, model_file
+from .model.answering import predict
+from .model.model_file import TrainedModel
+from .pipeline.errors import UserError
+from .pipeline.params import DEVICES
 
 QUESTION = re.compile(r"^\s*(\d+)\s*([^\d\s])\s*(\d+)\s*$", re.ASCII)
 
@@ -74,7 +73,7 @@ def _predict(args) -> int:
     model_path = args.model or default_model_path(Path.cwd())
     if model_path.is_dir():
         raise UserError(f"{model_path} is a folder; --model takes a model file such as data/model.pt")
-    trained = checkpoint.load(model_path)
+    trained = model_file.load(model_path)
     trained.model.to(devices.resolve(args.device, "--device"))
     lines = args.questions if args.questions else [line.rstrip("\r\n") for line in sys.stdin]
     answers, problems = answer(trained, lines, args.allow_longer)
@@ -115,16 +114,17 @@ def answer(trained: TrainedModel, lines: list[str], allow_longer: bool = False):
         except ValueError as exc:
             problems[number] = str(exc)
     answers = {}
-    vocab = Vocab(trained.vocab)
+    fmt = trained.format
     # One batch per question width, so a thousand questions cost one forward pass.
-    widths = {number: max(trained.digits, len(str(max(a, b)))) for number, (a, b) in parsed.items()}
+    widths = {number: max(fmt.digits, len(str(max(a, b)))) for number, (a, b) in parsed.items()}
     for digits in sorted(set(widths.values())):
         numbers = [n for n, d in widths.items() if d == digits]
         a = np.array([parsed[n][0] for n in numbers], dtype=np.int64)
         b = np.array([parsed[n][1] for n in numbers], dtype=np.int64)
-        question, _ = encode(a, b, digits, trained.reverse, vocab, trained.operation)
-        ids, confidence = checkpoint.predict(trained.model, question, answer_width(digits, trained.operation))
-        for n, text, c in zip(numbers, vocab.decode(ids), confidence):
+        asked = fmt.with_digits(digits)
+        question, _ = encode(a, b, asked)
+        ids, confidence = predict(trained.model, question, asked.answer_width)
+        for n, text, c in zip(numbers, fmt.vocab.decode(ids), confidence):
             answers[n] = (text.strip(), float(c))
     return answers, problems
 
@@ -143,7 +143,8 @@ def quoted(line: str) -> str:
 
 
 def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[int, int]:
-    symbol = SYMBOLS[trained.operation]
+    fmt = trained.format
+    symbol = fmt.symbol
     if not line.strip():
         raise ValueError(f"empty question; write one like 12{symbol}34")
     match = QUESTION.match(line)
@@ -156,18 +157,17 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[int, in
         raise ValueError(f"{quoted(line)}: this model answers {symbol} questions, not {operator}")
     # Counted on the text: int() of a huge number is slow and capped by Python.
     longest = max(len(left.lstrip("0") or "0"), len(right.lstrip("0") or "0"))
-    if longest > trained.digits:
-        too_long = f"{quoted(line)}: operands of {longest} digits, but this model was trained on at most {trained.digits}"
+    if longest > fmt.digits:
+        too_long = f"{quoted(line)}: operands of {longest} digits, but this model was trained on at most {fmt.digits}"
         # --allow-longer is suggested only where it can help.
         if not trained.model.reads_longer_input:
-            raise ValueError(f"{too_long}, and the {trained.model.spec.arch} architecture cannot read longer ones")
+            raise ValueError(f"{too_long}, and the {trained.model.params.arch} architecture cannot read longer ones")
+        if longest > fmt.max_digits:
+            raise ValueError(
+                f"{quoted(line)}: operands of {longest} digits; answers are exact up to {fmt.max_digits} digits"
+            )
         if not allow_longer:
             raise ValueError(f"{too_long}; pass --allow-longer to try anyway")
-        limit = MAX_DIGITS // 2 if trained.operation == "mul" else MAX_DIGITS
-        if longest > limit:
-            raise ValueError(
-                f"{quoted(line)}: operands of {longest} digits; answers are exact up to {limit} digits"
-            )
     return int(left), int(right)
 
 

@@ -1,19 +1,25 @@
-"""The reference's per-epoch printout: random validation questions with a tick or a cross."""
+"""What training prints: the reference's per-epoch report (random validation questions
+with a tick or a cross) and messages to the user, once, from the first process."""
 
 from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 
 import numpy as np
+from pytorch_lightning.utilities import rank_zero_only
 
-from .checkpoint import predict
-from .datasets import QuestionSet
-from .questions import readable_questions
-from .vocab import Vocab
+from ..data.question_set import QuestionSet
+from ..data.questions import readable_questions
+from ..model.answering import predict
 
 _GREEN, _RED, _RESET = "\033[92m", "\033[91m", "\033[0m"
 EPOCH_SUMMARY = ("train/loss", "train/exact_match", "val/loss", "val/char_accuracy", "val/exact_match")
+
+# A message to the user, printed by the first process only: under DDP every process runs
+# the training code.
+say = rank_zero_only(partial(print, flush=True))
 
 
 def use_color(stream=sys.stdout) -> bool:
@@ -50,10 +56,10 @@ def epoch_report(
     # A private generator: drawing samples must not disturb the training RNG stream.
     rng = np.random.default_rng([seed, epoch])
     idx = np.sort(rng.choice(len(val), size=min(n, len(val)), replace=False))
-    vocab = Vocab(val.vocab)
-    guesses = vocab.decode(predict(model, val.question[idx], val.answer.shape[1])[0])
-    expected = vocab.decode(val.answer[idx])
-    questions = readable_questions(val.question[idx], vocab, val.reverse)
-    width = 2 * val.digits + 1
+    fmt = val.format
+    guesses = fmt.vocab.decode(predict(model, val.question[idx], fmt.answer_width)[0])
+    expected = fmt.vocab.decode(val.answer[idx])
+    questions = readable_questions(val.question[idx], fmt)
+    width = fmt.question_width
     lines += [format_sample(q, t, g, width, color) for q, t, g in zip(questions, expected, guesses)]
     return lines

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import datasets
-from .checkpoint import TrainedModel, predict
-from .datasets import QuestionSet, answer_width
-from .errors import DataFileError
-from .metrics import accuracy_by, char_correct, exact_match, first_wrong_position
-from .questions import SYMBOLS, count_carries, num_digits
-from .vocab import Vocab
+from ..data import question_set
+from ..data.question_format import QuestionFormat, check_same
+from ..data.question_set import QuestionSet
+from ..data.questions import count_carries, num_digits
+from ..model.answering import predict
+from ..model.metrics import char_correct, exact_match, first_wrong_position
+from ..model.model_file import TrainedModel
 
 NOT_APPLICABLE = "not applicable"
 
@@ -27,18 +27,6 @@ class Evaluation:
     wrong: np.ndarray  # their rows in the test set
 
 
-def check_compatible(trained: TrainedModel, qs: QuestionSet, model_path, data_path, same_digits: bool = True) -> None:
-    ours = trained.format + ((trained.digits,) if same_digits else ())
-    theirs = qs.format + ((qs.digits,) if same_digits else ())
-    if ours != theirs:
-        raise DataFileError(
-            f"{model_path} was trained on {trained.operation} questions with vocabulary "
-            f"{trained.vocab!r}, {trained.digits} digits, reverse={trained.reverse}, but "
-            f"{data_path} has {qs.operation} questions with {qs.vocab!r}, {qs.digits} digits, "
-            f"reverse={qs.reverse}; rerun `dvc repro`"
-        )
-
-
 def evaluate(
     trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096, predicted: np.ndarray | None = None
 ) -> Evaluation:
@@ -49,13 +37,13 @@ def evaluate(
     digits_key = np.char.add(np.char.add(a_digits.astype(str), "+"), b_digits.astype(str))
     by_digits = accuracy_by({"digits": digits_key}, right)
     # Carries are a property of addition; other operations get the header only.
-    if qs.operation == "add":
+    if qs.format.operation == "add":
         by_carries = accuracy_by({"carries": count_carries(qs.a, qs.b)}, right)
     else:
         by_carries = pd.DataFrame({"carries": [], "n": [], "exact_match": []})
 
     wrong = np.flatnonzero(~right)
-    errors = error_table(qs.a[wrong], qs.b[wrong], pred[wrong], qs.answer[wrong], Vocab(trained.vocab), qs.operation)
+    errors = error_table(qs.a[wrong], qs.b[wrong], pred[wrong], qs.answer[wrong], qs.format)
     metrics = {
         "test": {
             "exact_match": float(right.mean()) if len(qs) else 0.0,
@@ -70,15 +58,16 @@ def evaluate(
 
 
 def error_table(
-    a: np.ndarray, b: np.ndarray, predicted: np.ndarray, expected: np.ndarray, vocab: Vocab, operation: str
+    a: np.ndarray, b: np.ndarray, predicted: np.ndarray, expected: np.ndarray, fmt: QuestionFormat
 ) -> pd.DataFrame:
     """One row per question, as a person reads it; callers pass the wrong answers.
 
     `carries` is -1 for operations other than addition, where carries say little."""
-    carries = count_carries(a, b) if operation == "add" else np.full(len(a), -1)
+    carries = count_carries(a, b) if fmt.operation == "add" else np.full(len(a), -1)
+    vocab = fmt.vocab
     return pd.DataFrame(
         {
-            "question": [f"{x}{SYMBOLS[operation]}{y}" for x, y in zip(a.tolist(), b.tolist())],
+            "question": [f"{x}{fmt.symbol}{y}" for x, y in zip(a.tolist(), b.tolist())],
             "expected": [s.strip() for s in vocab.decode(expected)],
             "predicted": [s.strip() for s in vocab.decode(predicted)],
             "a_digits": num_digits(a),
@@ -92,8 +81,8 @@ def error_table(
 def evaluate_longer(trained: TrainedModel, model_path, folder, batch_size: int = 4096) -> dict:
     """Exact match on each held-out set of longer questions in `folder`, by its name."""
     results = {}
-    for path, qs in datasets.load_longer(folder).items():
-        check_compatible(trained, qs, model_path, path, same_digits=False)
+    for path, qs in question_set.load_longer(folder).items():
+        check_same(trained.format, model_path, qs.format, path, any_digits=True)
         results[path.stem] = longer_exact_match(trained, qs, batch_size)
     return results
 
@@ -102,7 +91,7 @@ def longer_exact_match(trained: TrainedModel, qs: QuestionSet, batch_size: int =
     """Exact match on questions longer than any seen in training, or NOT_APPLICABLE."""
     if not trained.model.reads_longer_input:
         return NOT_APPLICABLE
-    pred, _ = predict(trained.model, qs.question, answer_width(qs.digits, qs.operation), batch_size)
+    pred, _ = predict(trained.model, qs.question, qs.format.answer_width, batch_size)
     return round(float(exact_match(pred, qs.answer).mean()), 6)
 
 
@@ -113,3 +102,15 @@ def _by_group(table: pd.DataFrame, key: str) -> dict:
         f"{key}_{group}": round(float(exact), 6)
         for group, exact in zip(table[key], table["exact_match"])
     }
+
+
+def accuracy_by(groups: dict[str, np.ndarray], correct: np.ndarray) -> pd.DataFrame:
+    """Exact match and sample count per group, sorted by the group keys."""
+    frame = pd.DataFrame({**groups, "correct": correct.astype(float)})
+    table = (
+        frame.groupby(list(groups), sort=True)["correct"]
+        .agg(n="size", exact_match="mean")
+        .reset_index()
+    )
+    table["n"] = table["n"].astype(int)
+    return table

@@ -19,22 +19,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from .config import DataConfig
-from .datasets import QuestionSet, answer_width, question_width
-from .errors import ConfigError
-from .vocab import END, PAD, START, Vocab
+from ..pipeline.errors import ConfigError
+from ..pipeline.params import DataConfig
+from .question_format import INT64_DIGITS, QuestionFormat
+from .question_set import QuestionSet
 
-POW10 = 10 ** np.arange(19, dtype=np.int64)
-SYMBOLS = {"add": "+", "sub": "-", "mul": "*"}
+POW10 = 10 ** np.arange(INT64_DIGITS + 1, dtype=np.int64)
 # Rows drawn, keyed or encoded at a time: bounds the temporaries (a few MB) whatever
 # data.count is, so memory is the output arrays plus a constant.
 _CHUNK = 1 << 16
-
-
-def vocab_for(operation: str) -> Vocab:
-    # START and END are only used by the encoder-decoder architectures; every model of an
-    # operation shares one vocabulary so data files serve all architectures.
-    return Vocab.from_chars("0123456789" + SYMBOLS[operation] + "-" * (operation == "sub") + PAD + START + END)
 
 
 def distinct_questions(digits: int, operation: str = "add", sampling: str = "reference") -> int:
@@ -76,10 +69,6 @@ def equal_shares(count: int, sizes: list[int]) -> list[int]:
     return shares
 
 
-def compute(a: np.ndarray, b: np.ndarray, operation: str) -> np.ndarray:
-    return {"add": np.add, "sub": np.subtract, "mul": np.multiply}[operation](a, b)
-
-
 def num_digits(x: np.ndarray) -> np.ndarray:
     """Decimal digit count of non-negative integers (0 has one digit)."""
     return np.maximum(1, np.searchsorted(POW10, x, side="right")).astype(np.int64)
@@ -110,18 +99,9 @@ def generate_questions(cfg: DataConfig, digits: int | None = None, min_digits: i
         a, b = sample_balanced(digits, cfg.count, rng, cfg.operation)
     else:
         a, b = sample_operands(digits, cfg.count, rng, cfg.operation, min_digits)
-    vocab = vocab_for(cfg.operation)
-    question, answer = encode(a, b, digits, cfg.reverse, vocab, cfg.operation)
-    return QuestionSet(
-        question=question,
-        answer=answer,
-        a=a,
-        b=b,
-        digits=digits,
-        reverse=cfg.reverse,
-        vocab=vocab.chars,
-        operation=cfg.operation,
-    )
+    fmt = QuestionFormat(cfg.operation, digits, cfg.reverse)
+    question, answer = encode(a, b, fmt)
+    return QuestionSet(question=question, answer=answer, a=a, b=b, format=fmt)
 
 
 def generate_longer(cfg: DataConfig) -> dict[int, QuestionSet]:
@@ -225,8 +205,8 @@ def _fresh_pairs(
 
     The old pairs (distinct, drawn earlier) come first; for commutative operations
     (a, b) and (b, a) are one question."""
-    if 2 * digits <= 18:
-        # One int64 key per pair, lo * 10**digits + hi < 10**18, grouped by sorting.
+    if 2 * digits <= INT64_DIGITS:
+        # One int64 key per pair, lo * 10**digits + hi < 10**(2 * digits), grouped by sorting.
         return _first_of_each_value(_pair_keys(old_a, old_b, new_a, new_b, ordered, digits))[len(old_a) :]
     # Operands of 10 or more digits: no single int64 key; sort the pairs.
     all_a, all_b = np.concatenate([old_a, new_a]), np.concatenate([old_b, new_b])
@@ -333,16 +313,17 @@ def _sample_by_enumeration(digits: int, count: int, rng: np.random.Generator, or
     return np.where(swap, hi, lo), np.where(swap, lo, hi)
 
 
-def encode(a: np.ndarray, b: np.ndarray, digits: int, reverse: bool, vocab: Vocab, operation: str = "add"):
-    """Character ids of the questions "a?b" and their answers, space padded.
+def encode(a: np.ndarray, b: np.ndarray, fmt: QuestionFormat):
+    """Character ids of the questions "a?b" in format `fmt` and their answers, space padded.
 
     Works through _CHUNK rows at a time, so temporaries stay a few MB whatever len(a)."""
     n = len(a)
-    q_width, a_width = question_width(digits), answer_width(digits, operation)
+    digits, vocab = fmt.digits, fmt.vocab
+    q_width, a_width = fmt.question_width, fmt.answer_width
     question = np.empty((n, q_width), dtype=np.uint8)
     answer = np.empty((n, a_width), dtype=np.uint8)
     digit_ids = vocab.ids("0123456789")
-    symbol_id = vocab.ids(SYMBOLS[operation])[0]
+    symbol_id = vocab.ids(fmt.symbol)[0]
     for start in range(0, n, _CHUNK):
         sl = slice(start, start + _CHUNK)
         ca, cb = a[sl], b[sl]
@@ -356,8 +337,8 @@ def encode(a: np.ndarray, b: np.ndarray, digits: int, reverse: bool, vocab: Voca
         q.write_digits(cb, la + 1 + lb, digits, digit_ids)
         q.put(la, symbol_id)
         q.write_digits(ca, la, digits, digit_ids)
-        question[sl] = q.view[:, ::-1] if reverse else q.view
-        result = compute(ca, cb, operation)
+        question[sl] = q.view[:, ::-1] if fmt.reverse else q.view
+        result = fmt.compute(ca, cb)
         negative = result < 0
         magnitude = np.abs(result)
         ans = _Canvas(len(ca), a_width, margin=a_width, fill=vocab.pad_id)
@@ -398,7 +379,7 @@ class _Canvas:
             rest = higher
 
 
-def readable_questions(question_ids: np.ndarray, vocab: Vocab, reverse: bool) -> list[str]:
+def readable_questions(question_ids: np.ndarray, fmt: QuestionFormat) -> list[str]:
     """Questions as a person writes them ("345+678"), undoing reversal and padding."""
-    texts = vocab.decode(question_ids)
-    return [(t[::-1] if reverse else t).strip() for t in texts]
+    texts = fmt.vocab.decode(question_ids)
+    return [(t[::-1] if fmt.reverse else t).strip() for t in texts]

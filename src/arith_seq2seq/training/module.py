@@ -1,31 +1,30 @@
-"""LightningModule: one shared step for train/val/test, the optimiser and the logging."""
+"""LightningModule: one shared step for training and validation, the optimiser, the
+logging and the per-epoch printout."""
 
 from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 from torchmetrics import MeanMetric
 
-from .architectures import ModelSpec, build
-from .config import TrainConfig
-from .metrics import char_correct, exact_match
-from .samples import epoch_report
+from ..model import Seq2SeqModel
+from ..model.metrics import char_correct, exact_match
+from ..pipeline.params import TrainConfig
+from .console import epoch_report
 
-STAGES = ("train", "val", "test")
+STAGES = ("train", "val")
 METRICS = ("loss", "char_accuracy", "exact_match")
 
 
 class Seq2SeqModule(pl.LightningModule):
-    def __init__(self, model_config: dict, train_config: dict, color: bool = False):
+    def __init__(self, model: Seq2SeqModel, cfg: TrainConfig, color: bool = False):
         super().__init__()
-        # Plain dicts, so Lightning can store them in its checkpoints; DVC already tracks
-        # them in params.yaml, so they are not sent to the logger.
-        self.save_hyperparameters(logger=False, ignore=["color"])
+        # The built network comes in, as in Lightning's examples; no hyperparameters are
+        # saved: a resumed run rebuilds everything from params.yaml, which DVC tracks.
+        self.model = model
+        self.cfg = cfg
         self.color = color
-        self.model = build(ModelSpec(**model_config))
-        self.train_cfg = TrainConfig(**train_config)
         # Epoch metrics are sample-weighted means accumulated per stage; torchmetrics
         # reduces them across processes, so a metric is over every sample, never a mean
         # of per-batch or per-rank means.
@@ -64,16 +63,14 @@ class Seq2SeqModule(pl.LightningModule):
         return values
 
     def on_validation_epoch_end(self) -> None:
-        values = self._compute_epoch("val")
-        if self.trainer.state.fn == TrainerFn.FITTING:
-            # The training batches of this epoch are all done (validation runs at its
-            # end), so the epoch's record is complete here, before the checkpoint
-            # callbacks save it at the end of the training epoch.
-            values.update(self._compute_epoch("train"))
-            # The summary dvclive writes holds the last epoch; the model kept is the best.
-            best = max([values["val/exact_match"]] + [e["val/best_exact_match"] for e in self.history])
-            values["val/best_exact_match"] = best
-            self.history.append(values)
+        # Validation runs at the end of each training epoch, so the training batches of
+        # this epoch are all done and the epoch's record is complete here, before the
+        # checkpoint callbacks save it at the end of the training epoch.
+        values = {**self._compute_epoch("val"), **self._compute_epoch("train")}
+        # The summary dvclive writes holds the last epoch; the model kept is the best.
+        best = max([values["val/exact_match"]] + [e["val/best_exact_match"] for e in self.history])
+        values["val/best_exact_match"] = best
+        self.history.append(values)
         for name, value in values.items():
             self.log(name, value, prog_bar=name.endswith("/exact_match"))
         # Logged as "step", the epoch number becomes the x axis of dvclive's plots.
@@ -83,22 +80,17 @@ class Seq2SeqModule(pl.LightningModule):
         # Only the first process prints: samples from every process would repeat it.
         if not self.trainer.is_global_zero:
             return
-        cfg = self.train_cfg
         lines = epoch_report(
             self.current_epoch + 1,
             self.trainer.max_epochs,
             self.trainer.callback_metrics,
             self.model,
             self.trainer.datamodule.val_set,
-            cfg.show_samples,
-            cfg.seed,
+            self.cfg.show_samples,
+            self.cfg.seed,
             self.color,
         )
         self.print("\n" + "\n".join(lines))
-
-    def on_test_epoch_end(self) -> None:
-        for name, value in self._compute_epoch("test").items():
-            self.log(name, value)
 
     # The per-epoch metrics travel in the checkpoint, so a resumed run rewrites the
     # logger's history from it and ends with the curves of an uninterrupted run, whatever
@@ -120,11 +112,8 @@ class Seq2SeqModule(pl.LightningModule):
     def validation_step(self, batch, batch_idx):
         self._step(batch, "val")
 
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
-
     def configure_optimizers(self):
-        cfg = self.train_cfg
+        cfg = self.cfg
         optimizer = torch.optim.Adam(
             self.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True
         )

@@ -45,9 +45,9 @@ class EncoderDecoder(Seq2SeqModel):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         # Same depth both sides, so the encoder's final state fits the decoder.
-        self.encoder = self.rnn(self.input_size, spec.decoder_layers)
-        self.decoder = self.rnn(self.input_size, spec.decoder_layers)
-        self.head = nn.Linear(spec.hidden_size, spec.vocab_size)
+        self.encoder = self.rnn(self.input_size, spec.params.decoder_layers)
+        self.decoder = self.rnn(self.input_size, spec.params.decoder_layers)
+        self.head = nn.Linear(spec.params.hidden_size, self.vocab_size)
 
     def readout(self, decoded: torch.Tensor, encoded: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
         """Decoder outputs -> character logits (the attention subclass looks back here)."""
@@ -58,17 +58,15 @@ class EncoderDecoder(Seq2SeqModel):
         return self.readout(decoded, encoded, question), state
 
     def loss(self, question, answer):
-        spec = self.spec
-        decoder_input, target = teacher_forcing(answer, spec.pad_id, spec.start_id, spec.end_id)
+        decoder_input, target = teacher_forcing(answer, self.pad_id, self.start_id, self.end_id)
         encoded, state = self.encode(question)
         logits, _ = self.decode(decoder_input, state, encoded, question)
         loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE)
-        pred = until_end(logits.argmax(-1), spec.end_id, spec.pad_id, answer.shape[1])
+        pred = until_end(logits.argmax(-1), self.end_id, self.pad_id, answer.shape[1])
         return loss, pred
 
     def answer(self, encoded, state, question, answer_len):
-        spec = self.spec
-        token = question.new_full((len(question), 1), spec.start_id).long()
+        token = question.new_full((len(question), 1), self.start_id).long()
         finished = torch.zeros(len(question), dtype=torch.bool, device=question.device)
         log_confidence = torch.zeros(len(question), device=question.device)
         generated = []
@@ -77,10 +75,10 @@ class EncoderDecoder(Seq2SeqModel):
             logits, state = self.decode(token, state, encoded, question)
             best = logits[:, -1].log_softmax(-1).max(-1)
             log_confidence += best.values.masked_fill(finished, 0.0)
-            token = best.indices.masked_fill(finished, spec.pad_id).unsqueeze(1)
+            token = best.indices.masked_fill(finished, self.pad_id).unsqueeze(1)
             generated.append(token)
-            finished |= token.squeeze(1) == spec.end_id
+            finished |= token.squeeze(1) == self.end_id
             if finished.all():
                 break
-        ids = until_end(torch.cat(generated, 1), spec.end_id, spec.pad_id, answer_len)
+        ids = until_end(torch.cat(generated, 1), self.end_id, self.pad_id, answer_len)
         return ids, log_confidence.exp()

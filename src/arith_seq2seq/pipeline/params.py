@@ -1,22 +1,23 @@
-"""Typed configuration: one frozen dataclass per params.yaml section.
+"""Typed params: one frozen dataclass per params.yaml section.
 
-Loading is strict: an unknown key is almost always a typo, and silently ignoring it would
-train with a default the user believes they changed.
+params.yaml is the one description of every parameter and the one place of its default
+value: these classes have no defaults, and loading needs every key. Loading is strict: an
+unknown key is almost always a typo, and silently ignoring it would train with a value the
+user believes they changed.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
+from ..data.question_format import OPERATIONS, max_operand_digits
 from .errors import ConfigError
 
 CELLS = ("lstm", "gru", "rnn")
-OPERATIONS = ("add", "sub", "mul")
 # How generate draws training questions (see questions.py).
 SAMPLINGS = ("balanced", "reference")
 # Lightning strategy names accepted for train.strategy: "auto" is one process, or DDP when
@@ -30,29 +31,23 @@ PRECISIONS = ("32-true", "bf16-mixed")
 # else the CPU) and where evaluate.device and `predict --device` answer (torch's names).
 ACCELERATORS = ("cpu", "auto", "gpu", "mps")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-# int64 holds operands below 10**18, and the sum of two of them.
-MAX_DIGITS = 18
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    digits: int = 3
-    count: int = 50_000
-    operation: str = "add"
-    # The reference's, like every default here; params.yaml chooses balanced.
-    sampling: str = "reference"
-    reverse: bool = True
-    seed: int = 1337
-    # Held-out sets of longer questions for evaluate: one per entry, whose longer operand
-    # has digits + extra digits.
-    longer_extra_digits: tuple[int, ...] = (1, 2)
-    longer_count: int = 2000
+    digits: int
+    count: int
+    operation: str
+    sampling: str
+    reverse: bool
+    seed: int
+    longer_extra_digits: tuple[int, ...]
+    longer_count: int
 
     def validate(self) -> None:
         _check_choice("data.operation", self.operation, OPERATIONS)
         _check_choice("data.sampling", self.sampling, SAMPLINGS)
-        # int64 must hold every answer: a product has up to twice the operands' digits.
-        most = MAX_DIGITS // 2 if self.operation == "mul" else MAX_DIGITS
+        most = max_operand_digits(self.operation)
         _check_int("data.digits", self.digits, 1)
         if self.digits > most:
             raise ConfigError(
@@ -80,12 +75,10 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class SplitConfig:
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    seed: int = 1337
-    # Questions whose operands both have at most this many digits (and fewer than the
-    # data's longest) all go to train (0: none).
-    always_train_digits: int = 0
+    val_fraction: float
+    test_fraction: float
+    seed: int
+    always_train_digits: int
 
     def validate(self) -> None:
         _check_fraction("split.val_fraction", self.val_fraction)
@@ -102,15 +95,13 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    # A name in arith_seq2seq.architectures.ARCHITECTURES; checked when the model is built,
-    # so that only the train stage depends on the architecture code.
-    arch: str = "repeat"
-    cell: str = "lstm"
-    hidden_size: int = 128
-    decoder_layers: int = 1
-    # 0 feeds one-hot characters like the reference; a learned embedding is the same
-    # linear map without materialising the one-hot tensor.
-    embedding_dim: int = 0
+    # A name in arith_seq2seq.model.ARCHITECTURES; checked when the model is built, so
+    # that only the stages that build models depend on the architecture code.
+    arch: str
+    cell: str
+    hidden_size: int
+    decoder_layers: int
+    embedding_dim: int
 
     def validate(self) -> None:
         _check_choice("model.cell", self.cell, CELLS)
@@ -121,27 +112,19 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    batch_size: int = 128
-    max_epochs: int = 16
-    # Peak of the one-cycle schedule.
-    lr: float = 0.01
-    weight_decay: float = 0.0
-    # Stop after this many epochs without a better validation exact match.
-    patience: int = 4
-    seed: int = 1337
-    # Each operand digit-count stratum makes up at least this share of every epoch's
-    # training rows; the rows of rarer strata are repeated (0: every row once).
-    min_stratum_share: float = 0.0
-    # Validation questions printed with a tick or a cross after every epoch.
-    show_samples: int = 10
-    # Training processes per machine and machines (DDP over gloo on the CPU). batch_size
-    # is the global batch, split across all processes, so the schedule and the results
-    # stay comparable whatever the process count.
-    devices: int = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: str = "32-true"
-    accelerator: str = "cpu"
+    batch_size: int
+    max_epochs: int
+    lr: float
+    weight_decay: float
+    patience: int
+    seed: int
+    min_stratum_share: float
+    show_samples: int
+    devices: int
+    num_nodes: int
+    strategy: str
+    precision: str
+    accelerator: str
 
     @property
     def world_size(self) -> int:
@@ -180,16 +163,11 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvaluateConfig:
-    # Rows written to the error-case CSV, worst operand digit-count stratum first.
-    max_errors: int = 1000
-    batch_size: int = 1024
-    # The whole question space is scored when it holds at most this many questions (all
-    # ordered operand pairs: 1,000,000 at 3 digits), otherwise a stratified sample of this
-    # many, drawn with `seed`.
-    space_questions: int = 1_000_000
-    seed: int = 1337
-    # Where the questions are answered: auto is a CUDA GPU, else mps, else the CPU.
-    device: str = "auto"
+    max_errors: int
+    batch_size: int
+    space_questions: int
+    seed: int
+    device: str
 
     def validate(self) -> None:
         _check_int("evaluate.max_errors", self.max_errors, 0)
@@ -201,11 +179,11 @@ class EvaluateConfig:
 
 @dataclass(frozen=True)
 class Params:
-    data: DataConfig = field(default_factory=DataConfig)
-    split: SplitConfig = field(default_factory=SplitConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    data: DataConfig
+    split: SplitConfig
+    model: ModelConfig
+    train: TrainConfig
+    evaluate: EvaluateConfig
 
 
 SECTIONS: dict[str, type] = {
@@ -252,21 +230,23 @@ def params_from_dict(raw: Any, source: str = "params") -> Params:
 def _section(cls: type, name: str, raw: Any, source: str):
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: section {name!r} must be a mapping of keys to values")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(raw) - known)
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(raw) - set(known))
     if unknown:
         raise ConfigError(
             f"{source}: unknown key {', '.join(f'{name}.{k}' for k in unknown)}; "
             f"{name} takes {', '.join(sorted(known))}"
         )
+    missing = [key for key in known if key not in raw]
+    if missing:
+        raise ConfigError(
+            f"{source}: missing key {', '.join(f'{name}.{k}' for k in missing)}; every key must be set "
+            "(the project's params.yaml has each one, with its meaning)"
+        )
     # YAML lists become tuples: sections are frozen, hashable values.
     section = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
     section.validate()
     return section
-
-
-def as_dict(section: Any) -> dict:
-    return dataclasses.asdict(section)
 
 
 def _check_int(key: str, value: Any, low: int | None = None, high: int | None = None) -> None:

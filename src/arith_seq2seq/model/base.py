@@ -8,28 +8,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.question_format import QuestionFormat
+from ..pipeline.params import ModelConfig
+
 RNN_CLASSES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 IGNORE = -100  # cross_entropy's ignore_index: target positions after the end token
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything needed to rebuild a model; stored in the model file."""
+    """Everything that builds a model: the model params and the format of the questions
+    it learns (which fixes its vocabulary and answer width). The model file holds both."""
 
-    vocab_size: int
-    answer_len: int  # characters of the longest answer in the training data
-    pad_id: int
-    start_id: int
-    end_id: int
-    arch: str = "repeat"
-    cell: str = "lstm"
-    hidden_size: int = 128
-    decoder_layers: int = 1
-    embedding_dim: int = 0  # 0: one-hot input, as in the reference
-
-
-class NotApplicable(Exception):
-    """The architecture cannot answer this kind of question (say, a longer answer)."""
+    params: ModelConfig
+    questions: QuestionFormat
 
 
 class Seq2SeqModel(nn.Module):
@@ -40,7 +32,8 @@ class Seq2SeqModel(nn.Module):
     `encode_shared` read many questions at once computing each common prefix once.
     """
 
-    # Whether questions longer than the training ones can be answered at all.
+    # Whether questions longer than the training ones can be answered at all (otherwise
+    # the answer has exactly the training data's answer width).
     reads_longer_input: bool = False
     # Whether `loss` feeds the true previous character, so that its predictions are not
     # what `predict` would answer (validation then calls `predict` as well).
@@ -49,21 +42,26 @@ class Seq2SeqModel(nn.Module):
     def __init__(self, spec: ModelSpec):
         super().__init__()
         self.spec = spec
-        if spec.embedding_dim:
-            self.embed = nn.Embedding(spec.vocab_size, spec.embedding_dim)
-            self.input_size = spec.embedding_dim
+        self.params = spec.params
+        vocab = spec.questions.vocab
+        self.vocab_size = len(vocab)
+        self.answer_len = spec.questions.answer_width
+        self.pad_id, self.start_id, self.end_id = vocab.pad_id, vocab.start_id, vocab.end_id
+        if self.params.embedding_dim:
+            self.embed = nn.Embedding(self.vocab_size, self.params.embedding_dim)
+            self.input_size = self.params.embedding_dim
         else:
             self.embed = None
-            self.input_size = spec.vocab_size
+            self.input_size = self.vocab_size
 
     def characters(self, ids: torch.Tensor) -> torch.Tensor:
         """Input vectors for character ids: a learned embedding or one-hot."""
         if self.embed is not None:
             return self.embed(ids)
-        return F.one_hot(ids.long(), self.spec.vocab_size).float()
+        return F.one_hot(ids.long(), self.vocab_size).float()
 
     def rnn(self, input_size: int, layers: int) -> nn.RNNBase:
-        return RNN_CLASSES[self.spec.cell](input_size, self.spec.hidden_size, num_layers=layers, batch_first=True)
+        return RNN_CLASSES[self.params.cell](input_size, self.params.hidden_size, num_layers=layers, batch_first=True)
 
     def loss(self, question: torch.Tensor, answer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Training loss and the (teacher-forced, where that applies) predicted answer ids."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .questions import lowest_with_digits, num_digits, operands_with_digits
+from ..data.questions import lowest_with_digits, num_digits, operands_with_digits
 from .space import SpaceScore
 
 SIDE = 1000  # the largest map, in pixels a side

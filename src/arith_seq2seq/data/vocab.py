@@ -7,7 +7,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .errors import DataFileError
+from ..pipeline.errors import DataFileError
 
 PAD = " "
 # Sequence markers for the encoder-decoder architectures; never typed by a user.

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .checkpoint import TrainedModel, predict
-from .datasets import QuestionSet, answer_width
-from .evaluation import error_table
-from .questions import encode, num_digits, sample_balanced, stratum_size
-from .vocab import Vocab
+from ..data.question_format import INT64_DIGITS, QuestionFormat
+from ..data.question_set import QuestionSet
+from ..data.questions import encode, num_digits, sample_balanced, stratum_size
+from ..model.answering import predict
+from ..model.model_file import TrainedModel
+from .scoring import error_table
 
 # Where a scored question sits, for the "never trained on" figures and the error rows.
 SPLITS = ("none", "train", "val", "test")
@@ -68,13 +69,11 @@ def score_space(
 ) -> SpaceScore:
     """Score the model on its question space; `sets` are the train, val and test splits,
     to tell which questions it trained on."""
-    digits = trained.digits
+    fmt = trained.format
+    digits = fmt.digits
     a, b = space_operands(digits, limit, seed)
-    vocab = Vocab(trained.vocab)
-    question, expected = encode(a, b, digits, trained.reverse, vocab, trained.operation)
-    predicted, _ = predict(
-        trained.model, question, answer_width(digits, trained.operation), batch_size, share_prefixes=True
-    )
+    question, expected = encode(a, b, fmt)
+    predicted, _ = predict(trained.model, question, fmt.answer_width, batch_size, share_prefixes=True)
     del question
     split = np.zeros(len(a), dtype=np.int8)
     keys = _pair_keys(a, b, digits)
@@ -86,7 +85,7 @@ def score_space(
 
 def _pair_keys(a: np.ndarray, b: np.ndarray, digits: int) -> np.ndarray:
     """One comparable value per ordered pair: an int64 where it fits, else a record."""
-    if 2 * digits <= 18:
+    if 2 * digits <= INT64_DIGITS:
         return a * np.int64(10**digits) + b
     pairs = np.ascontiguousarray(np.stack([a, b], 1).astype(np.int64))
     return pairs.view([("a", "<i8"), ("b", "<i8")]).ravel()
@@ -144,13 +143,15 @@ def _estimate(score: SpaceScore, mask: np.ndarray) -> float:
     return round(float((weight * rate).sum() / weight.sum()), 7)
 
 
-def error_cases(score: SpaceScore, vocab: Vocab, operation: str, test: QuestionSet, test_errors: pd.DataFrame, test_wrong: np.ndarray) -> pd.DataFrame:
+def error_cases(
+    score: SpaceScore, fmt: QuestionFormat, test: QuestionSet, test_errors: pd.DataFrame, test_wrong: np.ndarray
+) -> pd.DataFrame:
     """Every wrong answer in the space, plus the test split's (`test_errors`, at rows
     `test_wrong` of `test`) that a sampled space left out: the worst stratum first, then by
     operands. `split` says where each question sits: train, val, test or none."""
     wrong = np.flatnonzero(~score.right)
     a, b = score.a[wrong], score.b[wrong]
-    table = error_table(a, b, score.predicted[wrong], score.expected[wrong], vocab, operation)
+    table = error_table(a, b, score.predicted[wrong], score.expected[wrong], fmt)
     table["split"] = np.asarray(SPLITS)[score.split[wrong]]
     table["a"], table["b"] = a, b
     left_out = ~np.isin(_pair_keys(test.a[test_wrong], test.b[test_wrong], score.digits), _pair_keys(a, b, score.digits))

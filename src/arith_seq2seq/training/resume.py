@@ -13,32 +13,55 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import asdict
-from functools import partial
+import tempfile
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from pytorch_lightning.plugins import TorchCheckpointIO
-from pytorch_lightning.utilities import rank_zero_only
 
-from .config import ModelConfig, TrainConfig
-from .files import atomic_path
+from ..pipeline.files import atomic_path
+from ..pipeline.params import ModelConfig, TrainConfig
+from .console import say
 
 LAST = "last"
 BEST = "best"
 KEY = "arith_seq2seq_resume_key"
-# A message to the user, printed once, by the first process: under DDP every process runs
-# the training code.
-say = rank_zero_only(partial(print, flush=True))
+# The library whose code a training's result depends on: this whole package.
+PACKAGE = Path(__file__).resolve().parents[1]
 
 
-def fingerprint(model_cfg: ModelConfig, train_cfg: TrainConfig, *data_files: str | Path) -> str:
-    """What a training's result depends on: params, data and this library's code."""
+@dataclass
+class StateFolder:
+    """Where a training keeps its checkpoints, and whether it continues an earlier run."""
+
+    path: Path
+    resume_from: Path | None = None  # the checkpoint to continue from
+    plugins: list = field(default_factory=list)  # Lightning plugins that write the checkpoints
+    kept: bool = False  # outlives the run (a state folder to resume from), or temporary
+
+
+def open_state(
+    stack: ExitStack, state_dir: str | Path | None, model_cfg: ModelConfig, train_cfg: TrainConfig, *data_files
+) -> StateFolder:
+    """The state folder for a training on `data_files` with these params: `state_dir`,
+    continuing from its last checkpoint if that was written for the same params, data and
+    code; or, without `state_dir`, a temporary folder that `stack` removes."""
+    if state_dir is None:
+        return StateFolder(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="arith-seq2seq-ckpt-"))))
+    key = fingerprint(model_cfg, train_cfg, *data_files)
+    return StateFolder(Path(state_dir), resume_point(state_dir, key), [StateCheckpointIO(key)], kept=True)
+
+
+def fingerprint(
+    model_cfg: ModelConfig, train_cfg: TrainConfig, *data_files: str | Path, package: Path = PACKAGE
+) -> str:
+    """What a training's result depends on: params, data and the library's code."""
     digest = hashlib.sha256()
     digest.update(json.dumps([asdict(model_cfg), asdict(train_cfg)], sort_keys=True).encode())
     for path in data_files:
         digest.update(Path(path).read_bytes())
-    package = Path(__file__).parent
     for source in sorted(package.rglob("*.py")):
         digest.update(source.relative_to(package).as_posix().encode())
         digest.update(source.read_bytes())

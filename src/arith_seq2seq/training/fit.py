@@ -1,11 +1,13 @@
-"""Fit the model on the train split, select it on the validation split, return the best."""
+"""Fit the model on the train split, select it on the validation split, return the best.
+
+`fit` reads top to bottom: the data, the model, the state folder, the callbacks, the
+Trainer, the run, the best epoch's model.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-import tempfile
 import warnings
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -16,16 +18,15 @@ import torch
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.strategies import DDPStrategy
 
-from . import devices, resume
-from .architectures import ModelSpec
-from .checkpoint import TrainedModel
-from .config import ModelConfig, TrainConfig
+from ..model import ModelSpec, build, devices
+from ..model.model_file import TrainedModel
+from ..pipeline.params import ModelConfig, TrainConfig
+from . import resume
+from .console import say, use_color
 from .datamodule import QuestionDataModule
-from .datasets import QuestionSet
 from .module import Seq2SeqModule
-from .samples import use_color
-from .vocab import Vocab
 
+# The metric that chooses the epoch kept and stops training early.
 MONITOR = "val/exact_match"
 
 
@@ -48,105 +49,96 @@ def fit(
     """
     device = devices.resolve(train_cfg.accelerator, "train.accelerator")
     pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
-    data = QuestionDataModule(
-        train_path, val_path, train_cfg.batch_size, train_cfg.seed, train_cfg.min_stratum_share
-    )
+    data = QuestionDataModule(train_path, val_path, train_cfg)
     data.setup()
-    data.check_processes(train_cfg.world_size)
-    qs = data.train_set
-    spec = model_spec(qs, model_cfg)
-    module = Seq2SeqModule(dataclasses.asdict(spec), dataclasses.asdict(train_cfg), color=use_color())
-
+    # The data fix the rest of the model's spec: its vocabulary and answer width.
+    model = build(ModelSpec(model_cfg, data.train_set.format))
+    module = Seq2SeqModule(model, train_cfg, color=use_color())
     with ExitStack() as stack:
-        if state_dir is None:
-            ckpt_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="arith-seq2seq-ckpt-")))
-            ckpt_path, plugins = None, []
-        else:
-            ckpt_dir = Path(state_dir)
-            key = resume.fingerprint(model_cfg, train_cfg, train_path, val_path)
-            ckpt_path = resume.resume_point(ckpt_dir, key)
-            plugins = [resume.StateCheckpointIO(key)]
+        state = resume.open_state(stack, state_dir, model_cfg, train_cfg, train_path, val_path)
         best = ModelCheckpoint(
-            dirpath=ckpt_dir, filename=resume.BEST, monitor=MONITOR, mode="max", save_top_k=1,
+            dirpath=state.path, filename=resume.BEST, monitor=MONITOR, mode="max", save_top_k=1,
             save_weights_only=True, enable_version_counter=False,
         )
-        # Every epoch, after `best` and early stopping have updated their state, so a
-        # resumed run carries on exactly where this one stopped.
-        last = ModelCheckpoint(
-            dirpath=ckpt_dir, filename=resume.LAST, save_top_k=1, enable_version_counter=False,
-            save_on_train_epoch_end=True,
-        )
-        callbacks = [best, EarlyStopping(monitor=MONITOR, mode="max", patience=train_cfg.patience), last, *callbacks]
-        if progress:
-            callbacks.append(_ProgressBar())
-        with _quiet_lightning():
-            trainer = pl.Trainer(
-                # Resolved here, not by Lightning, so that `auto` on a machine without a GPU
-                # is exactly `cpu` (the same model, byte for byte) and says nothing about it.
-                accelerator=device.type,
-                devices=train_cfg.devices,
-                num_nodes=train_cfg.num_nodes,
-                strategy=_strategy(train_cfg, device),
-                # The data module shards the data itself (see datamodule.py).
-                use_distributed_sampler=False,
-                plugins=plugins,
-                max_epochs=train_cfg.max_epochs,
-                precision=train_cfg.precision,
-                # On the CPU every operation has a deterministic implementation; on a GPU some
-                # have none (torch would stop the run), so there it is best effort.
-                deterministic=True if device.type == "cpu" else "warn",
-                logger=_logger(live_dir),
-                callbacks=callbacks,
-                enable_progress_bar=progress,
-                enable_model_summary=True,
-                num_sanity_val_steps=0,
-                default_root_dir=ckpt_dir,
-            )
-            if train_cfg.num_nodes > 1:
-                # Otherwise a machine whose partners never come looks hung.
-                resume.say(
-                    f"train: waiting for all {train_cfg.world_size} processes on {train_cfg.num_nodes} machines "
-                    f"to join at {os.environ.get('MASTER_ADDR', '127.0.0.1 (MASTER_ADDR is not set)')}"
-                    f":{os.environ.get('MASTER_PORT', '?')}"
-                )
-            try:
-                trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
-            except SystemExit:
-                # Lightning turns Ctrl-C into a clean shutdown and exit status 1.
-                if trainer.interrupted and state_dir is not None:
-                    resume.interrupted(ckpt_dir)
-                raise
+        callbacks = [best, *_callbacks(train_cfg, state), *callbacks, *([_ProgressBar()] if progress else [])]
+        trainer = _trainer(train_cfg, device, state, live_dir, callbacks)
+        _run(trainer, module, data, state)
         if not trainer.is_global_zero:
             return None
-        best_ckpt = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
+        return _best_model(module, best, trainer)
+
+
+def _callbacks(cfg: TrainConfig, state: resume.StateFolder) -> list[Callback]:
+    """Early stopping, then the every-epoch checkpoint: after the best-epoch checkpoint and
+    early stopping have updated their state, so a resumed run carries on exactly where
+    this one stopped."""
+    last = ModelCheckpoint(
+        dirpath=state.path, filename=resume.LAST, save_top_k=1, enable_version_counter=False,
+        save_on_train_epoch_end=True,
+    )
+    return [EarlyStopping(monitor=MONITOR, mode="max", patience=cfg.patience), last]
+
+
+def _trainer(
+    cfg: TrainConfig, device: torch.device, state: resume.StateFolder, live_dir, callbacks: list[Callback]
+) -> pl.Trainer:
+    progress = any(isinstance(c, TQDMProgressBar) for c in callbacks)
+    with _quiet_lightning():
+        return pl.Trainer(
+            # Resolved by us, not by Lightning, so that `auto` on a machine without a GPU
+            # is exactly `cpu` (the same model, byte for byte) and says nothing about it.
+            accelerator=device.type,
+            devices=cfg.devices,
+            num_nodes=cfg.num_nodes,
+            strategy=_strategy(cfg, device),
+            # The data module shards the data itself (see datamodule.py).
+            use_distributed_sampler=False,
+            plugins=state.plugins,
+            max_epochs=cfg.max_epochs,
+            precision=cfg.precision,
+            # On the CPU every operation has a deterministic implementation; on a GPU some
+            # have none (torch would stop the run), so there it is best effort.
+            deterministic=True if device.type == "cpu" else "warn",
+            logger=_logger(live_dir),
+            callbacks=callbacks,
+            enable_progress_bar=progress,
+            enable_model_summary=True,
+            num_sanity_val_steps=0,
+            default_root_dir=state.path,
+        )
+
+
+def _run(trainer: pl.Trainer, module: Seq2SeqModule, data: QuestionDataModule, state: resume.StateFolder) -> None:
+    if trainer.num_nodes > 1:
+        # Otherwise a machine whose partners never come looks hung.
+        say(
+            f"train: waiting for all {trainer.world_size} processes on {trainer.num_nodes} machines "
+            f"to join at {os.environ.get('MASTER_ADDR', '127.0.0.1 (MASTER_ADDR is not set)')}"
+            f":{os.environ.get('MASTER_PORT', '?')}"
+        )
+    with _quiet_lightning():
+        try:
+            trainer.fit(module, datamodule=data, ckpt_path=state.resume_from)
+        except SystemExit:
+            # Lightning turns Ctrl-C into a clean shutdown and exit status 1.
+            if trainer.interrupted and state.kept:
+                resume.interrupted(state.path)
+            raise
+
+
+def _best_model(module: Seq2SeqModule, best: ModelCheckpoint, trainer: pl.Trainer) -> TrainedModel:
+    """The module's model with the best epoch's weights, and how it was chosen."""
+    best_ckpt = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
     module.load_state_dict(best_ckpt["state_dict"])
     return TrainedModel(
         # The model file holds CPU tensors whatever trained it, so that it loads anywhere.
         model=module.model.cpu().eval(),
-        vocab=qs.vocab,
-        digits=qs.digits,
-        reverse=qs.reverse,
-        operation=qs.operation,
         info={
             "best_val_exact_match": float(best.best_model_score),
             "best_epoch": int(best_ckpt["epoch"]) + 1,
             "epochs": int(trainer.current_epoch),
             "processes": int(trainer.world_size),
         },
-    )
-
-
-def model_spec(train_set: QuestionSet, model_cfg: ModelConfig) -> ModelSpec:
-    """The model's full config: the model params plus what the training data fix (the
-    vocabulary and the answer length)."""
-    vocab = Vocab(train_set.vocab)
-    return ModelSpec(
-        vocab_size=len(vocab),
-        answer_len=train_set.answer.shape[1],
-        pad_id=vocab.pad_id,
-        start_id=vocab.start_id,
-        end_id=vocab.end_id,
-        **dataclasses.asdict(model_cfg),
     )
 
 

@@ -14,12 +14,12 @@ from .seq2seq import EncoderDecoder
 class AttentionSeq2Seq(EncoderDecoder):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
-        h = spec.hidden_size
+        h = spec.params.hidden_size
         self.score = nn.Linear(h, h, bias=False)
         self.combine = nn.Linear(2 * h, h)
 
     def readout(self, decoded, encoded, question):
         scores = decoded @ self.score(encoded).transpose(1, 2)  # (batch, steps, question_len)
-        scores = scores.masked_fill((question == self.spec.pad_id).unsqueeze(1), float("-inf"))
+        scores = scores.masked_fill((question == self.pad_id).unsqueeze(1), float("-inf"))
         context = scores.softmax(-1) @ encoded
         return self.head(torch.tanh(self.combine(torch.cat([decoded, context], -1))))

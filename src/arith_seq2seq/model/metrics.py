@@ -8,7 +8,6 @@ in one digit is wrong.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 
 def exact_match(pred, target):
@@ -24,15 +23,3 @@ def first_wrong_position(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Index of the first wrong character per row, -1 where the row is right."""
     wrong = pred != target
     return np.where(wrong.any(-1), wrong.argmax(-1), -1)
-
-
-def accuracy_by(groups: dict[str, np.ndarray], correct: np.ndarray) -> pd.DataFrame:
-    """Exact match and sample count per group, sorted by the group keys."""
-    frame = pd.DataFrame({**groups, "correct": correct.astype(float)})
-    table = (
-        frame.groupby(list(groups), sort=True)["correct"]
-        .agg(n="size", exact_match="mean")
-        .reset_index()
-    )
-    table["n"] = table["n"].astype(int)
-    return table

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import ConfigError
+from ..pipeline.errors import ConfigError
 
 
 def available() -> str:

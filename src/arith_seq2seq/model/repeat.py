@@ -7,15 +7,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import ModelSpec, NotApplicable, Seq2SeqModel
+from .base import ModelSpec, Seq2SeqModel
 
 
 class RepeatSeq2Seq(Seq2SeqModel):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         self.encoder = self.rnn(self.input_size, 1)
-        self.decoder = self.rnn(spec.hidden_size, spec.decoder_layers)
-        self.head = nn.Linear(spec.hidden_size, spec.vocab_size)
+        self.decoder = self.rnn(spec.params.hidden_size, spec.params.decoder_layers)
+        self.head = nn.Linear(spec.params.hidden_size, self.vocab_size)
 
     def forward(self, question: torch.Tensor) -> torch.Tensor:
         """(batch, question_len) ids -> (batch, answer_len, vocab_size) logits."""
@@ -25,7 +25,7 @@ class RepeatSeq2Seq(Seq2SeqModel):
     def decode(self, state) -> torch.Tensor:
         h = state[0] if isinstance(state, tuple) else state  # LSTM returns (h, c)
         # The decoder sees the same summary of the question at every output step.
-        repeated = h[-1].unsqueeze(1).expand(-1, self.spec.answer_len, -1)
+        repeated = h[-1].unsqueeze(1).expand(-1, self.answer_len, -1)
         out, _ = self.decoder(repeated)
         return self.head(out)
 
@@ -37,10 +37,7 @@ class RepeatSeq2Seq(Seq2SeqModel):
         return loss, logits.argmax(-1)
 
     def answer(self, encoded, state, question, answer_len):
-        if answer_len != self.spec.answer_len:
-            raise NotApplicable(
-                f"the repeat architecture always answers with {self.spec.answer_len} characters"
-            )
+        # Always self.answer_len characters: reads_longer_input is False.
         probs = self.decode(state).softmax(-1)
         best = probs.max(-1)
         return best.indices, best.values.prod(-1)

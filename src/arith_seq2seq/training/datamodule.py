@@ -19,46 +19,40 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
-from . import datasets
-from .errors import ConfigError, DataFileError
-from .questions import num_digits
+from ..data import question_set
+from ..data.question_format import check_same
+from ..data.question_set import QuestionSet
+from ..data.questions import num_digits
+from ..pipeline.errors import ConfigError
+from ..pipeline.params import TrainConfig
 
 
 class QuestionDataModule(pl.LightningDataModule):
-    def __init__(
-        self, train_path: str | Path, val_path: str | Path, batch_size: int, seed: int, min_stratum_share: float = 0.0
-    ):
+    def __init__(self, train_path: str | Path, val_path: str | Path, cfg: TrainConfig):
         super().__init__()
         self.train_path = Path(train_path)
         self.val_path = Path(val_path)
-        self.batch_size = batch_size
-        self.seed = seed
-        self.min_stratum_share = min_stratum_share
-        self.train_set: datasets.QuestionSet | None = None
-        self.val_set: datasets.QuestionSet | None = None
+        self.cfg = cfg
+        self.batch_size = cfg.batch_size
+        self.train_set: QuestionSet | None = None
+        self.val_set: QuestionSet | None = None
         self.train_rows: np.ndarray | None = None  # the rows of train_set one epoch visits
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        train = datasets.load(self.train_path)
-        val = datasets.load(self.val_path)
-        if (train.format, train.digits) != (val.format, val.digits):
-            raise DataFileError(
-                f"{self.train_path} and {self.val_path} come from different generate runs "
-                "(operation, vocabulary, digits or reversal differ); rerun `dvc repro`"
-            )
-        self.train_set, self.val_set = train, val
-        self.train_rows = epoch_rows(train, self.min_stratum_share)
-
-    def check_processes(self, world: int) -> None:
-        """Every process needs validation questions (an empty share would stall the others
-        at the metric reduction)."""
-        if len(self.val_set) < world:
+        train = question_set.load(self.train_path)
+        val = question_set.load(self.val_path)
+        check_same(train.format, self.train_path, val.format, self.val_path)
+        # Every process needs validation questions (an empty share would stall the others
+        # at the metric reduction).
+        if len(val) < self.cfg.world_size:
             raise ConfigError(
-                f"{self.val_path} has {len(self.val_set)} questions, fewer than the {world} training "
+                f"{self.val_path} has {len(val)} questions, fewer than the {self.cfg.world_size} training "
                 "processes; raise split.val_fraction or lower train.devices / train.num_nodes"
             )
+        self.train_set, self.val_set = train, val
+        self.train_rows = epoch_rows(train, self.cfg.min_stratum_share)
 
     def _rank(self) -> tuple[int, int]:
         trainer = self.trainer
@@ -66,7 +60,7 @@ class QuestionDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         rank, world = self._rank()
-        sampler = EpochBatches(len(self.train_rows), self.batch_size, self.seed, rank, world)
+        sampler = EpochBatches(len(self.train_rows), self.batch_size, self.cfg.seed, rank, world)
         return _loader(self.train_set.take(self.train_rows), sampler)
 
     def val_dataloader(self) -> DataLoader:
@@ -77,7 +71,7 @@ class QuestionDataModule(pl.LightningDataModule):
         return _loader(self.val_set, [part[i : i + size].tolist() for i in range(0, len(part), size)])
 
 
-def epoch_rows(qs: datasets.QuestionSet, min_share: float) -> np.ndarray:
+def epoch_rows(qs: QuestionSet, min_share: float) -> np.ndarray:
     """The rows one training epoch visits: every row once, and those of each operand
     digit-count stratum (1+1, 1+2, ...) holding less than `min_share` of them repeated,
     whole copies, until it holds at least that share.
@@ -133,11 +127,11 @@ class EpochBatches(Sampler):
         return full + (rest >= self.world)
 
 
-def tensors(qs: datasets.QuestionSet) -> TensorDataset:
+def tensors(qs: QuestionSet) -> TensorDataset:
     return TensorDataset(torch.from_numpy(qs.question).long(), torch.from_numpy(qs.answer).long())
 
 
-def _loader(qs: datasets.QuestionSet, batches) -> DataLoader:
+def _loader(qs: QuestionSet, batches) -> DataLoader:
     # batch_size=None: the sampler yields whole batches of indices, which TensorDataset
     # slices in one go.
     return DataLoader(tensors(qs), sampler=batches, batch_size=None, num_workers=0)

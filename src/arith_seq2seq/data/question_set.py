@@ -1,0 +1,208 @@
+"""Question sets: encoded questions and answers with their operands and format; one .npz
+file per set, validated when read, written atomically."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..pipeline.errors import DataFileError
+from ..pipeline.files import atomic_path
+from .question_format import INT64_DIGITS, OPERATIONS, QuestionFormat
+
+FORMAT_VERSION = 2
+_ARRAYS = {"question": np.uint8, "answer": np.uint8, "a": np.int64, "b": np.int64}
+# Bytes of rows copied at a time when writing a subset of a set's rows.
+_WRITE_CHUNK = 16 << 20
+_LONGER_NAME = re.compile(r"digits_(\d+)\.npz")
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    question: np.ndarray  # (n, format.question_width) character ids, reversed if format.reverse
+    answer: np.ndarray  # (n, format.answer_width) character ids
+    a: np.ndarray  # (n,) first operand as asked
+    b: np.ndarray  # (n,) second operand
+    format: QuestionFormat
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def take(self, index: np.ndarray) -> "QuestionSet":
+        return QuestionSet(
+            question=self.question[index],
+            answer=self.answer[index],
+            a=self.a[index],
+            b=self.b[index],
+            format=self.format,
+        )
+
+
+def save(qs: QuestionSet, path: str | Path, rows: np.ndarray | None = None) -> None:
+    """Write atomically: a reader never sees a half-written file at `path`.
+
+    With `rows`, write qs.take(rows) without building that copy in memory."""
+    with atomic_path(path) as tmp:
+        write(qs, tmp, rows)
+
+
+def write(qs: QuestionSet, path: str | Path, rows: np.ndarray | None = None) -> None:
+    """Write the .npz at `path` directly (callers make it atomic); see save.
+
+    The file is byte for byte what np.savez writes for these arrays (tests check it): one
+    stored (uncompressed) zip member per array, zip64 headers; only the rows are copied a
+    chunk at a time."""
+    fmt = qs.format
+    meta = {
+        "format_version": np.int64(FORMAT_VERSION),
+        "digits": np.int64(fmt.digits),
+        "reverse": np.bool_(fmt.reverse),
+        "vocab": np.str_(fmt.vocab.chars),
+        "operation": np.str_(fmt.operation),
+    }
+    with open(path, "wb") as fh, zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name in (*_ARRAYS, *meta):
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                if name in meta:
+                    np.lib.format.write_array(member, np.asanyarray(meta[name]), allow_pickle=False)
+                else:
+                    _write_rows(member, np.asarray(getattr(qs, name)), rows)
+
+
+def _write_rows(member, array: np.ndarray, rows: np.ndarray | None) -> None:
+    if rows is None:
+        np.lib.format.write_array(member, array, allow_pickle=False)
+        return
+    shape = (len(rows), *array.shape[1:])
+    header = {"descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(member, header)
+    step = max(1, _WRITE_CHUNK // max(1, array[:1].nbytes))
+    for start in range(0, len(rows), step):
+        member.write(array[rows[start : start + step]])  # a C-ordered copy of those rows
+
+
+def load(path: str | Path) -> QuestionSet:
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such data file; run `dvc repro` to create it")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            content = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataFileError(
+            f"{path}: not a readable .npz file ({exc}); delete it and run `dvc repro`"
+        ) from None
+    expected = set(_ARRAYS) | {"format_version", "digits", "reverse", "vocab", "operation"}
+    missing = sorted(expected - set(content))
+    if missing:
+        raise DataFileError(
+            f"{path}: missing arrays {', '.join(missing)}; it was not written by this "
+            "project's generate or split stage; delete it and run `dvc repro`"
+        )
+    version = content["format_version"]
+    if version.shape != () or version.dtype.kind not in "iu" or int(version) != FORMAT_VERSION:
+        raise DataFileError(
+            f"{path}: format version {version.tolist()!r}, this code reads "
+            f"{FORMAT_VERSION}; regenerate it with `dvc repro`"
+        )
+    for name, dtype in _ARRAYS.items():
+        if content[name].dtype != dtype:
+            raise DataFileError(
+                f"{path}: array {name!r} has dtype {content[name].dtype}, expected "
+                f"{np.dtype(dtype)}; regenerate it with `dvc repro`"
+            )
+    _check_metadata(content, path)
+    qs = QuestionSet(
+        question=content["question"],
+        answer=content["answer"],
+        a=content["a"],
+        b=content["b"],
+        format=QuestionFormat(str(content["operation"]), int(content["digits"]), bool(content["reverse"])),
+    )
+    _check_shapes(qs, path)
+    return qs
+
+
+def _check_metadata(content: dict, path: Path) -> None:
+    """The scalars describing the arrays: of the right kind, and values this code knows."""
+    kinds = {
+        "digits": ("i", "an integer"),
+        "reverse": ("b", "a boolean"),
+        "vocab": ("U", "a string"),
+        "operation": ("U", "a string"),
+    }
+    for name, (kind, what) in kinds.items():
+        value = content[name]
+        if value.shape != () or value.dtype.kind != kind:
+            raise DataFileError(
+                f"{path}: {name!r} should be {what}, found {value.dtype} of shape {value.shape}; "
+                "it was not written by this project's generate or split stage; regenerate it with `dvc repro`"
+            )
+    if not 1 <= int(content["digits"]) <= INT64_DIGITS:
+        raise DataFileError(
+            f"{path}: 'digits' is {int(content['digits'])}, outside 1..{INT64_DIGITS}; regenerate it with `dvc repro`"
+        )
+    operation = str(content["operation"])
+    if operation not in OPERATIONS:
+        raise DataFileError(
+            f"{path}: 'operation' is {operation!r}, not one of {', '.join(OPERATIONS)}; "
+            "regenerate it with `dvc repro`"
+        )
+    # The ids are read with the vocabulary the format implies: another one would turn
+    # every question into other characters.
+    vocab = QuestionFormat(operation, 1, False).vocab.chars
+    if str(content["vocab"]) != vocab:
+        raise DataFileError(
+            f"{path}: 'vocab' is {str(content['vocab'])!r}, not the {operation} vocabulary {vocab!r}; "
+            "regenerate it with `dvc repro`"
+        )
+
+
+def _check_shapes(qs: QuestionSet, path: Path) -> None:
+    n, fmt = len(qs.a), qs.format
+    want = {
+        "a": (n,),
+        "question": (n, fmt.question_width),
+        "answer": (n, fmt.answer_width),
+        "b": (n,),
+    }
+    for name, shape in want.items():
+        if getattr(qs, name).shape != shape:
+            raise DataFileError(
+                f"{path}: array {name!r} has shape {getattr(qs, name).shape}, expected "
+                f"{shape} for {fmt.digits}-digit questions; regenerate it with `dvc repro`"
+            )
+    for name in ("question", "answer"):
+        arr = getattr(qs, name)
+        if arr.size and arr.max() >= len(fmt.vocab):
+            raise DataFileError(
+                f"{path}: array {name!r} holds id {int(arr.max())}, outside the "
+                f"{len(fmt.vocab)}-character vocabulary; regenerate it with `dvc repro`"
+            )
+
+
+def save_longer(sets: dict[int, QuestionSet], folder: Path) -> None:
+    """Write held-out sets of longer questions, one file per operand length."""
+    for digits, qs in sets.items():
+        save(qs, Path(folder) / f"digits_{digits}.npz")
+
+
+def load_longer(folder: str | Path) -> dict[Path, QuestionSet]:
+    """The sets save_longer wrote, by file (named like digits_4.npz), shortest first.
+
+    Other names in the folder (a temporary file a killed process left, say) are ignored."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataFileError(
+            f"{folder}: no such folder of longer held-out sets; run `dvc repro` (stage generate) to create it"
+        )
+    found = {}
+    for path in folder.iterdir():
+        match = _LONGER_NAME.fullmatch(path.name)
+        if match:
+            found[int(match.group(1))] = path
+    return {found[digits]: load(found[digits]) for digits in sorted(found)}

@@ -1,0 +1,29 @@
+"""The models: plain nn.Modules, one module per architecture, by the name `model.arch` uses.
+
+An architecture is one module here with a `Seq2SeqModel` subclass; naming it below is all
+it takes for training, evaluation, the model file and predict to use it.
+"""
+
+from __future__ import annotations
+
+from ..pipeline.errors import ConfigError
+from .attention import AttentionSeq2Seq
+from .base import ModelSpec, Seq2SeqModel
+from .repeat import RepeatSeq2Seq
+from .seq2seq import EncoderDecoder
+
+ARCHITECTURES: dict[str, type[Seq2SeqModel]] = {
+    "repeat": RepeatSeq2Seq,
+    "seq2seq": EncoderDecoder,
+    "attention": AttentionSeq2Seq,
+}
+
+
+def build(spec: ModelSpec) -> Seq2SeqModel:
+    arch = spec.params.arch
+    if arch not in ARCHITECTURES:
+        raise ConfigError(f"model.arch is {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[arch](spec)
+
+
+__all__ = ["ARCHITECTURES", "ModelSpec", "Seq2SeqModel", "build"]

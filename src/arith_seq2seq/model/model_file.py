@@ -1,0 +1,120 @@
+"""The trained-model file: weights plus everything needed to rebuild and feed the model.
+
+Loading needs nothing but this file: the model params and the question format travel
+with the weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+
+from ..data.question_format import INT64_DIGITS, OPERATIONS, QuestionFormat, vocab_for
+from ..pipeline.errors import DataFileError, UserError
+from ..pipeline.files import atomic_path
+from ..pipeline.params import ModelConfig
+from . import ModelSpec, Seq2SeqModel, build
+
+FORMAT = "arith-seq2seq/model/2"
+
+
+@dataclass
+class TrainedModel:
+    model: Seq2SeqModel
+    info: dict
+
+    @property
+    def format(self) -> QuestionFormat:
+        """The questions the model answers (compare a question set's `format`)."""
+        return self.model.spec.questions
+
+
+def _input_layer(fmt: QuestionFormat) -> dict:
+    """What the format fixes of the model's input and output layers. The file stores these
+    beside the model params (as format 2 always has) and loading checks them."""
+    vocab = fmt.vocab
+    return {
+        "vocab_size": len(vocab),
+        "answer_len": fmt.answer_width,
+        "pad_id": vocab.pad_id,
+        "start_id": vocab.start_id,
+        "end_id": vocab.end_id,
+    }
+
+
+def save(path: str | Path, trained: TrainedModel) -> None:
+    spec = trained.model.spec
+    fmt = spec.questions
+    payload = {
+        "format": FORMAT,
+        "model_config": {**_input_layer(fmt), **asdict(spec.params)},
+        "vocab": fmt.vocab.chars,
+        "digits": fmt.digits,
+        "reverse": fmt.reverse,
+        "operation": fmt.operation,
+        "info": trained.info,
+        "state_dict": trained.model.state_dict(),
+    }
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        # A file object, not the path: torch.save names the archive inside the file after
+        # the path, and the temporary path is random, which would change the bytes.
+        torch.save(payload, fh)
+
+
+def load(path: str | Path) -> TrainedModel:
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such model file; run `dvc repro` to train one")
+    try:
+        # weights_only: a model file must never be able to run code on load.
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file
+        # Not torch's message: it suggests weights_only=False, i.e. running the file's code.
+        raise DataFileError(
+            f"{path}: not a readable model file ({type(exc).__name__}: truncated, damaged "
+            "or not written by torch.save); retrain with `dvc repro`"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise DataFileError(
+            f"{path}: not an arith-seq2seq model file (expected format {FORMAT!r}); "
+            "retrain with `dvc repro`"
+        )
+    try:
+        fmt = _question_format(payload, path)
+        config = payload["model_config"]
+        params = ModelConfig(**{f.name: config[f.name] for f in fields(ModelConfig)})
+        model = build(ModelSpec(params, fmt))
+        model.load_state_dict(payload["state_dict"])
+    except DataFileError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, UserError) as exc:
+        raise DataFileError(
+            f"{path}: model file is incomplete or does not match its config "
+            f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}); retrain with `dvc repro`"
+        ) from None
+    return TrainedModel(model=model.eval(), info=dict(payload.get("info", {})))
+
+
+def _question_format(payload: dict, path: Path) -> QuestionFormat:
+    """The file's question format, if it is one this code writes and fits the model: with
+    another vocabulary every question would be encoded into the wrong ids and answered
+    with confident nonsense."""
+    vocab, operation, digits, reverse = payload["vocab"], payload["operation"], payload["digits"], payload["reverse"]
+    if operation not in OPERATIONS:
+        problem = f"operation {operation!r}, not one of {', '.join(OPERATIONS)}"
+    elif vocab != vocab_for(operation).chars:
+        problem = f"vocabulary {vocab!r}, not the {operation} vocabulary {vocab_for(operation).chars!r}"
+    elif type(digits) is not int or not 1 <= digits <= INT64_DIGITS or type(reverse) is not bool:
+        problem = f"digits {digits!r} and reverse {reverse!r}"
+    else:
+        fmt = QuestionFormat(operation, digits, reverse)
+        layer = _input_layer(fmt)
+        if {key: payload["model_config"][key] for key in layer} == layer:
+            return fmt
+        problem = f"vocabulary {vocab!r}, which does not fit its model's {payload['model_config']['vocab_size']}-character input"
+    raise DataFileError(
+        f"{path}: model file has {problem}; it was not written by this project's train stage; "
+        "retrain with `dvc repro`"
+    )

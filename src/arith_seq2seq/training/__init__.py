@@ -1,0 +1,1 @@
+"""Training: the LightningModule, the data module, fit() and resuming an interrupted run."""
