@@ -71,9 +71,15 @@ class EncoderDecoder(Seq2SeqModel):
         log_confidence = torch.zeros(len(question), device=question.device)
         generated = []
         # At most answer_len characters and the end token.
-        for _ in range(answer_len + 1):
+        for step in range(answer_len + 1):
             logits, state = self.decode(token, state, encoded, question)
-            best = logits[:, -1].log_softmax(-1).max(-1)
+            log_probs = logits[:, -1].log_softmax(-1)
+            if step == answer_len:
+                # An answer that filled the width is given as it is: its confidence is the
+                # probability that the model ends it there, whatever it would write next.
+                log_confidence += log_probs[:, self.end_id].masked_fill(finished, 0.0)
+                break
+            best = log_probs.max(-1)
             log_confidence += best.values.masked_fill(finished, 0.0)
             token = best.indices.masked_fill(finished, self.pad_id).unsqueeze(1)
             generated.append(token)
