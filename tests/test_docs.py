@@ -29,8 +29,8 @@ import yaml
 from .conftest import ROOT, run_stage_in_process, write_params
 
 # The package's own modules, named here only, so that moving them is one edit.
-from arith_seq2seq.config import load_params
-from arith_seq2seq.training import fit
+from arith_seq2seq.pipeline.params import load_params
+from arith_seq2seq.training.fit import fit
 
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 # The installed command, as a user runs it.

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arith_seq2seq import checkpoint, datasets
 from arith_seq2seq.cli import main
+from arith_seq2seq.data import question_set
+from arith_seq2seq.model import answering, model_file
 
 from .conftest import evaluate_args, rewrite_npz, run_stage, train_command, write_params
 
@@ -53,15 +54,15 @@ def digits_of(path: Path) -> int:
 
 def decode(trained, ids: np.ndarray) -> list[str]:
     """Answer ids -> text, done here: each id is its character in the model's vocabulary."""
-    return ["".join(trained.vocab[i] for i in row).strip() for row in np.asarray(ids)]
+    return ["".join(trained.format.vocab.chars[i] for i in row).strip() for row in np.asarray(ids)]
 
 
 def question_ids(trained, a: int, b: int, operation: str) -> np.ndarray:
     """The model's input for a{symbol}b, built by hand: written out, space padded to
     2*digits+1, reversed (the tiny settings reverse questions)."""
-    assert trained.reverse
-    text = f"{a}{SYMBOL[operation]}{b}".ljust(2 * trained.digits + 1)[::-1]
-    return np.array([[trained.vocab.index(c) for c in text]], dtype=np.uint8)
+    assert trained.format.reverse
+    text = f"{a}{SYMBOL[operation]}{b}".ljust(2 * trained.format.digits + 1)[::-1]
+    return np.array([[trained.format.vocab.chars.index(c) for c in text]], dtype=np.uint8)
 
 
 def longer_answer_width(digits: int, operation: str) -> int:
@@ -79,14 +80,14 @@ def run_pipeline(operation: str, folder: Path) -> dict:
     ))
     ok(subprocess.run(train_command(params, split, folder), capture_output=True, text=True))
     model = folder / "model.pt"
-    trained = checkpoint.load(model)
+    trained = model_file.load(model)
     if trained.model.reads_longer_input:
         # The tiny model gets no longer question right, and 0.0 would equal almost any
         # wrong scoring. Every third answer becomes the model's own (at the set's width):
         # those are right by construction, the rest as the model is.
         for path in sorted(split["longer"].iterdir()):
-            qs = datasets.load(path)
-            own = checkpoint.predict(trained.model, qs.question, longer_answer_width(digits_of(path), operation))[0]
+            qs = question_set.load(path)
+            own = answering.predict(trained.model, qs.question, longer_answer_width(digits_of(path), operation))[0]
             answer = qs.answer.copy()
             answer[::3] = own[::3]
             rewrite_npz(path, answer=answer)
@@ -138,8 +139,8 @@ def test_subtraction_error_rows_show_negative_answers_with_their_sign(sub_run):
 
 def test_evaluate_test_exact_match_equals_a_rescoring_of_the_test_set(pipeline):
     operation, trained = pipeline["operation"], pipeline["trained"]
-    test = datasets.load(pipeline["split"]["test"])
-    predicted = decode(trained, checkpoint.predict(trained.model, test.question, test.answer.shape[1])[0])
+    test = question_set.load(pipeline["split"]["test"])
+    predicted = decode(trained, answering.predict(trained.model, test.question, test.answer.shape[1])[0])
     truth = [str(PYTHON[operation](a, b)) for a, b in zip(test.a.tolist(), test.b.tolist())]
     right = np.array([p == t for p, t in zip(predicted, truth)])
     assert right.any(), "precondition: the tiny model gets some test questions right"
@@ -157,10 +158,10 @@ def test_longer_scores_of_an_encoder_decoder_equal_a_rescoring_at_each_sets_answ
     expected = {}
     for path in sorted(sub_run["split"]["longer"].iterdir()):
         digits = digits_of(path)
-        qs = datasets.load(path)
+        qs = question_set.load(path)
         width = longer_answer_width(digits, "sub")
-        assert qs.answer.shape[1] == width > trained.model.spec.answer_len
-        predicted = checkpoint.predict(trained.model, qs.question, width)[0]
+        assert qs.answer.shape[1] == width > trained.model.answer_len
+        predicted = answering.predict(trained.model, qs.question, width)[0]
         expected[path.stem] = float((predicted == qs.answer).all(1).mean())
     assert sorted(expected) == ["digits_3", "digits_4"]
     assert all(0.3 < v < 0.6 for v in expected.values()), expected
@@ -189,7 +190,7 @@ def test_predict_answers_subtractions_with_the_models_own_negative_answers(sub_r
     assert len(out) == len(pairs)
     # Each answer is what the model writes for the question, decoded here.
     for (a, b), line in list(zip(pairs, out))[::50]:
-        own = checkpoint.predict(trained.model, question_ids(trained, a, b, "sub"), 3)[0]
+        own = answering.predict(trained.model, question_ids(trained, a, b, "sub"), 3)[0]
         assert line == decode(trained, own)[0], (a, b)
     assert out[0].startswith("-")
     right = [line for (a, b), line in zip(pairs, out) if line == str(a - b)]
@@ -202,7 +203,7 @@ def test_predict_on_a_multiplication_model_answers_products_and_refuses_sums(mul
     assert code == 1
     assert err == ["error: question 2: '3+4': this model answers * questions, not +"]
     expected = [
-        decode(trained, checkpoint.predict(trained.model, question_ids(trained, a, b, "mul"), 4)[0])[0]
+        decode(trained, answering.predict(trained.model, question_ids(trained, a, b, "mul"), 4)[0])[0]
         for a, b in [(12, 34), (7, 8)]
     ]
     assert out == expected

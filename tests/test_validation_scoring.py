@@ -11,17 +11,17 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from arith_seq2seq import checkpoint, datasets
-from arith_seq2seq.architectures import ModelSpec, build
-from arith_seq2seq.checkpoint import TrainedModel
-from arith_seq2seq.config import DataConfig, ModelConfig, TrainConfig
-from arith_seq2seq.evaluation import error_table, evaluate_longer
-from arith_seq2seq.metrics import first_wrong_position
-from arith_seq2seq.module import Seq2SeqModule
-from arith_seq2seq.questions import generate_longer, vocab_for
-from arith_seq2seq.training import model_spec
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
+from arith_seq2seq.data.questions import generate_longer
+from arith_seq2seq.evaluation.scoring import error_table, evaluate_longer
+from arith_seq2seq.model import ModelSpec, build
+from arith_seq2seq.model import answering, model_file
+from arith_seq2seq.model.metrics import first_wrong_position
+from arith_seq2seq.model.model_file import TrainedModel
+from arith_seq2seq.training.module import Seq2SeqModule
 
-from .conftest import TINY_PARAMS, train_command, write_params
+from .conftest import TINY_PARAMS, config, train_command, write_params
 
 
 def scores(pred, answer) -> tuple[float, float]:
@@ -39,9 +39,9 @@ def teacher_forced_scores(model, qs) -> tuple[float, float]:
 
 @pytest.mark.parametrize("arch", ["seq2seq", "attention"])
 def test_validation_of_a_teacher_forced_model_scores_its_greedy_answers(arch, tiny_split):
-    train, val = datasets.load(tiny_split["train"]), datasets.load(tiny_split["val"])
-    spec = model_spec(train, ModelConfig(arch=arch, hidden_size=32))
-    module = Seq2SeqModule(dataclasses.asdict(spec), dataclasses.asdict(TrainConfig(**TINY_PARAMS["train"])))
+    train, val = question_set.load(tiny_split["train"]), question_set.load(tiny_split["val"])
+    model = build(ModelSpec(config("model", arch=arch, hidden_size=32), train.format))
+    module = Seq2SeqModule(model, config("train", **TINY_PARAMS["train"]))
     # A few plain optimiser steps, so that its greedy answers and its teacher-forced
     # predictions are neither trivial nor alike.
     torch.manual_seed(0)
@@ -54,7 +54,7 @@ def test_validation_of_a_teacher_forced_model_scores_its_greedy_answers(arch, ti
         loss.backward()
         optimizer.step()
 
-    greedy = checkpoint.predict(module.model, val.question, val.answer.shape[1])[0]
+    greedy = answering.predict(module.model, val.question, val.answer.shape[1])[0]
     greedy_exact, greedy_chars = scores(greedy, val.answer)
     _, forced_chars = teacher_forced_scores(module.model, val)
     # Greedy exact match equals teacher-forced exact match (an answer right under teacher
@@ -84,9 +84,9 @@ def test_the_train_stage_logs_the_validation_score_of_the_greedy_answers_of_the_
     assert result.returncode == 0, result.stderr
     logged = json.loads((tmp_path / "live" / "metrics.json").read_text())["val"]
 
-    trained = checkpoint.load(tmp_path / "model.pt")
-    val = datasets.load(tiny_split["val"])
-    greedy_exact, greedy_chars = scores(checkpoint.predict(trained.model, val.question, val.answer.shape[1])[0], val.answer)
+    trained = model_file.load(tmp_path / "model.pt")
+    val = question_set.load(tiny_split["val"])
+    greedy_exact, greedy_chars = scores(answering.predict(trained.model, val.question, val.answer.shape[1])[0], val.answer)
     _, forced_chars = teacher_forced_scores(trained.model, val)
     assert abs(forced_chars - greedy_chars) > 0.01, "precondition: the two kinds of prediction differ"
     assert logged["char_accuracy"] == pytest.approx(greedy_chars, abs=1e-5)
@@ -136,7 +136,7 @@ def test_error_rows_give_the_first_wrong_position_of_each_answer():
     table = error_table(
         np.array([3, 50, 9]), np.array([15, 8, 9]),
         ids("-13", "42", "0"), ids("-12", "42 ", "0"),
-        SUB, "sub",
+        QuestionFormat("sub", 2, True),
     )
     assert table["question"].tolist() == ["3-15", "50-8", "9-9"]
     assert table["expected"].tolist() == ["-12", "42", "0"]
@@ -149,21 +149,18 @@ def test_longer_scores_answer_each_set_at_its_own_answer_width(tmp_path):
     """A model that writes as many characters as it is given (an untrained encoder-decoder
     never ends): cut at its training width, 3-digit subtractions would lose a character."""
     torch.manual_seed(0)
-    model = build(ModelSpec(
-        vocab_size=len(SUB), answer_len=3, pad_id=SUB.pad_id, start_id=SUB.start_id, end_id=SUB.end_id,
-        arch="seq2seq", hidden_size=16,
-    )).eval()
-    trained = TrainedModel(model=model, vocab=SUB.chars, digits=2, reverse=True, operation="sub", info={})
+    model = build(ModelSpec(config("model", arch="seq2seq", hidden_size=16), QuestionFormat("sub", 2, True))).eval()
+    trained = TrainedModel(model=model, info={})
     expected = {}
-    sets = generate_longer(DataConfig(digits=2, operation="sub", longer_extra_digits=(1, 2), longer_count=300, seed=3))
+    sets = generate_longer(config("data", digits=2, operation="sub", longer_extra_digits=(1, 2), longer_count=300, seed=3))
     for digits, qs in sets.items():
         width = digits + 1  # "-" and the digits
-        own = checkpoint.predict(model, qs.question, width)[0]
+        own = answering.predict(model, qs.question, width)[0]
         assert ((own != SUB.pad_id).sum(1) == width).mean() > 0.5, "precondition: answers filling the width"
         # Every third answer is the model's own, right by construction.
         answer = qs.answer.copy()
         answer[::3] = own[::3]
-        datasets.save(dataclasses.replace(qs, answer=answer), tmp_path / f"digits_{digits}.npz")
+        question_set.save(dataclasses.replace(qs, answer=answer), tmp_path / f"digits_{digits}.npz")
         expected[f"digits_{digits}"] = float((own == answer).all(1).mean())
     assert all(v > 0.3 for v in expected.values())
     assert evaluate_longer(trained, "model.pt", tmp_path) == pytest.approx(expected, abs=1e-6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 from torchmetrics import MeanMetric
 
@@ -63,14 +64,17 @@ class Seq2SeqModule(pl.LightningModule):
         return values
 
     def on_validation_epoch_end(self) -> None:
-        # Validation runs at the end of each training epoch, so the training batches of
-        # this epoch are all done and the epoch's record is complete here, before the
-        # checkpoint callbacks save it at the end of the training epoch.
-        values = {**self._compute_epoch("val"), **self._compute_epoch("train")}
-        # The summary dvclive writes holds the last epoch; the model kept is the best.
-        best = max([values["val/exact_match"]] + [e["val/best_exact_match"] for e in self.history])
-        values["val/best_exact_match"] = best
-        self.history.append(values)
+        values = self._compute_epoch("val")
+        if self.trainer.state.fn == TrainerFn.FITTING:
+            # The training batches of this epoch are all done (validation runs at its
+            # end), so the epoch's record is complete here, before the checkpoint
+            # callbacks save it at the end of the training epoch. (`Trainer.validate`
+            # scores a model without training it.)
+            values.update(self._compute_epoch("train"))
+            # The summary dvclive writes holds the last epoch; the model kept is the best.
+            best = max([values["val/exact_match"]] + [e["val/best_exact_match"] for e in self.history])
+            values["val/best_exact_match"] = best
+            self.history.append(values)
         for name, value in values.items():
             self.log(name, value, prog_bar=name.endswith("/exact_match"))
         # Logged as "step", the epoch number becomes the x axis of dvclive's plots.
