@@ -19,7 +19,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from arith_seq2seq import checkpoint, datasets
+from arith_seq2seq.data import question_set
+from arith_seq2seq.model import model_file
 
 from .conftest import train_command, write_params
 
@@ -38,10 +39,10 @@ def even_train_odd_val(split: dict, folder) -> dict:
     and an odd val count."""
     files = {}
     for name, parity in (("train", 0), ("val", 1)):
-        qs = datasets.load(split[name])
+        qs = question_set.load(split[name])
         rows = np.arange(len(qs) - (len(qs) % 2 != parity))
         files[name] = folder / f"{name}.npz"
-        datasets.save(qs.take(rows), files[name])
+        question_set.save(qs.take(rows), files[name])
         assert len(rows) % 2 == parity
     return files
 
@@ -59,12 +60,12 @@ def train(tmp_path, split, devices: int):
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr
-    return checkpoint.load(out / "model.pt"), out / "live"
+    return model_file.load(out / "model.pt"), out / "live"
 
 
 def test_two_processes_train_the_model_one_process_trains(tmp_path, tiny_split):
     files = even_train_odd_val(tiny_split, tmp_path)
-    train_rows = len(datasets.load(files["train"]))
+    train_rows = len(question_set.load(files["train"]))
     one, one_live = train(tmp_path, files, 1)
     two, two_live = train(tmp_path, files, 2)
     assert (one.info["processes"], two.info["processes"]) == (1, 2)

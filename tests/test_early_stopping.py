@@ -11,8 +11,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from arith_seq2seq import checkpoint, datasets
-from arith_seq2seq.metrics import exact_match
+from arith_seq2seq.data import question_set
+from arith_seq2seq.model import answering, model_file
+from arith_seq2seq.model.metrics import exact_match
 
 from .conftest import train_command, write_params
 
@@ -37,7 +38,7 @@ def test_early_stopping_fires_and_the_best_epoch_is_kept(tmp_path, tiny_split):
     done = subprocess.run(train_command(params, tiny_split, out), env={**os.environ, "NO_COLOR": "1"},
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    trained = checkpoint.load(out / "model.pt")
+    trained = model_file.load(out / "model.pt")
     info = trained.info
     curve = val_curve(out / "live")
     epochs = [epoch for epoch, _ in curve]
@@ -56,8 +57,8 @@ def test_early_stopping_fires_and_the_best_epoch_is_kept(tmp_path, tiny_split):
     assert info["best_epoch"] == best_epoch
     assert info["best_val_exact_match"] == pytest.approx(max(scores), abs=1e-6)
     # The saved weights are that epoch's: rescored independently on the whole val set.
-    val = datasets.load(tiny_split["val"])
-    predicted, _ = checkpoint.predict(trained.model, val.question)
+    val = question_set.load(tiny_split["val"])
+    predicted, _ = answering.predict(trained.model, val.question)
     rescored = float(exact_match(predicted, val.answer).mean())
     assert rescored == pytest.approx(info["best_val_exact_match"], abs=1e-6), (rescored, scores)
     assert rescored == pytest.approx(max(scores), abs=1e-6)

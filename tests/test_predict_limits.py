@@ -1,5 +1,5 @@
 """`predict --allow-longer` answers operands up to the digits whose answers int64 holds
-exactly (config.MAX_DIGITS for + and -, half of it for *, as data.digits allows) and
+exactly (INT64_DIGITS for + and -, half of it for *, as data.digits allows) and
 refuses longer ones with a clear message."""
 
 from __future__ import annotations
@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from arith_seq2seq import checkpoint, datasets
 from arith_seq2seq.cli import main
-from arith_seq2seq.config import MAX_DIGITS, DataConfig, SplitConfig
-from arith_seq2seq.datasets import answer_width
-from arith_seq2seq.questions import SYMBOLS, compute, encode, generate_questions, readable_questions, vocab_for
-from arith_seq2seq.vocab import Vocab
+from arith_seq2seq.data import question_set
+from arith_seq2seq.data import splitting
+from arith_seq2seq.data.question_format import INT64_DIGITS as MAX_DIGITS
+from arith_seq2seq.data.question_format import SYMBOLS, QuestionFormat
+from arith_seq2seq.data.questions import encode, generate_questions, readable_questions
+from arith_seq2seq.model import answering, model_file
 
-from .conftest import TINY_PARAMS, train_tiny
+from .conftest import TINY_PARAMS, config, train_tiny
 
 # The longest operands each operation answers exactly.
 MOST = {"add": MAX_DIGITS, "sub": MAX_DIGITS, "mul": MAX_DIGITS // 2}
@@ -25,9 +26,9 @@ MOST = {"add": MAX_DIGITS, "sub": MAX_DIGITS, "mul": MAX_DIGITS // 2}
 def test_the_limits_are_the_ones_data_digits_allows():
     assert MOST == {"add": 18, "sub": 18, "mul": 9}
     for operation, most in MOST.items():
-        DataConfig(digits=most, operation=operation, longer_extra_digits=()).validate()
+        config("data", digits=most, operation=operation, longer_extra_digits=()).validate()
         with pytest.raises(Exception, match=f"exact only up to {most} digits"):
-            DataConfig(digits=most + 1, operation=operation, longer_extra_digits=()).validate()
+            config("data", digits=most + 1, operation=operation, longer_extra_digits=()).validate()
 
 
 @pytest.mark.parametrize(
@@ -41,12 +42,13 @@ def test_the_limits_are_the_ones_data_digits_allows():
 )
 def test_the_longest_questions_encode_their_exact_answers(operation, a, b):
     digits = MOST[operation]
-    vocab = vocab_for(operation)
-    question, answer = encode(np.array([a]), np.array([b]), digits, True, vocab, operation)
-    assert readable_questions(question, vocab, True) == [f"{a}{SYMBOLS[operation]}{b}"]
+    fmt = QuestionFormat(operation, digits, True)
+    vocab = fmt.vocab
+    question, answer = encode(np.array([a]), np.array([b]), fmt)
+    assert readable_questions(question, fmt) == [f"{a}{SYMBOLS[operation]}{b}"]
     exact = {"add": a + b, "sub": a - b, "mul": a * b}[operation]
     assert [text.strip() for text in vocab.decode(answer)] == [str(exact)]
-    assert int(compute(np.array([a]), np.array([b]), operation)[0]) == exact
+    assert int(fmt.compute(np.array([a]), np.array([b]))[0]) == exact
     if (operation, a) == ("add", 10**18 - 1):
         assert str(exact) == "1999999999999999998"
     if operation == "mul":
@@ -61,10 +63,10 @@ def seq2seq_models(tmp_path_factory) -> dict[str, Path]:
     for operation in MOST:
         folder = tmp_path_factory.mktemp(operation)
         data = {**TINY_PARAMS["data"], "operation": operation, "count": 600, "longer_extra_digits": []}
-        train, val, _ = datasets.split(generate_questions(DataConfig(**data)), SplitConfig(**TINY_PARAMS["split"]))
+        train, val, _ = splitting.split(generate_questions(config("data", **data)), config("split", **TINY_PARAMS["split"]))
         split = {"train": folder / "train.npz", "val": folder / "val.npz"}
-        datasets.save(train, split["train"])
-        datasets.save(val, split["val"])
+        question_set.save(train, split["train"])
+        question_set.save(val, split["val"])
         models[operation] = train_tiny(split, folder, {"arch": "seq2seq", "hidden_size": 16}, {"max_epochs": 1, "show_samples": 0})
     return models
 
@@ -79,18 +81,18 @@ def run(capsys, *args):
 def test_operands_up_to_the_limit_are_answered_and_longer_ones_refused(capsys, monkeypatch, seq2seq_models, operation):
     most, symbol = MOST[operation], SYMBOLS[operation]
     model = seq2seq_models[operation]
-    trained = checkpoint.load(model)
-    assert trained.model.reads_longer_input and trained.digits == 2
+    trained = model_file.load(model)
+    assert trained.model.reads_longer_input and trained.format.digits == 2
 
     # What the model is asked: the question as written, at the full width.
     asked = []
-    predict = checkpoint.predict
+    predict = answering.predict
 
     def spy(model, question, answer_len=None, *args, **kwargs):
-        asked.append((readable_questions(question, Vocab(trained.vocab), trained.reverse), answer_len))
+        asked.append((readable_questions(question, trained.format), answer_len))
         return predict(model, question, answer_len, *args, **kwargs)
 
-    monkeypatch.setattr(checkpoint, "predict", spy)
+    monkeypatch.setattr(answering, "predict", spy)
 
     longest = "9" * most + symbol + "9" * most
     too_long = "1" + "0" * most + symbol + "1"
@@ -102,8 +104,8 @@ def test_operands_up_to_the_limit_are_answered_and_longer_ones_refused(capsys, m
     assert err[0].startswith(f"error: question 3: '{too_long}': operands of {most + 1} digits")
     assert f"exact up to {most} digits" in err[0]
     assert sorted(asked, key=lambda x: x[1]) == [
-        (["5" + symbol + "7"], answer_width(2, operation)),
-        ([longest], answer_width(most, operation)),
+        (["5" + symbol + "7"], QuestionFormat(operation, 2, True).answer_width),
+        ([longest], QuestionFormat(operation, most, True).answer_width),
     ]
 
     # Alone, and with the most digits on one side only, as well.

@@ -151,3 +151,17 @@ def test_an_unreadable_state_is_not_resumed(tmp_path, capsys, tiny_fit):
     (state / f"{resume.LAST}.ckpt").write_bytes(b"PK\x03\x04 cut off")
     tiny_fit(state, max_epochs=1)
     assert "is unreadable; starting over" in capsys.readouterr().out
+
+
+def test_a_state_folder_that_moved_starts_over_instead_of_failing(tmp_path, capsys, tiny_fit):
+    # Lightning's checkpoint names its folder by absolute path (the best epoch's file among
+    # them): resumed after the repository was moved or renamed, the run stopped with
+    # FileNotFoundError for the old path.
+    first = tiny_fit(tmp_path / "before", max_epochs=1)
+    moved = tmp_path / "after"
+    (tmp_path / "before").rename(moved)
+    capsys.readouterr()
+    again = tiny_fit(moved, max_epochs=1)
+    out = capsys.readouterr().out
+    assert "was written in another folder" in out and "starting over" in out and "resuming" not in out
+    assert same_weights(first, again)

@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 import torch
 
-from arith_seq2seq import datasets, resume
-from arith_seq2seq.config import ModelConfig, TrainConfig
-from arith_seq2seq.training import fit
+from arith_seq2seq.data import question_set
+from arith_seq2seq.training import resume
+from arith_seq2seq.training.fit import fit
 
-from .conftest import ROOT, TINY_PARAMS, train_command, write_params
+from .conftest import ROOT, TINY_PARAMS, config, train_command, write_params
 
-MODEL = ModelConfig(**TINY_PARAMS["model"])
+MODEL = config("model", **TINY_PARAMS["model"])
 # One epoch: a wrongly resumed training then trains nothing, and returns the old model.
-TRAIN = TrainConfig(**{**TINY_PARAMS["train"], "show_samples": 0, "max_epochs": 1})
+TRAIN = config("train", **{**TINY_PARAMS["train"], "show_samples": 0, "max_epochs": 1})
 OTHER_DATA = "holds a training with other params, data or code; starting over"
 
 
@@ -36,11 +36,11 @@ def copy_split(split: dict, folder: Path) -> dict[str, Path]:
 def swap_first_rows(path: Path) -> None:
     """Rewrite the file with its first two questions swapped: other bytes, the same size
     and the same set of questions (a fingerprint of shapes or of sorted content misses it)."""
-    qs = datasets.load(path)
+    qs = question_set.load(path)
     order = np.arange(len(qs))
     order[[0, 1]] = order[[1, 0]]
     before = path.read_bytes()
-    datasets.save(qs.take(order), path)
+    question_set.save(qs.take(order), path)
     after = path.read_bytes()
     assert after != before and len(after) == len(before)
 
@@ -112,10 +112,10 @@ for root in roots:
     for name in [m for m in sys.modules if m == "arith_seq2seq" or m.startswith("arith_seq2seq.")]:
         del sys.modules[name]
     sys.path.insert(0, root)
-    resume = importlib.import_module("arith_seq2seq.resume")
-    config = importlib.import_module("arith_seq2seq.config")
+    resume = importlib.import_module("arith_seq2seq.training.resume")
+    params = importlib.import_module("arith_seq2seq.pipeline.params")
     assert Path(resume.__file__).is_relative_to(root), (resume.__file__, root)
-    keys.append(resume.fingerprint(config.ModelConfig(**model), config.TrainConfig(**train_cfg), train, val))
+    keys.append(resume.fingerprint(params.ModelConfig(**model), params.TrainConfig(**train_cfg), train, val))
     sys.path.remove(root)
 print(json.dumps(keys))
 """
@@ -139,9 +139,9 @@ def test_the_fingerprint_follows_the_library_source(tmp_path, tiny_split):
     # the package imported from a fresh interpreter; the real source is never edited.
     same = copy_package(tmp_path / "same")
     top = copy_package(tmp_path / "top")
-    edit(top / "training.py")
+    edit(top / "training" / "fit.py")
     nested = copy_package(tmp_path / "nested")
-    edit(nested / "architectures" / "repeat.py")
+    edit(nested / "model" / "repeat.py")
     args = [[str(p.parent) for p in (same, top, nested)], str(tiny_split["train"]), str(tiny_split["val"]),
             TINY_PARAMS["model"], dataclasses.asdict(TRAIN)]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -150,8 +150,8 @@ def test_the_fingerprint_follows_the_library_source(tmp_path, tiny_split):
     in_same, in_top, in_nested = json.loads(done.stdout)
     # An identical copy of the code is the same training (as in a queued experiment's copy).
     assert in_same == key(tiny_split)
-    assert in_top != in_same, "an edit of training.py keeps the fingerprint"
-    assert in_nested != in_same, "an edit of architectures/repeat.py keeps the fingerprint"
+    assert in_top != in_same, "an edit of training/fit.py keeps the fingerprint"
+    assert in_nested != in_same, "an edit of model/repeat.py keeps the fingerprint"
 
 
 @pytest.mark.slow
@@ -170,7 +170,7 @@ def test_a_state_of_other_code_is_not_resumed(tmp_path, tiny_split):
         shutil.copytree(ROOT / "stages", copy / "stages", ignore=shutil.ignore_patterns("__pycache__"))
         package = copy_package(copy / "src")
         if edited:
-            edit(package / "training.py")
+            edit(package / "training" / "fit.py")
         command = train_command(params, tiny_split, tmp_path / f"{name}-out", "--state-dir", state)
         command[1] = str(copy / "stages" / "train.py")
         env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "NO_COLOR": "1"}

@@ -15,8 +15,7 @@ import numpy as np
 import yaml
 
 from .data.questions import encode
-from .model import devices, model_file
-from .model.answering import predict
+from .model import answering, devices, model_file
 from .model.model_file import TrainedModel
 from .pipeline.errors import UserError
 from .pipeline.params import DEVICES
@@ -123,7 +122,7 @@ def answer(trained: TrainedModel, lines: list[str], allow_longer: bool = False):
         b = np.array([parsed[n][1] for n in numbers], dtype=np.int64)
         asked = fmt.with_digits(digits)
         question, _ = encode(a, b, asked)
-        ids, confidence = predict(trained.model, question, asked.answer_width)
+        ids, confidence = answering.predict(trained.model, question, asked.answer_width)
         for n, text, c in zip(numbers, fmt.vocab.decode(ids), confidence):
             answers[n] = (text.strip(), float(c))
     return answers, problems

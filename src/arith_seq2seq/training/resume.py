@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from contextlib import ExitStack
@@ -85,6 +86,17 @@ def resume_point(folder: str | Path, key: str) -> Path | None:
         return None
     if found != key:
         say(f"train: {folder} holds a training with other params, data or code; starting over")
+        clear(folder)
+        return None
+    # Lightning's checkpoint callbacks name their files by absolute path: after a move
+    # (a renamed repository, say) they would look for the best epoch where it no longer is.
+    written_in = {
+        os.path.realpath(callback["dirpath"])
+        for callback in state.get("callbacks", {}).values()
+        if isinstance(callback, dict) and callback.get("dirpath")
+    }
+    if written_in - {os.path.realpath(folder)}:
+        say(f"train: {last} was written in another folder ({', '.join(sorted(written_in))}); starting over")
         clear(folder)
         return None
     say(f"train: resuming after epoch {epoch} from {last}")
