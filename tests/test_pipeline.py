@@ -198,7 +198,7 @@ def test_data_key_reruns_everything(repo):
 
 
 def test_editing_an_architecture_reruns_train_and_evaluate(repo):
-    model = repo.path / "src" / "arith_seq2seq" / "architectures" / "repeat.py"
+    model = repo.path / "src" / "arith_seq2seq" / "model" / "repeat.py"
     model.write_text(model.read_text() + "\n# an edit\n")
     assert repo.repro() == ["train", "evaluate"]
     assert repo.repro() == []
