@@ -343,7 +343,7 @@ def bench_predict(b: Bench) -> dict:
 
 def bench_space(b: Bench) -> dict:
     """The evaluate stage's whole-space scoring, against asking the same questions the
-    plain way (model_file.predict batch by batch, what `predict` does)."""
+    plain way (answering.predict batch by batch, what `predict` does)."""
     import numpy as np
 
     from arith_seq2seq.data import question_set
@@ -384,7 +384,7 @@ def bench_space(b: Bench) -> dict:
     b.row(f"whole-space scoring, {n:,} questions", round(n / t_score), "questions/s",
           f"space.score_space: encode, shared-prefix predict, which split each is in; {t_score:.2f} s; {what}")
     b.row("whole-space scoring, the plain way", round(n / t_plain), "questions/s",
-          f"model_file.predict in batches of {batch}, as `predict` asks: {t_plain:.2f} s; "
+          f"answering.predict in batches of {batch}, as `predict` asks: {t_plain:.2f} s; "
           f"shared prefixes are {t_plain / t_score:.1f}x faster")
     b.row("whole-space report", round(t_report, 2), "s",
           f"metrics, {len(errors):,} error rows sorted by stratum, the {score.digits}-digit map as PNG")
