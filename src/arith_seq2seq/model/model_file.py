@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ..data.question_format import INT64_DIGITS, OPERATIONS, QuestionFormat, vocab_for
+from ..data.question_format import OPERATIONS, QuestionFormat, max_operand_digits, vocab_for
 from ..pipeline.errors import DataFileError, UserError
 from ..pipeline.files import atomic_path
 from ..pipeline.params import ModelConfig
@@ -106,7 +106,7 @@ def _question_format(payload: dict, path: Path) -> QuestionFormat:
         problem = f"operation {operation!r}, not one of {', '.join(OPERATIONS)}"
     elif vocab != vocab_for(operation).chars:
         problem = f"vocabulary {vocab!r}, not the {operation} vocabulary {vocab_for(operation).chars!r}"
-    elif type(digits) is not int or not 1 <= digits <= INT64_DIGITS or type(reverse) is not bool:
+    elif type(digits) is not int or not 1 <= digits <= max_operand_digits(operation) or type(reverse) is not bool:
         problem = f"digits {digits!r} and reverse {reverse!r}"
     else:
         fmt = QuestionFormat(operation, digits, reverse)
