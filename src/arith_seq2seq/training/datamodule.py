@@ -33,7 +33,6 @@ class QuestionDataModule(pl.LightningDataModule):
         self.train_path = Path(train_path)
         self.val_path = Path(val_path)
         self.cfg = cfg
-        self.batch_size = cfg.batch_size
         self.train_set: QuestionSet | None = None
         self.val_set: QuestionSet | None = None
         self.train_rows: np.ndarray | None = None  # the rows of train_set one epoch visits
@@ -60,14 +59,14 @@ class QuestionDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         rank, world = self._rank()
-        sampler = EpochBatches(len(self.train_rows), self.batch_size, self.cfg.seed, rank, world)
+        sampler = EpochBatches(len(self.train_rows), self.cfg.batch_size, self.cfg.seed, rank, world)
         return _loader(self.train_set.take(self.train_rows), sampler)
 
     def val_dataloader(self) -> DataLoader:
         rank, world = self._rank()
         part = np.array_split(np.arange(len(self.val_set)), world)[rank]
         # Evaluation holds no activations for backward, so larger batches are cheap.
-        size = 4 * self.batch_size
+        size = 4 * self.cfg.batch_size
         return _loader(self.val_set, [part[i : i + size].tolist() for i in range(0, len(part), size)])
 
 

@@ -61,7 +61,7 @@ def fit(
             save_weights_only=True, enable_version_counter=False,
         )
         callbacks = [best, *_callbacks(train_cfg, state), *callbacks, *([_ProgressBar()] if progress else [])]
-        trainer = _trainer(train_cfg, device, state, live_dir, callbacks)
+        trainer = _trainer(train_cfg, device, state, live_dir, callbacks, progress)
         _run(trainer, module, data, state)
         if not trainer.is_global_zero:
             return None
@@ -80,9 +80,8 @@ def _callbacks(cfg: TrainConfig, state: resume.StateFolder) -> list[Callback]:
 
 
 def _trainer(
-    cfg: TrainConfig, device: torch.device, state: resume.StateFolder, live_dir, callbacks: list[Callback]
+    cfg: TrainConfig, device: torch.device, state: resume.StateFolder, live_dir, callbacks: list[Callback], progress: bool
 ) -> pl.Trainer:
-    progress = any(isinstance(c, TQDMProgressBar) for c in callbacks)
     with _quiet_lightning():
         return pl.Trainer(
             # Resolved by us, not by Lightning, so that `auto` on a machine without a GPU
