@@ -228,3 +228,13 @@ def test_always_train_that_leaves_too_little_to_hold_out_is_refused():
     n = len(mostly_short)
     with pytest.raises(ConfigError, match=rf"only 100 of the {n} questions may be held out .* lower split.always_train_digits"):
         splitting.split(mostly_short, config("split", always_train_digits=2, val_fraction=0.1, test_fraction=0.1))
+
+
+def test_a_multiplication_set_beyond_its_exact_digits_is_refused(tmp_path, questions):
+    # Products have twice the operands' digits: the mul limit is 9, not add's 18 (the
+    # model file was checked this way; the question sets let 10..18 through).
+    path = tmp_path / "q.npz"
+    question_set.save(questions, path)
+    rewrite_npz(path, operation=np.str_("mul"), vocab=np.str_(" $*0123456789^"), digits=np.int64(10))
+    with pytest.raises(DataFileError, match=r"'digits' is 10, outside 1\.\.9; regenerate it"):
+        question_set.load(path)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..pipeline.errors import DataFileError
 from ..pipeline.files import atomic_path
-from .question_format import INT64_DIGITS, OPERATIONS, QuestionFormat
+from .question_format import OPERATIONS, QuestionFormat, max_operand_digits, vocab_for
 
 FORMAT_VERSION = 2
 _ARRAYS = {"question": np.uint8, "answer": np.uint8, "a": np.int64, "b": np.int64}
@@ -142,19 +142,20 @@ def _check_metadata(content: dict, path: Path) -> None:
                 f"{path}: {name!r} should be {what}, found {value.dtype} of shape {value.shape}; "
                 "it was not written by this project's generate or split stage; regenerate it with `dvc repro`"
             )
-    if not 1 <= int(content["digits"]) <= INT64_DIGITS:
-        raise DataFileError(
-            f"{path}: 'digits' is {int(content['digits'])}, outside 1..{INT64_DIGITS}; regenerate it with `dvc repro`"
-        )
     operation = str(content["operation"])
     if operation not in OPERATIONS:
         raise DataFileError(
             f"{path}: 'operation' is {operation!r}, not one of {', '.join(OPERATIONS)}; "
             "regenerate it with `dvc repro`"
         )
+    most = max_operand_digits(operation)
+    if not 1 <= int(content["digits"]) <= most:
+        raise DataFileError(
+            f"{path}: 'digits' is {int(content['digits'])}, outside 1..{most}; regenerate it with `dvc repro`"
+        )
     # The ids are read with the vocabulary the format implies: another one would turn
     # every question into other characters.
-    vocab = QuestionFormat(operation, 1, False).vocab.chars
+    vocab = vocab_for(operation).chars
     if str(content["vocab"]) != vocab:
         raise DataFileError(
             f"{path}: 'vocab' is {str(content['vocab'])!r}, not the {operation} vocabulary {vocab!r}; "
