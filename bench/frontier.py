@@ -4,10 +4,13 @@
     python bench/frontier.py --only default --only "hidden 96" --out /tmp/frontier.json
     python bench/frontier.py --set data.operation=mul --only default   # any other change
     python bench/frontier.py --architectures   # the architectures and operations table
+    python bench/frontier.py --length          # longer questions: docs/length-generalisation.md
 
 Each setting is the committed params.yaml with a few keys changed; each runs the whole
 pipeline from scratch (`dvc repro -f`, all four stages) in a clone of HEAD and is timed as
-a user would time it. Prints a markdown table and writes every figure to
+a user would time it. With --length each setting is instead the `dvc exp run -S ...` a user
+types (after resetting params.yaml to the committed one), in one clone, so stages whose
+params did not change come from DVC's run-cache as they would for the user. Prints a markdown table and writes every figure to
 bench/frontier.json (--out). Run it on an idle machine: the times are wall times.
 """
 
@@ -73,6 +76,25 @@ ARCHITECTURES: dict[str, dict] = {
 }
 
 
+# The digit-aligned architecture (docs/length-generalisation.md), three seeds per operation,
+# and the character architectures it is compared with, each as `dvc exp run -S` changes.
+ALIGNED = {
+    "model.arch": "aligned", "model.cell": "gru", "model.hidden_size": 12, "train.lr": 0.01,
+    "train.max_epochs": 8, "train.patience": 8, "train.precision": "32-true",
+}
+LENGTH: dict[str, dict] = {
+    **{
+        f"{operation}, aligned gru 12, seed {seed}": {"data.operation": operation, **ALIGNED, "train.seed": seed}
+        for operation in ("add", "sub")
+        for seed in (1337, 1, 2)
+    },
+    "add, repeat lstm (the default)": {},
+    "add, attention lstm, float32, batch 256": {"model.arch": "attention", "train.precision": "32-true", "train.batch_size": 256},
+    "sub, repeat lstm": {"data.operation": "sub"},
+    "mul, attention lstm": {"data.operation": "mul", "model.arch": "attention"},
+}
+
+
 def git(*args: str, cwd: Path = ROOT) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
 
@@ -96,11 +118,19 @@ def short_errors(space: dict) -> int:
     return total
 
 
-def run_setting(clone: Path, name: str, changes: dict, env: dict, maps: Path | None = None) -> dict:
+def exp_run_command(changes: dict) -> list[str]:
+    return ["dvc", "exp", "run", *(arg for k, v in changes.items() for arg in ("-S", f"{k}={v if isinstance(v, str) else json.dumps(v)}"))]
+
+
+def run_setting(clone: Path, name: str, changes: dict, env: dict, maps: Path | None = None, exp: bool = False) -> dict:
     shutil.copy(clone / "params.committed.yaml", clone / "params.yaml")
-    set_params(clone / "params.yaml", changes)
+    if exp:
+        command = [str(BIN / "dvc"), *exp_run_command(changes)[1:]]
+    else:
+        set_params(clone / "params.yaml", changes)
+        command = [str(BIN / "dvc"), "repro", "-f"]
     start = time.perf_counter()
-    proc = subprocess.run([str(BIN / "dvc"), "repro", "-f"], cwd=clone, env=env, capture_output=True, text=True)
+    proc = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         return {"name": name, "changes": changes, "seconds": seconds, "failed": (proc.stdout + proc.stderr)[-2000:]}
@@ -137,6 +167,30 @@ def architecture_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def length_table(rows: list[dict]) -> str:
+    lengths = [4, 5, 10, 20, 50, 100]
+    lines = [
+        "| setting | whole 3-digit space: errors (exact match) | "
+        + " | ".join(f"{n} digits" for n in lengths)
+        + " | carry chains right | `dvc exp run` s |",
+        "| --- | --- | " + " | ".join("---" for _ in lengths) + " | --- | --- |",
+    ]
+    for r in rows:
+        if "failed" in r:
+            lines.append(f"| {r['name']} | failed | " + " | " * len(lengths) + f" | {r['seconds']:.0f} |")
+            continue
+        longer = r["longer"]
+        cells = [longer.get(f"digits_{n}", "-") for n in lengths]
+        cells = ["n/a" if isinstance(v, str) and v != "-" else v if isinstance(v, str) else f"{v:.2%}" for v in cells]
+        chains = [v for k, v in longer.items() if k.startswith("chains_")]
+        chains = "n/a" if any(isinstance(v, str) for v in chains) else f"{sum(v == 1.0 for v in chains)} of {len(chains)} lengths"
+        lines.append(
+            f"| {r['name']} | {r['space_errors']:,} ({r['space_exact_match']:.4%}) | " + " | ".join(cells)
+            + f" | {chains} | {r['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| setting | changed from the default | `dvc repro` s | whole space: errors (exact match) | never trained on: errors (exact match) | operands <= 2 digits: errors | worst stratum |",
@@ -164,11 +218,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="also change this param in every setting (YAML value), e.g. data.operation=mul")
     parser.add_argument("--architectures", action="store_true",
                         help="run the architectures-and-operations settings instead (default out: bench/architectures.json)")
+    parser.add_argument("--length", action="store_true",
+                        help="run the longer-question settings as `dvc exp run -S` (default out: bench/length.json)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--maps", type=Path, help="copy each setting's metrics/space.png into this folder")
     args = parser.parse_args(argv)
-    settings = ARCHITECTURES if args.architectures else SETTINGS
-    args.out = args.out or BENCH / ("architectures.json" if args.architectures else "frontier.json")
+    mode = "length" if args.length else "architectures" if args.architectures else "frontier"
+    settings = {"length": LENGTH, "architectures": ARCHITECTURES, "frontier": SETTINGS}[mode]
+    args.out = args.out or BENCH / f"{mode}.json"
     names = args.only or list(settings)
     unknown = [n for n in names if n not in settings]
     if unknown:
@@ -186,15 +243,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in names:
             print(f"running {name} ...", file=sys.stderr, flush=True)
-            row = run_setting(clone, name, {**settings[name], **extra}, env, args.maps)
+            row = run_setting(clone, name, {**settings[name], **extra}, env, args.maps, exp=args.length)
+            row["command"] = " ".join(exp_run_command(row["changes"]))
             rows.append(row)
             print(f"  {json.dumps(row)}", file=sys.stderr, flush=True)
     finally:
         args.out.write_text(json.dumps({"commit": commit, "extra": extra, "rows": rows}, indent=2) + "\n")
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"Commit {commit[:8]}{' with ' + ', '.join(f'{k}={v}' for k, v in extra.items()) if extra else ''}; "
-          f"every setting is `dvc repro -f` in a fresh clone, wall time.\n")
-    print(architecture_table(rows) if args.architectures else table(rows))
+          f"every setting is {'its `dvc exp run`' if args.length else '`dvc repro -f`'} in a fresh clone, wall time.\n")
+    print({"length": length_table, "architectures": architecture_table, "frontier": table}[mode](rows))
+    if args.length:
+        print("\n" + "\n".join(f"{r['name']}: {r['command']}" for r in rows))
     return 0
 
 

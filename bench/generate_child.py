@@ -36,7 +36,7 @@ def main(impl: str, digits: int, count: int, repeats: int) -> dict:
         # The reference's sampling, the one the reference generator is compared with.
         cfg = DataConfig(
             digits=digits, count=count, operation="add", sampling="reference", reverse=True, seed=1337,
-            longer_extra_digits=(), longer_count=1,
+            longer_digits=(), longer_count=1,
         )
 
         def run():

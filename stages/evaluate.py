@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.question_format import check_same
-from arith_seq2seq.evaluation.scoring import evaluate, evaluate_longer
+from arith_seq2seq.evaluation.scoring import NOT_APPLICABLE, evaluate, evaluate_longer
 from arith_seq2seq.evaluation.space import error_cases, score_space, space_metrics
 from arith_seq2seq.evaluation.space_map import draw_space, save_png
 from arith_seq2seq.model import devices, model_file
@@ -66,7 +66,11 @@ def main() -> None:
         save_png(picture, tmp["space_map"])
         tmp["metrics"].write_text(json.dumps(result.metrics, indent=2) + "\n")
     test_metrics, space = result.metrics["test"], result.metrics["space"]
-    longer = ", ".join(f"{k}: {v}" for k, v in result.metrics["longer"].items())
+    scores = result.metrics["longer"]
+    if scores and all(v == NOT_APPLICABLE for v in scores.values()):
+        longer = f"{NOT_APPLICABLE} ({trained.model.params.arch} reads {trained.format.digits}-digit questions only)"
+    else:
+        longer = ", ".join(f"{k}: {v}" for k, v in scores.items())
     scored = "all" if space["scored"] == space["questions"] else f"a sample of {space['scored']:,} of"
     print(
         f"evaluate: test exact match {test_metrics['exact_match']:.6f} ({_errors(test_metrics['n_errors'])} "

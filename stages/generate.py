@@ -10,7 +10,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from arith_seq2seq.data import question_set
-from arith_seq2seq.data.questions import generate_longer, generate_questions
+from arith_seq2seq.data.longer_sets import generate_longer
+from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.pipeline.files import atomic_dir, atomic_path
 from arith_seq2seq.pipeline.params import load_params
 from arith_seq2seq.pipeline.stage import run
@@ -32,8 +33,8 @@ def main() -> None:
         question_set.write(questions, tmp)
     print(
         f"generate: {len(questions):,} {cfg.operation} questions with up to {cfg.digits} digits "
-        f"-> {args.out}; {cfg.longer_count:,} each with {', '.join(map(str, longer)) or 'no'} "
-        f"digits -> {args.longer_dir}"
+        f"-> {args.out}; held-out longer sets ({cfg.longer_count:,} random questions and the carry "
+        f"chains per length) with {', '.join(map(str, sorted(cfg.longer_digits))) or 'no'} digits -> {args.longer_dir}"
     )
 
 

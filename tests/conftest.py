@@ -15,7 +15,8 @@ import yaml
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data import splitting
-from arith_seq2seq.data.questions import generate_longer, generate_questions
+from arith_seq2seq.data.longer_sets import generate_longer
+from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.model import model_file
 from arith_seq2seq.pipeline.params import SECTIONS
 from arith_seq2seq.training.fit import fit
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = {
     "data": {
         "digits": 3, "count": 50_000, "operation": "add", "sampling": "reference", "reverse": True, "seed": 1337,
-        "longer_extra_digits": [1, 2], "longer_count": 2000,
+        "longer_digits": [4, 5], "longer_count": 2000,
     },
     "split": {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 1337, "always_train_digits": 0},
     "model": {"arch": "repeat", "cell": "lstm", "hidden_size": 128, "decoder_layers": 1, "embedding_dim": 0},
@@ -52,7 +53,7 @@ def config(section: str, **values):
 TINY_PARAMS = {
     "data": {
         "digits": 2, "count": 3000, "operation": "add", "sampling": "balanced", "reverse": True, "seed": 7,
-        "longer_extra_digits": [1], "longer_count": 200,
+        "longer_digits": [3], "longer_count": 200,
     },
     "split": {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 7},
     "model": {"arch": "repeat", "cell": "lstm", "hidden_size": 64, "decoder_layers": 1, "embedding_dim": 0},

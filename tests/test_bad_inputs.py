@@ -178,7 +178,7 @@ def test_evaluate_refuses_damaged_or_foreign_longer_sets(evaluation):
 
 def test_evaluate_refuses_a_missing_longer_sets_folder(evaluation):
     # Was read as "no longer sets" and scored; a missing folder means generate never
-    # finished (an empty one is what data.longer_extra_digits: [] gives).
+    # finished (an empty one is what data.longer_digits: [] gives).
     folder, before = evaluation
     shutil.rmtree(folder / "longer")
     result = run_evaluate(folder, folder / "model.pt", folder / "test.npz", folder / "longer")

@@ -56,7 +56,7 @@ def test_stdin_bad_lines_get_a_message_and_the_rest_are_answered(capsys, monkeyp
         "error: line 4: '12-3': this model answers + questions, not -",
         # Not "pass --allow-longer": a repeat model cannot use it.
         "error: line 5: '123+4': operands of 3 digits, but this model was trained on at most 2, "
-        "and the repeat architecture cannot read longer ones",
+        "and the repeat architecture cannot read longer ones (model.arch aligned can)",
     ]
 
 
@@ -66,7 +66,7 @@ def test_longer_questions_need_an_architecture_that_reads_them(capsys, monkeypat
         assert code == 1 and out == []
         # Without the flag too: suggesting --allow-longer for a model that cannot use it misled.
         assert err == ["error: question 1: '123+4': operands of 3 digits, but this model was trained on at most 2, "
-                       "and the repeat architecture cannot read longer ones"]
+                       "and the repeat architecture cannot read longer ones (model.arch aligned can)"]
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, "--allow-longer", "123+4", "5+6")
     assert (code, err) == (0, []) and len(out) == 2
     huge = "1" * 30 + "+1"

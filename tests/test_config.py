@@ -18,7 +18,7 @@ def test_repository_params_load_and_keep_the_reference_model():
     params = load_params(ROOT / "params.yaml")
     assert (params.data.digits, params.data.reverse, params.data.operation) == (3, True, "add")
     assert (params.model.cell, params.model.hidden_size, params.model.decoder_layers) == ("lstm", 128, 1)
-    assert (params.model.arch, params.data.longer_extra_digits) == ("repeat", (1, 2))
+    assert (params.model.arch, params.data.longer_digits) == ("repeat", (4, 5, 10, 20, 50, 100))
     # The data that make a calculator (docs/calculator.md); the reference's stays selectable.
     assert (params.data.sampling, params.split.always_train_digits) == ("balanced", 2)
 
@@ -37,12 +37,14 @@ def test_a_missing_key_is_named_not_defaulted():
 @pytest.mark.parametrize(
     "raw, message",
     [
-        ({"data": {"digit": 3}}, r"unknown key data\.digit; data takes count, digits, longer_count"),
+        ({"data": {"digit": 3}}, r"unknown key data\.digit; data takes count, digits, longer_count, longer_digits"),
         ({"data": {"operation": "div"}}, r"data\.operation is 'div'; choose one of add, sub, mul"),
         ({"data": {"operation": "mul", "digits": 10}}, r"data\.digits is 10, but mul answers are exact only up to 9 digits"),
         ({"data": {"digits": 19}}, r"data\.digits is 19, but add answers are exact only up to 18 digits"),
-        ({"data": {"longer_extra_digits": 2}}, r"data\.longer_extra_digits must be a list"),
-        ({"data": {"digits": 17, "longer_extra_digits": [1, 2]}}, r"data\.digits \+ 2 = 19 is more than the 18 digits add answers are exact for; lower it, or set data\.longer_extra_digits: \[\]"),
+        ({"data": {"longer_digits": 2}}, r"data\.longer_digits must be a list"),
+        ({"data": {"digits": 5, "longer_digits": [4, 20]}}, r"data\.longer_digits has 4; held-out lengths must be longer than data\.digits \(5\) and at most 1000; change it, or set data\.longer_digits: \[\] for no longer sets"),
+        ({"data": {"longer_digits": [20, 1001]}}, r"data\.longer_digits has 1001; .* at most 1000"),
+        ({"data": {"longer_digits": [20, 20]}}, r"data\.longer_digits has repeated entries: \[20, 20\]"),
         ({"trian": {}}, r"unknown section 'trian'"),
         ({"data": {"digits": 0}}, r"data\.digits must be at least 1, got 0"),
         ({"data": {"digits": "3"}}, r"data\.digits must be a whole number"),

@@ -156,16 +156,17 @@ def test_longer_sets_folder_ignores_temporary_and_foreign_files(tmp_path, questi
     folder.mkdir()
     question_set.save(questions, folder / "digits_3.npz")
     question_set.save(questions, folder / "digits_12.npz")
+    question_set.save(questions, folder / "chains_3.npz")
     # What a killed writer leaves, a backup, and names that only look like ours.
     (folder / ".digits_4.npz.k2j3h4.tmp").write_bytes(b"PK\x03\x04 half written")
     (folder / "digits_5.npz.tmp").write_bytes(b"half")
     (folder / "digits_old.npz").write_bytes(b"not ours")
     (folder / "notes.txt").write_text("hello")
-    assert [p.name for p in question_set.load_longer(folder)] == ["digits_3.npz", "digits_12.npz"]
+    assert [p.name for p in question_set.load_longer(folder)] == ["digits_3.npz", "chains_3.npz", "digits_12.npz"]
 
 
 def test_missing_longer_sets_folder_is_an_error_not_an_empty_result(tmp_path):
-    # An empty folder means "no longer sets" (data.longer_extra_digits: []); a missing one
+    # An empty folder means "no longer sets" (data.longer_digits: []); a missing one
     # means generate did not finish, and must not be scored as "none".
     (tmp_path / "empty").mkdir()
     assert question_set.load_longer(tmp_path / "empty") == {}

@@ -144,7 +144,7 @@ def test_generate_killed_while_writing_keeps_the_previous_data(tmp_path):
         assert leftovers(tmp_path), "the kill should have left a temporary file or folder"
         # What a later stage reads is the previous, complete data.
         question_set.load(tmp_path / "questions.npz")
-        assert list(question_set.load_longer(tmp_path / "longer")) == [tmp_path / "longer" / "digits_3.npz"]
+        assert list(question_set.load_longer(tmp_path / "longer")) == [tmp_path / "longer" / "digits_3.npz", tmp_path / "longer" / "chains_3.npz"]
     # The next run is not confused by the leftovers: it writes the new data in place.
     assert run_stage(*generate(tmp_path, seed=9)).returncode == 0
     assert files(tmp_path)["questions.npz"] != before["questions.npz"]

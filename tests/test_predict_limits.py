@@ -26,9 +26,9 @@ MOST = {"add": MAX_DIGITS, "sub": MAX_DIGITS, "mul": MAX_DIGITS // 2}
 def test_the_limits_are_the_ones_data_digits_allows():
     assert MOST == {"add": 18, "sub": 18, "mul": 9}
     for operation, most in MOST.items():
-        config("data", digits=most, operation=operation, longer_extra_digits=()).validate()
+        config("data", digits=most, operation=operation, longer_digits=()).validate()
         with pytest.raises(Exception, match=f"exact only up to {most} digits"):
-            config("data", digits=most + 1, operation=operation, longer_extra_digits=()).validate()
+            config("data", digits=most + 1, operation=operation, longer_digits=()).validate()
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def seq2seq_models(tmp_path_factory) -> dict[str, Path]:
     models = {}
     for operation in MOST:
         folder = tmp_path_factory.mktemp(operation)
-        data = {**TINY_PARAMS["data"], "operation": operation, "count": 600, "longer_extra_digits": []}
+        data = {**TINY_PARAMS["data"], "operation": operation, "count": 600, "longer_digits": []}
         train, val, _ = splitting.split(generate_questions(config("data", **data)), config("split", **TINY_PARAMS["split"]))
         split = {"train": folder / "train.npz", "val": folder / "val.npz"}
         question_set.save(train, split["train"])

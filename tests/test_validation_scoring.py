@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
-from arith_seq2seq.data.questions import generate_longer
+from arith_seq2seq.data.longer_sets import generate_longer
 from arith_seq2seq.evaluation.scoring import error_table, evaluate_longer
 from arith_seq2seq.model import ModelSpec, build
 from arith_seq2seq.model import answering, model_file
@@ -152,7 +152,7 @@ def test_longer_scores_answer_each_set_at_its_own_answer_width(tmp_path):
     model = build(ModelSpec(config("model", arch="seq2seq", hidden_size=16), QuestionFormat("sub", 2, True))).eval()
     trained = TrainedModel(model=model, info={})
     expected = {}
-    sets = generate_longer(config("data", digits=2, operation="sub", longer_extra_digits=(1, 2), longer_count=300, seed=3))
+    sets = generate_longer(config("data", digits=2, operation="sub", longer_digits=(3, 4), longer_count=300, seed=3))
     for digits, qs in sets.items():
         width = digits + 1  # "-" and the digits
         own = answering.predict(model, qs.question, width)[0]

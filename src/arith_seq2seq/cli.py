@@ -11,10 +11,9 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
 import yaml
 
-from .data.questions import encode
+from .data.longer_sets import encode_questions
 from .model import answering, devices, model_file
 from .model.model_file import TrainedModel
 from .pipeline.errors import UserError
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     predict_parser.add_argument(
         "--allow-longer", action="store_true",
-        help="accept operands longer than the training data (seq2seq and attention models only)",
+        help="accept operands longer than the training data (seq2seq and attention models; an aligned model takes any length without it)",
     )
     args = parser.parse_args(argv)
     try:
@@ -115,13 +114,11 @@ def answer(trained: TrainedModel, lines: list[str], allow_longer: bool = False):
     answers = {}
     fmt = trained.format
     # One batch per question width, so a thousand questions cost one forward pass.
-    widths = {number: max(fmt.digits, len(str(max(a, b)))) for number, (a, b) in parsed.items()}
+    widths = {number: max(fmt.digits, len(a), len(b)) for number, (a, b) in parsed.items()}
     for digits in sorted(set(widths.values())):
         numbers = [n for n, d in widths.items() if d == digits]
-        a = np.array([parsed[n][0] for n in numbers], dtype=np.int64)
-        b = np.array([parsed[n][1] for n in numbers], dtype=np.int64)
         asked = fmt.with_digits(digits)
-        question, _ = encode(a, b, asked)
+        question = encode_questions([parsed[n][0] for n in numbers], [parsed[n][1] for n in numbers], asked)
         ids, confidence = answering.predict(trained.model, question, asked.answer_width)
         for n, text, c in zip(numbers, fmt.vocab.decode(ids), confidence):
             answers[n] = (text.strip(), float(c))
@@ -141,7 +138,9 @@ def quoted(line: str) -> str:
     return f"{text[:QUOTE]!r}... ({len(text):,} characters)"
 
 
-def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[int, int]:
+def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, str]:
+    """The operands as decimal strings without leading zeros (any length: nothing is
+    computed here)."""
     fmt = trained.format
     symbol = fmt.symbol
     if not line.strip():
@@ -154,20 +153,27 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[int, in
     left, operator, right = match.groups()
     if operator != symbol:
         raise ValueError(f"{quoted(line)}: this model answers {symbol} questions, not {operator}")
-    # Counted on the text: int() of a huge number is slow and capped by Python.
-    longest = max(len(left.lstrip("0") or "0"), len(right.lstrip("0") or "0"))
-    if longest > fmt.digits:
+    left, right = left.lstrip("0") or "0", right.lstrip("0") or "0"
+    longest = max(len(left), len(right))
+    model = trained.model
+    # The aligned architecture answers every length the way it answers the training one.
+    if longest > fmt.digits and not model.any_length:
         too_long = f"{quoted(line)}: operands of {longest} digits, but this model was trained on at most {fmt.digits}"
         # --allow-longer is suggested only where it can help.
-        if not trained.model.reads_longer_input:
-            raise ValueError(f"{too_long}, and the {trained.model.params.arch} architecture cannot read longer ones")
+        if not model.reads_longer_input:
+            raise ValueError(
+                f"{too_long}, and the {model.params.arch} architecture cannot read longer ones "
+                "(model.arch aligned can)"
+            )
+        # The character architectures are scored against int64 answers up to this
+        # length; past it nothing would say whether they are right.
         if longest > fmt.max_digits:
             raise ValueError(
                 f"{quoted(line)}: operands of {longest} digits; answers are exact up to {fmt.max_digits} digits"
             )
         if not allow_longer:
             raise ValueError(f"{too_long}; pass --allow-longer to try anyway")
-    return int(left), int(right)
+    return left, right
 
 
 if __name__ == "__main__":

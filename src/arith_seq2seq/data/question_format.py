@@ -20,6 +20,8 @@ OPERATIONS = tuple(SYMBOLS)
 _COMPUTE = {"add": np.add, "sub": np.subtract, "mul": np.multiply}
 # int64 holds operands below 10**18, and the sum or difference of two of them.
 INT64_DIGITS = 18
+# The longest operands a held-out set may have; beyond int64 they are decimal strings.
+LONGEST_DIGITS = 1000
 
 
 def max_operand_digits(operation: str) -> int:

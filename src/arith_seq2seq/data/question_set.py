@@ -12,21 +12,23 @@ import numpy as np
 
 from ..pipeline.errors import DataFileError
 from ..pipeline.files import atomic_path
-from .question_format import OPERATIONS, QuestionFormat, max_operand_digits, vocab_for
+from .question_format import LONGEST_DIGITS, OPERATIONS, QuestionFormat, max_operand_digits, vocab_for
 
 FORMAT_VERSION = 2
 _ARRAYS = {"question": np.uint8, "answer": np.uint8, "a": np.int64, "b": np.int64}
 # Bytes of rows copied at a time when writing a subset of a set's rows.
 _WRITE_CHUNK = 16 << 20
-_LONGER_NAME = re.compile(r"digits_(\d+)\.npz")
+_LONGER_NAME = re.compile(r"(digits|chains)_(\d+)\.npz")
 
 
 @dataclass(frozen=True)
 class QuestionSet:
     question: np.ndarray  # (n, format.question_width) character ids, reversed if format.reverse
     answer: np.ndarray  # (n, format.answer_width) character ids
-    a: np.ndarray  # (n,) first operand as asked
-    b: np.ndarray  # (n,) second operand
+    # (n,) the operands as asked: int64, or decimal strings where int64 cannot hold them
+    # (format.digits above max_operand_digits: the longer held-out sets)
+    a: np.ndarray
+    b: np.ndarray
     format: QuestionFormat
 
     def __len__(self) -> int:
@@ -109,13 +111,16 @@ def load(path: str | Path) -> QuestionSet:
             f"{path}: format version {version.tolist()!r}, this code reads "
             f"{FORMAT_VERSION}; regenerate it with `dvc repro`"
         )
-    for name, dtype in _ARRAYS.items():
-        if content[name].dtype != dtype:
-            raise DataFileError(
-                f"{path}: array {name!r} has dtype {content[name].dtype}, expected "
-                f"{np.dtype(dtype)}; regenerate it with `dvc repro`"
-            )
     _check_metadata(content, path)
+    as_text = int(content["digits"]) > max_operand_digits(str(content["operation"]))
+    for name, dtype in _ARRAYS.items():
+        found = content[name].dtype
+        if (found.kind != "U") if (as_text and name in "ab") else (found != dtype):
+            expected = "unicode strings" if as_text and name in "ab" else np.dtype(dtype)
+            raise DataFileError(
+                f"{path}: array {name!r} has dtype {found}, expected "
+                f"{expected}; regenerate it with `dvc repro`"
+            )
     qs = QuestionSet(
         question=content["question"],
         answer=content["answer"],
@@ -148,10 +153,9 @@ def _check_metadata(content: dict, path: Path) -> None:
             f"{path}: 'operation' is {operation!r}, not one of {', '.join(OPERATIONS)}; "
             "regenerate it with `dvc repro`"
         )
-    most = max_operand_digits(operation)
-    if not 1 <= int(content["digits"]) <= most:
+    if not 1 <= int(content["digits"]) <= LONGEST_DIGITS:
         raise DataFileError(
-            f"{path}: 'digits' is {int(content['digits'])}, outside 1..{most}; regenerate it with `dvc repro`"
+            f"{path}: 'digits' is {int(content['digits'])}, outside 1..{LONGEST_DIGITS}; regenerate it with `dvc repro`"
         )
     # The ids are read with the vocabulary the format implies: another one would turn
     # every question into other characters.
@@ -186,14 +190,15 @@ def _check_shapes(qs: QuestionSet, path: Path) -> None:
             )
 
 
-def save_longer(sets: dict[int, QuestionSet], folder: Path) -> None:
-    """Write held-out sets of longer questions, one file per operand length."""
-    for digits, qs in sets.items():
-        save(qs, Path(folder) / f"digits_{digits}.npz")
+def save_longer(sets: dict[str, QuestionSet], folder: Path) -> None:
+    """Write held-out sets of longer questions, one file per name (digits_20, chains_20)."""
+    for name, qs in sets.items():
+        save(qs, Path(folder) / f"{name}.npz")
 
 
 def load_longer(folder: str | Path) -> dict[Path, QuestionSet]:
-    """The sets save_longer wrote, by file (named like digits_4.npz), shortest first.
+    """The sets save_longer wrote, by file (digits_4.npz, chains_4.npz, ...), shortest
+    first, random questions before chains.
 
     Other names in the folder (a temporary file a killed process left, say) are ignored."""
     folder = Path(folder)
@@ -205,5 +210,5 @@ def load_longer(folder: str | Path) -> dict[Path, QuestionSet]:
     for path in folder.iterdir():
         match = _LONGER_NAME.fullmatch(path.name)
         if match:
-            found[int(match.group(1))] = path
-    return {found[digits]: load(found[digits]) for digits in sorted(found)}
+            found[int(match.group(2)), match.group(1) == "chains"] = path
+    return {found[key]: load(found[key]) for key in sorted(found)}

@@ -15,8 +15,6 @@ Everything is vectorised numpy.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from ..pipeline.errors import ConfigError
@@ -88,43 +86,20 @@ def count_carries(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return total
 
 
-def generate_questions(cfg: DataConfig, digits: int | None = None, min_digits: int = 1, seed=None) -> QuestionSet:
-    """Draw `cfg.count` distinct questions and encode them.
-
-    `digits`, `min_digits` and `seed` override the config for the longer held-out sets:
-    there the longer operand has at least `min_digits` digits."""
-    digits = cfg.digits if digits is None else digits
-    rng = np.random.default_rng(cfg.seed if seed is None else seed)
-    if cfg.sampling == "balanced" and min_digits == 1:
-        a, b = sample_balanced(digits, cfg.count, rng, cfg.operation)
+def generate_questions(cfg: DataConfig) -> QuestionSet:
+    """Draw `cfg.count` distinct questions and encode them."""
+    rng = np.random.default_rng(cfg.seed)
+    if cfg.sampling == "balanced":
+        a, b = sample_balanced(cfg.digits, cfg.count, rng, cfg.operation)
     else:
-        a, b = sample_operands(digits, cfg.count, rng, cfg.operation, min_digits)
-    fmt = QuestionFormat(cfg.operation, digits, cfg.reverse)
+        a, b = sample_operands(cfg.digits, cfg.count, rng, cfg.operation)
+    fmt = QuestionFormat(cfg.operation, cfg.digits, cfg.reverse)
     question, answer = encode(a, b, fmt)
     return QuestionSet(question=question, answer=answer, a=a, b=b, format=fmt)
 
 
-def generate_longer(cfg: DataConfig) -> dict[int, QuestionSet]:
-    """Held-out sets whose longer operand has digits + extra digits, by that length."""
-    return {
-        cfg.digits + extra: generate_questions(
-            replace(cfg, count=cfg.longer_count),
-            digits=cfg.digits + extra,
-            min_digits=cfg.digits + extra,
-            # Its own stream per length, so changing one set leaves the others alone.
-            seed=[cfg.seed, cfg.digits + extra],
-        )
-        for extra in cfg.longer_extra_digits
-    }
-
-
-def sample_operands(
-    digits: int, count: int, rng: np.random.Generator, operation: str = "add", min_digits: int = 1
-) -> tuple[np.ndarray, np.ndarray]:
+def sample_operands(digits: int, count: int, rng: np.random.Generator, operation: str = "add") -> tuple[np.ndarray, np.ndarray]:
     ordered = operation == "sub"
-    if min_digits > 1:
-        # Held-out sets of longer questions: rejection on the longer operand's length.
-        return _sample_by_rejection(digits, count, rng, ordered, min_digits)
     total = distinct_questions(digits, operation)
     if count > total:
         raise ConfigError(
@@ -264,7 +239,7 @@ def _keep_first(mask: np.ndarray, k: int) -> None:
         seen += here
 
 
-def _sample_by_rejection(digits: int, count: int, rng: np.random.Generator, ordered: bool, min_digits: int = 1):
+def _sample_by_rejection(digits: int, count: int, rng: np.random.Generator, ordered: bool):
     a = np.empty(0, dtype=np.int64)
     b = np.empty(0, dtype=np.int64)
     acceptance = 1.0
@@ -273,9 +248,6 @@ def _sample_by_rejection(digits: int, count: int, rng: np.random.Generator, orde
         n = max(1024, int(need / acceptance * 1.1))
         new_a = _draw_operands(digits, n, rng)
         new_b = _draw_operands(digits, n, rng)
-        if min_digits > 1:
-            long_enough = num_digits(np.maximum(new_a, new_b)) >= min_digits
-            new_a, new_b = new_a[long_enough], new_b[long_enough]
         fresh = _fresh_pairs(a, b, new_a, new_b, ordered, digits)
         acceptance = max(int(np.count_nonzero(fresh)) / n, 1e-3)
         _keep_first(fresh, need)

@@ -7,6 +7,7 @@ it takes for training, evaluation, the model file and predict to use it.
 from __future__ import annotations
 
 from ..pipeline.errors import ConfigError
+from .aligned import AlignedRNN
 from .attention import AttentionSeq2Seq
 from .base import ModelSpec, Seq2SeqModel
 from .repeat import RepeatSeq2Seq
@@ -16,6 +17,7 @@ ARCHITECTURES: dict[str, type[Seq2SeqModel]] = {
     "repeat": RepeatSeq2Seq,
     "seq2seq": EncoderDecoder,
     "attention": AttentionSeq2Seq,
+    "aligned": AlignedRNN,
 }
 
 

@@ -35,6 +35,9 @@ class Seq2SeqModel(nn.Module):
     # Whether questions longer than the training ones can be answered at all (otherwise
     # the answer has exactly the training data's answer width).
     reads_longer_input: bool = False
+    # Whether longer questions are answered as the training ones are (digit-aligned
+    # architectures), so that predict takes them without --allow-longer.
+    any_length: bool = False
     # Whether `loss` feeds the true previous character, so that its predictions are not
     # what `predict` would answer (validation then calls `predict` as well).
     teacher_forced: bool = False

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from ..data.question_format import OPERATIONS, max_operand_digits
+from ..data.question_format import LONGEST_DIGITS, OPERATIONS, max_operand_digits
 from .errors import ConfigError
 
 CELLS = ("lstm", "gru", "rnn")
@@ -41,7 +41,7 @@ class DataConfig:
     sampling: str
     reverse: bool
     seed: int
-    longer_extra_digits: tuple[int, ...]
+    longer_digits: tuple[int, ...]
     longer_count: int
 
     def validate(self) -> None:
@@ -57,19 +57,19 @@ class DataConfig:
         _check_int("data.count", self.count, 1)
         _check_bool("data.reverse", self.reverse)
         _check_int("data.seed", self.seed, 0)
-        extra = self.longer_extra_digits
-        if not isinstance(extra, (list, tuple)):
-            raise ConfigError(f"data.longer_extra_digits must be a list such as [1, 2], got {extra!r}")
-        for value in extra:
-            _check_int("data.longer_extra_digits entries", value, 1)
-            if self.digits + value > most:
+        lengths = self.longer_digits
+        if not isinstance(lengths, (list, tuple)):
+            raise ConfigError(f"data.longer_digits must be a list such as [4, 5, 10], got {lengths!r}")
+        for value in lengths:
+            _check_int("data.longer_digits entries", value, 1)
+            if not self.digits < value <= LONGEST_DIGITS:
                 raise ConfigError(
-                    f"data.longer_extra_digits has {value}, but data.digits + {value} = "
-                    f"{self.digits + value} is more than the {most} digits {self.operation} answers "
-                    "are exact for; lower it, or set data.longer_extra_digits: [] for no longer sets"
+                    f"data.longer_digits has {value}; held-out lengths must be longer than data.digits "
+                    f"({self.digits}) and at most {LONGEST_DIGITS}; change it, or set data.longer_digits: [] "
+                    "for no longer sets"
                 )
-        if len(set(extra)) != len(extra):
-            raise ConfigError(f"data.longer_extra_digits has repeated entries: {list(extra)}")
+        if len(set(lengths)) != len(lengths):
+            raise ConfigError(f"data.longer_digits has repeated entries: {list(lengths)}")
         _check_int("data.longer_count", self.longer_count, 1)
 
 
