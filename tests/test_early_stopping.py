@@ -54,7 +54,9 @@ def test_early_stopping_fires_and_the_best_epoch_is_kept(tmp_path, tiny_split):
     # The test discriminates: the run did not end on its best epoch.
     assert scores[-1] < max(scores) and best_epoch > 1, f"pick other params: the curve {scores} cannot tell which epoch was kept"
 
-    assert info["best_epoch"] == best_epoch
+    # Of equal scores the later epoch is kept (a tie is no improvement for early stopping).
+    kept = len(scores) - int(np.argmax(scores[::-1]))
+    assert info["best_epoch"] == kept
     assert info["best_val_exact_match"] == pytest.approx(max(scores), abs=1e-6)
     # The saved weights are that epoch's: rescored independently on the whole val set.
     val = question_set.load(tiny_split["val"])
@@ -67,4 +69,21 @@ def test_early_stopping_fires_and_the_best_epoch_is_kept(tmp_path, tiny_split):
     summary = json.loads((out / "live" / "metrics.json").read_text())
     assert summary["val"]["best_exact_match"] == pytest.approx(max(scores), abs=1e-6)
     assert summary["val"]["exact_match"] == pytest.approx(scores[-1], abs=1e-6)
-    assert f"at epoch {best_epoch} of {info['epochs']};" in done.stdout
+    assert f"at epoch {kept} of {info['epochs']};" in done.stdout
+
+
+def test_of_equal_val_scores_the_later_epoch_is_kept():
+    from types import SimpleNamespace
+
+    import torch
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from arith_seq2seq.training.fit import _LaterTiesCheckpoint
+
+    trainer = SimpleNamespace(strategy=SimpleNamespace(reduce_boolean_decision=lambda decision: decision))
+    for cls, keeps_tie in ((_LaterTiesCheckpoint, True), (ModelCheckpoint, False)):
+        best = cls(monitor="val/exact_match", mode="max", save_top_k=1)
+        assert best.check_monitor_top_k(trainer, torch.tensor(0.5))  # nothing kept yet
+        best.best_k_models, best.kth_best_model_path = {"best.ckpt": torch.tensor(1.0)}, "best.ckpt"
+        assert best.check_monitor_top_k(trainer, torch.tensor(1.0)) == keeps_tie
+        assert not best.check_monitor_top_k(trainer, torch.tensor(0.99))

@@ -2,7 +2,7 @@
 
 `dvc exp run -S key=value` rewrites params.yaml with DVC's own YAML writer (ruamel's
 round trip). A layout that writer does not reproduce shows up in `git diff` as lines the
-user did not change: the old params.yaml indented the `longer_extra_digits` list by four
+user did not change: the old params.yaml indented its `longer_extra_digits` list by four
 spaces, DVC writes two, so every experiment re-indented it. Both tests use DVC's own
 functions, the ones `dvc exp run -S` calls.
 """
@@ -39,12 +39,12 @@ def test_exp_run_set_param_changes_only_the_lines_it_sets(tmp_path):
     params = yaml.safe_load(original)
     copy = tmp_path / "params.yaml"
     hidden = params["model"]["hidden_size"]
-    extra = params["data"]["longer_extra_digits"]
+    extra = params["data"]["longer_digits"]
     for overrides, expected in [
         # Values as committed: nothing changes, the list included.
-        ([f"train.lr={params['train']['lr']}", f"data.longer_extra_digits=[{','.join(map(str, extra))}]"], 0),
+        ([f"train.lr={params['train']['lr']}", f"data.longer_digits=[{','.join(map(str, extra))}]"], 0),
         ([f"model.hidden_size={hidden + 1}"], 2),  # one line out, one in
-        ([f"data.longer_extra_digits=[{','.join(str(v + 10) for v in extra)}]"], 2 * len(extra)),
+        ([f"data.longer_digits=[{','.join(str(v + 7) for v in extra)}]"], 2 * len(extra)),
     ]:
         copy.write_text(original)
         apply_overrides(copy, overrides)

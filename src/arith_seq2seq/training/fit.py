@@ -56,7 +56,7 @@ def fit(
     module = Seq2SeqModule(model, train_cfg, color=use_color())
     with ExitStack() as stack:
         state = resume.open_state(stack, state_dir, model_cfg, train_cfg, train_path, val_path)
-        best = ModelCheckpoint(
+        best = _LaterTiesCheckpoint(
             dirpath=state.path, filename=resume.BEST, monitor=MONITOR, mode="max", save_top_k=1,
             save_weights_only=True, enable_version_counter=False,
         )
@@ -66,6 +66,20 @@ def fit(
         if not trainer.is_global_zero:
             return None
         return _best_model(module, best, trainer)
+
+
+class _LaterTiesCheckpoint(ModelCheckpoint):
+    """The best epoch's checkpoint, where of epochs with equal val/exact_match the later is
+    kept (Lightning keeps the earlier). A model that reaches 100% on validation early
+    (`aligned`: 3-digit questions) keeps training at a falling learning rate, and the later
+    epoch is the better one on what validation cannot see (100-digit questions). Early
+    stopping still counts a tie as no improvement."""
+
+    def check_monitor_top_k(self, trainer: pl.Trainer, current: torch.Tensor | None = None) -> bool:
+        if current is None or not self.best_k_models:
+            return super().check_monitor_top_k(trainer, current)
+        tie_or_better = bool(current >= self.best_k_models[self.kth_best_model_path])
+        return trainer.strategy.reduce_boolean_decision(tie_or_better)
 
 
 def _callbacks(cfg: TrainConfig, state: resume.StateFolder) -> list[Callback]:
