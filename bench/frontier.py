@@ -88,6 +88,13 @@ LENGTH: dict[str, dict] = {
         for operation in ("add", "sub")
         for seed in (1337, 1, 2)
     },
+    # Subtraction's seed 1337 falls short of 99% at 100 digits in 8 epochs: 12 epochs.
+    **{
+        f"sub, aligned gru 12, 12 epochs, seed {seed}": {
+            "data.operation": "sub", **ALIGNED, "train.max_epochs": 12, "train.patience": 12, "train.seed": seed,
+        }
+        for seed in (1337, 1, 2)
+    },
     "add, repeat lstm (the default)": {},
     "add, attention lstm, float32, batch 256": {"model.arch": "attention", "train.precision": "32-true", "train.batch_size": 256},
     "sub, repeat lstm": {"data.operation": "sub"},

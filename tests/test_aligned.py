@@ -1,15 +1,12 @@
 """model.arch aligned: its column parsing, answers of any width, training on the tiny
 split, the longer sets and `arith-seq2seq predict` on questions longer than training's."""
 
-import io
 import re
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from arith_seq2seq.cli import main
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.longer_sets import encode_questions, generate_longer, question_set as asked
 from arith_seq2seq.data.question_format import QuestionFormat
@@ -20,6 +17,7 @@ from arith_seq2seq.model.aligned import AlignedRNN, tens_complement
 from arith_seq2seq.pipeline.errors import ConfigError
 
 from .conftest import TINY_PARAMS, config, train_tiny
+from .test_cli import run
 
 ALIGNED = {"arch": "aligned", "cell": "gru", "hidden_size": 8}
 # Tuned for speed (about a second on one free core), not accuracy: 3 epochs reach about
@@ -212,14 +210,6 @@ def test_a_longer_run_learns_2_digit_addition_and_carries_it_to_longer_numbers(t
     print("aligned model, 60 epochs: val", trained.info["best_val_exact_match"], "longer", scores)
     assert trained.info["best_val_exact_match"] >= 0.97
     assert scores["digits_3"] >= 0.8 and scores["digits_10"] >= 0.4 and scores["digits_20"] >= 0.15, scores
-
-
-def run(capsys, monkeypatch, *args, stdin=None):
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    code = main(["predict", *map(str, args)])
-    out, err = capsys.readouterr()
-    return code, out.splitlines(), err.splitlines()
 
 
 def test_predict_answers_long_questions_without_allow_longer(capsys, monkeypatch, aligned_model, tiny_model):

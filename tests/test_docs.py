@@ -37,7 +37,7 @@ DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 BIN = Path(sys.executable).parent
 # Small enough for seconds: a 3-digit add model (the default's question format) trained one epoch.
 TINY = {
-    "data": {"digits": 3, "count": 2000},
+    "data": {"digits": 3, "count": 2000, "longer_digits": [4]},
     "model": {"hidden_size": 16},
     "train": {"max_epochs": 1, "show_samples": 0},
 }
@@ -351,6 +351,7 @@ def frontier_module():
 @pytest.mark.parametrize("name, record, table", [
     ("docs/architectures.md", "bench/architectures.json", "architecture_table"),
     ("docs/calculator.md", "bench/frontier.json", "table"),
+    ("docs/length-generalisation.md", "bench/length.json", "length_table"),
 ])
 def test_tables_are_bench_records(name, record, table):
     # Exactly what `python bench/frontier.py` printed for the recorded runs, at the commit they name.

@@ -38,7 +38,7 @@ def test_generate_then_split_write_their_outputs(tmp_path):
     sizes = [int(n.replace(",", "")) for n in result.stdout.split("=")[1].split("/")]
     assert sum(sizes) == 3000 and all(abs(n - want) <= 1 for n, want in zip(sizes, (2400, 300, 300)))
     assert all(p.is_file() for p in paths)
-    assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == ["digits_3.npz"]
+    assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == ["chains_3.npz", "digits_3.npz"]
 
 
 @pytest.mark.parametrize(
@@ -97,7 +97,7 @@ def test_evaluate_refuses_a_corrupt_model_and_writes_nothing(tmp_path, tiny_spli
 
 
 def test_evaluate_refuses_test_data_of_another_shape(tmp_path, tiny_model):
-    params = write_params(tmp_path / "params.yaml", {"data": {"digits": 3}})
+    params = write_params(tmp_path / "params.yaml", {"data": {"digits": 3, "longer_digits": [4]}})
     questions = tmp_path / "q3.npz"
     assert run_stage("generate", "--params", params, "--out", questions, "--longer-dir", tmp_path / "longer").returncode == 0
     split = {"train": questions, "val": questions, "test": questions, "longer": tmp_path / "longer"}
@@ -113,7 +113,7 @@ def test_evaluate_writes_metrics_and_error_cases(tmp_path, tiny_split, tiny_mode
     summary = json.loads((out / "m.json").read_text())
     assert set(summary) == {"test", "exact_match_by", "longer", "space"}
     # The tiny model is the repeat architecture, which cannot write longer answers.
-    assert summary["longer"] == {"digits_3": "not applicable"}
+    assert summary["longer"] == {"digits_3": "not applicable", "chains_3": "not applicable"}
     groups = set(summary["exact_match_by"])
     assert {g for g in groups if g.startswith("digits_")} <= {f"digits_{a}+{b}" for a in (1, 2) for b in (1, 2)}
     assert {g for g in groups if g.startswith("carries_")} <= {"carries_0", "carries_1", "carries_2"}
