@@ -137,8 +137,8 @@ def generate(folder: Path, **data):
 def test_generate_killed_while_writing_keeps_the_previous_data(tmp_path):
     assert run_stage(*generate(tmp_path, seed=8)).returncode == 0
     before = files(tmp_path)
-    # .npz files written, in order: longer/digits_3.npz, then questions.npz.
-    for kill_at in ("npz:1:0", "npz:2:4096"):
+    # .npz files written, in order: longer/digits_3.npz, longer/chains_3.npz, then questions.npz.
+    for kill_at in ("npz:1:0", "npz:3:4096"):
         run_killed(kill_at, *generate(tmp_path, seed=9))
         assert files(tmp_path) == before, kill_at
         assert leftovers(tmp_path), "the kill should have left a temporary file or folder"
@@ -148,7 +148,7 @@ def test_generate_killed_while_writing_keeps_the_previous_data(tmp_path):
     # The next run is not confused by the leftovers: it writes the new data in place.
     assert run_stage(*generate(tmp_path, seed=9)).returncode == 0
     assert files(tmp_path)["questions.npz"] != before["questions.npz"]
-    assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == ["digits_3.npz"]
+    assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == ["chains_3.npz", "digits_3.npz"]
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     assert run_stage(*generate(fresh, seed=9)).returncode == 0
@@ -171,7 +171,7 @@ def test_generate_killed_while_swapping_the_longer_folder_is_not_read_as_no_long
     ]
     assert not out.exists()
     assert run_stage(*generate(tmp_path, seed=9)).returncode == 0
-    assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == ["digits_3.npz"]
+    assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == ["chains_3.npz", "digits_3.npz"]
 
 
 def test_split_killed_while_writing_keeps_all_three_previous_parts(tmp_path):
@@ -209,7 +209,7 @@ def test_evaluate_killed_while_writing_keeps_all_previous_outputs(tmp_path, tiny
         assert leftovers(out)
     assert run_stage("evaluate", *args).returncode == 0
     assert len((out / "e.csv").read_text().splitlines()) == 4
-    assert set(json.loads((out / "m.json").read_text())["longer"]) == {"digits_3"}
+    assert set(json.loads((out / "m.json").read_text())["longer"]) == {"digits_3", "chains_3"}
 
 
 def test_a_temporary_file_left_in_the_longer_folder_is_not_read_as_a_set(tmp_path, tiny_model, tiny_split):
@@ -223,5 +223,5 @@ def test_a_temporary_file_left_in_the_longer_folder_is_not_read_as_a_set(tmp_pat
     split = {**tiny_split, "longer": longer}
     result = run_stage("evaluate", *evaluate_args(write_params(tmp_path / "params.yaml"), tiny_model, split, out))
     assert result.returncode == 0, result.stderr
-    assert set(json.loads((out / "m.json").read_text())["longer"]) == {"digits_3"}
+    assert set(json.loads((out / "m.json").read_text())["longer"]) == {"digits_3", "chains_3"}
     assert np.array_equal(question_set.load(longer / "digits_3.npz").a, question_set.load(tiny_split["longer"] / "digits_3.npz").a)

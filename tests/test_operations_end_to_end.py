@@ -49,7 +49,7 @@ def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 
 def digits_of(path: Path) -> int:
-    return int(re.fullmatch(r"digits_(\d+)\.npz", path.name).group(1))
+    return int(re.fullmatch(r"(?:digits|chains)_(\d+)\.npz", path.name).group(1))
 
 
 def decode(trained, ids: np.ndarray) -> list[str]:
@@ -172,7 +172,7 @@ def test_longer_scores_of_an_encoder_decoder_equal_a_rescoring_at_each_sets_answ
 
 
 def test_longer_scores_of_a_repeat_model_are_not_applicable(mul_run):
-    assert mul_run["metrics"]["longer"] == {"digits_3": "not applicable"}
+    assert mul_run["metrics"]["longer"] == {"digits_3": "not applicable", "chains_3": "not applicable"}
 
 
 def predict(capsys, *args):

@@ -12,10 +12,13 @@ Why it generalises in length where the character architectures do not:
   numbers stays right on long ones. Nothing about carries is written here: which states
   exist and what they mean is learned.
 - Subtraction's sign depends on the most significant place where the operands differ,
-  which a least-significant-first pass reaches last. A second binary-state pass reads the
-  columns the other way (most significant first); its final state says which operand is
-  larger, starts the forward pass (whose digits are then those of |a - b|) and gives the
-  answer's sign. Addition has no sign and no second pass.
+  which a least-significant-first pass reaches last, and the digits of |a - b| depend on
+  the sign. The same cell reads the columns as a - b and, operands swapped, as b - a; a
+  sign head reads both final states, and the sign picks the pass whose digits are the
+  answer's. In training each pass also learns its own difference modulo 10**columns (an
+  auxiliary target from the answer), so both passes learn the borrow on every question.
+  Addition has no sign and one pass. (docs/length-generalisation.md has the designs that
+  did not generalise, with figures.)
 
 Training pads each batch with a random number of leading-zero columns, as a person writes
 0345: the same numbers, so the model meets long runs of columns without meeting one more
@@ -44,7 +47,7 @@ MAX_PADDING = 16
 # that, so the learned machine has few, well separated states, and long numbers (which
 # reach states in orders training never did) meet the same ones. Measured on subtraction
 # (hidden 8, 4,000 steps, seed 1): exact match at 100 digits 94% without, 99.7% with 0.02;
-# 0.02 for twice as long, or 0.05, made some runs diverge.
+# 0.02 for twice as many steps diverged.
 STATE_NOISE = 0.01
 
 
@@ -192,7 +195,7 @@ class AlignedRNN(Seq2SeqModel):
         a, b = self.columns(question)
         if self.training:
             # Leading zeros: the same numbers written with more columns.
-            extra = int(torch.randint(0, MAX_PADDING + 1, ()))
+            extra = int(torch.randint(0, MAX_PADDING + 1, (), device=a.device))
             a, b = F.pad(a, (0, extra)), F.pad(b, (0, extra))
         digits, negative = self.targets(answer, a.shape[1])
         own, swapped, sign = self.log_probs(a, b)
