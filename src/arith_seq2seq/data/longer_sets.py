@@ -69,7 +69,7 @@ def question_set(a: list[str], b: list[str], fmt: QuestionFormat) -> QuestionSet
     answers = [str(compute(int(x), int(y))) for x, y in zip(a, b)]
     return QuestionSet(
         question=encode_questions(a, b, fmt),
-        answer=encode_texts(answers, fmt.answer_width, fmt),
+        answer=fmt.vocab.encode(answers, fmt.answer_width),
         a=_operands(a, fmt),
         b=_operands(b, fmt),
         format=fmt,
@@ -86,14 +86,5 @@ def _operands(texts: list[str], fmt: QuestionFormat) -> np.ndarray:
 def encode_questions(a: list[str], b: list[str], fmt: QuestionFormat) -> np.ndarray:
     """Character ids of the questions "a?b" (decimal strings without leading zeros) in
     format `fmt`, of any length, as `questions.encode` writes them."""
-    ids = encode_texts([f"{x}{fmt.symbol}{y}" for x, y in zip(a, b)], fmt.question_width, fmt)
+    ids = fmt.vocab.encode([f"{x}{fmt.symbol}{y}" for x, y in zip(a, b)], fmt.question_width)
     return ids[:, ::-1].copy() if fmt.reverse else ids
-
-
-def encode_texts(texts: list[str], width: int, fmt: QuestionFormat) -> np.ndarray:
-    """Strings -> (n, width) character ids, space padded on the right."""
-    vocab = fmt.vocab
-    table = np.zeros(256, dtype=np.uint8)
-    table[np.frombuffer(vocab.chars.encode(), dtype=np.uint8)] = np.arange(len(vocab), dtype=np.uint8)
-    padded = np.array([t.ljust(width) for t in texts], dtype=f"S{width}")
-    return table[padded.view(np.uint8).reshape(len(texts), width)] if texts else np.empty((0, width), np.uint8)

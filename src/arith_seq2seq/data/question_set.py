@@ -115,8 +115,9 @@ def load(path: str | Path) -> QuestionSet:
     as_text = int(content["digits"]) > max_operand_digits(str(content["operation"]))
     for name, dtype in _ARRAYS.items():
         found = content[name].dtype
-        if (found.kind != "U") if (as_text and name in "ab") else (found != dtype):
-            expected = "unicode strings" if as_text and name in "ab" else np.dtype(dtype)
+        text_operands = as_text and name in ("a", "b")
+        if (found.kind != "U") if text_operands else (found != dtype):
+            expected = "unicode strings" if text_operands else np.dtype(dtype)
             raise DataFileError(
                 f"{path}: array {name!r} has dtype {found}, expected "
                 f"{expected}; regenerate it with `dvc repro`"

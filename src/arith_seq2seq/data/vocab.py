@@ -52,10 +52,15 @@ class Vocab:
         too_long = [t for t in texts if len(t) > width]
         if too_long:
             raise ValueError(f"{too_long[0]!r} is longer than {width} characters")
-        out = np.full((len(texts), width), self.pad_id, dtype=np.uint8)
-        for row, text in enumerate(texts):
-            out[row, : len(text)] = self.ids(text)
-        return out
+        if not texts:
+            return np.full((0, width), self.pad_id, dtype=np.uint8)
+        self.ids("".join(sorted(set("".join(texts)))))  # refuses characters outside the vocabulary
+        # One table lookup over the bytes of all rows (the characters are ASCII): long
+        # held-out questions are thousands of rows of hundreds of characters.
+        table = np.zeros(128, dtype=np.uint8)
+        table[np.frombuffer(self.chars.encode("ascii"), dtype=np.uint8)] = np.arange(len(self), dtype=np.uint8)
+        padded = np.array([t.ljust(width, PAD) for t in texts], dtype=f"S{width}")
+        return table[padded.view(np.uint8).reshape(len(texts), width)]
 
     def decode(self, ids: np.ndarray) -> list[str]:
         """Decode a (n, width) array of ids into strings (padding kept)."""

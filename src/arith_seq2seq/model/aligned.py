@@ -152,13 +152,13 @@ class AlignedRNN(Seq2SeqModel):
 
     # --- the network ------------------------------------------------------------------
 
-    def _run(self, cell: nn.Module, inputs: torch.Tensor, state):
+    def _run(self, inputs: torch.Tensor, state):
         """Binary-state recurrence over the columns: the state coming into each column, and
         the final state."""
         incoming = []
         for t in range(inputs.shape[1]):
             incoming.append(state[0] if isinstance(state, tuple) else state)
-            new = cell(inputs[:, t], state)
+            new = self.cell(inputs[:, t], state)
             state = tuple(self._noisy(binary(s)) for s in new) if isinstance(new, tuple) else self._noisy(binary(new))
         return torch.stack(incoming, 1), state
 
@@ -173,7 +173,7 @@ class AlignedRNN(Seq2SeqModel):
         return (zero, zero) if isinstance(self.cell, nn.LSTMCell) else zero
 
     def _pass(self, inputs: torch.Tensor):
-        incoming, final = self._run(self.cell, inputs, self._zero_state(len(inputs), inputs.device))
+        incoming, final = self._run(inputs, self._zero_state(len(inputs), inputs.device))
         return self.head(torch.cat([incoming, inputs], -1)).float().log_softmax(-1), final
 
     def log_probs(self, a: torch.Tensor, b: torch.Tensor):
