@@ -1,6 +1,7 @@
 """Stage train: train/val .npz + params `model`, `train` -> the trained model file."""
 
 import argparse
+import shutil
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -12,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from arith_seq2seq.model import model_file
 from arith_seq2seq.pipeline import files
+from arith_seq2seq.pipeline.files import atomic_path
 from arith_seq2seq.pipeline.params import load_params
 from arith_seq2seq.pipeline.stage import run
 from arith_seq2seq.training import resume
@@ -26,11 +28,22 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="the model file to write")
     parser.add_argument("--live-dir", required=True, help="dvclive's metrics and plots folder")
     parser.add_argument(
-        "--state-dir", help="per-epoch training state, kept until the model is written, for resuming"
+        "--state-dir",
+        help="per-epoch training state for resuming; once trained, the finished model and curves, which a "
+        "rerun with the same params, data and code takes instead of training again",
     )
     args = parser.parse_args()
 
     params = load_params(args.params)
+    key = resume.fingerprint(params.model, params.train, args.train, args.val) if args.state_dir else None
+    done = resume.finished(args.state_dir, key) if key else None
+    if done is not None:
+        # Trained already, and killed before DVC recorded it: the same model, not a new run.
+        print(f"train: {done} holds this training (same params, data and code), finished; not training again")
+        with atomic_path(args.model) as tmp:
+            shutil.copyfile(done / "model.pt", tmp)
+        _publish_live(args.live_dir, done / "live", copy=True)
+        return _report(model_file.load(args.model).info, args.model)
     with ExitStack() as stack:
         # dvclive writes elsewhere, and its folder replaces --live-dir right after the model
         # file is written: until then the curves and summary there describe the model there.
@@ -48,14 +61,31 @@ def main() -> None:
         if trained is None:  # another DDP process: the first one writes the outputs
             return
         model_file.save(args.model, trained)
-        files.replace_dir(args.live_dir, live)
-    if args.state_dir:
-        resume.clear(args.state_dir)
-    info = trained.info
+        _publish_live(args.live_dir, live)
+    if key:
+        resume.keep_finished(args.state_dir, key, args.model, args.live_dir)
+    _report(trained.info, args.model)
+
+
+# DVC's .gitignore in --live-dir (it lists the plots DVC caches): without it, a kill before
+# DVC rewrites it shows them to git as untracked files.
+KEEP = (".gitignore",)
+
+
+def _publish_live(live_dir: str, new: Path, copy: bool = False) -> None:
+    """dvclive's folder `new` (moved, or copied) in place of --live-dir."""
+    if copy:
+        with files.atomic_dir(live_dir, keep=KEEP) as tmp:
+            shutil.copytree(new, tmp, dirs_exist_ok=True)
+    else:
+        files.replace_dir(live_dir, new, keep=KEEP)
+
+
+def _report(info: dict, model: str) -> None:
     processes = f" ({info['processes']} processes)" if info["processes"] > 1 else ""
     print(
         f"train: best val exact match {info['best_val_exact_match']:.4f} at epoch "
-        f"{info['best_epoch']} of {info['epochs']}{processes}; kept that epoch -> {args.model}"
+        f"{info['best_epoch']} of {info['epochs']}{processes}, {info['precision']}; kept that epoch -> {model}"
     )
 
 

@@ -31,7 +31,29 @@ def test_a_missing_key_is_named_not_defaulted():
     with pytest.raises(ConfigError, match=r"missing key model\.hidden_size; every key must be set"):
         params_from_dict(raw)
     with pytest.raises(ConfigError, match=r"missing key data\.digits, data\.count"):
-        params_from_dict({})
+        params_from_dict({**complete({}), "data": {"seed": 1}})
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        # Said as what it is (it was "missing key train.batch_size, ..." for every key).
+        ({}, r"^params: missing or empty section 'data', 'split', 'model', 'train', 'evaluate'; every section must be set"),
+        ({name: values for name, values in REFERENCE.items() if name != "train"}, r"^params: missing or empty section 'train';"),
+        ({**REFERENCE, "evaluate": None}, r"^params: missing or empty section 'evaluate';"),
+        ({**REFERENCE, "trian": REFERENCE["train"]}, r"^params: unknown section 'trian' \(did you mean 'train'\?\); known sections are"),
+    ],
+)
+def test_a_missing_or_misspelled_section_is_named(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        params_from_dict(raw)
+
+
+def test_an_empty_params_file_is_named(tmp_path):
+    empty = tmp_path / "params.yaml"
+    empty.write_text("# nothing yet\n")
+    with pytest.raises(ConfigError, match=r"params\.yaml: missing or empty section 'data', 'split'"):
+        load_params(empty)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +82,21 @@ def test_a_missing_key_is_named_not_defaulted():
         ({"train": {"batch_size": 3, "devices": 2, "num_nodes": 2}}, r"train\.batch_size \(3\) is split across train\.devices x train\.num_nodes = 4 processes; make it at least 4"),
         ({"data": {"sampling": "uniform"}}, r"data\.sampling is 'uniform'; choose one of balanced, reference"),
         ({"split": {"always_train_digits": -1}}, r"split\.always_train_digits must be at least 0, got -1"),
-        ({"train": {"precision": "16-mixed"}}, r"train\.precision is '16-mixed'; choose one of 32-true, bf16-mixed"),
+        ({"train": {"precision": "16-mixed"}}, r"train\.precision is '16-mixed'; choose one of auto, bf16-mixed, 32-true"),
+        # YAML's .inf and .nan: an infinite learning rate trained a model of NaNs (exit 0),
+        # a NaN weight decay or stratum share gave a traceback.
+        ({"train": {"lr": float("inf")}}, r"^train\.lr must be a finite number, got inf$"),
+        ({"train": {"weight_decay": float("inf")}}, r"^train\.weight_decay must be a finite number, got inf$"),
+        ({"train": {"weight_decay": float("nan")}}, r"^train\.weight_decay must be a finite number, got nan$"),
+        ({"train": {"lr": float("nan")}}, r"^train\.lr must be a finite number, got nan$"),
+        ({"train": {"min_stratum_share": float("nan")}}, r"^train\.min_stratum_share must be a finite number, got nan$"),
+        ({"split": {"val_fraction": float("nan")}}, r"^split\.val_fraction must be a finite number, got nan$"),
+        # Sizes whose allocation gave a MemoryError traceback.
+        ({"model": {"hidden_size": 100_000}}, r"^model\.hidden_size must be at most 4096, got 100000$"),
+        ({"model": {"embedding_dim": 100_000}}, r"^model\.embedding_dim must be at most 4096, got 100000$"),
+        ({"model": {"decoder_layers": 1000}}, r"^model\.decoder_layers must be at most 16, got 1000$"),
+        ({"data": {"longer_count": 10**12}}, r"^data\.longer_count must be at most 100000000, got 1000000000000$"),
+        ({"evaluate": {"space_questions": 10**12}}, r"^evaluate\.space_questions must be at most 100000000"),
         ({"train": {"min_stratum_share": 1.5}}, r"train\.min_stratum_share is 1\.5; it is a share of the training rows, below 1"),
         ({"train": {"min_stratum_share": -0.1}}, r"train\.min_stratum_share must not be negative"),
         ({"evaluate": {"space_questions": 0}}, r"evaluate\.space_questions must be at least 1, got 0"),

@@ -77,7 +77,7 @@ def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path,
         assert f"train: interrupted; the finished epochs are saved in {cut / 'state'}: run `dvc repro` to resume" in rest
     else:
         assert proc.returncode == -signal.SIGKILL
-    last = torch.load(cut / "state" / "last.ckpt", map_location="cpu", weights_only=False)
+    last = torch.load(cut / "state" / "last.ckpt", map_location="cpu", weights_only=True)
     finished = last["epoch"] + 1
     assert 1 <= finished < TRAIN["max_epochs"]
     assert last["optimizer_states"][0]["state"], "the optimiser state (Adam's moments) is in the checkpoint"
@@ -92,8 +92,10 @@ def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path,
     # killed run's files were cut off part way through an epoch.
     assert (cut / "model.pt").read_bytes() == (whole / "model.pt").read_bytes()
     assert files(cut / "live") == files(whole / "live")
-    # The state has served its purpose once the model is written.
-    assert not (cut / "state").exists() and not (whole / "state").exists()
+    # Once the model is written the checkpoints have served their purpose; the finished
+    # training stays, for a rerun after a kill before DVC records the outputs.
+    for folder in (cut, whole):
+        assert [p.name for p in (folder / "state").iterdir()] == [resume.FINISHED]
 
 
 @pytest.fixture
@@ -150,7 +152,28 @@ def test_an_unreadable_state_is_not_resumed(tmp_path, capsys, tiny_fit):
     state.mkdir()
     (state / f"{resume.LAST}.ckpt").write_bytes(b"PK\x03\x04 cut off")
     tiny_fit(state, max_epochs=1)
-    assert "is unreadable; starting over" in capsys.readouterr().out
+    assert "is damaged or not a checkpoint of this project; starting over" in capsys.readouterr().out
+
+
+class Planted:
+    """A pickle payload: unpickling it creates the file `marker`."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_planted_checkpoint_runs_no_code(tmp_path, capsys, tiny_fit):
+    # The state folder is a plain folder in the workspace: whoever can write there must not
+    # be able to run code in the next `dvc repro` (it did, through torch.load's pickle).
+    state, marker = tmp_path / "state", tmp_path / "code-ran"
+    state.mkdir()
+    torch.save({resume.KEY: Planted(marker), "epoch": 0}, state / f"{resume.LAST}.ckpt")
+    tiny_fit(state, max_epochs=1)
+    assert not marker.exists()
+    assert "is damaged or not a checkpoint of this project; starting over" in capsys.readouterr().out
 
 
 def test_a_state_folder_that_moved_starts_over_instead_of_failing(tmp_path, capsys, tiny_fit):

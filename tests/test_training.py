@@ -10,6 +10,7 @@ from arith_seq2seq.model.metrics import exact_match
 from arith_seq2seq.training.fit import fit
 
 from .conftest import config
+from .test_precision import requires_bf16
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def test_small_model_learns_one_digit_addition(one_digit, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+@pytest.mark.parametrize("precision", ["32-true", pytest.param("bf16-mixed", marks=requires_bf16)])
 def test_training_is_deterministic(tiny_split, precision):
     def run():
         return fit(
@@ -68,6 +69,7 @@ def test_training_is_deterministic(tiny_split, precision):
 
 
 @pytest.mark.slow
+@requires_bf16
 def test_bfloat16_training_learns_like_float32(one_digit):
     # bf16-mixed runs the forward pass in bfloat16; the model it returns is float32 and
     # is scored in float32, like every model.

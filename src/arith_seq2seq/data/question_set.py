@@ -3,6 +3,7 @@ file per set, validated when read, written atomically."""
 
 from __future__ import annotations
 
+import math
 import re
 import zipfile
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ def load(path: str | Path) -> QuestionSet:
         raise DataFileError(f"{path}: no such data file; run `dvc repro` to create it")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            content = {key: npz[key] for key in npz.files}
+            content = {key: _read_array(npz, key, path) for key in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataFileError(
             f"{path}: not a readable .npz file ({exc}); delete it and run `dvc repro`"
@@ -131,6 +132,28 @@ def load(path: str | Path) -> QuestionSet:
     )
     _check_shapes(qs, path)
     return qs
+
+
+def _read_array(npz, key: str, path: Path) -> np.ndarray:
+    """One array of the .npz, once its header is checked against the bytes stored: numpy
+    allocates what the header claims before reading, so a damaged or hostile header would
+    ask for terabytes (MemoryError) instead of being reported."""
+    with npz.zip.open(f"{key}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in read_header:
+            raise ValueError(f"array {key!r} has .npy format version {version}, not 1.0 or 2.0")
+        shape, _, dtype = read_header[version](member)
+        if dtype.hasobject:  # pickled Python objects: never loaded (they could run code)
+            raise ValueError(f"array {key!r} holds Python objects")
+        claimed = math.prod(shape) * dtype.itemsize
+        stored = npz.zip.getinfo(f"{key}.npy").file_size - member.tell()
+    if claimed != stored:
+        raise DataFileError(
+            f"{path}: array {key!r} claims shape {shape} ({claimed:,} bytes) but {stored:,} bytes are stored; "
+            "the file is damaged; delete it and run `dvc repro`"
+        )
+    return npz[key]
 
 
 def _check_metadata(content: dict, path: Path) -> None:

@@ -28,24 +28,28 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
+def atomic_dir(path: str | Path, keep: tuple[str, ...] = ()) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; it replaces the folder `path` (stale files
-    and all) only if the block succeeds."""
+    and all, but those named in `keep`: see replace_dir) only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
-        replace_dir(path, tmp)
+        replace_dir(path, tmp, keep)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def replace_dir(path: str | Path, new: str | Path) -> None:
+def replace_dir(path: str | Path, new: str | Path, keep: tuple[str, ...] = ()) -> None:
     """Put the complete folder `new` (on the same file system) where the folder `path` is:
-    two renames, so `path` is never a mixture of old and new files."""
+    two renames, so `path` is never a mixture of old and new files. The files named in
+    `keep` (not written by whoever made `new`, such as DVC's .gitignore) move across."""
     path, new = Path(path), Path(new)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for name in keep:
+        if (path / name).is_file() and not (new / name).exists():
+            shutil.copy2(path / name, new / name)
     os.chmod(new, 0o777 & ~_umask())
     old = path.with_name(f".{path.name}.old.tmp")
     shutil.rmtree(old, ignore_errors=True)

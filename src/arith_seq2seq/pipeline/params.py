@@ -8,6 +8,8 @@ user believes they changed.
 
 from __future__ import annotations
 
+import difflib
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -23,14 +25,21 @@ SAMPLINGS = ("balanced", "reference")
 # Lightning strategy names accepted for train.strategy: "auto" is one process, or DDP when
 # train.devices * train.num_nodes > 1; "ddp" asks for DDP even with a single process.
 STRATEGIES = ("auto", "ddp")
-# Lightning precision names accepted for train.precision: bf16-mixed runs the forward pass
+# train.precision: Lightning's precision names, and auto. bf16-mixed runs the forward pass
 # in bfloat16 under autocast (weights and optimiser stay float32), much faster on CPUs
-# with bfloat16 instructions.
-PRECISIONS = ("32-true", "bf16-mixed")
+# with bfloat16 instructions and impossible on others; auto takes it where a trial step
+# works (training/precision.py).
+PRECISIONS = ("auto", "bf16-mixed", "32-true")
 # Where train.accelerator trains (Lightning's names; auto: a CUDA GPU, else Apple's mps,
 # else the CPU) and where evaluate.device and `predict --device` answer (torch's names).
 ACCELERATORS = ("cpu", "auto", "gpu", "mps")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# Upper bounds on the model's size: past them the weights alone need gigabytes, and the
+# allocation would fail with a MemoryError deep in torch instead of naming the key.
+MAX_WIDTH = 4096  # model.hidden_size, model.embedding_dim
+MAX_LAYERS = 16  # model.decoder_layers
+# Upper bound on the question counts a stage holds in memory at once.
+MAX_QUESTIONS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ class DataConfig:
                 f"data.digits is {self.digits}, but {self.operation} answers are exact only up to "
                 f"{most} digits per operand; lower data.digits"
             )
-        _check_int("data.count", self.count, 1)
+        _check_int("data.count", self.count, 1, MAX_QUESTIONS)
         _check_bool("data.reverse", self.reverse)
         _check_int("data.seed", self.seed, 0)
         lengths = self.longer_digits
@@ -70,7 +79,7 @@ class DataConfig:
                 )
         if len(set(lengths)) != len(lengths):
             raise ConfigError(f"data.longer_digits has repeated entries: {list(lengths)}")
-        _check_int("data.longer_count", self.longer_count, 1)
+        _check_int("data.longer_count", self.longer_count, 1, MAX_QUESTIONS)
 
 
 @dataclass(frozen=True)
@@ -105,9 +114,9 @@ class ModelConfig:
 
     def validate(self) -> None:
         _check_choice("model.cell", self.cell, CELLS)
-        _check_int("model.hidden_size", self.hidden_size, 1)
-        _check_int("model.decoder_layers", self.decoder_layers, 1)
-        _check_int("model.embedding_dim", self.embedding_dim, 0)
+        _check_int("model.hidden_size", self.hidden_size, 1, MAX_WIDTH)
+        _check_int("model.decoder_layers", self.decoder_layers, 1, MAX_LAYERS)
+        _check_int("model.embedding_dim", self.embedding_dim, 0, MAX_WIDTH)
 
 
 @dataclass(frozen=True)
@@ -172,7 +181,7 @@ class EvaluateConfig:
     def validate(self) -> None:
         _check_int("evaluate.max_errors", self.max_errors, 0)
         _check_int("evaluate.batch_size", self.batch_size, 1)
-        _check_int("evaluate.space_questions", self.space_questions, 1)
+        _check_int("evaluate.space_questions", self.space_questions, 1, MAX_QUESTIONS)
         _check_int("evaluate.seed", self.seed, 0)
         _check_choice("evaluate.device", self.device, DEVICES)
 
@@ -213,18 +222,21 @@ def load_params(path: str | Path) -> Params:
 def params_from_dict(raw: Any, source: str = "params") -> Params:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - set(SECTIONS))
+    unknown = sorted(set(raw) - set(SECTIONS), key=str)
     if unknown:
+        guesses = [match for name in unknown for match in difflib.get_close_matches(str(name), SECTIONS, n=1)]
+        hint = f" (did you mean {', '.join(map(repr, guesses))}?)" if guesses else ""
         raise ConfigError(
-            f"{source}: unknown section {', '.join(map(repr, unknown))}; "
+            f"{source}: unknown section {', '.join(map(repr, unknown))}{hint}; "
             f"known sections are {', '.join(SECTIONS)}"
         )
-    return Params(
-        **{
-            name: _section(cls, name, {} if raw.get(name) is None else raw[name], source)
-            for name, cls in SECTIONS.items()
-        }
-    )
+    missing = [name for name in SECTIONS if raw.get(name) is None]
+    if missing:
+        raise ConfigError(
+            f"{source}: missing or empty section {', '.join(map(repr, missing))}; every section must be set "
+            "(the project's params.yaml has each one, with its meaning)"
+        )
+    return Params(**{name: _section(cls, name, raw[name], source) for name, cls in SECTIONS.items()})
 
 
 def _section(cls: type, name: str, raw: Any, source: str):
@@ -266,6 +278,9 @@ def _check_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
 def _check_float(key: str, value: Any, positive: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{key} must be a number, got {value!r}")
+    # YAML's .inf and .nan are floats: an infinite learning rate trains a model of NaNs.
+    if not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite number, got {value}")
     if positive and not value > 0:
         raise ConfigError(f"{key} must be greater than 0, got {value}")
     if not positive and value < 0:

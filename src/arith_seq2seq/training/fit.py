@@ -21,9 +21,9 @@ from pytorch_lightning.strategies import DDPStrategy
 from ..model import ModelSpec, build, devices
 from ..model.model_file import TrainedModel
 from ..pipeline.params import ModelConfig, TrainConfig
-from . import resume
+from . import precision, resume
 from .console import say, use_color
-from .datamodule import QuestionDataModule
+from .datamodule import QuestionDataModule, tensors
 from .module import Seq2SeqModule
 
 # The metric that chooses the epoch kept and stops training early.
@@ -53,6 +53,7 @@ def fit(
     data.setup()
     # The data fix the rest of the model's spec: its vocabulary and answer width.
     model = build(ModelSpec(model_cfg, data.train_set.format))
+    chosen = _precision(train_cfg, model, data, device)
     module = Seq2SeqModule(model, train_cfg, color=use_color())
     with ExitStack() as stack:
         state = resume.open_state(stack, state_dir, model_cfg, train_cfg, train_path, val_path)
@@ -61,11 +62,23 @@ def fit(
             save_weights_only=True, enable_version_counter=False,
         )
         callbacks = [best, *_callbacks(train_cfg, state), *callbacks, *([_ProgressBar()] if progress else [])]
-        trainer = _trainer(train_cfg, device, state, live_dir, callbacks, progress)
+        trainer = _trainer(train_cfg, chosen.name, device, state, live_dir, callbacks, progress)
         _run(trainer, module, data, state)
         if not trainer.is_global_zero:
             return None
-        return _best_model(module, best, trainer)
+        trained = _best_model(module, best, trainer)
+        trained.info["precision"] = chosen.name
+        return trained
+
+
+def _precision(cfg: TrainConfig, model, data: QuestionDataModule, device: torch.device) -> precision.Precision:
+    """train.precision on this machine (`auto`: bf16 where a trial step works), said once."""
+    question, answer = tensors(data.train_set.take(slice(0, precision.CHECK_ROWS))).tensors
+    chosen = precision.choose(
+        cfg.precision, lambda: precision.bf16_problem(model, question, answer, device), precision.device_name(device)
+    )
+    say(f"train: precision {chosen.name} ({chosen.why})")
+    return chosen
 
 
 class _LaterTiesCheckpoint(ModelCheckpoint):
@@ -94,7 +107,7 @@ def _callbacks(cfg: TrainConfig, state: resume.StateFolder) -> list[Callback]:
 
 
 def _trainer(
-    cfg: TrainConfig, device: torch.device, state: resume.StateFolder, live_dir, callbacks: list[Callback], progress: bool
+    cfg: TrainConfig, precision_name: str, device: torch.device, state: resume.StateFolder, live_dir, callbacks: list[Callback], progress: bool
 ) -> pl.Trainer:
     with _quiet_lightning():
         return pl.Trainer(
@@ -108,7 +121,7 @@ def _trainer(
             use_distributed_sampler=False,
             plugins=state.plugins,
             max_epochs=cfg.max_epochs,
-            precision=cfg.precision,
+            precision=precision_name,
             # On the CPU every operation has a deterministic implementation; on a GPU some
             # have none (torch would stop the run), so there it is best effort.
             deterministic=True if device.type == "cpu" else "warn",
@@ -131,7 +144,7 @@ def _run(trainer: pl.Trainer, module: Seq2SeqModule, data: QuestionDataModule, s
         )
     with _quiet_lightning():
         try:
-            trainer.fit(module, datamodule=data, ckpt_path=state.resume_from)
+            trainer.fit(module, datamodule=data, ckpt_path=state.resume_from, weights_only=True)
         except SystemExit:
             # Lightning turns Ctrl-C into a clean shutdown and exit status 1.
             if trainer.interrupted and state.kept:

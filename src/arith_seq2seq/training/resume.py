@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from pytorch_lightning.plugins import TorchCheckpointIO
 
-from ..pipeline.files import atomic_path
+from ..pipeline.files import atomic_dir, atomic_path
 from ..pipeline.params import ModelConfig, TrainConfig
 from .console import say
 
@@ -77,11 +77,12 @@ def resume_point(folder: str | Path, key: str) -> Path | None:
         clear(folder)
         return None
     try:
-        # Our own file, in a folder we own; only the key and the epoch are read here.
-        state = torch.load(last, map_location="cpu", weights_only=False)
+        # weights_only: whoever can write into the folder must not be able to run code
+        # (Lightning's checkpoints need nothing more; `_run` resumes the same way).
+        state = torch.load(last, map_location="cpu", weights_only=True)
         found, epoch = state[KEY], int(state["epoch"]) + 1
     except Exception:  # torch raises many types for a damaged file
-        say(f"train: {last} is unreadable; starting over")
+        say(f"train: {last} is damaged or not a checkpoint of this project; starting over")
         clear(folder)
         return None
     if found != key:
@@ -101,6 +102,33 @@ def resume_point(folder: str | Path, key: str) -> Path | None:
         return None
     say(f"train: resuming after epoch {epoch} from {last}")
     return last
+
+
+# A finished training, kept in the state folder once its outputs are written: DVC records
+# them only after the stage exits, and a kill in between leaves the new model beside the
+# old dvc.lock. The rerun that follows then takes this instead of training again.
+FINISHED = "finished"
+
+
+def keep_finished(folder: str | Path, key: str, model: str | Path, live: str | Path) -> None:
+    """Replace the folder's checkpoints by the finished training's model file and curves."""
+    folder = Path(folder)
+    with atomic_dir(folder / FINISHED) as tmp:
+        shutil.copy2(model, tmp / "model.pt")
+        shutil.copytree(live, tmp / "live", ignore=shutil.ignore_patterns(".gitignore"))
+        (tmp / "key").write_text(key)
+    for entry in folder.iterdir():
+        if entry.name != FINISHED:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
+def finished(folder: str | Path, key: str) -> Path | None:
+    """The finished training kept for `key` (its folder holds model.pt and live/), or None."""
+    done = Path(folder) / FINISHED
+    try:
+        return done if (done / "key").read_text() == key else None
+    except OSError:
+        return None
 
 
 def clear(folder: str | Path) -> None:

@@ -1,0 +1,39 @@
+"""Stage check_params: params.yaml as a whole -> a stamp the first data stage depends on.
+
+Every other stage lists only the params section it reads, so DVC alone would accept a
+params.yaml with a misspelled or missing section until the stage that reads it reruns;
+and for a missing section DVC deletes that stage's outputs (the last good model among
+them) before it fails on the missing params, too early for the stage to put them back.
+This stage depends on the whole file and runs first: it refuses such a file with one line
+before DVC touches any other stage. Its output never changes, so it reruns nothing else.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+# This repository's own library, whichever copy `pip install -e .` points at: a queued or
+# --temp experiment runs in a copy of the repository, and dvc.lock records that copy's code.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from arith_seq2seq.pipeline.files import atomic_path
+from arith_seq2seq.pipeline.params import SECTIONS, load_params
+from arith_seq2seq.pipeline.stage import run
+
+STAMP = "params.yaml: every section and key valid (stages/check_params.py)\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", required=True, help="the stamp to write once the params are valid")
+    args = parser.parse_args()
+
+    load_params(args.params)
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(STAMP)
+    print(f"check_params: {args.params} is valid ({', '.join(SECTIONS)})")
+
+
+if __name__ == "__main__":
+    run(main)

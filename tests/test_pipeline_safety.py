@@ -1,0 +1,86 @@
+"""What a broken params.yaml or a badly timed kill does to the last good outputs, through
+the real `dvc repro` on a copy of the tiny reproduced repository."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from .dvc_repo import Repo, outputs
+from .test_pipeline import repo, reproduced  # noqa: F401  (TEMP)
+
+pytestmark = pytest.mark.slow
+
+
+def failed_repro(repo: Repo) -> str:
+    result = subprocess.run(["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True)
+    assert result.returncode != 0, result.stdout
+    return result.stdout + result.stderr
+
+
+def params(repo: Repo) -> dict:
+    return yaml.safe_load((repo.path / "params.yaml").read_text())
+
+
+def write(repo: Repo, values: dict | None) -> None:
+    (repo.path / "params.yaml").write_text("" if values is None else yaml.safe_dump(values, sort_keys=False))
+
+
+def untracked(repo: Repo) -> list[str]:
+    return [line[3:] for line in repo.run("git", "status", "--porcelain", "--untracked-files=all").splitlines()
+            if line.startswith("??")]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        # DVC deleted train's outputs (model, curves, the git-tracked metrics.json), then
+        # failed on the missing params before the stage could put them back.
+        (lambda p: {("trian" if k == "train" else k): v for k, v in p.items()},
+         "error: params.yaml: unknown section 'trian' (did you mean 'train'?)"),
+        (lambda p: {k: v for k, v in p.items() if k != "train"}, "error: params.yaml: missing or empty section 'train'"),
+        (lambda p: {k: v for k, v in p.items() if k != "evaluate"}, "error: params.yaml: missing or empty section 'evaluate'"),
+        # Reported as an error in dvc.yaml's artifacts labels, not as what it is.
+        (lambda p: None, "error: params.yaml: missing or empty section 'data', 'split', 'model', 'train', 'evaluate'"),
+        (lambda p: {k: v for k, v in p.items() if k != "data"}, "error: params.yaml: missing or empty section 'data'"),
+        # Passed `dvc repro` silently until some stage reran.
+        (lambda p: {**p, "extra": {"x": 1}}, "error: params.yaml: unknown section 'extra'"),
+    ],
+    ids=["misspelled", "train missing", "evaluate missing", "empty", "data missing", "unknown"],
+)
+def test_a_broken_params_file_is_named_and_keeps_every_output(repo, change, message):
+    before, good = outputs(repo), params(repo)
+    write(repo, change(good))
+    out = failed_repro(repo)
+    assert message in out
+    assert "Running stage 'check_params'" in out
+    assert re.findall(r"Running stage '(\w+)'", out) == ["check_params"], "no other stage is touched"
+    assert outputs(repo) == before  # the model byte for byte, metrics, curves, data
+    assert untracked(repo) == []
+    write(repo, good)
+    assert repo.repro() == []
+
+
+def test_a_kill_after_the_model_is_written_costs_no_training(repo):
+    # The train stage ran to its end but DVC was stopped before recording it: the new
+    # model beside the old dvc.lock. That is the same as running the stage's command by hand.
+    repo.set_param("train", "lr", 0.02)
+    assert repo.run("dvc", "repro", "check_params")  # (its stamp is the same as before)
+    command = yaml.safe_load((repo.path / "dvc.yaml").read_text())["stages"]["train"]["cmd"]
+    subprocess.run(command, shell=True, cwd=repo.path, env=repo.env, check=True, capture_output=True)
+    model = (repo.path / "data" / "model.pt").read_bytes()
+    # DVC's .gitignore in metrics/train was deleted with the old curves: git showed the
+    # new, DVC-cached curves as untracked files.
+    assert untracked(repo) == []
+    assert (repo.path / "metrics" / "train" / ".gitignore").is_file()
+
+    out = repo.run("dvc", "repro")
+    assert "holds this training (same params, data and code), finished; not training again" in out
+    assert "Epoch " not in out
+    assert re.findall(r"Running stage '(\w+)'", out) == ["train", "evaluate"]
+    assert (repo.path / "data" / "model.pt").read_bytes() == model
+    assert "up to date" in repo.run("dvc", "status")
+    assert untracked(repo) == []
