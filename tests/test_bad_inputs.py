@@ -8,9 +8,11 @@ outputs left byte for byte as they were, with no temporary file beside them.
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +52,27 @@ DAMAGES = {
     "wrong shape": lambda p: rewrite_npz(p, answer=np.load(p)["answer"][:, :2]),
     "ids outside the vocabulary": lambda p: rewrite_npz(p, question=np.full_like(np.load(p)["question"], 14)),
 }
+def claim_a_huge_array(path: Path) -> None:
+    """Rewrite the .npz with array 'a''s header claiming 10**13 rows (80 TB), data unchanged:
+    numpy allocates what a header claims before it reads."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    data = members["a.npy"]
+    with io.BytesIO(data) as stream:
+        np.lib.format.read_magic(stream)
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        body = data[stream.tell():]
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                  "fortran_order": fortran, "shape": (10**13,)})
+    members["a.npy"] = header.getvalue() + body
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+
+
+DAMAGES["huge header"] = claim_a_huge_array
+
 WHAT = {
     "missing": "no such data file",
     "empty": "not a readable .npz file",
@@ -60,6 +83,8 @@ WHAT = {
     "wrong metadata": "'reverse' should be a boolean",
     "wrong shape": "array 'answer' has shape",
     "ids outside the vocabulary": "holds id 14, outside the 14-character vocabulary",
+    # It was a MemoryError traceback.
+    "huge header": "array 'a' claims shape (10000000000000,) (80,000,000,000,000 bytes) but",
 }
 
 

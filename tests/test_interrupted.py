@@ -25,6 +25,7 @@ from .conftest import ROOT, evaluate_args, run_stage, write_params
 #   npz:K:B    during the K-th .npz written, once B bytes of it are written (and flushed)
 #   csv:N      during the N-th DataFrame.to_csv, half of its text written
 #   moved:PATH right after os.replace moved PATH away (atomic_dir's first rename)
+#   ctrl-c:N   SIGINT at the start of the N-th DataFrame.to_csv
 _KILLING_STAGE = r"""
 import os, runpy, signal, sys, zipfile
 
@@ -89,6 +90,16 @@ elif kind == "csv":
         return to_csv(self, path, *args, **kwargs)
 
     pd.DataFrame.to_csv = killing_to_csv
+elif kind == "ctrl-c":  # SIGINT, as Ctrl-C sends it, at the start of the N-th DataFrame.to_csv
+    target, calls, to_csv = int(spec), [], pd.DataFrame.to_csv
+
+    def interrupted_to_csv(self, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == target:
+            os.kill(os.getpid(), signal.SIGINT)
+        return to_csv(self, path, *args, **kwargs)
+
+    pd.DataFrame.to_csv = interrupted_to_csv
 elif kind == "moved":
     replace = os.replace
 
@@ -104,13 +115,13 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-def run_killed(kill_at: str, name: str, *args) -> subprocess.CompletedProcess:
+def run_killed(kill_at: str, name: str, *args, status: int = -signal.SIGKILL) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "-c", _KILLING_STAGE, str(ROOT / "stages" / f"{name}.py"), *map(str, args)],
         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "KILL_AT": kill_at},
     )
     # Killed where intended, not finished nor failed some other way.
-    assert result.returncode == -signal.SIGKILL, (result.returncode, result.stderr)
+    assert result.returncode == status, (result.returncode, result.stderr)
     return result
 
 
@@ -210,6 +221,19 @@ def test_evaluate_killed_while_writing_keeps_all_previous_outputs(tmp_path, tiny
     assert run_stage("evaluate", *args).returncode == 0
     assert len((out / "e.csv").read_text().splitlines()) == 4
     assert set(json.loads((out / "m.json").read_text())["longer"]) == {"digits_3", "chains_3"}
+
+
+def test_ctrl_c_during_evaluate_is_one_line_and_keeps_every_output(tmp_path, tiny_model, tiny_split):
+    # It printed a 36-line traceback.
+    params = write_params(tmp_path / "params.yaml")
+    out = tmp_path / "out"
+    args = evaluate_args(params, tiny_model, tiny_split, out)
+    assert run_stage("evaluate", *args).returncode == 0
+    before = files(out)
+    write_params(params, {"evaluate": {"max_errors": 3}})
+    result = run_killed("ctrl-c:2", "evaluate", *args, status=130)
+    assert result.stderr.splitlines() == ["interrupted; the outputs are as they were before this run"]
+    assert files(out) == before and leftovers(out) == []
 
 
 def test_a_temporary_file_left_in_the_longer_folder_is_not_read_as_a_set(tmp_path, tiny_model, tiny_split):
