@@ -5,17 +5,27 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import torch
 
 from arith_seq2seq.cli import default_model_path, main
-from arith_seq2seq.model import answering, model_file
+from arith_seq2seq.data.question_format import QuestionFormat
+from arith_seq2seq.data.question_set import QuestionSet
+from arith_seq2seq.data.questions import encode
+from arith_seq2seq.evaluation.scoring import evaluate
+from arith_seq2seq.evaluation.space import score_space
+from arith_seq2seq.model import ModelSpec, answering, build, model_file
+from arith_seq2seq.model.model_file import TrainedModel
 
-from .conftest import ROOT, train_tiny
+from .conftest import ROOT, config, train_tiny
 
 
 def run(capsys, monkeypatch, *args, stdin=None):
     if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        # Bytes underneath, like a real standard input (str: encoded as UTF-8).
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     code = main(["predict", *map(str, args)])
     out, err = capsys.readouterr()
     return code, out.splitlines(), err.splitlines()
@@ -137,3 +147,83 @@ def test_installed_console_script_explains_itself():
     assert result.returncode == 0
     for word in ("--model", "--confidence", "--allow-longer", "standard input", "exit status"):
         assert word in result.stdout
+
+
+# -- answers that are not numbers ----------------------------------------------------------
+
+
+def rigged_model(path, char: str, operation: str = "add", digits: int = 2, hidden_size: int = 8):
+    """A repeat model, untrained, whose output layer always picks `char`: every answer is
+    that character repeated (all padding for " ", i.e. an empty answer)."""
+    fmt = QuestionFormat(operation, digits, True)
+    model = build(ModelSpec(config("model", hidden_size=hidden_size), fmt))
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.fill_(-10.0)
+        model.head.bias[fmt.vocab.chars.index(char)] = 10.0
+    model_file.save(path, TrainedModel(model=model.eval(), info={}))
+    return path
+
+
+@pytest.mark.parametrize("char, shown", [("^", "'^^^'"), (" ", "''")])
+def test_an_answer_that_is_not_a_number_is_an_error(capsys, monkeypatch, tmp_path, char, shown):
+    # Before: printed as the answer ("^^^", or an empty line) with exit status 0.
+    model = rigged_model(tmp_path / "rigged.pt", char)
+    code, out, err = run(capsys, monkeypatch, "--model", model, stdin="12+34\nabc\n5+6\n")
+    assert (code, out) == (1, [])
+    assert err == [
+        f"error: line 1: the model's answer {shown} is not a number",
+        "error: line 2: 'abc' is not a question like 12+34 (digits, +, digits)",
+        f"error: line 3: the model's answer {shown} is not a number",
+    ]
+    code, out, err = run(capsys, monkeypatch, "--model", model, "--confidence", "1+2")
+    assert (code, out, err) == (1, [], [f"error: question 1: the model's answer {shown} is not a number"])
+
+
+def test_a_well_formed_answer_is_still_printed(capsys, monkeypatch, tmp_path):
+    model = rigged_model(tmp_path / "sevens.pt", "7")
+    code, out, err = run(capsys, monkeypatch, "--model", model, "1+2", "99+99")
+    assert (code, out, err) == (0, ["777", "777"], [])
+
+
+@pytest.mark.parametrize(
+    "answer, number",
+    [("0", True), ("7", True), ("120", True), ("-5", True), ("-10", True),
+     ("", False), ("^", False), ("-0", False), ("007", False), ("-05", False), ("-", False),
+     (" 12", False), ("1 2", False), ("1-2", False), ("--1", False), ("$", False)],
+)
+def test_which_answers_are_numbers(capsys, monkeypatch, tmp_path, answer, number):
+    # A sub model's vocabulary has '-': its "answers" here are rigged at the answering step.
+    fmt = QuestionFormat("sub", 2, True)
+    model = rigged_model(tmp_path / "sub.pt", "7", "sub")
+
+    def rigged_predict(model, question, answer_len=None, *args, **kwargs):
+        ids = fmt.vocab.encode([answer] * len(question), answer_len or fmt.answer_width)
+        return ids, np.ones(len(question), dtype=np.float32)
+
+    monkeypatch.setattr(answering, "predict", rigged_predict)
+    code, out, err = run(capsys, monkeypatch, "--model", model, "10-3")
+    if number:
+        assert (code, out, err) == (0, [answer], [])
+    else:
+        assert (code, out, err) == (1, [], [f"error: question 1: the model's answer {answer!r} is not a number"])
+
+
+@pytest.mark.parametrize("char", ["^", " "])
+def test_scoring_counts_an_answer_that_is_not_a_number_as_wrong(tmp_path, char):
+    # What predict now refuses, the evaluate stage already scored as wrong: answers are
+    # compared id by id with the expected ones, which are always numbers.
+    trained = model_file.load(rigged_model(tmp_path / "rigged.pt", char))
+    fmt = trained.format
+    a, b = np.array([0, 12, 99]), np.array([0, 34, 99])
+    question, expected = encode(a, b, fmt)
+    qs = QuestionSet(question=question, answer=expected, a=a, b=b, format=fmt)
+    result = evaluate(trained, qs)
+    assert result.metrics["test"]["n_errors"] == 3 and result.metrics["test"]["exact_match"] == 0.0
+    assert list(result.errors["predicted"]) == [(char * 3).strip()] * 3
+    # The same answers given as already computed, mixed with right ones.
+    rigged = fmt.vocab.encode([char * 3, "46", char * 3], fmt.answer_width)
+    assert evaluate(trained, qs, predicted=rigged).metrics["test"]["n_errors"] == 2
+    empty = {name: QuestionSet(question[:0], expected[:0], a[:0], b[:0], fmt) for name in ("train", "val", "test")}
+    score = score_space(trained, empty, limit=10_000, seed=0)
+    assert len(score.right) == 10_000 and not score.right.any()

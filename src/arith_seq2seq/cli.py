@@ -8,18 +8,29 @@ from __future__ import annotations
 
 import argparse
 import re
+import select
 import sys
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 import yaml
 
 from .data.longer_sets import encode_questions
+from .data.vocab import PAD
 from .model import answering, devices, model_file
 from .model.model_file import TrainedModel
 from .pipeline.errors import UserError
 from .pipeline.params import DEVICES
 
 QUESTION = re.compile(r"^\s*(\d+)\s*([^\d\s])\s*(\d+)\s*$", re.ASCII)
+# An answer predict prints: what the evaluate stage's expected answers look like, so that
+# nothing it would print is a form the pipeline never scores right ("-0", "007", "").
+NUMBER = re.compile(r"0|-?[1-9][0-9]*", re.ASCII)
+# Standard input is answered at most this many lines at a time: enough for one forward
+# pass to serve thousands of questions, few enough that memory stays flat.
+BATCH_LINES = 4096
+# Bytes asked of standard input per read; a read returns whatever has arrived.
+READ_BYTES = 1 << 16
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,13 +41,15 @@ def main(argv: list[str] | None = None) -> int:
         help="answer questions such as 123+456",
         description=(
             "Answer arithmetic questions with a trained model: the questions given as "
-            "arguments, or else one per line from standard input. Prints one answer per "
-            "answered question. A question the model cannot take (letters, another "
-            "operator than the model was trained on, more digits than it reads, an empty "
-            "line) gets a message on stderr and the rest are still answered; the exit "
-            "status is 1 if any question failed, 2 if the command line was wrong or the "
-            "model could not be loaded. Operands are whole numbers of at least 0; a "
-            "question starting with '-' must follow '--'."
+            "arguments, or else one per line from standard input (UTF-8, answered in "
+            "batches as the lines arrive). Prints one answer per answered question. A "
+            "question the model cannot take (letters, another operator than the model was "
+            "trained on, more digits than it reads, an empty line, a line that is not "
+            "UTF-8), or whose answer from the model is not a number, gets a message on "
+            "stderr and the rest are still answered; the exit status is 1 if any question "
+            "failed, 2 if the command line was wrong or the model could not be loaded. "
+            "Operands are whole numbers of at least 0; a question starting with '-' must "
+            "follow '--'."
         ),
     )
     predict_parser.add_argument("questions", nargs="*", metavar="QUESTION", help='for example "123+456"')
@@ -73,17 +86,77 @@ def _predict(args) -> int:
         raise UserError(f"{model_path} is a folder; --model takes a model file such as data/model.pt")
     trained = model_file.load(model_path)
     trained.model.to(devices.resolve(args.device, "--device"))
-    lines = args.questions if args.questions else [line.rstrip("\r\n") for line in sys.stdin]
-    answers, problems = answer(trained, lines, args.allow_longer)
-    for number, text in problems.items():
-        where = f"line {number + 1}" if not args.questions else f"question {number + 1}"
-        print(f"error: {where}: {text}", file=sys.stderr)
-    for number in range(len(lines)):
+    if args.questions:
+        answers, problems = answer(trained, args.questions, args.allow_longer)
+        report(answers, problems, range(len(args.questions)), "question", args.confidence)
+        return 1 if problems else 0
+    failed = False
+    # Batch by batch as the lines arrive: a user typing gets each answer at once, and a
+    # million piped lines never sit in memory together.
+    for first, raw in stdin_batches(sys.stdin.buffer):
+        numbered, problems = decoded(raw, first)
+        answers, refused = answer_numbered(trained, numbered, args.allow_longer)
+        problems.update(refused)
+        report(answers, problems, range(first, first + len(raw)), "line", args.confidence)
+        failed = failed or bool(problems)
+    return 1 if failed else 0
+
+
+def report(answers: dict, problems: dict, numbers: range, where: str, confidence: bool) -> None:
+    """Print one batch: its messages on stderr, then its answers in order on stdout, flushed
+    so that a reader sees them before the next batch is read."""
+    for number in sorted(problems):
+        print(f"error: {where} {number + 1}: {problems[number]}", file=sys.stderr)
+    for number in numbers:
         if number in answers:
-            text, confidence = answers[number]
-            print(f"{text}\t{confidence:.4f}" if args.confidence else text)
+            text, probability = answers[number]
+            print(f"{text}\t{probability:.4f}" if confidence else text)
     sys.stdout.flush()
-    return 1 if problems else 0
+
+
+def stdin_batches(stream: BinaryIO) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first line, up to BATCH_LINES lines without their line ends), as the
+    lines arrive. `read1` returns what has arrived and waits only when nothing has."""
+    first, lines, partial = 0, [], []  # lines: complete, not yet answered; partial: pieces of the next
+    while chunk := stream.read1(READ_BYTES):
+        pieces = chunk.split(b"\n")
+        partial.append(pieces[0])
+        if len(pieces) > 1:
+            lines += [b"".join(partial), *pieces[1:-1]]
+            partial = [pieces[-1]]
+        # A part batch only when nothing more has arrived: a line typed at a terminal is
+        # answered at once, and piped input in batches of one size, whose memory the
+        # allocator then reuses (batches of every size let it creep up: 110 MB more over
+        # a million lines).
+        while len(lines) >= BATCH_LINES or (lines and not more_waiting(stream)):
+            batch, lines = lines[:BATCH_LINES], lines[BATCH_LINES:]
+            yield first, [line.rstrip(b"\r") for line in batch]
+            first += len(batch)
+    last = b"".join(partial)
+    lines += [last] if last else []  # a final line without a line end is a line
+    if lines:
+        yield first, [line.rstrip(b"\r") for line in lines]
+
+
+def more_waiting(stream: BinaryIO) -> bool:
+    """Whether a read of `stream` would return at once."""
+    try:
+        return bool(select.select([stream.fileno()], [], [], 0)[0])
+    except (AttributeError, OSError, ValueError):
+        # No file descriptor, or one select cannot watch (a pipe on Windows): answer what
+        # has arrived rather than risk keeping a typed line waiting.
+        return False
+
+
+def decoded(raw: list[bytes], first: int) -> tuple[dict[int, str], dict[int, str]]:
+    """{line number: text} of the lines that are UTF-8, and {line number: message} of the rest."""
+    lines, problems = {}, {}
+    for number, line in enumerate(raw, first):
+        try:
+            lines[number] = line.decode("utf-8")
+        except UnicodeDecodeError:
+            problems[number] = "not valid UTF-8 text"
+    return lines, problems
 
 
 def default_model_path(start: Path) -> Path:
@@ -105,8 +178,14 @@ def default_model_path(start: Path) -> Path:
 
 def answer(trained: TrainedModel, lines: list[str], allow_longer: bool = False):
     """Answers {line number: (answer, confidence)} and problems {line number: message}."""
+    return answer_numbered(trained, dict(enumerate(lines)), allow_longer)
+
+
+def answer_numbered(trained: TrainedModel, lines: dict[int, str], allow_longer: bool = False):
+    """`answer` for lines given by their number: a batch of standard input keeps the line
+    numbers of the whole input."""
     parsed, problems = {}, {}
-    for number, line in enumerate(lines):
+    for number, line in lines.items():
         try:
             parsed[number] = parse(line, trained, allow_longer)
         except ValueError as exc:
@@ -121,7 +200,13 @@ def answer(trained: TrainedModel, lines: list[str], allow_longer: bool = False):
         question = encode_questions([parsed[n][0] for n in numbers], [parsed[n][1] for n in numbers], asked)
         ids, confidence = answering.predict(trained.model, question, asked.answer_width)
         for n, text, c in zip(numbers, fmt.vocab.decode(ids), confidence):
-            answers[n] = (text.strip(), float(c))
+            # Only the padding after the answer is dropped: padding before or inside it
+            # makes it no number, as the evaluate stage scores it.
+            text = text.rstrip(PAD)
+            if NUMBER.fullmatch(text):
+                answers[n] = (text, float(c))
+            else:
+                problems[n] = f"the model's answer {cut(text)} is not a number"
     return answers, problems
 
 
@@ -130,9 +215,12 @@ QUOTE = 80
 
 
 def quoted(line: str) -> str:
-    """The line as its error message quotes it: repr of the stripped text, cut at QUOTE
-    characters with the full length said."""
-    text = line.strip()
+    """The line as its error message quotes it: the stripped text, `cut`."""
+    return cut(line.strip())
+
+
+def cut(text: str) -> str:
+    """repr of `text`, cut at QUOTE characters with the full length said."""
     if len(text) <= QUOTE:
         return repr(text)
     return f"{text[:QUOTE]!r}... ({len(text):,} characters)"
