@@ -17,6 +17,7 @@ from arith_seq2seq.model.aligned import AlignedRNN, tens_complement
 from arith_seq2seq.pipeline.errors import ConfigError
 
 from .conftest import TINY_PARAMS, config, train_tiny
+from .test_aligned_sub import edge_pairs, exact_match_by_sign, mixed_pairs, number, train_aligned
 from .test_cli import run
 
 ALIGNED = {"arch": "aligned", "cell": "gru", "hidden_size": 8}
@@ -199,17 +200,59 @@ def test_a_trained_aligned_model_is_scored_on_every_longer_set(aligned_model, ti
 
 @pytest.mark.slow
 def test_a_longer_run_learns_2_digit_addition_and_carries_it_to_longer_numbers(tiny_split, wider_longer, tmp_path):
-    # 60 epochs (about 2,300 steps; 12 s on one free CPU core): the 2-digit validation set
-    # is answered (almost) perfectly, the longer sets well above chance but not perfectly.
-    # Seen with 1 torch thread: val 1.0, digits_3 0.96, digits_10 0.74, digits_20 0.515;
-    # with 2 threads (other rounding, so another run): val 0.997, 0.895, 0.6, 0.315.
+    # 60 epochs through `fit` (about 2,300 steps; 12 s on one free CPU core) on the tiny
+    # split's 2-digit questions: the validation set is answered (almost) perfectly, the
+    # longer sets well above chance but not perfectly. This run (train.seed 7, 1 torch
+    # thread, as conftest sets) measured val 1.0, digits_3 0.965, digits_10 0.74,
+    # digits_20 0.53, every chain right; it is deterministic, and the thresholds leave it
+    # 6 to 14 points. They hold for one run, not for these settings: seeds 1 to 4 measured
+    # digits_3 0.855-0.97, digits_10 0.48-0.82, digits_20 0.155-0.675 (two of the four
+    # below these thresholds), so a change that reorders the training (another seed,
+    # batch order, thread count: 2 threads gave 0.895, 0.6, 0.315) can fail it without a
+    # fault. The length claims of README.md (after 3-digit training, at 100 digits:
+    # addition 99.5-100%, subtraction 96.75-99.95%) are checked, as near as a short run
+    # reaches them, below and in tests/test_aligned_sub.py, by runs stable from seed to seed.
     train = {**ALIGNED_TRAIN, "max_epochs": 60, "patience": 60}
     path = train_tiny(tiny_split, tmp_path, ALIGNED, train)
     trained = model_file.load(path)
     scores = evaluate_longer(trained, path, wider_longer)
     print("aligned model, 60 epochs: val", trained.info["best_val_exact_match"], "longer", scores)
-    assert trained.info["best_val_exact_match"] >= 0.97
-    assert scores["digits_3"] >= 0.8 and scores["digits_10"] >= 0.4 and scores["digits_20"] >= 0.15, scores
+    assert trained.info["best_val_exact_match"] >= 0.99
+    assert scores["digits_3"] >= 0.9 and scores["digits_10"] >= 0.6 and scores["digits_20"] >= 0.4, scores
+
+
+@pytest.fixture(scope="module")
+def trained_add() -> AlignedRNN:
+    """Addition, trained by tests/test_aligned_sub.py's loop: 1,000 steps of 128 questions of
+    1- to 3-digit operands, gru 12, the gradient clipped (6-7 s of one core)."""
+    return train_aligned("add")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "digits, at_least",
+    # README.md and docs/length-generalisation.md: the pipeline's addition runs (gru 12,
+    # 8 epochs of 400,000 questions, about 5,000 steps of 512) answer 99.95-100% at 20
+    # digits, 99.85-100% at 50, 99.5-100% at 100, every chain right. These 1,000 steps of
+    # 128 measured, over seeds 0 to 5 (600 questions a length): 1- to 3-digit questions
+    # 99.9-100%, 95.2-100% at 20 digits, 93.8-98.3% at 50, 87.7-98.2% at 100, every chain
+    # right; seed 0, used here: 100%, 100%, 98.3%, 97.3%. (gru 8: 79-97.5% at 100;
+    # 2,000 steps of gru 8: 96-99%.)
+    [(3, 0.998), (20, 0.94), (50, 0.9), (100, 0.85)],
+)
+def test_a_short_run_adds_3_digit_training_to_100_digit_numbers(trained_add, digits, at_least):
+    if digits == 3:
+        a, b = mixed_pairs(3, 3000, seed=11)
+    else:
+        rng = np.random.default_rng(digits)
+        a = [number(rng, digits) for _ in range(600)]
+        b = [number(rng, digits) for _ in range(600)]
+    got = exact_match_by_sign(trained_add, a, b, digits)
+    # The chains: every sum of 0, 1, 9...9, 10...0, 10...01 (99...9 + 1 included).
+    chains = exact_match_by_sign(trained_add, *edge_pairs(digits), digits)
+    print(f"aligned add, {digits} digits:", got, "chains", chains)
+    assert got["positive"] >= at_least, got
+    assert all(value == 1.0 for value in chains.values()), chains
 
 
 def test_predict_answers_long_questions_without_allow_longer(capsys, monkeypatch, aligned_model, tiny_model):
