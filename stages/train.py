@@ -35,8 +35,7 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params(args.params)
-    key = resume.fingerprint(params.model, params.train, args.train, args.val) if args.state_dir else None
-    done = resume.finished(args.state_dir, key) if key else None
+    done = resume.finished(args.state_dir, params.model, params.train, args.train, args.val) if args.state_dir else None
     if done is not None:
         # Trained already, and killed before DVC recorded it: the same model, not a new run.
         print(f"train: {done} holds this training (same params, data and code), finished; not training again")
@@ -62,7 +61,8 @@ def main() -> None:
             return
         model_file.save(args.model, trained)
         _publish_live(args.live_dir, live)
-    if key:
+    if args.state_dir:
+        key = resume.fingerprint(params.model, params.train, args.train, args.val)
         resume.keep_finished(args.state_dir, key, args.model, args.live_dir)
     _report(trained.info, args.model)
 

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import os
+
+# One thread per process, set before torch is imported: the tests run in two pytest-xdist
+# workers on two cores (pyproject.toml's addopts), and threads beyond the cores spin
+# against each other (a user measured one slow file at 67 s with torch's default threads,
+# 20 s with one). Every subprocess the tests start (stages, `dvc repro`, `arith-seq2seq
+# predict`) inherits these from os.environ; pytest_configure sets this process's torch.
+for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_variable] = "1"
+
+import fcntl
 import io
+import json
 import runpy
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from arith_seq2seq.data import question_set
@@ -22,6 +37,11 @@ from arith_seq2seq.pipeline.params import SECTIONS
 from arith_seq2seq.training.fit import fit
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    torch.set_num_threads(1)
+
 
 # The Keras reference's settings: the base of the configs tests build (params.yaml holds
 # the project's defaults, for a much bigger run). Every key of every section is here,
@@ -144,18 +164,44 @@ def run_stage_in_process(name: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder `name` that build(folder) fills once per test run and no test changes:
+    in this process without pytest-xdist; with it, in the first worker to ask, the others
+    waiting for it under a lock and reusing it (the run's workers share the parent of their
+    temporary folders)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent
+    folder, done = shared / name, shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released as the file closes
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def tiny_split_paths(folder: Path) -> dict[str, Path]:
+    return {**{name: folder / f"{name}.npz" for name in ("train", "val", "test")}, "longer": folder / "longer"}
+
+
+def write_tiny_split(folder: Path) -> None:
+    paths = tiny_split_paths(folder)
+    qs = generate_questions(config("data", **TINY_PARAMS["data"]))
+    for part, name in zip(splitting.split(qs, config("split", **TINY_PARAMS["split"])), ("train", "val", "test")):
+        question_set.save(part, paths[name])
+    paths["longer"].mkdir()
+    question_set.save_longer(generate_longer(config("data", **TINY_PARAMS["data"])), paths["longer"])
+
+
 @pytest.fixture(scope="session")
 def tiny_split(tmp_path_factory) -> dict[str, Path]:
     """train/val/test .npz files of 2-digit questions, and a folder of 3-digit ones."""
-    folder = tmp_path_factory.mktemp("data")
-    qs = generate_questions(config("data", **TINY_PARAMS["data"]))
-    paths = {name: folder / f"{name}.npz" for name in ("train", "val", "test")}
-    for part, path in zip(splitting.split(qs, config("split", **TINY_PARAMS["split"])), paths.values()):
-        question_set.save(part, path)
-    paths["longer"] = folder / "longer"
-    paths["longer"].mkdir()
-    question_set.save_longer(generate_longer(config("data", **TINY_PARAMS["data"])), paths["longer"])
-    return paths
+    return tiny_split_paths(built_once(tmp_path_factory, "data", write_tiny_split))
 
 
 def train_tiny(split: dict[str, Path], folder: Path, model: dict | None = None, train: dict | None = None) -> Path:
@@ -175,4 +221,28 @@ def train_tiny(split: dict[str, Path], folder: Path, model: dict | None = None, 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_split, tmp_path_factory) -> Path:
     """A repeat-architecture model trained for two epochs on the tiny split (not accurate, but real)."""
-    return train_tiny(tiny_split, tmp_path_factory.mktemp("model"))
+    return built_once(tmp_path_factory, "model", lambda folder: train_tiny(tiny_split, folder)) / "model.pt"
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory):
+    """The tiny pipeline in a temporary git repository, reproduced by the real `dvc repro`
+    and committed, once for the test run (tests/dvc_repo.py). No test changes it: each
+    copies it (`repo` below, tests/test_experiments.py)."""
+    from .dvc_repo import Reproduced, Repo, outputs, reproduce
+
+    def build(folder: Path) -> None:
+        (folder / "ran.json").write_text(json.dumps(reproduce(folder / "repo").ran))
+
+    folder = built_once(tmp_path_factory, "reproduced", build)
+    repo = Repo(folder / "repo")
+    return Reproduced(repo, json.loads((folder / "ran.json").read_text()), outputs(repo))
+
+
+@pytest.fixture
+def repo(reproduced, tmp_path):
+    """A copy of the reproduced and committed repository of its own for each test, with
+    its git history and DVC cache (run-cache included): the tests run alone or in any order."""
+    from .dvc_repo import copy_of
+
+    return copy_of(reproduced, tmp_path / "repo")

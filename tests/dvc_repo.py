@@ -6,13 +6,16 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from .conftest import ROOT, write_params
 
-ALL = ["generate", "split", "train", "evaluate"]
+# Every stage, in the order `dvc repro` runs them. check_params reruns (and its stamp,
+# unchanged, reruns nothing) whenever params.yaml changes.
+ALL = ["check_params", "generate", "split", "train", "evaluate"]
 
 
 class Repo:
@@ -77,3 +80,32 @@ def cached_and_ran(repo: Repo) -> tuple[list[str], list[str]]:
     """Run `dvc repro`; return the stages restored from the run-cache and the stages that ran."""
     out = repo.run("dvc", "repro")
     return re.findall(r"Stage '(\w+)' is cached - skipping run", out), re.findall(r"Running stage '(\w+)'", out)
+
+
+@dataclass
+class Reproduced:
+    """The tiny pipeline, reproduced once and committed; no test changes it (each works on
+    a copy): tests/conftest.py's session-scoped `reproduced` fixture."""
+
+    repo: Repo
+    ran: list[str]  # the stages the first `dvc repro` ran
+    outputs: dict[str, bytes]
+
+
+def reproduce(path: Path) -> Reproduced:
+    """tiny_repo in the new folder `path`, reproduced by `dvc repro` and committed."""
+    path.mkdir()
+    repo = tiny_repo(path)
+    ran = repo.repro()
+    repo.commit("first run")
+    return Reproduced(repo, ran, outputs(repo))
+
+
+def copy_of(reproduced: Reproduced, path: Path) -> Repo:
+    """A copy of the reproduced and committed repository at `path` (which must not exist),
+    with its git history and DVC cache (run-cache included), checked to be as reproduced."""
+    subprocess.run(["cp", "-a", str(reproduced.repo.path), str(path)], check=True)
+    repo = Repo(path)
+    assert repo.run("git", "status", "--porcelain") == "", "the reproduced repository was changed"
+    assert outputs(repo) == reproduced.outputs
+    return repo

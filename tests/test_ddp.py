@@ -43,7 +43,8 @@ def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
     assert "(2 processes)" in result.stdout
     # One process printed the epoch samples and wrote the outputs.
     assert result.stdout.count("Epoch 1/4") == 1
-    assert sorted(p.name for p in out.iterdir()) == ["live", "model.pt"]
+    assert sorted(p.name for p in out.iterdir()) == ["live", "model.pt", "state"]
+    assert [p.name for p in (out / "state").iterdir()] == ["finished"]  # the finished training only
 
     trained = model_file.load(out / "model.pt")
     assert trained.info["processes"] == 2
@@ -67,10 +68,12 @@ def test_a_machine_waiting_for_its_partners_says_so(tmp_path, tiny_split):
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
-        # The second machine never comes: the first must say what it is waiting for.
-        line = proc.stdout.readline()
+        # The second machine never comes: the first must say what it is waiting for (once it
+        # has said which precision it trains in).
+        precision, line = proc.stdout.readline(), proc.stdout.readline()
     finally:
         proc.kill()
         proc.wait()
         proc.stdout.close()
+    assert precision.startswith("train: precision ")
     assert line.strip() == f"train: waiting for all 2 processes on 2 machines to join at 127.0.0.1:{port}"

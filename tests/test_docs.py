@@ -26,9 +26,12 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
-from .conftest import ROOT, run_stage_in_process, write_params
+from .conftest import ROOT, config, run_stage_in_process, write_params
 
 # The package's own modules, named here only, so that moving them is one edit.
+from arith_seq2seq.data.question_format import QuestionFormat
+from arith_seq2seq.model import ModelSpec, build, model_file
+from arith_seq2seq.model.model_file import TrainedModel
 from arith_seq2seq.pipeline.params import load_params
 from arith_seq2seq.training.fit import fit
 
@@ -106,26 +109,42 @@ def tiny_project(tmp_path_factory) -> Path:
 
 # -- bad parameters (docs/reliability.md) -------------------------------------------------
 
+def updated(**sections):
+    """A change to params.yaml: these keys of these sections set."""
+    return lambda params: {name: {**values, **sections.get(name, {})} for name, values in params.items()}
+
+
 # (the stage dvc repro runs first for that change, the change to the committed params.yaml, the quoted line)
 BAD_PARAMS = [
-    ("generate", {"data": {"count": 1_200_000}},
+    ("generate", updated(data={"count": 1_200_000}),
      "error: data.count is 1,200,000, but only 1,000,000 distinct ordered add questions with up to 3 digit(s) "
      "exist; lower data.count or raise data.digits"),
-    ("train", {"model": {"hiden_size": 64}},
+    ("check_params", updated(model={"hiden_size": 64}),
      "error: params.yaml: unknown key model.hiden_size; model takes arch, cell, decoder_layers, embedding_dim, hidden_size"),
-    ("train", {"model": {"cell": "transformer"}}, "error: model.cell is 'transformer'; choose one of lstm, gru, rnn"),
-    ("split", {"split": {"val_fraction": 0.5, "test_fraction": 0.5}},
+    ("check_params", updated(model={"cell": "transformer"}), "error: model.cell is 'transformer'; choose one of lstm, gru, rnn"),
+    ("check_params", updated(split={"val_fraction": 0.5, "test_fraction": 0.5}),
      "error: split.val_fraction + split.test_fraction = 1 leaves no training data; make their sum smaller than 1 "
      "(for example 0.1 and 0.1)"),
+    ("check_params", lambda params: {("trian" if name == "train" else name): v for name, v in params.items()},
+     "error: params.yaml: unknown section 'trian' (did you mean 'train'?); known sections are data, split, model, train, evaluate"),
+    ("check_params", lambda params: {name: v for name, v in params.items() if name != "train"},
+     "error: params.yaml: missing or empty section 'train'; every section must be set (the project's params.yaml has "
+     "each one, with its meaning)"),
+    ("check_params", lambda params: None,
+     "error: params.yaml: missing or empty section 'data', 'split', 'model', 'train', 'evaluate'; every section must be "
+     "set (the project's params.yaml has each one, with its meaning)"),
+    ("check_params", updated(train={"lr": float("inf")}), "error: train.lr must be a finite number, got inf"),
+    ("check_params", updated(train={"weight_decay": float("nan")}), "error: train.weight_decay must be a finite number, got nan"),
+    ("check_params", updated(model={"hidden_size": 100_000}), "error: model.hidden_size must be at most 4096, got 100000"),
 ]
 
 
-@pytest.mark.parametrize("stage, change, line", BAD_PARAMS, ids=["count", "unknown-key", "cell", "fractions"])
+@pytest.mark.parametrize("stage, change, line", BAD_PARAMS, ids=[
+    "count", "unknown-key", "cell", "fractions", "misspelled-section", "missing-section", "empty", "inf", "nan", "huge",
+])
 def test_bad_params_messages_are_what_the_stages_print(tmp_path, monkeypatch, stage, change, line):
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for section, values in change.items():
-        params[section].update(values)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    params = change(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    (tmp_path / "params.yaml").write_text("" if params is None else yaml.safe_dump(params, sort_keys=False))
     monkeypatch.chdir(tmp_path)
     proc = run_stage_in_process(stage, *stage_args(stage))
     assert proc.returncode == 2
@@ -137,6 +156,7 @@ def test_the_dvc_repro_transcript_runs_the_dvc_yaml_command():
     # The page's `dvc repro` transcript (run for real in a fresh clone) shows dvc.yaml's command.
     command = DVC_YAML["stages"]["generate"]["cmd"]
     text = page("docs/reliability.md").splitlines()
+    assert f"> {DVC_YAML['stages']['check_params']['cmd']}" in text
     assert f"> {command}" in text
     assert f"ERROR: failed to reproduce 'generate': failed to run: {command}, exited with 2" in text
 
@@ -190,17 +210,40 @@ def committed_model() -> Path | None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", PREDICT_PAGES)
-def test_predict_transcripts_are_what_it_prints(request, name):
-    if committed_model() is not None:
-        # The committed run's model: every line, answers and confidences included.
-        for steps in predict_transcripts(name):
-            assert run_transcript(steps, ROOT) == [expected for _, expected in steps]
-        return
-    # Without it (a fresh clone before `dvc repro`), any 3-digit add model gives the same
-    # messages, exit statuses and number of answers; the answers themselves may differ.
-    folder = request.getfixturevalue("tiny_project")
+def test_predict_transcripts_are_what_the_committed_model_prints(name):
+    # Every line, answers and confidences included: only the committed run's model gives them.
+    if committed_model() is None:
+        pytest.skip("data/model.pt is not the model dvc.lock records: run the README's first command "
+                    "(`dvc repro`) to check the predict transcripts' answers exactly")
     for steps in predict_transcripts(name):
-        actual = run_transcript(steps, folder)
+        assert run_transcript(steps, ROOT) == [expected for _, expected in steps]
+
+
+@pytest.fixture(scope="module")
+def sevens_project(tmp_path_factory) -> Path:
+    """A folder with dvc.yaml and, as data/model.pt, a 3-digit add model of the repeat
+    architecture (the default's) that answers 7777 to every question: untrained, its output
+    layer always picks 7. Every answer a number, as the committed model's are; a tiny
+    training's are not (blanks, which predict reports as errors)."""
+    folder = tmp_path_factory.mktemp("sevens")
+    shutil.copy(ROOT / "dvc.yaml", folder / "dvc.yaml")
+    (folder / "data").mkdir()
+    fmt = QuestionFormat("add", 3, True)
+    model = build(ModelSpec(config("model", arch="repeat", hidden_size=8), fmt))
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.fill_(-10.0)
+        model.head.bias[fmt.vocab.chars.index("7")] = 10.0
+    model_file.save(folder / "data" / "model.pt", TrainedModel(model=model.eval(), info={}))
+    return folder
+
+
+@pytest.mark.parametrize("name", PREDICT_PAGES)
+def test_predict_transcripts_messages_statuses_and_counts(sevens_project, name):
+    # Any 3-digit add model that answers numbers gives the transcripts' messages, exit
+    # statuses and number of answers (so this runs in a fresh clone too); the answers differ.
+    for steps in predict_transcripts(name):
+        actual = run_transcript(steps, sevens_project)
         for (command, expected), got in zip(steps, actual, strict=True):
             errors = [line for line in expected if line.startswith("error:")]
             for line in errors:
@@ -309,8 +352,8 @@ def percent(shown: str, value: float) -> bool:
     return f"{100 * value:.{decimals}f}" == digits
 
 
-def test_readme_results_are_the_committed_metrics():
-    metrics = json.loads((ROOT / "metrics" / "evaluate.json").read_text())
+def results_rows(metrics: dict) -> dict[str, tuple[int, int, float]]:
+    """The README results table's rows as the evaluate stage's metrics give them."""
     space, test = metrics["space"], metrics["test"]
     size = {1: 10, 2: 90, 3: 900}  # operands of 1, 2, 3 digits (0-9, 10-99, 100-999)
 
@@ -322,21 +365,38 @@ def test_readme_results_are_the_committed_metrics():
     short = [stratum(n) for n in ("1+1", "1+2", "2+1", "2+2")]
     short_questions, short_wrong = sum(q for q, _ in short), sum(w for _, w in short)
     worst_questions, worst_wrong = stratum(space["worst"]["digits"])
-    expected = {
+    return {
         "whole space": (space["scored"], space["errors"], space["exact_match"]),
         "never trained on": (space["unseen"]["scored"], space["unseen"]["errors"], space["unseen"]["exact_match"]),
         "both operands of at most 2 digits": (short_questions, short_wrong, 1 - short_wrong / short_questions),
         f"worst digit-count group: {space['worst']['digits']} digits": (worst_questions, worst_wrong, space["worst"]["exact_match"]),
         "test split": (test["n_samples"], test["n_errors"], test["exact_match"]),
     }
+
+
+def test_readme_results_are_the_committed_metrics():
+    # Two runs side by side: the committed one (bf16-mixed on this machine's CPU) and the same
+    # `dvc repro` in float32 (bench/float32-evaluate.json, its metrics/evaluate.json).
+    metrics = json.loads((ROOT / "metrics" / "evaluate.json").read_text())
+    space = metrics["space"]
+    float32 = json.loads((ROOT / "bench" / "float32-evaluate.json").read_text())
     readme = page("README.md")
-    table = readme.split("| | questions | wrong | exact match |", 1)[1].split("\n\n", 1)[0]
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.strip().splitlines()[1:]]
-    assert len(rows) == len(expected)
-    for (label, questions, wrong, shown), (key, (n, errors, exact)) in zip(rows, expected.items()):
+    table = readme.split("| | questions | wrong, bf16-mixed (committed) | exact match | wrong, float32 | exact match |", 1)[1]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.split("\n\n", 1)[0].strip().splitlines()[1:]]
+    committed, other = results_rows(metrics), results_rows(float32)
+    assert len(rows) == len(committed)
+    for (label, questions, wrong, shown, wrong32, shown32), (key, (n, errors, exact)), (key32, (n32, errors32, exact32)) in zip(
+        rows, committed.items(), other.items()
+    ):
+        # The worst group is named for the committed run; float32's row is that group's.
         assert label.startswith(key), (label, key)
         assert (questions, wrong) == (f"{n:,}", f"{errors:,}"), label
         assert percent(shown, exact), (label, shown, exact)
+        if key.startswith("worst"):
+            n32, errors32 = n, round((1 - float32["space"]["by_digits"][space["worst"]["digits"]]) * n)
+            exact32 = float32["space"]["by_digits"][space["worst"]["digits"]]
+        assert (questions, wrong32) == (f"{n32:,}", f"{errors32:,}"), label
+        assert percent(shown32, exact32), (label, shown32, exact32)
     assert f"answers {space['scored'] - space['errors']:,} of all {space['scored']:,} questions" in readme
     assert f"![the whole question space, {space['errors']} wrong answers circled]" in readme
 

@@ -69,7 +69,7 @@ def test_early_stopping_fires_and_the_best_epoch_is_kept(tmp_path, tiny_split):
     summary = json.loads((out / "live" / "metrics.json").read_text())
     assert summary["val"]["best_exact_match"] == pytest.approx(max(scores), abs=1e-6)
     assert summary["val"]["exact_match"] == pytest.approx(scores[-1], abs=1e-6)
-    assert f"at epoch {kept} of {info['epochs']};" in done.stdout
+    assert f"at epoch {kept} of {info['epochs']}, 32-true;" in done.stdout
 
 
 def test_of_equal_val_scores_the_later_epoch_is_kept():

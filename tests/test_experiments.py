@@ -11,20 +11,21 @@ import time
 import pytest
 import yaml
 
-from .dvc_repo import Repo, tiny_repo
+from .dvc_repo import Repo, copy_of
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Repo:
-    repo = tiny_repo(tmp_path_factory.mktemp("experiments"))
-    # The shared places: a bare git repository and a DVC remote folder.
+def repo(reproduced, tmp_path_factory) -> Repo:
+    """A copy of the session's reproduced tiny pipeline (tests/conftest.py), with the
+    shared places committed: a bare git repository and a DVC remote folder. This module's
+    tests share it; each leaves it at the baseline commit."""
+    repo = copy_of(reproduced, tmp_path_factory.mktemp("experiments") / "repo")
     shared = tmp_path_factory.mktemp("shared")
     subprocess.run(["git", "init", "-q", "--bare", str(shared / "git")], check=True)
     repo.run("git", "remote", "add", "origin", str(shared / "git"))
     repo.run("dvc", "remote", "add", "-d", "store", str(shared / "dvc"))
-    repo.repro()
     repo.commit("baseline")
     yield repo
     # The queue's workers stop once idle; do not leave them to find out.
@@ -55,11 +56,20 @@ def wait_for_queue(repo: Repo, timeout: float = 600) -> str:
     raise AssertionError(f"the queue did not finish in {timeout} s:\n{status}")
 
 
-def test_two_queued_experiments_run_at_once_and_reuse_the_workspace_data(repo):
+@pytest.fixture(scope="module")
+def queued(repo) -> tuple[str, str]:
+    """Two experiments, lr-0.005 and lr-0.02, queued and run two at a time: what `dvc queue
+    start` printed and the queue's status once they ended. Made once for the tests that
+    need them, whichever runs first (or alone)."""
     for lr in (0.005, 0.02):
         repo.run("dvc", "exp", "run", "--queue", "-S", f"train.lr={lr}", "-n", f"lr-{lr}")
-    assert "Started '2' new experiments task queue workers" in repo.run("dvc", "queue", "start", "-j", "2")
-    status = wait_for_queue(repo)
+    started = repo.run("dvc", "queue", "start", "-j", "2")
+    return started, wait_for_queue(repo)
+
+
+def test_two_queued_experiments_run_at_once_and_reuse_the_workspace_data(repo, queued):
+    started, status = queued
+    assert "Started '2' new experiments task queue workers" in started
     assert len(re.findall(r"\bSuccess\b", status)) == 2, status
 
     found = experiments(repo)
@@ -89,7 +99,7 @@ def test_a_temp_experiment_and_a_queued_repeat_come_from_the_run_cache(repo):
     assert found["temp-again"]["metrics"] == found["temp-run"]["metrics"]
 
 
-def test_keep_an_experiment_and_share_it_through_remotes(repo, tmp_path):
+def test_keep_an_experiment_and_share_it_through_remotes(repo, queued, tmp_path):
     exp = experiments(repo)["lr-0.02"]
     repo.run("dvc", "exp", "apply", "lr-0.02")
     assert yaml.safe_load((repo.path / "params.yaml").read_text())["train"]["lr"] == 0.02

@@ -1,5 +1,6 @@
 """What a broken params.yaml or a badly timed kill does to the last good outputs, through
-the real `dvc repro` on a copy of the tiny reproduced repository."""
+the real `dvc repro` on a copy of the tiny reproduced repository (tests/conftest.py's
+`repo`, a copy of each test's own)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import pytest
 import yaml
 
 from .dvc_repo import Repo, outputs
-from .test_pipeline import repo, reproduced  # noqa: F401  (TEMP)
 
 pytestmark = pytest.mark.slow
 

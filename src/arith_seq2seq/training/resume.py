@@ -122,11 +122,14 @@ def keep_finished(folder: str | Path, key: str, model: str | Path, live: str | P
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
-def finished(folder: str | Path, key: str) -> Path | None:
-    """The finished training kept for `key` (its folder holds model.pt and live/), or None."""
+def finished(folder: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, *data_files) -> Path | None:
+    """The finished training kept for these params, data and code (its folder holds
+    model.pt and live/), or None; also None where a data file is missing, which the
+    training then reports."""
     done = Path(folder) / FINISHED
     try:
-        return done if (done / "key").read_text() == key else None
+        key = (done / "key").read_text()
+        return done if key == fingerprint(model_cfg, train_cfg, *data_files) else None
     except OSError:
         return None
 
