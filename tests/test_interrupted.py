@@ -206,13 +206,19 @@ def test_split_killed_while_writing_keeps_all_three_previous_parts(tmp_path):
     assert not train_keys & set(zip(val.a.tolist(), val.b.tolist()))
 
 
-def test_evaluate_killed_while_writing_keeps_all_previous_outputs(tmp_path, tiny_model, tiny_split):
-    params = write_params(tmp_path / "params.yaml")
-    out = tmp_path / "out"
-    args = evaluate_args(params, tiny_model, tiny_split, out)
+def evaluated_then_changed(folder: Path, model: Path, split: dict) -> tuple[list, Path, dict[str, bytes]]:
+    """Evaluate once into `folder`/out, then change an evaluate param: the stage's arguments,
+    its output folder and the outputs that a failed or interrupted rerun must leave."""
+    params = write_params(folder / "params.yaml")
+    out = folder / "out"
+    args = evaluate_args(params, model, split, out)
     assert run_stage("evaluate", *args).returncode == 0
-    before = files(out)
     write_params(params, {"evaluate": {"max_errors": 3}})
+    return args, out, files(out)
+
+
+def test_evaluate_killed_while_writing_keeps_all_previous_outputs(tmp_path, tiny_model, tiny_split):
+    args, out, before = evaluated_then_changed(tmp_path, tiny_model, tiny_split)
     # to_csv calls, in order: errors, by carries, by digits (the JSON comes last).
     for kill_at in ("csv:2", "csv:3"):
         run_killed(kill_at, "evaluate", *args)
@@ -225,12 +231,7 @@ def test_evaluate_killed_while_writing_keeps_all_previous_outputs(tmp_path, tiny
 
 def test_ctrl_c_during_evaluate_is_one_line_and_keeps_every_output(tmp_path, tiny_model, tiny_split):
     # It printed a 36-line traceback.
-    params = write_params(tmp_path / "params.yaml")
-    out = tmp_path / "out"
-    args = evaluate_args(params, tiny_model, tiny_split, out)
-    assert run_stage("evaluate", *args).returncode == 0
-    before = files(out)
-    write_params(params, {"evaluate": {"max_errors": 3}})
+    args, out, before = evaluated_then_changed(tmp_path, tiny_model, tiny_split)
     result = run_killed("ctrl-c:2", "evaluate", *args, status=130)
     assert result.stderr.splitlines() == ["interrupted; the outputs are as they were before this run"]
     assert files(out) == before and leftovers(out) == []
