@@ -4,8 +4,9 @@ Training saves `last.ckpt` (weights, optimiser, schedule, callbacks, loop counte
 metric history) at the end of every epoch and `best.ckpt` (the best epoch's weights) into
 this folder. It is not a DVC output, so DVC leaves it alone when a stage fails; the next
 run resumes from `last.ckpt` if it was written for the same params, data and code, which
-it checks by a fingerprint stored in the checkpoint. Otherwise it starts over. The train
-stage deletes the folder once the model file is written.
+it checks by a fingerprint stored in the checkpoint. Otherwise it starts over. Once the model
+file is written, the train stage replaces the checkpoints by the finished training
+(`keep_finished`), for a rerun after a kill before DVC records the outputs.
 """
 
 from __future__ import annotations
