@@ -5,6 +5,7 @@
     python bench/frontier.py --set data.operation=mul --only default   # any other change
     python bench/frontier.py --architectures   # the architectures and operations table
     python bench/frontier.py --length          # longer questions: docs/length-generalisation.md
+    python bench/frontier.py --results         # every architecture x operation: docs/results.md
 
 Each setting is the committed params.yaml with a few keys changed; each runs the whole
 pipeline from scratch (`dvc repro -f`, all four stages) in a clone of HEAD and is timed as
@@ -39,37 +40,37 @@ SETTINGS: dict[str, dict] = {
     "seed 3": {"train.seed": 3},
     "reference (the old default)": {
         "data.sampling": "reference", "data.count": 50_000, "split.always_train_digits": 0,
-        "train.batch_size": 256, "train.max_epochs": 20, "train.precision": "32-true", "train.min_stratum_share": 0.0,
+        "repeat.batch_size": 256, "repeat.max_epochs": 20, "repeat.precision": "32-true", "train.min_stratum_share": 0.0,
     },
     "balanced sampling, old budget": {
-        "data.count": 50_000, "train.batch_size": 256, "train.max_epochs": 20, "train.precision": "32-true",
+        "data.count": 50_000, "repeat.batch_size": 256, "repeat.max_epochs": 20, "repeat.precision": "32-true",
     },
     "reference sampling": {"data.sampling": "reference", "split.always_train_digits": 0, "train.min_stratum_share": 0.0},
     "no oversampling, no always-train": {"split.always_train_digits": 0, "train.min_stratum_share": 0.0},
     "300,000 questions": {"data.count": 300_000},
-    "500,000 questions, 2 epochs": {"data.count": 500_000, "train.max_epochs": 2},
-    "4 epochs": {"train.max_epochs": 4},
-    "2 epochs": {"train.max_epochs": 2},
-    "batch 256": {"train.batch_size": 256},
-    "float32": {"train.precision": "32-true"},
-    "hidden 96": {"model.hidden_size": 96},
-    "hidden 96, 4 epochs": {"model.hidden_size": 96, "train.max_epochs": 4},
-    "hidden 96, 500,000 questions": {"model.hidden_size": 96, "data.count": 500_000},
-    "hidden 64": {"model.hidden_size": 64},
+    "500,000 questions, 2 epochs": {"data.count": 500_000, "repeat.max_epochs": 2},
+    "4 epochs": {"repeat.max_epochs": 4},
+    "2 epochs": {"repeat.max_epochs": 2},
+    "batch 256": {"repeat.batch_size": 256},
+    "float32": {"repeat.precision": "32-true"},
+    "hidden 96": {"repeat.hidden_size": 96},
+    "hidden 96, 4 epochs": {"repeat.hidden_size": 96, "repeat.max_epochs": 4},
+    "hidden 96, 500,000 questions": {"repeat.hidden_size": 96, "data.count": 500_000},
+    "hidden 64": {"repeat.hidden_size": 64},
 }
 
 
 # The architectures and cells, and the other operations, all with the default training.
 ARCHITECTURES: dict[str, dict] = {
     **{
-        f"add, {arch} {cell}": {"model.arch": arch, "model.cell": cell}
+        f"add, {arch} {cell}": {"model.arch": arch, f"{arch}.cell": cell}
         for arch in ("repeat", "seq2seq", "attention")
         for cell in ("lstm", "gru", "rnn")
     },
     # The encoder-decoders learn slower under the defaults chosen for repeat (bfloat16,
     # batches of 512, 3 epochs): the same two in float32 with batches of 256.
-    "add, seq2seq lstm, float32, batch 256": {"model.arch": "seq2seq", "train.precision": "32-true", "train.batch_size": 256},
-    "add, attention lstm, float32, batch 256": {"model.arch": "attention", "train.precision": "32-true", "train.batch_size": 256},
+    "add, seq2seq lstm, float32, batch 256": {"model.arch": "seq2seq", "seq2seq.precision": "32-true", "seq2seq.batch_size": 256},
+    "add, attention lstm, float32, batch 256": {"model.arch": "attention", "attention.precision": "32-true", "attention.batch_size": 256},
     "sub, repeat lstm": {"data.operation": "sub"},
     "mul, repeat lstm": {"data.operation": "mul"},
     "mul, attention lstm": {"data.operation": "mul", "model.arch": "attention"},
@@ -78,10 +79,7 @@ ARCHITECTURES: dict[str, dict] = {
 
 # The digit-aligned architecture (docs/length-generalisation.md), three seeds per operation,
 # and the character architectures it is compared with, each as `dvc exp run -S` changes.
-ALIGNED = {
-    "model.arch": "aligned", "model.cell": "gru", "model.hidden_size": 12, "train.lr": 0.01,
-    "train.max_epochs": 8, "train.patience": 8, "train.precision": "32-true",
-}
+ALIGNED = {"model.arch": "aligned"}  # its section in params.yaml holds its recipe
 LENGTH: dict[str, dict] = {
     **{
         f"{operation}, aligned gru 12, seed {seed}": {"data.operation": operation, **ALIGNED, "train.seed": seed}
@@ -91,14 +89,38 @@ LENGTH: dict[str, dict] = {
     # Subtraction's seed 1337 falls short of 99% at 100 digits in 8 epochs: 12 epochs.
     **{
         f"sub, aligned gru 12, 12 epochs, seed {seed}": {
-            "data.operation": "sub", **ALIGNED, "train.max_epochs": 12, "train.patience": 12, "train.seed": seed,
+            "data.operation": "sub", **ALIGNED, "aligned.max_epochs": 12, "aligned.patience": 12, "train.seed": seed,
         }
         for seed in (1337, 1, 2)
     },
     "add, repeat lstm (the default)": {},
-    "add, attention lstm, float32, batch 256": {"model.arch": "attention", "train.precision": "32-true", "train.batch_size": 256},
+    "add, attention lstm, float32, batch 256": {"model.arch": "attention", "attention.precision": "32-true", "attention.batch_size": 256},
     "sub, repeat lstm": {"data.operation": "sub"},
     "mul, attention lstm": {"data.operation": "mul", "model.arch": "attention"},
+}
+
+
+# The results table (docs/results.md): every architecture with every operation it learns,
+# each as the user types it, one flag for the architecture (its params section holds its
+# recipe); three seeds for the digit-column architectures, whose claims are per seed.
+SEEDS = (1337, 1, 2)
+RESULTS: dict[str, dict] = {
+    **{
+        f"{operation}, {arch}, seed 1337": {"data.operation": operation, "model.arch": arch}
+        for arch in ("repeat", "seq2seq", "attention")
+        for operation in ("add", "sub", "mul")
+    },
+    **{
+        f"{operation}, aligned, seed {seed}": {"data.operation": operation, "model.arch": "aligned", "train.seed": seed}
+        for operation in ("add", "sub")
+        for seed in SEEDS
+    },
+    **{
+        f"mul, columns, seed {seed}": {
+            "data.operation": "mul", "data.count": 800_000, "model.arch": "columns", "train.seed": seed,
+        }
+        for seed in SEEDS
+    },
 }
 
 
@@ -198,6 +220,37 @@ def length_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _share(value) -> str:
+    return "-" if value is None else "n/a" if isinstance(value, str) else f"{value:.2%}"
+
+
+def results_table(rows: list[dict]) -> str:
+    """Whole 3-digit space, short questions, and each longer length: N x N digits, and
+    for mul N x 1 digits too (times1_N)."""
+    lengths = [4, 5, 10, 20, 50, 100]
+    lines = [
+        "| operation, architecture, seed | whole 3-digit space: errors (exact match) | operands <= 2 digits: errors | "
+        + " | ".join(f"{n} digits" for n in lengths)
+        + " | N x 1 digits: 20 / 50 / 100 | carry chains right | `dvc exp run` s |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in lengths) + " | --- | --- | --- |",
+    ]
+    for r in rows:
+        if "failed" in r:
+            lines.append(f"| {r['name']} | failed | | " + " | " * len(lengths) + f" | | {r['seconds']:.0f} |")
+            continue
+        longer = r["longer"]
+        cells = [_share(longer.get(f"digits_{n}")) for n in lengths]
+        times1 = [longer.get(f"times1_{n}") for n in (20, 50, 100)]
+        times1 = "-" if all(v is None for v in times1) else " / ".join(_share(v) for v in times1)
+        chains = [v for k, v in longer.items() if k.startswith("chains_")]
+        chains = "n/a" if any(isinstance(v, str) for v in chains) else f"{sum(v == 1.0 for v in chains)} of {len(chains)}"
+        lines.append(
+            f"| {r['name']} | {r['space_errors']:,} ({r['space_exact_match']:.4%}) | {r['short_errors']} | "
+            + " | ".join(cells) + f" | {times1} | {chains} | {r['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| setting | changed from the default | `dvc repro` s | whole space: errors (exact match) | never trained on: errors (exact match) | operands <= 2 digits: errors | worst stratum |",
@@ -227,12 +280,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the architectures-and-operations settings instead (default out: bench/architectures.json)")
     parser.add_argument("--length", action="store_true",
                         help="run the longer-question settings as `dvc exp run -S` (default out: bench/length.json)")
+    parser.add_argument("--results", action="store_true",
+                        help="run the results table: every architecture x operation as `dvc exp run -S` "
+                        "(default out: bench/results-table.json; docs/results.md)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--maps", type=Path, help="copy each setting's metrics/space.png into this folder")
     args = parser.parse_args(argv)
-    mode = "length" if args.length else "architectures" if args.architectures else "frontier"
-    settings = {"length": LENGTH, "architectures": ARCHITECTURES, "frontier": SETTINGS}[mode]
-    args.out = args.out or BENCH / f"{mode}.json"
+    mode = "results" if args.results else "length" if args.length else "architectures" if args.architectures else "frontier"
+    settings = {"results": RESULTS, "length": LENGTH, "architectures": ARCHITECTURES, "frontier": SETTINGS}[mode]
+    args.out = args.out or BENCH / ("results-table.json" if args.results else f"{mode}.json")
+    exp = mode in ("length", "results")
     names = args.only or list(settings)
     unknown = [n for n in names if n not in settings]
     if unknown:
@@ -250,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in names:
             print(f"running {name} ...", file=sys.stderr, flush=True)
-            row = run_setting(clone, name, {**settings[name], **extra}, env, args.maps, exp=args.length)
+            row = run_setting(clone, name, {**settings[name], **extra}, env, args.maps, exp=exp)
             row["command"] = " ".join(exp_run_command(row["changes"]))
             rows.append(row)
             print(f"  {json.dumps(row)}", file=sys.stderr, flush=True)
@@ -258,9 +315,10 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps({"commit": commit, "extra": extra, "rows": rows}, indent=2) + "\n")
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"Commit {commit[:8]}{' with ' + ', '.join(f'{k}={v}' for k, v in extra.items()) if extra else ''}; "
-          f"every setting is {'its `dvc exp run`' if args.length else '`dvc repro -f`'} in a fresh clone, wall time.\n")
-    print({"length": length_table, "architectures": architecture_table, "frontier": table}[mode](rows))
-    if args.length:
+          f"every setting is {'its `dvc exp run`' if exp else '`dvc repro -f`'} in a fresh clone, wall time.\n")
+    tables = {"results": results_table, "length": length_table, "architectures": architecture_table, "frontier": table}
+    print(tables[mode](rows))
+    if exp:
         print("\n" + "\n".join(f"{r['name']}: {r['command']}" for r in rows))
     return 0
 

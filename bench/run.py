@@ -311,11 +311,11 @@ def bench_predict(b: Bench) -> dict:
     many = [f"{x}+{y}" for x, y in zip(a, c)]
 
     def median_time(lines, repeats):
-        cli.answer(trained, lines)  # warm-up, as the README measured
+        cli.answer_lines(trained, lines)  # warm-up, as the README measured
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            answers, problems = cli.answer(trained, lines)
+            answers, problems = cli.answer_lines(trained, lines)
             times.append(time.perf_counter() - start)
         assert not problems and len(answers) == len(lines), problems
         return statistics.median(times)
@@ -332,9 +332,9 @@ def bench_predict(b: Bench) -> dict:
     b.row("predict: load the model file", round(1000 * statistics.median(loads[1:]), 1), "ms",
           f"model_file.load, median of {len(loads) - 1} after one; model: {path.name} ({digits} digits)")
     b.row("predict: one question", round(1000 * t_one, 2), "ms",
-          f"cli.answer on {one[0]!r} after one warm-up call, median of {s.predict_repeats}")
+          f"cli.answer_lines on {one[0]!r} after one warm-up call, median of {s.predict_repeats}")
     b.row(f"predict: {s.batch_questions:,} questions", round(t_many, 3), "s",
-          f"cli.answer, batched; {s.batch_questions / t_many:,.0f} questions/s")
+          f"cli.answer_lines, batched; {s.batch_questions / t_many:,.0f} questions/s")
     b.row(f"`arith-seq2seq predict {one[0]}`", round(statistics.median(runs), 2), "s",
           f"whole command (Python and torch start-up, load, answer), median of {s.command_runs}")
     return {"model": str(path), "load_s": loads, "one_question_s": t_one, "batch_s": t_many,
@@ -343,11 +343,11 @@ def bench_predict(b: Bench) -> dict:
 
 def bench_space(b: Bench) -> dict:
     """The evaluate stage's whole-space scoring, against asking the same questions the
-    plain way (answering.predict batch by batch, what `predict` does)."""
+    plain way (answering.answer_questions batch by batch, what `predict` does)."""
     import numpy as np
 
     from arith_seq2seq.data import question_set
-    from arith_seq2seq.data.questions import encode
+    from arith_seq2seq.data.questions import question_and_answer_ids
     from arith_seq2seq.evaluation.scoring import evaluate
     from arith_seq2seq.evaluation.space import error_cases, score_space, space_metrics, space_operands
     from arith_seq2seq.evaluation.space_map import draw_space, save_png
@@ -373,18 +373,18 @@ def bench_space(b: Bench) -> dict:
     t_report = time.perf_counter() - start
 
     a, c = space_operands(fmt.digits, limit, p.evaluate.seed)
-    question, _ = encode(a, c, fmt)
+    question, _ = question_and_answer_ids(a, c, fmt)
     start = time.perf_counter()
-    answering.predict(trained.model, question, fmt.answer_width, batch)
+    answering.answer_questions(trained.model, question, fmt.answer_width, batch)
     t_plain = time.perf_counter() - start
 
     n = len(score.a)
-    params = trained.model.params
+    params = trained.model.config
     what = f"{params.arch} {params.cell} {params.hidden_size}, {fmt.digits} digits ({path.name})"
     b.row(f"whole-space scoring, {n:,} questions", round(n / t_score), "questions/s",
           f"space.score_space: encode, shared-prefix predict, which split each is in; {t_score:.2f} s; {what}")
     b.row("whole-space scoring, the plain way", round(n / t_plain), "questions/s",
-          f"answering.predict in batches of {batch}, as `predict` asks: {t_plain:.2f} s; "
+          f"answering.answer_questions in batches of {batch}, as `predict` asks: {t_plain:.2f} s; "
           f"shared prefixes are {t_plain / t_score:.1f}x faster")
     b.row("whole-space report", round(t_report, 2), "s",
           f"metrics, {len(errors):,} error rows sorted by stratum, the {score.digits}-digit map as PNG")

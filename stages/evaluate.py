@@ -68,7 +68,7 @@ def main() -> None:
     test_metrics, space = result.metrics["test"], result.metrics["space"]
     scores = result.metrics["longer"]
     if scores and all(v == NOT_APPLICABLE for v in scores.values()):
-        longer = f"{NOT_APPLICABLE} ({trained.model.params.arch} reads {trained.format.digits}-digit questions only)"
+        longer = f"{NOT_APPLICABLE} ({trained.model.config.arch} reads {trained.format.digits}-digit questions only)"
     else:
         longer = ", ".join(f"{k}: {v}" for k, v in scores.items())
     scored = "all" if space["scored"] == space["questions"] else f"a sample of {space['scored']:,} of"

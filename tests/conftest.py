@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import fields
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from arith_seq2seq.data import splitting
 from arith_seq2seq.data.longer_sets import generate_longer
 from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.model import model_file
-from arith_seq2seq.pipeline.params import SECTIONS
+from arith_seq2seq.pipeline.params import NETS, RECIPE_KEYS, SECTIONS, TrainConfig, section_keys
 from arith_seq2seq.training.fit import fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,49 +46,89 @@ def pytest_configure(config):
 
 # The Keras reference's settings: the base of the configs tests build (params.yaml holds
 # the project's defaults, for a much bigger run). Every key of every section is here,
-# since loading params needs them all.
+# since loading params needs them all. The reference's network and recipe are the repeat
+# section's; the other architectures' sections have the same recipe.
+_RECIPE = {"batch_size": 128, "max_epochs": 16, "lr": 0.01, "patience": 4, "precision": "32-true"}
 REFERENCE = {
     "data": {
         "digits": 3, "count": 50_000, "operation": "add", "sampling": "reference", "reverse": True, "seed": 1337,
         "longer_digits": [4, 5], "longer_count": 2000,
     },
     "split": {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 1337, "always_train_digits": 0},
-    "model": {"arch": "repeat", "cell": "lstm", "hidden_size": 128, "decoder_layers": 1, "embedding_dim": 0},
+    "model": {"arch": "repeat"},
+    **{
+        arch: {"cell": "lstm", "hidden_size": 128, "layers": 1, "embedding_dim": 0, **_RECIPE}
+        for arch in ("repeat", "seq2seq", "attention")
+    },
+    "aligned": {"cell": "gru", "hidden_size": 12, **_RECIPE},
+    "columns": {"cell": "gru", "hidden_size": 32, "pair_dim": 16, "carry_loss": 1.0, **_RECIPE},
     "train": {
-        "batch_size": 128, "max_epochs": 16, "lr": 0.01, "weight_decay": 0.0, "patience": 4, "seed": 1337,
-        "min_stratum_share": 0.0, "show_samples": 10, "devices": 1, "num_nodes": 1, "strategy": "auto",
-        "precision": "32-true", "accelerator": "cpu",
+        "weight_decay": 0.0, "seed": 1337, "min_stratum_share": 0.0, "show_samples": 10, "devices": 1,
+        "num_nodes": 1, "strategy": "auto", "accelerator": "cpu",
     },
     "evaluate": {"max_errors": 1000, "batch_size": 1024, "space_questions": 1_000_000, "seed": 1337, "device": "auto"},
 }
-
-
-def config(section: str, **values):
-    """A params section's config: REFERENCE's values, changed by `values`."""
-    merged = {**REFERENCE[section], **values}
-    return SECTIONS[section](**{k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()})
-
+assert list(REFERENCE) == list(SECTIONS) and all(sorted(REFERENCE[s]) == sorted(section_keys(s)) for s in SECTIONS)
 
 # Small enough to run in seconds, big enough that 2-digit addition is learnable (the
-# keys not given are REFERENCE's).
+# keys not given are REFERENCE's). Every architecture's section has the tiny recipe, the
+# character architectures the tiny network, so that `"model": {"arch": ...}` alone picks
+# a tiny run of any of them.
+_TINY_RECIPE = {"batch_size": 64, "max_epochs": 2, "lr": 0.01, "patience": 2}
 TINY_PARAMS = {
     "data": {
         "digits": 2, "count": 3000, "operation": "add", "sampling": "balanced", "reverse": True, "seed": 7,
         "longer_digits": [3], "longer_count": 200,
     },
     "split": {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 7},
-    "model": {"arch": "repeat", "cell": "lstm", "hidden_size": 64, "decoder_layers": 1, "embedding_dim": 0},
-    "train": {
-        "batch_size": 64,
-        "max_epochs": 2,
-        "lr": 0.01,
-        "weight_decay": 0.0,
-        "patience": 2,
-        "seed": 7,
-        "show_samples": 2,
+    "model": {"arch": "repeat"},
+    **{
+        arch: {"cell": "lstm", "hidden_size": 64, "layers": 1, "embedding_dim": 0, **_TINY_RECIPE}
+        for arch in ("repeat", "seq2seq", "attention")
     },
+    "aligned": dict(_TINY_RECIPE),
+    "columns": dict(_TINY_RECIPE),
+    "train": {"weight_decay": 0.0, "seed": 7, "show_samples": 2},
     "evaluate": {"max_errors": 50, "batch_size": 512, "space_questions": 1_000_000, "seed": 7},
 }
+
+
+def _config(layers: list[dict], section: str, values: dict):
+    def merged(name: str) -> dict:
+        return {k: v for layer in layers for k, v in layer.get(name, {}).items()}
+
+    values = dict(values)
+    if section in NETS:  # config("aligned", ...) is config("model", arch="aligned", ...)
+        values = {"arch": section, **values}
+        section = "model"
+    if section == "model":
+        # The network of `arch` (model.arch's by default), from that architecture's section.
+        arch = values.get("arch", merged("model")["arch"])
+        net = NETS[arch]
+        names = {f.name for f in fields(net)}
+        cls, merged_values = net, {**{k: v for k, v in merged(arch).items() if k in names}, "arch": arch, **values}
+    elif section == "train":
+        # The train section with the recipe of `arch` (model.arch's by default).
+        arch = values.pop("arch", merged("model")["arch"])
+        recipe = {k: v for k, v in merged(arch).items() if k in RECIPE_KEYS}
+        cls, merged_values = TrainConfig, {**merged("train"), **recipe, "recipe_of": arch, **values}
+    else:
+        cls, merged_values = SECTIONS[section], {**merged(section), **values}
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in merged_values.items()})
+
+
+def config(section: str, **values):
+    """A params section's config: REFERENCE's values, changed by `values`. "model" (with an
+    optional arch=) is that architecture's network (params.NETS) from its section; "train"
+    (with an optional arch=) the TrainConfig of the train section and that architecture's
+    recipe, as loading params.yaml makes them."""
+    return _config([REFERENCE], section, values)
+
+
+def tiny_config(section: str, **values):
+    """config() with TINY_PARAMS's values over REFERENCE's."""
+    return _config([REFERENCE, TINY_PARAMS], section, values)
+
 
 # The evaluate stage's outputs, by flag, as file names in an output folder.
 EVALUATE_OUTPUTS = {
@@ -97,11 +138,23 @@ EVALUATE_OUTPUTS = {
 
 
 def write_params(path: Path, overrides: dict | None = None) -> Path:
+    """A params.yaml of REFERENCE's keys, TINY_PARAMS's values, changed section by section
+    by `overrides` (recipe keys in the architecture's section: {"repeat": {"lr": 0.02}})."""
     params = {section: {**REFERENCE[section], **TINY_PARAMS.get(section, {})} for section in REFERENCE}
     for section, values in (overrides or {}).items():
         params.setdefault(section, {}).update(values)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
+
+
+def train_sections(values: dict, arch: str = "repeat") -> dict:
+    """write_params overrides setting TrainConfig fields `values`: the recipe keys
+    (RECIPE_KEYS) in the section of `arch`, the others in train (recipe_of: dropped)."""
+    values = {k: v for k, v in values.items() if k != "recipe_of"}
+    return {
+        "train": {k: v for k, v in values.items() if k not in RECIPE_KEYS},
+        arch: {k: v for k, v in values.items() if k in RECIPE_KEYS},
+    }
 
 
 def stage_command(name: str, *args) -> list[str]:
@@ -205,10 +258,12 @@ def tiny_split(tmp_path_factory) -> dict[str, Path]:
 
 
 def train_tiny(split: dict[str, Path], folder: Path, model: dict | None = None, train: dict | None = None) -> Path:
-    """Train on the tiny split with TINY_PARAMS (overridden by `model`, `train`); save the model."""
+    """Train on the tiny split with TINY_PARAMS (overridden by `model`: arch= and network
+    keys, `train`: train and recipe keys, the recipe that of the model's arch); save the model."""
+    net = tiny_config("model", **(model or {}))
     trained = fit(
-        config("model", **{**TINY_PARAMS["model"], **(model or {})}),
-        config("train", **{**TINY_PARAMS["train"], **(train or {})}),
+        net,
+        tiny_config("train", **{"arch": net.arch, **(train or {})}),
         split["train"],
         split["val"],
         progress=False,

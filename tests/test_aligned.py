@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from arith_seq2seq.data import question_set
-from arith_seq2seq.data.longer_sets import encode_questions, generate_longer, question_set as asked
+from arith_seq2seq.data.longer_sets import question_ids, generate_longer, question_set as asked
 from arith_seq2seq.data.question_format import QuestionFormat
-from arith_seq2seq.data.questions import encode
+from arith_seq2seq.data.questions import question_and_answer_ids
 from arith_seq2seq.evaluation.scoring import NOT_APPLICABLE, evaluate_longer
 from arith_seq2seq.model import ModelSpec, answering, build, model_file
 from arith_seq2seq.model.aligned import AlignedRNN, tens_complement
@@ -63,22 +63,23 @@ def number_of(columns: torch.Tensor) -> list[int]:
 @pytest.mark.parametrize("operation", ["add", "sub"])
 @pytest.mark.parametrize("reverse", [True, False])
 @pytest.mark.parametrize("digits", [1, 2, 3, 7, 25])
-def test_columns_and_targets_round_trip_questions_and_answers(operation, reverse, digits):
+def test_operands_and_targets_round_trip_questions_and_answers(operation, reverse, digits):
     rng = np.random.default_rng([digits, reverse, operation == "sub"])
     fmt = QuestionFormat(operation, digits, reverse)
     model = aligned(operation, digits, reverse)
     a, b = operand_pairs(digits, rng)
     if digits <= fmt.max_digits:
         # The data files' encoder and the longer sets' (and predict's) write the same ids.
-        question, answer = encode(np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), fmt)
-        assert np.array_equal(question, encode_questions(a, b, fmt))
+        question, answer = question_and_answer_ids(np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), fmt)
+        assert np.array_equal(question, question_ids(a, b, fmt))
     else:
         qs = asked(a, b, fmt)
         question, answer = qs.question, qs.answer
     question, answer = torch.from_numpy(question).long(), torch.from_numpy(answer).long()
 
-    col_a, col_b = model.columns(question)
+    col_a, col_b, a_len, b_len = model.operands(question)
     assert col_a.shape == col_b.shape == (len(a), digits + 1)
+    assert a_len.tolist() == [len(x) for x in a] and b_len.tolist() == [len(y) for y in b]
     # One spare column for the final carry, always 0 in the operands.
     assert (col_a[:, -1] == 0).all() and (col_b[:, -1] == 0).all()
     assert number_of(col_a) == [int(x) for x in a]
@@ -120,8 +121,8 @@ def test_an_untrained_model_answers_questions_of_any_width(operation, cell):
     rng = np.random.default_rng(3)
     a, b = operand_pairs(50, rng, count=40)
     wide = model.spec.questions.with_digits(50)
-    question = encode_questions(a, b, wide)
-    ids, confidence = answering.predict(model, question, wide.answer_width)
+    question = question_ids(a, b, wide)
+    ids, confidence = answering.answer_questions(model, question, wide.answer_width)
     assert ids.shape == (len(a), wide.answer_width) == (len(a), 51)
     # A probability (a product of 51 columns' may round to 0 in float32).
     assert confidence.shape == (len(a),) and ((confidence >= 0) & (confidence <= 1)).all()
@@ -154,7 +155,9 @@ def test_sub_training_step_predicts_answers_of_the_answer_shape():
 
 
 def test_an_aligned_model_of_multiplication_is_refused():
-    with pytest.raises(ConfigError, match="aligned answers add and sub"):
+    # Said as the choice it is: the architecture, the operation, and the ones that answer it.
+    with pytest.raises(ConfigError, match=r"^model\.arch is aligned, which \w+ add and sub\b.*, not mul \(data\.operation\); "
+                                          r"for mul choose .*\brepeat\b.*\bseq2seq\b.*\battention\b.*\bcolumns$"):
         build(ModelSpec(config("model", **ALIGNED), QuestionFormat("mul", 3, True)))
 
 
@@ -189,7 +192,7 @@ def test_a_trained_aligned_model_is_scored_on_every_longer_set(aligned_model, ti
     # Each score is a rescoring of the set's questions at its own answer width.
     for name, value in wider.items():
         qs = question_set.load(wider_longer / f"{name}.npz")
-        predicted = answering.predict(trained.model, qs.question, qs.format.answer_width)[0]
+        predicted = answering.answer_questions(trained.model, qs.question, qs.format.answer_width)[0]
         assert value == pytest.approx(float((predicted == qs.answer).all(1).mean()), abs=1e-6), name
     # A repeat model cannot read them.
     repeat = model_file.load(tiny_model)
@@ -263,7 +266,7 @@ def test_predict_answers_long_questions_without_allow_longer(capsys, monkeypatch
     # What the model answers for those ids, read at 60 digits.
     trained = model_file.load(aligned_model)
     wide = trained.format.with_digits(60)
-    ids = answering.predict(trained.model, encode_questions(["1" * 60], ["1"], wide), wide.answer_width)[0]
+    ids = answering.answer_questions(trained.model, question_ids(["1" * 60], ["1"], wide), wide.answer_width)[0]
     assert out == [wide.vocab.decode(ids)[0].strip()]
     # Long and short questions together, from stdin: one answer each.
     code, out, err = run(capsys, monkeypatch, "--model", aligned_model, "--confidence", stdin=f"{huge}\n12+34\n{'9' * 200}+1\n")

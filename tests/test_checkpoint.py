@@ -11,10 +11,10 @@ from arith_seq2seq.pipeline.errors import DataFileError
 def test_model_file_rebuilds_the_same_model(tiny_model, tiny_split):
     trained = model_file.load(tiny_model)
     assert trained.format == QuestionFormat("add", 2, True) and trained.format.vocab.chars == " $+0123456789^"
-    assert trained.model.spec.params.arch == "repeat"
+    assert trained.model.spec.config.arch == "repeat"
     test = question_set.load(tiny_split["test"])
-    first, confidence = answering.predict(trained.model, test.question)
-    again, _ = answering.predict(model_file.load(tiny_model).model, test.question, batch_size=7)
+    first, confidence = answering.answer_questions(trained.model, test.question)
+    again, _ = answering.answer_questions(model_file.load(tiny_model).model, test.question, batch_size=7)
     np.testing.assert_array_equal(first, again)
     assert first.shape == test.answer.shape and confidence.shape == (len(test),)
 
@@ -54,3 +54,41 @@ def test_saving_the_same_model_twice_gives_identical_bytes(tmp_path, tiny_model)
     model_file.save(first, trained)
     model_file.save(second, trained)
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_the_model_file_is_format_3_and_stores_the_network_of_its_arch(tmp_path, tiny_model):
+    payload = torch.load(tiny_model, weights_only=True)
+    assert payload["format"] == model_file.FORMAT == "arith-seq2seq/model/3"
+    config = payload["model_config"]
+    assert (config["arch"], config["cell"], config["hidden_size"], config["layers"], config["embedding_dim"]) == (
+        "repeat", "lstm", 64, 1, 0)
+    assert "decoder_layers" not in config
+    # A file of the earlier format (it stored decoder_layers) is refused with one line.
+    old = tmp_path / "old.pt"
+    torch.save({**payload, "format": "arith-seq2seq/model/2"}, old)
+    with pytest.raises(DataFileError, match=r"not an arith-seq2seq model file \(expected format 'arith-seq2seq/model/3'\)"):
+        model_file.load(old)
+    # An architecture this code does not know.
+    unknown = tmp_path / "unknown.pt"
+    torch.save({**payload, "model_config": {**config, "arch": "transformer"}}, unknown)
+    with pytest.raises(DataFileError, match="incomplete or does not match its config"):
+        model_file.load(unknown)
+
+
+@pytest.mark.parametrize("arch, operation", [("aligned", "sub"), ("columns", "mul")])
+def test_a_digit_column_model_file_rebuilds_the_same_model(tmp_path, arch, operation):
+    from arith_seq2seq.data.questions import generate_questions
+    from arith_seq2seq.model import ModelSpec, build
+    from arith_seq2seq.model.model_file import TrainedModel
+
+    from .conftest import config
+
+    torch.manual_seed(0)
+    model = build(ModelSpec(config("model", arch=arch), QuestionFormat(operation, 3, True))).eval()
+    path = tmp_path / "model.pt"
+    model_file.save(path, TrainedModel(model=model, info={}))
+    loaded = model_file.load(path)
+    assert loaded.model.config == model.config == config(arch)
+    assert set(torch.load(path, weights_only=True)["model_config"]) >= {f for f in vars(model.config)}
+    qs = generate_questions(config("data", operation=operation, count=200, seed=1))
+    np.testing.assert_array_equal(answering.answer_questions(loaded.model, qs.question)[0], answering.answer_questions(model, qs.question)[0])

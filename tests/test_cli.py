@@ -12,7 +12,7 @@ import torch
 from arith_seq2seq.cli import default_model_path, main
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.data.question_set import QuestionSet
-from arith_seq2seq.data.questions import encode
+from arith_seq2seq.data.questions import question_and_answer_ids
 from arith_seq2seq.evaluation.scoring import evaluate
 from arith_seq2seq.evaluation.space import score_space
 from arith_seq2seq.model import ModelSpec, answering, build, model_file
@@ -46,7 +46,7 @@ def test_answers_match_the_model_used_directly(capsys, monkeypatch, tiny_model, 
     trained = model_file.load(tiny_model)
     vocab = test.format.vocab
     questions = readable_questions(test.question[:50], test.format)
-    expected = [s.strip() for s in vocab.decode(answering.predict(trained.model, test.question[:50])[0])]
+    expected = [s.strip() for s in vocab.decode(answering.answer_questions(trained.model, test.question[:50])[0])]
     code, out, err = run(capsys, monkeypatch, "--model", tiny_model, *questions)
     assert (code, err) == (0, [])
     assert out == expected
@@ -201,7 +201,7 @@ def test_which_answers_are_numbers(capsys, monkeypatch, tmp_path, answer, number
         ids = fmt.vocab.encode([answer] * len(question), answer_len or fmt.answer_width)
         return ids, np.ones(len(question), dtype=np.float32)
 
-    monkeypatch.setattr(answering, "predict", rigged_predict)
+    monkeypatch.setattr(answering, "answer_questions", rigged_predict)
     code, out, err = run(capsys, monkeypatch, "--model", model, "10-3")
     if number:
         assert (code, out, err) == (0, [answer], [])
@@ -216,7 +216,7 @@ def test_scoring_counts_an_answer_that_is_not_a_number_as_wrong(tmp_path, char):
     trained = model_file.load(rigged_model(tmp_path / "rigged.pt", char))
     fmt = trained.format
     a, b = np.array([0, 12, 99]), np.array([0, 34, 99])
-    question, expected = encode(a, b, fmt)
+    question, expected = question_and_answer_ids(a, b, fmt)
     qs = QuestionSet(question=question, answer=expected, a=a, b=b, format=fmt)
     result = evaluate(trained, qs)
     assert result.metrics["test"]["n_errors"] == 3 and result.metrics["test"]["exact_match"] == 0.0

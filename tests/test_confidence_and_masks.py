@@ -7,8 +7,9 @@ import torch
 
 from arith_seq2seq.cli import main
 from arith_seq2seq.data import question_set
+from arith_seq2seq.data.operations import OPERATIONS
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
-from arith_seq2seq.data.questions import encode, readable_questions
+from arith_seq2seq.data.questions import question_and_answer_ids, readable_questions
 from arith_seq2seq.data.vocab import Vocab
 from arith_seq2seq.model import ModelSpec, build
 from arith_seq2seq.model import answering, model_file
@@ -45,7 +46,7 @@ def repeat_probability(model, question: np.ndarray) -> np.ndarray:
 def test_repeat_confidence_is_the_product_of_its_per_position_probabilities(tiny_model, tiny_split):
     trained = model_file.load(tiny_model)
     test = question_set.load(tiny_split["test"])
-    _, confidence = answering.predict(trained.model, test.question, test.answer.shape[1], batch_size=64)
+    _, confidence = answering.answer_questions(trained.model, test.question, test.answer.shape[1], batch_size=64)
     expected = repeat_probability(trained.model, test.question)
     assert expected.max() > 2 * expected.min(), "precondition: confidences of all kinds"
     np.testing.assert_allclose(confidence, expected, rtol=0, atol=1e-5)
@@ -78,7 +79,7 @@ def answer_probabilities(model, question: np.ndarray, answers: list[str], vocab:
         target = torch.cat([chars, torch.full((len(rows), 1), model.end_id)], 1)
         q = torch.from_numpy(question[rows]).long()
         with torch.no_grad():
-            encoded, state = model.encode(q)
+            encoded, state = model.read(q)
             logits, _ = model.decode(decoder_input, state, encoded, q)
         logp = logits.double().log_softmax(-1).gather(2, target.unsqueeze(2)).squeeze(2)
         probability[rows] = logp.sum(1).exp().numpy()
@@ -93,8 +94,8 @@ def decoder_answers(decoder_model):
     trained = model_file.load(decoder_model)
     vocab = trained.format.vocab
     a, b = np.divmod(np.arange(10_000), 100)
-    question, _ = encode(a, b, trained.format)
-    ids, confidence = answering.predict(trained.model, question, 3)
+    question, _ = question_and_answer_ids(a, b, trained.format)
+    ids, confidence = answering.answer_questions(trained.model, question, 3)
     answers = [s.strip() for s in vocab.decode(ids)]
     probability, ended = answer_probabilities(trained.model, question, answers, vocab)
     return {
@@ -129,8 +130,8 @@ def test_an_answer_cut_at_the_answer_width_gets_the_probability_of_that_answer_e
     fmt = QuestionFormat("add", 2, True)
     model = build(ModelSpec(config("model", arch=arch, hidden_size=16), fmt)).eval()
     a, b = np.divmod(np.arange(0, 10_000, 7), 100)
-    question, _ = encode(a, b, fmt)
-    ids, confidence = answering.predict(model, question, fmt.answer_width)
+    question, _ = question_and_answer_ids(a, b, fmt)
+    ids, confidence = answering.answer_questions(model, question, fmt.answer_width)
     answers = [s.strip() for s in fmt.vocab.decode(ids)]
     probability, ended = answer_probabilities(model, question, answers, fmt.vocab)
     cut = ~ended & (np.array([len(x) for x in answers]) == fmt.answer_width)
@@ -140,7 +141,7 @@ def test_an_answer_cut_at_the_answer_width_gets_the_probability_of_that_answer_e
 
 # --- attention: padding masked ----------------------------------------------------------
 
-VOCAB = vocab_for("add")
+VOCAB = vocab_for(OPERATIONS["add"])
 
 
 def attention_model() -> torch.nn.Module:
@@ -178,13 +179,13 @@ def test_attention_answers_do_not_depend_on_what_the_encoder_wrote_at_padding(mo
     question = torch.from_numpy(VOCAB.encode(["3+4", "12+7", "5+60", "0+0"], 5)[:, ::-1].copy()).long()
     padded = (question == VOCAB.pad_id).unsqueeze(-1)
     ids, confidence = model.predict(question, 3)
-    encode = model.encode
+    read = model.read
 
-    def encode_with_noise_at_padding(q):
-        encoded, state = encode(q)
+    def read_with_noise_at_padding(q):
+        encoded, state = read(q)
         return torch.where(padded, encoded + 10 * torch.randn_like(encoded), encoded), state
 
-    monkeypatch.setattr(model, "encode", encode_with_noise_at_padding)
+    monkeypatch.setattr(model, "read", read_with_noise_at_padding)
     ids_noisy, confidence_noisy = model.predict(question, 3)
     assert torch.equal(ids_noisy, ids)
     torch.testing.assert_close(confidence_noisy, confidence, rtol=0, atol=1e-6)

@@ -30,7 +30,7 @@ def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
     files = {"train": tmp_path / "train.npz", "val": tmp_path / "val.npz"}
     question_set.save(train, files["train"])
     question_set.save(val, files["val"])
-    params = write_params(tmp_path / "params.yaml", {"data": data, "train": {"devices": 2, "max_epochs": 4, "batch_size": 32, "lr": 0.02}})
+    params = write_params(tmp_path / "params.yaml", {"data": data, "train": {"devices": 2}, "repeat": {"max_epochs": 4, "batch_size": 32, "lr": 0.02}})
     out = tmp_path / "out"
     result = subprocess.run(
         train_command(params, files, out, "--state-dir", out / "state"),
@@ -48,7 +48,7 @@ def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
 
     trained = model_file.load(out / "model.pt")
     assert trained.info["processes"] == 2
-    predicted, _ = answering.predict(trained.model, val.question)
+    predicted, _ = answering.answer_questions(trained.model, val.question)
     rescored = float(exact_match(predicted, val.answer).mean())
     assert 0 < rescored < 1, "a score of 0 or 1 would not tell a wrong reduction apart"
     assert trained.info["best_val_exact_match"] == pytest.approx(rescored, abs=1e-6)

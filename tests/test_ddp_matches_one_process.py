@@ -22,7 +22,7 @@ import pytest
 from arith_seq2seq.data import question_set
 from arith_seq2seq.model import model_file
 
-from .conftest import train_command, write_params
+from .conftest import train_command, train_sections, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def curve(live, split: str, name: str) -> list[tuple[int, float]]:
 
 
 def train(tmp_path, split, devices: int):
-    params = write_params(tmp_path / f"params-{devices}.yaml", {"train": {**TRAIN, "devices": devices}})
+    params = write_params(tmp_path / f"params-{devices}.yaml", train_sections({**TRAIN, "devices": devices}))
     out = tmp_path / f"devices-{devices}"
     done = subprocess.run(
         train_command(params, split, out), env={**os.environ, "NO_COLOR": "1"},

@@ -41,8 +41,8 @@ BIN = Path(sys.executable).parent
 # Small enough for seconds: a 3-digit add model (the default's question format) trained one epoch.
 TINY = {
     "data": {"digits": 3, "count": 2000, "longer_digits": [4]},
-    "model": {"hidden_size": 16},
-    "train": {"max_epochs": 1, "show_samples": 0},
+    "repeat": {"hidden_size": 16, "max_epochs": 1},
+    "train": {"show_samples": 0},
 }
 
 
@@ -119,28 +119,33 @@ BAD_PARAMS = [
     ("generate", updated(data={"count": 1_200_000}),
      "error: data.count is 1,200,000, but only 1,000,000 distinct ordered add questions with up to 3 digit(s) "
      "exist; lower data.count or raise data.digits"),
-    ("check_params", updated(model={"hiden_size": 64}),
-     "error: params.yaml: unknown key model.hiden_size; model takes arch, cell, decoder_layers, embedding_dim, hidden_size"),
-    ("check_params", updated(model={"cell": "transformer"}), "error: model.cell is 'transformer'; choose one of lstm, gru, rnn"),
+    ("check_params", updated(repeat={"hiden_size": 64}),
+     "error: params.yaml: unknown key repeat.hiden_size; repeat takes batch_size, cell, embedding_dim, hidden_size, "
+     "layers, lr, max_epochs, patience, precision"),
+    ("check_params", updated(aligned={"embedding_dim": 8}),
+     "error: params.yaml: unknown key aligned.embedding_dim (aligned does not use it; repeat, seq2seq, attention does); "
+     "aligned takes batch_size, cell, hidden_size, lr, max_epochs, patience, precision"),
+    ("check_params", updated(repeat={"cell": "transformer"}), "error: repeat.cell is 'transformer'; choose one of lstm, gru, rnn"),
     ("check_params", updated(split={"val_fraction": 0.5, "test_fraction": 0.5}),
      "error: split.val_fraction + split.test_fraction = 1 leaves no training data; make their sum smaller than 1 "
      "(for example 0.1 and 0.1)"),
     ("check_params", lambda params: {("trian" if name == "train" else name): v for name, v in params.items()},
-     "error: params.yaml: unknown section 'trian' (did you mean 'train'?); known sections are data, split, model, train, evaluate"),
+     "error: params.yaml: unknown section 'trian' (did you mean 'train'?); known sections are data, split, model, repeat, "
+     "seq2seq, attention, aligned, columns, train, evaluate"),
     ("check_params", lambda params: {name: v for name, v in params.items() if name != "train"},
      "error: params.yaml: missing or empty section 'train'; every section must be set (the project's params.yaml has "
      "each one, with its meaning)"),
     ("check_params", lambda params: None,
-     "error: params.yaml: missing or empty section 'data', 'split', 'model', 'train', 'evaluate'; every section must be "
-     "set (the project's params.yaml has each one, with its meaning)"),
-    ("check_params", updated(train={"lr": float("inf")}), "error: train.lr must be a finite number, got inf"),
+     "error: params.yaml: missing or empty section 'data', 'split', 'model', 'repeat', 'seq2seq', 'attention', 'aligned', "
+     "'columns', 'train', 'evaluate'; every section must be set (the project's params.yaml has each one, with its meaning)"),
+    ("check_params", updated(repeat={"lr": float("inf")}), "error: repeat.lr must be a finite number, got inf"),
     ("check_params", updated(train={"weight_decay": float("nan")}), "error: train.weight_decay must be a finite number, got nan"),
-    ("check_params", updated(model={"hidden_size": 100_000}), "error: model.hidden_size must be at most 4096, got 100000"),
+    ("check_params", updated(repeat={"hidden_size": 100_000}), "error: repeat.hidden_size must be at most 4096, got 100000"),
 ]
 
 
 @pytest.mark.parametrize("stage, change, line", BAD_PARAMS, ids=[
-    "count", "unknown-key", "cell", "fractions", "misspelled-section", "missing-section", "empty", "inf", "nan", "huge",
+    "count", "unknown-key", "unused-key", "cell", "fractions", "misspelled-section", "missing-section", "empty", "inf", "nan", "huge",
 ])
 def test_bad_params_messages_are_what_the_stages_print(tmp_path, monkeypatch, stage, change, line):
     params = change(yaml.safe_load((ROOT / "params.yaml").read_text()))
@@ -272,8 +277,8 @@ class CtrlC(pl.Callback):
 def test_resume_messages_are_what_training_prints(tiny_project, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     split = tiny_project / "data" / "split"
-    first = load_params(write_params(tmp_path / "a.yaml", {**TINY, "train": {**TINY["train"], "max_epochs": 2}}))
-    other = load_params(write_params(tmp_path / "b.yaml", {**TINY, "train": {**TINY["train"], "max_epochs": 2, "lr": 0.005}}))
+    first = load_params(write_params(tmp_path / "a.yaml", {**TINY, "repeat": {**TINY["repeat"], "max_epochs": 2}}))
+    other = load_params(write_params(tmp_path / "b.yaml", {**TINY, "repeat": {**TINY["repeat"], "max_epochs": 2, "lr": 0.005}}))
 
     def train(params, stop_at: int) -> None:
         with pytest.raises(SystemExit):

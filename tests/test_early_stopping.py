@@ -15,7 +15,7 @@ from arith_seq2seq.data import question_set
 from arith_seq2seq.model import answering, model_file
 from arith_seq2seq.model.metrics import exact_match
 
-from .conftest import train_command, write_params
+from .conftest import train_command, train_sections, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def val_curve(live) -> list[tuple[int, float]]:
 
 
 def test_early_stopping_fires_and_the_best_epoch_is_kept(tmp_path, tiny_split):
-    params = write_params(tmp_path / "params.yaml", {"train": TRAIN})
+    params = write_params(tmp_path / "params.yaml", train_sections(TRAIN))
     out = tmp_path / "out"
     done = subprocess.run(train_command(params, tiny_split, out), env={**os.environ, "NO_COLOR": "1"},
                           capture_output=True, text=True, timeout=600)
@@ -60,7 +60,7 @@ def test_early_stopping_fires_and_the_best_epoch_is_kept(tmp_path, tiny_split):
     assert info["best_val_exact_match"] == pytest.approx(max(scores), abs=1e-6)
     # The saved weights are that epoch's: rescored independently on the whole val set.
     val = question_set.load(tiny_split["val"])
-    predicted, _ = answering.predict(trained.model, val.question)
+    predicted, _ = answering.answer_questions(trained.model, val.question)
     rescored = float(exact_match(predicted, val.answer).mean())
     assert rescored == pytest.approx(info["best_val_exact_match"], abs=1e-6), (rescored, scores)
     assert rescored == pytest.approx(max(scores), abs=1e-6)

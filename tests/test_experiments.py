@@ -62,7 +62,7 @@ def queued(repo) -> tuple[str, str]:
     start` printed and the queue's status once they ended. Made once for the tests that
     need them, whichever runs first (or alone)."""
     for lr in (0.005, 0.02):
-        repo.run("dvc", "exp", "run", "--queue", "-S", f"train.lr={lr}", "-n", f"lr-{lr}")
+        repo.run("dvc", "exp", "run", "--queue", "-S", f"repeat.lr={lr}", "-n", f"lr-{lr}")
     started = repo.run("dvc", "queue", "start", "-j", "2")
     return started, wait_for_queue(repo)
 
@@ -75,7 +75,7 @@ def test_two_queued_experiments_run_at_once_and_reuse_the_workspace_data(repo, q
     found = experiments(repo)
     for lr in (0.005, 0.02):
         exp = found[f"lr-{lr}"]
-        assert exp["params"]["train"]["lr"] == lr
+        assert exp["params"]["repeat"]["lr"] == lr
         assert 0 <= exp["metrics"]["metrics/evaluate.json"]["data"]["space"]["exact_match"] <= 1
         assert "val" in exp["metrics"]["metrics/train/metrics.json"]["data"]
         log = repo.run("dvc", "queue", "logs", f"lr-{lr}")
@@ -85,11 +85,11 @@ def test_two_queued_experiments_run_at_once_and_reuse_the_workspace_data(repo, q
 
 
 def test_a_temp_experiment_and_a_queued_repeat_come_from_the_run_cache(repo):
-    out = repo.run("dvc", "exp", "run", "--temp", "-S", "train.lr=0.03", "-n", "temp-run")
+    out = repo.run("dvc", "exp", "run", "--temp", "-S", "repeat.lr=0.03", "-n", "temp-run")
     assert "Running stage 'train'" in out
     assert "temp-run" in experiments(repo)
     # The same params again, queued: every stage is restored, none runs.
-    repo.run("dvc", "exp", "run", "--queue", "-S", "train.lr=0.03", "-n", "temp-again")
+    repo.run("dvc", "exp", "run", "--queue", "-S", "repeat.lr=0.03", "-n", "temp-again")
     repo.run("dvc", "queue", "start")
     wait_for_queue(repo)
     log = repo.run("dvc", "queue", "logs", "temp-again")
@@ -102,7 +102,7 @@ def test_a_temp_experiment_and_a_queued_repeat_come_from_the_run_cache(repo):
 def test_keep_an_experiment_and_share_it_through_remotes(repo, queued, tmp_path):
     exp = experiments(repo)["lr-0.02"]
     repo.run("dvc", "exp", "apply", "lr-0.02")
-    assert yaml.safe_load((repo.path / "params.yaml").read_text())["train"]["lr"] == 0.02
+    assert yaml.safe_load((repo.path / "params.yaml").read_text())["repeat"]["lr"] == 0.02
     shown = json.loads((repo.path / "metrics" / "evaluate.json").read_text())
     assert shown == exp["metrics"]["metrics/evaluate.json"]["data"]
     model = (repo.path / "data" / "model.pt").read_bytes()

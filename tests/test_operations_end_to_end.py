@@ -30,14 +30,21 @@ SETTINGS = {
     "sub": {
         "data": {"operation": "sub", "count": 5000, "longer_digits": [3, 4]},
         "model": {"arch": "seq2seq"},
-        "train": {"max_epochs": 3},
+        "seq2seq": {"max_epochs": 3},
         "evaluate": EVALUATE,
     },
     # repeat: a fixed answer length, so the longer set is not applicable.
     "mul": {
         "data": {"operation": "mul", "count": 3000},
         "model": {"arch": "repeat"},
-        "train": {"max_epochs": 3},
+        "repeat": {"max_epochs": 3},
+        "evaluate": EVALUATE,
+    },
+    # The product-columns architecture: reads any length, so every longer set is scored.
+    "columns": {
+        "data": {"operation": "mul", "count": 3000, "longer_digits": [3, 6]},
+        "model": {"arch": "columns"},
+        "columns": {"max_epochs": 3, "hidden_size": 32, "pair_dim": 16},
         "evaluate": EVALUATE,
     },
 }
@@ -49,7 +56,7 @@ def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 
 def digits_of(path: Path) -> int:
-    return int(re.fullmatch(r"(?:digits|chains)_(\d+)\.npz", path.name).group(1))
+    return int(re.fullmatch(r"(?:digits|times1|chains)_(\d+)\.npz", path.name).group(1))
 
 
 def decode(trained, ids: np.ndarray) -> list[str]:
@@ -66,11 +73,12 @@ def question_ids(trained, a: int, b: int, operation: str) -> np.ndarray:
 
 
 def longer_answer_width(digits: int, operation: str) -> int:
-    return 2 * digits if operation == "mul" else digits + 1
+    return digits + 1 if operation == "sub" else 2 * digits
 
 
-def run_pipeline(operation: str, folder: Path) -> dict:
-    params = write_params(folder / "params.yaml", SETTINGS[operation])
+def run_pipeline(name: str, folder: Path) -> dict:
+    params = write_params(folder / "params.yaml", SETTINGS[name])
+    operation = SETTINGS[name]["data"]["operation"]
     split = {name: folder / f"{name}.npz" for name in ("train", "val", "test")}
     split["longer"] = folder / "longer"
     ok(run_stage("generate", "--params", params, "--out", folder / "questions.npz", "--longer-dir", split["longer"]))
@@ -87,7 +95,7 @@ def run_pipeline(operation: str, folder: Path) -> dict:
         # those are right by construction, the rest as the model is.
         for path in sorted(split["longer"].iterdir()):
             qs = question_set.load(path)
-            own = answering.predict(trained.model, qs.question, longer_answer_width(digits_of(path), operation))[0]
+            own = answering.answer_questions(trained.model, qs.question, longer_answer_width(digits_of(path), operation))[0]
             answer = qs.answer.copy()
             answer[::3] = own[::3]
             rewrite_npz(path, answer=answer)
@@ -111,7 +119,12 @@ def mul_run(tmp_path_factory):
     return run_pipeline("mul", tmp_path_factory.mktemp("mul"))
 
 
-@pytest.fixture(params=["sub", "mul"])
+@pytest.fixture(scope="module")
+def columns_run(tmp_path_factory):
+    return run_pipeline("columns", tmp_path_factory.mktemp("columns"))
+
+
+@pytest.fixture(params=["sub", "mul", "columns"])
 def pipeline(request):
     return request.getfixturevalue(f"{request.param}_run")
 
@@ -140,7 +153,7 @@ def test_subtraction_error_rows_show_negative_answers_with_their_sign(sub_run):
 def test_evaluate_test_exact_match_equals_a_rescoring_of_the_test_set(pipeline):
     operation, trained = pipeline["operation"], pipeline["trained"]
     test = question_set.load(pipeline["split"]["test"])
-    predicted = decode(trained, answering.predict(trained.model, test.question, test.answer.shape[1])[0])
+    predicted = decode(trained, answering.answer_questions(trained.model, test.question, test.answer.shape[1])[0])
     truth = [str(PYTHON[operation](a, b)) for a, b in zip(test.a.tolist(), test.b.tolist())]
     right = np.array([p == t for p, t in zip(predicted, truth)])
     assert right.any(), "precondition: the tiny model gets some test questions right"
@@ -161,7 +174,7 @@ def test_longer_scores_of_an_encoder_decoder_equal_a_rescoring_at_each_sets_answ
         qs = question_set.load(path)
         width = longer_answer_width(digits, "sub")
         assert qs.answer.shape[1] == width > trained.model.answer_len
-        predicted = answering.predict(trained.model, qs.question, width)[0]
+        predicted = answering.answer_questions(trained.model, qs.question, width)[0]
         expected[path.stem] = float((predicted == qs.answer).all(1).mean())
     assert sorted(expected) == ["chains_3", "chains_4", "digits_3", "digits_4"]
     assert all(0.3 < v < 0.6 for v in expected.values()), expected
@@ -171,8 +184,39 @@ def test_longer_scores_of_an_encoder_decoder_equal_a_rescoring_at_each_sets_answ
         assert longer[name] == pytest.approx(value, abs=1e-6), name
 
 
+def test_longer_scores_of_the_columns_model_equal_a_rescoring_of_each_set(columns_run):
+    trained = columns_run["trained"]
+    expected = {}
+    for path in sorted(columns_run["split"]["longer"].iterdir()):
+        qs = question_set.load(path)
+        assert qs.answer.shape[1] == 2 * digits_of(path)
+        # Against the set's answers (every third one the model's own, see run_pipeline).
+        predicted = answering.answer_questions(trained.model, qs.question, qs.answer.shape[1])[0]
+        expected[path.stem] = float((predicted == qs.answer).all(1).mean())
+    assert sorted(expected) == ["chains_3", "chains_6", "digits_3", "digits_6", "times1_3", "times1_6"]
+    # Every third answer is the model's own (run_pipeline), so each is at least a third.
+    assert all(v >= 0.33 for v in expected.values()), expected
+    longer = columns_run["metrics"]["longer"]
+    assert sorted(longer) == sorted(expected)
+    for name, value in expected.items():
+        assert longer[name] == pytest.approx(value, abs=1e-6), name
+
+
+def test_predict_on_a_columns_model_answers_products_of_any_length_and_refuses_sums(columns_run, capsys):
+    trained = columns_run["trained"]
+    long = "9" * 40
+    code, out, err = predict(capsys, "--model", columns_run["model"], "12*34", "3+4", f"{long}*7", f"7*{long}")
+    assert code == 1
+    assert err == ["error: question 2: '3+4': this model answers * questions, not +"]
+    # A 40-digit operand with no --allow-longer: the model reads any length.
+    assert len(out) == 3 and all(re.fullmatch(r"\d+", line) for line in out), out
+    assert out[0] == decode(trained, answering.answer_questions(trained.model, question_ids(trained, 12, 34, "mul"), 4)[0])[0]
+
+
 def test_longer_scores_of_a_repeat_model_are_not_applicable(mul_run):
-    assert mul_run["metrics"]["longer"] == {"digits_3": "not applicable", "chains_3": "not applicable"}
+    # Multiplication's longer sets include N-digit by 1-digit products (times1_N).
+    assert sorted(path.name for path in mul_run["split"]["longer"].iterdir()) == ["chains_3.npz", "digits_3.npz", "times1_3.npz"]
+    assert mul_run["metrics"]["longer"] == {"digits_3": "not applicable", "times1_3": "not applicable", "chains_3": "not applicable"}
 
 
 def predict(capsys, *args):
@@ -190,7 +234,7 @@ def test_predict_answers_subtractions_with_the_models_own_negative_answers(sub_r
     assert len(out) == len(pairs)
     # Each answer is what the model writes for the question, decoded here.
     for (a, b), line in list(zip(pairs, out))[::50]:
-        own = answering.predict(trained.model, question_ids(trained, a, b, "sub"), 3)[0]
+        own = answering.answer_questions(trained.model, question_ids(trained, a, b, "sub"), 3)[0]
         assert line == decode(trained, own)[0], (a, b)
     assert out[0].startswith("-")
     right = [line for (a, b), line in zip(pairs, out) if line == str(a - b)]
@@ -203,7 +247,7 @@ def test_predict_on_a_multiplication_model_answers_products_and_refuses_sums(mul
     assert code == 1
     assert err == ["error: question 2: '3+4': this model answers * questions, not +"]
     expected = [
-        decode(trained, answering.predict(trained.model, question_ids(trained, a, b, "mul"), 4)[0])[0]
+        decode(trained, answering.answer_questions(trained.model, question_ids(trained, a, b, "mul"), 4)[0])[0]
         for a, b in [(12, 34), (7, 8)]
     ]
     assert out == expected

@@ -14,6 +14,8 @@ import yaml
 from dvc.utils.hydra import apply_overrides  # what `dvc exp run -S` runs on params.yaml
 from dvc.utils.serialize import modify_yaml  # DVC's load-then-dump of a .yaml file
 
+from arith_seq2seq.pipeline.params import NETS, SECTIONS, section_keys
+
 from .conftest import ROOT
 
 
@@ -38,15 +40,34 @@ def test_exp_run_set_param_changes_only_the_lines_it_sets(tmp_path):
     original = (ROOT / "params.yaml").read_text()
     params = yaml.safe_load(original)
     copy = tmp_path / "params.yaml"
-    hidden = params["model"]["hidden_size"]
+    hidden = params["repeat"]["hidden_size"]
     extra = params["data"]["longer_digits"]
     for overrides, expected in [
         # Values as committed: nothing changes, the list included.
-        ([f"train.lr={params['train']['lr']}", f"data.longer_digits=[{','.join(map(str, extra))}]"], 0),
-        ([f"model.hidden_size={hidden + 1}"], 2),  # one line out, one in
+        ([f"repeat.lr={params['repeat']['lr']}", f"data.longer_digits=[{','.join(map(str, extra))}]"], 0),
+        ([f"repeat.hidden_size={hidden + 1}"], 2),  # one line out, one in
+        (["model.arch=aligned"], 2),
         ([f"data.longer_digits=[{','.join(str(v + 7) for v in extra)}]"], 2 * len(extra)),
     ]:
         copy.write_text(original)
         apply_overrides(copy, overrides)
         assert len(changed_lines(original, copy.read_text())) == expected, (
             overrides, changed_lines(original, copy.read_text()))
+
+
+def test_params_yaml_has_every_section_with_its_keys_in_order():
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert list(params) == list(SECTIONS)
+    for name, values in params.items():
+        assert sorted(values) == sorted(section_keys(name)), name
+
+
+def test_dvc_yaml_lists_each_section_for_the_one_stage_that_reads_it():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    listed = {name: stage.get("params", []) for name, stage in stages.items()}
+    everything = [section for sections in listed.values() for section in sections]
+    assert sorted(everything) == sorted(SECTIONS), "each params.yaml section listed by exactly one stage"
+    # train reads model.arch, every architecture's section (each is checked, the chosen one
+    # used) and train.
+    assert listed["train"] == ["model", *NETS, "train"]
+    assert (listed["generate"], listed["split"], listed["evaluate"]) == (["data"], ["split"], ["evaluate"])

@@ -46,7 +46,7 @@ def test_bad_params_fail_the_stage_and_keep_the_last_good_outputs(repo):
     assert {"data/model.pt", "metrics/train/metrics.json", "metrics/train/plots/metrics/val/loss.tsv",
             "metrics/evaluate.json", "metrics/space.png", "data/questions.npz"} <= set(before)
     for section, key, bad, message in [
-        ("model", "cell", "lstmm", "model.cell is 'lstmm'"),
+        ("repeat", "cell", "lstmm", "repeat.cell is 'lstmm'"),
         ("data", "count", 10**6, "data.count is 1,000,000"),
         ("evaluate", "batch_size", 0, "evaluate.batch_size must be at least 1, got 0"),
     ]:
@@ -66,8 +66,8 @@ def test_bad_params_fail_the_stage_and_keep_the_last_good_outputs(repo):
 def test_a_killed_repro_leaves_the_last_good_outputs(repo):
     # kill -9 of `dvc repro` and the train stage under it, after the first epoch is saved.
     before = outputs(repo)
-    epochs = yaml.safe_load((repo.path / "params.yaml").read_text())["train"]["max_epochs"]
-    repo.set_param("train", "max_epochs", 50)
+    epochs = yaml.safe_load((repo.path / "params.yaml").read_text())["repeat"]["max_epochs"]
+    repo.set_param("repeat", "max_epochs", 50)
     proc = subprocess.Popen(["dvc", "repro"], cwd=repo.path, env=repo.env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = repo.path / "data" / "train-state" / "last.ckpt"
@@ -80,7 +80,7 @@ def test_a_killed_repro_leaves_the_last_good_outputs(repo):
     assert outputs(repo) == before
     status = json.loads(repo.run("dvc", "status", "--json"))
     assert [change for changes in status.values() for change in changes if "changed outs" in change] == [], status
-    repo.set_param("train", "max_epochs", epochs)
+    repo.set_param("repeat", "max_epochs", epochs)
     assert repo.repro() == []
     shutil.rmtree(repo.path / "data" / "train-state", ignore_errors=True)
 
@@ -136,21 +136,21 @@ def test_returning_to_params_already_run_restores_every_stage_from_the_run_cache
 
 
 def test_a_misspelled_key_is_reported_not_ignored(repo):
-    repo.set_param("model", "hiden_size", 32)
+    repo.set_param("repeat", "hiden_size", 32)
     result = subprocess.run(["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True)
     assert result.returncode != 0
-    assert "error: params.yaml: unknown key model.hiden_size" in result.stderr + result.stdout
+    assert "error: params.yaml: unknown key repeat.hiden_size; repeat takes" in result.stderr + result.stdout
     params = yaml.safe_load((repo.path / "params.yaml").read_text())
-    del params["model"]["hiden_size"]
+    del params["repeat"]["hiden_size"]
     (repo.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert repo.repro() == []
 
 
-def test_model_key_reruns_train_and_evaluate_and_diffs_show_it(repo):
-    repo.set_param("model", "hidden_size", 32)
+def test_network_key_reruns_train_and_evaluate_and_diffs_show_it(repo):
+    repo.set_param("repeat", "hidden_size", 32)
     assert repo.repro() == ["check_params", "train", "evaluate"]
     params_diff = repo.run("dvc", "params", "diff", "--json")
-    change = json.loads(params_diff)["params.yaml"]["model.hidden_size"]
+    change = json.loads(params_diff)["params.yaml"]["repeat.hidden_size"]
     assert (change["old"], change["new"]) == (64, 32)
     metrics_diff = json.loads(repo.run("dvc", "metrics", "diff", "--json"))
     # The tiny model is barely trained, so which test metrics moved varies; some must.
@@ -159,9 +159,16 @@ def test_model_key_reruns_train_and_evaluate_and_diffs_show_it(repo):
     repo.commit("smaller model")
 
 
-def test_train_key_reruns_train_and_evaluate(repo):
-    repo.set_param("train", "lr", 0.005)
+def test_recipe_key_reruns_train_and_evaluate(repo):
+    repo.set_param("repeat", "lr", 0.005)
     assert repo.repro() == ["check_params", "train", "evaluate"]
+
+
+def test_a_key_of_an_architecture_not_chosen_reruns_train(repo):
+    # DVC cannot list only the section model.arch names (dvc.yaml): train reruns, and
+    # trains the same repeat model as before.
+    repo.set_param("aligned", "hidden_size", 16)
+    assert repo.repro()[:2] == ["check_params", "train"]
 
 
 def test_evaluate_key_reruns_evaluate_only(repo):

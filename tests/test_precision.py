@@ -1,4 +1,4 @@
-"""train.precision: `auto` trains in bfloat16 only where a trial step shows the kernels
+"""The recipe's precision (repeat.precision, ...): `auto` trains in bfloat16 only where a trial step shows the kernels
 work, float32 elsewhere (many CPUs have no bfloat16 LSTM kernel), and says which."""
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ def test_float32_is_taken_without_a_check():
 
 
 def test_bf16_asked_for_where_it_cannot_work_is_one_clear_error():
-    with pytest.raises(ConfigError, match=r"^train\.precision is bf16-mixed, but bfloat16 training does not work on "
+    # The message names the key of the architecture's section that asked for it.
+    with pytest.raises(ConfigError, match=r"^attention\.precision is bf16-mixed, but bfloat16 training does not work on "
                                           r"this CPU \(no kernel\); use auto .* or 32-true$"):
-        precision.choose("bf16-mixed", lambda: "no kernel", "this CPU")
+        precision.choose("bf16-mixed", lambda: "no kernel", "this CPU", "attention.precision")
     assert precision.choose("bf16-mixed", lambda: None, "this CPU").name == "bf16-mixed"
 
 
@@ -108,8 +109,8 @@ def test_the_check_finds_no_bf16_lstm_on_a_cpu_without_avx512():
 
 def train_stage(split: dict, folder, env: dict) -> tuple[subprocess.CompletedProcess, dict]:
     """The real train stage with params.yaml's default precision (not the tests' 32-true)."""
-    default = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["precision"]
-    params = write_params(folder / "params.yaml", {"train": {"precision": default, "max_epochs": 1}})
+    default = yaml.safe_load((ROOT / "params.yaml").read_text())["repeat"]["precision"]
+    params = write_params(folder / "params.yaml", {"repeat": {"precision": default, "max_epochs": 1}})
     proc = subprocess.run(train_command(params, split, folder), env={**os.environ, **env}, capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]

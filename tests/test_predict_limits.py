@@ -12,19 +12,23 @@ import pytest
 from arith_seq2seq.cli import main
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data import splitting
-from arith_seq2seq.data.question_format import INT64_DIGITS as MAX_DIGITS
-from arith_seq2seq.data.question_format import SYMBOLS, QuestionFormat
-from arith_seq2seq.data.questions import encode, generate_questions, readable_questions
+from arith_seq2seq.data.operations import INT64_DIGITS as MAX_DIGITS
+from arith_seq2seq.data.operations import OPERATIONS
+from arith_seq2seq.data.question_format import QuestionFormat
+from arith_seq2seq.data.questions import question_and_answer_ids, generate_questions, readable_questions
 from arith_seq2seq.model import answering, model_file
 
 from .conftest import TINY_PARAMS, config, train_tiny
 
 # The longest operands each operation answers exactly.
 MOST = {"add": MAX_DIGITS, "sub": MAX_DIGITS, "mul": MAX_DIGITS // 2}
+SYMBOLS = {name: op.symbol for name, op in OPERATIONS.items()}
 
 
 def test_the_limits_are_the_ones_data_digits_allows():
     assert MOST == {"add": 18, "sub": 18, "mul": 9}
+    assert MOST == {name: op.max_digits for name, op in OPERATIONS.items()}
+    assert SYMBOLS == {"add": "+", "sub": "-", "mul": "*"}
     for operation, most in MOST.items():
         config("data", digits=most, operation=operation, longer_digits=()).validate()
         with pytest.raises(Exception, match=f"exact only up to {most} digits"):
@@ -44,7 +48,7 @@ def test_the_longest_questions_encode_their_exact_answers(operation, a, b):
     digits = MOST[operation]
     fmt = QuestionFormat(operation, digits, True)
     vocab = fmt.vocab
-    question, answer = encode(np.array([a]), np.array([b]), fmt)
+    question, answer = question_and_answer_ids(np.array([a]), np.array([b]), fmt)
     assert readable_questions(question, fmt) == [f"{a}{SYMBOLS[operation]}{b}"]
     exact = {"add": a + b, "sub": a - b, "mul": a * b}[operation]
     assert [text.strip() for text in vocab.decode(answer)] == [str(exact)]
@@ -86,13 +90,13 @@ def test_operands_up_to_the_limit_are_answered_and_longer_ones_refused(capsys, m
 
     # What the model is asked: the question as written, at the full width.
     asked = []
-    predict = answering.predict
+    answer_questions = answering.answer_questions
 
     def spy(model, question, answer_len=None, *args, **kwargs):
         asked.append((readable_questions(question, trained.format), answer_len))
-        return predict(model, question, answer_len, *args, **kwargs)
+        return answer_questions(model, question, answer_len, *args, **kwargs)
 
-    monkeypatch.setattr(answering, "predict", spy)
+    monkeypatch.setattr(answering, "answer_questions", spy)
 
     longest = "9" * most + symbol + "9" * most
     too_long = "1" + "0" * most + symbol + "1"

@@ -124,13 +124,13 @@ def test_waiting_input_is_answered_in_full_batches(monkeypatch, tmp_path, sevens
     monkeypatch.setattr(cli, "BATCH_LINES", 4)
     monkeypatch.setattr(cli, "READ_BYTES", 5)
     sizes = []
-    answer_numbered = cli.answer_numbered
+    answer_numbered_lines = cli.answer_numbered_lines
 
     def spy(trained, lines, allow_longer=False):
         sizes.append(len(lines))
-        return answer_numbered(trained, lines, allow_longer)
+        return answer_numbered_lines(trained, lines, allow_longer)
 
-    monkeypatch.setattr(cli, "answer_numbered", spy)
+    monkeypatch.setattr(cli, "answer_numbered_lines", spy)
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     data = b"1+2\n" * 10
     (tmp_path / "questions").write_bytes(data)

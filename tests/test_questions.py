@@ -8,10 +8,11 @@ import pytest
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data import questions
+from arith_seq2seq.data.operations import OPERATIONS
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
 from arith_seq2seq.data import longer_sets
 from arith_seq2seq.data.longer_sets import generate_longer
-from arith_seq2seq.data.questions import POW10, _draw_operands, _fresh_pairs, _sample_by_enumeration, _sample_by_rejection, count_carries, distinct_questions, encode, equal_shares, generate_questions, num_digits, operand_probabilities, readable_questions, strata, stratum_size
+from arith_seq2seq.data.questions import POW10, _draw_operands, _fresh_pairs, _sample_by_enumeration, _sample_by_rejection, count_carries, distinct_questions, question_and_answer_ids, equal_shares, generate_questions, num_digits, operand_probabilities, readable_questions, strata, stratum_size
 from arith_seq2seq.pipeline.errors import ConfigError
 
 from .conftest import config
@@ -121,7 +122,7 @@ def test_long_questions_are_encoded_as_the_training_encoder_writes_them():
         rng = np.random.default_rng(1)
         a = rng.integers(0, 10 ** fmt.digits, 500)
         b = rng.integers(0, 10 ** fmt.digits, 500)
-        question, answer = encode(a, b, fmt)
+        question, answer = question_and_answer_ids(a, b, fmt)
         qs = longer_sets.question_set([str(x) for x in a], [str(x) for x in b], fmt)
         np.testing.assert_array_equal(qs.question, question)
         np.testing.assert_array_equal(qs.answer, answer)
@@ -255,9 +256,9 @@ def test_extreme_operands_are_encoded_exactly(operation, digits):
     top = 10**digits - 1
     a = np.array([0, top, top, 0, 1, top // 7, 10 ** (digits - 1)], dtype=np.int64)
     b = np.array([0, top, 0, top, top, 3, 1], dtype=np.int64)
-    vocab = vocab_for(operation)
+    vocab = vocab_for(OPERATIONS[operation])
     for reverse in (False, True):
-        question, answer = encode(a, b, QuestionFormat(operation, digits, reverse))
+        question, answer = question_and_answer_ids(a, b, QuestionFormat(operation, digits, reverse))
         symbol = {"add": "+", "sub": "-", "mul": "*"}[operation]
         expected = {"add": int.__add__, "sub": int.__sub__, "mul": int.__mul__}[operation]
         for q, ans, x, y in zip(vocab.decode(question), vocab.decode(answer), a.tolist(), b.tolist()):
@@ -267,7 +268,7 @@ def test_extreme_operands_are_encoded_exactly(operation, digits):
 
 def test_encoding_refuses_operands_wider_than_the_format():
     with pytest.raises(ValueError, match="at most 2 digits"):
-        encode(np.array([100]), np.array([1]), QuestionFormat("add", 2, False))
+        question_and_answer_ids(np.array([100]), np.array([1]), QuestionFormat("add", 2, False))
 
 
 @pytest.mark.parametrize("sampling", ["balanced", "reference"])

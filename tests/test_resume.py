@@ -16,7 +16,7 @@ import torch
 from arith_seq2seq.training import resume
 from arith_seq2seq.training.fit import fit
 
-from .conftest import config, TINY_PARAMS, train_command, write_params
+from .conftest import TINY_PARAMS, tiny_config, train_command, train_sections, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def files(folder: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill -9", "ctrl-c"])
 def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path, tiny_split, sig):
-    params = write_params(tmp_path / "params.yaml", {"train": TRAIN})
+    params = write_params(tmp_path / "params.yaml", train_sections(TRAIN))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
 
     whole = tmp_path / "whole"
@@ -44,7 +44,7 @@ def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path,
 
     # The folder being retrained holds an earlier model and its curves (another seed).
     cut = tmp_path / "cut"
-    earlier = write_params(tmp_path / "earlier.yaml", {"train": {**TRAIN, "max_epochs": 1, "seed": 99}})
+    earlier = write_params(tmp_path / "earlier.yaml", train_sections({**TRAIN, "max_epochs": 1, "seed": 99}))
     assert subprocess.run(train_command(earlier, tiny_split, cut), env=env, capture_output=True).returncode == 0
     old = {"model.pt": (cut / "model.pt").read_bytes(), "live": files(cut / "live")}
     assert old["live"]["metrics.json"] and old["model.pt"] != (whole / "model.pt").read_bytes()
@@ -102,8 +102,8 @@ def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path,
 def tiny_fit(tiny_split):
     def run(state_dir: Path, **train):
         return fit(
-            config("model", **TINY_PARAMS["model"]),
-            config("train", **{**TINY_PARAMS["train"], "show_samples": 0, **train}),
+            tiny_config("model"),
+            tiny_config("train", **{"show_samples": 0, **train}),
             tiny_split["train"],
             tiny_split["val"],
             progress=False,
@@ -124,7 +124,7 @@ def test_a_finished_state_gives_back_the_same_model_without_training(tmp_path, c
     capsys.readouterr()
     again = tiny_fit(state)
     out = capsys.readouterr().out
-    assert f"train: resuming after epoch {TINY_PARAMS['train']['max_epochs']} from" in out
+    assert f"train: resuming after epoch {TINY_PARAMS['repeat']['max_epochs']} from" in out
     assert "Epoch " not in out
     assert same_weights(first, again) and first.info == again.info
 

@@ -20,11 +20,11 @@ from arith_seq2seq.data import question_set
 from arith_seq2seq.training import resume
 from arith_seq2seq.training.fit import fit
 
-from .conftest import ROOT, TINY_PARAMS, config, train_command, write_params
+from .conftest import ROOT, tiny_config, train_command, train_sections, write_params
 
-MODEL = config("model", **TINY_PARAMS["model"])
+MODEL = tiny_config("model")
 # One epoch: a wrongly resumed training then trains nothing, and returns the old model.
-TRAIN = config("train", **{**TINY_PARAMS["train"], "show_samples": 0, "max_epochs": 1})
+TRAIN = tiny_config("train", show_samples=0, max_epochs=1)
 OTHER_DATA = "holds a training with other params, data or code; starting over"
 
 
@@ -115,7 +115,7 @@ for root in roots:
     resume = importlib.import_module("arith_seq2seq.training.resume")
     params = importlib.import_module("arith_seq2seq.pipeline.params")
     assert Path(resume.__file__).is_relative_to(root), (resume.__file__, root)
-    keys.append(resume.fingerprint(params.ModelConfig(**model), params.TrainConfig(**train_cfg), train, val))
+    keys.append(resume.fingerprint(params.NETS[model["arch"]](**model), params.TrainConfig(**train_cfg), train, val))
     sys.path.remove(root)
 print(json.dumps(keys))
 """
@@ -143,7 +143,7 @@ def test_the_fingerprint_follows_the_library_source(tmp_path, tiny_split):
     nested = copy_package(tmp_path / "nested")
     edit(nested / "model" / "repeat.py")
     args = [[str(p.parent) for p in (same, top, nested)], str(tiny_split["train"]), str(tiny_split["val"]),
-            TINY_PARAMS["model"], dataclasses.asdict(TRAIN)]
+            dataclasses.asdict(MODEL), dataclasses.asdict(TRAIN)]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run([sys.executable, "-c", FINGERPRINTS, json.dumps(args)], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
@@ -158,7 +158,7 @@ def test_the_fingerprint_follows_the_library_source(tmp_path, tiny_split):
 def test_a_state_of_other_code_is_not_resumed(tmp_path, tiny_split):
     # The train stage of a copy of the repository imports the copy's library (see
     # stages/train.py), so editing the copy is editing "the code" for that stage.
-    params = write_params(tmp_path / "params.yaml", {"train": dataclasses.asdict(TRAIN)})
+    params = write_params(tmp_path / "params.yaml", train_sections(dataclasses.asdict(TRAIN), MODEL.arch))
     state = tmp_path / "state"
     fit(MODEL, TRAIN, tiny_split["train"], tiny_split["val"], progress=False, state_dir=state)
     finished = TRAIN.max_epochs

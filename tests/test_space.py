@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from arith_seq2seq.data import question_set
-from arith_seq2seq.data.questions import encode, num_digits, stratum_size
+from arith_seq2seq.data.questions import question_and_answer_ids, num_digits, stratum_size
 from arith_seq2seq.evaluation.scoring import evaluate
 from arith_seq2seq.evaluation.space import SPLITS, SpaceScore, error_cases, score_space, space_metrics, space_operands, strata_table
 from arith_seq2seq.evaluation.space_map import SHADES, WRONG, draw_space
@@ -47,8 +47,8 @@ def test_large_spaces_are_sampled_an_equal_share_per_stratum():
 def test_scoring_the_space_answers_as_predict_does(scored, tiny_model):
     trained, score = scored
     a, b = space_operands(2, 10_000, seed=0)
-    question, expected = encode(a, b, trained.format)
-    plain, _ = answering.predict(trained.model, question, expected.shape[1])
+    question, expected = question_and_answer_ids(a, b, trained.format)
+    plain, _ = answering.answer_questions(trained.model, question, expected.shape[1])
     np.testing.assert_array_equal(score.predicted, plain)
     np.testing.assert_array_equal(score.right, (plain == expected).all(1))
     assert not score.sampled and score.size == 10_000

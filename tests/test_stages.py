@@ -49,7 +49,9 @@ def test_generate_then_split_write_their_outputs(tmp_path):
         ({"data": {"digits": 1, "count": 101}}, ["data.count is 101", "only 100 distinct ordered"]),
         ({"data": {"digits": 1, "count": 56, "sampling": "reference"}}, ["data.count is 56", "only 55 distinct"]),
         ({"data": {"sampling": "uniform"}}, ["data.sampling is 'uniform'; choose one of balanced, reference"]),
-        ({"model": {"cell": "lstmm"}}, ["model.cell is 'lstmm'"]),
+        ({"repeat": {"cell": "lstmm"}}, ["repeat.cell is 'lstmm'"]),
+        ({"aligned": {"embedding_dim": 8}}, ["unknown key aligned.embedding_dim (aligned does not use it"]),
+        ({"train": {"lr": 0.01}}, ["unknown key train.lr (an architecture's network and training recipe"]),
     ],
 )
 def test_generate_refuses_bad_params_and_keeps_the_old_output(tmp_path, overrides, fragments):

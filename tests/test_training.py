@@ -5,7 +5,7 @@ import torch
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.questions import generate_questions
-from arith_seq2seq.model.answering import predict
+from arith_seq2seq.model.answering import answer_questions
 from arith_seq2seq.model.metrics import exact_match
 from arith_seq2seq.training.fit import fit
 
@@ -37,7 +37,7 @@ def test_small_model_learns_one_digit_addition(one_digit, tmp_path):
         progress=False,
     )
     val = question_set.load(one_digit["val"])
-    accuracy = exact_match(predict(trained.model, val.question)[0], val.answer).mean()
+    accuracy = exact_match(answer_questions(trained.model, val.question)[0], val.answer).mean()
     assert accuracy >= 0.98
     assert trained.info["best_val_exact_match"] == pytest.approx(accuracy)
     assert 1 <= trained.info["best_epoch"] <= trained.info["epochs"]
@@ -82,4 +82,4 @@ def test_bfloat16_training_learns_like_float32(one_digit):
     )
     assert all(p.dtype == torch.float32 for p in trained.model.parameters())
     val = question_set.load(one_digit["val"])
-    assert exact_match(predict(trained.model, val.question)[0], val.answer).mean() >= 0.98
+    assert exact_match(answer_questions(trained.model, val.question)[0], val.answer).mean() >= 0.98

@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from arith_seq2seq.data import question_set
+from arith_seq2seq.data.operations import OPERATIONS
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
 from arith_seq2seq.data.longer_sets import generate_longer
 from arith_seq2seq.evaluation.scoring import error_table, evaluate_longer
@@ -21,7 +22,7 @@ from arith_seq2seq.model.metrics import first_wrong_position
 from arith_seq2seq.model.model_file import TrainedModel
 from arith_seq2seq.training.module import Seq2SeqModule
 
-from .conftest import TINY_PARAMS, config, train_command, write_params
+from .conftest import config, tiny_config, train_command, write_params
 
 
 def scores(pred, answer) -> tuple[float, float]:
@@ -41,7 +42,7 @@ def teacher_forced_scores(model, qs) -> tuple[float, float]:
 def test_validation_of_a_teacher_forced_model_scores_its_greedy_answers(arch, tiny_split):
     train, val = question_set.load(tiny_split["train"]), question_set.load(tiny_split["val"])
     model = build(ModelSpec(config("model", arch=arch, hidden_size=32), train.format))
-    module = Seq2SeqModule(model, config("train", **TINY_PARAMS["train"]))
+    module = Seq2SeqModule(model, tiny_config("train", arch=arch))
     # A few plain optimiser steps, so that its greedy answers and its teacher-forced
     # predictions are neither trivial nor alike.
     torch.manual_seed(0)
@@ -54,7 +55,7 @@ def test_validation_of_a_teacher_forced_model_scores_its_greedy_answers(arch, ti
         loss.backward()
         optimizer.step()
 
-    greedy = answering.predict(module.model, val.question, val.answer.shape[1])[0]
+    greedy = answering.answer_questions(module.model, val.question, val.answer.shape[1])[0]
     greedy_exact, greedy_chars = scores(greedy, val.answer)
     _, forced_chars = teacher_forced_scores(module.model, val)
     # Greedy exact match equals teacher-forced exact match (an answer right under teacher
@@ -78,7 +79,7 @@ def test_validation_of_a_teacher_forced_model_scores_its_greedy_answers(arch, ti
 def test_the_train_stage_logs_the_validation_score_of_the_greedy_answers_of_the_model_it_writes(tiny_split, tmp_path):
     # One epoch: the model written is that epoch's, the one dvclive's summary describes.
     params = write_params(
-        tmp_path / "params.yaml", {"model": {"arch": "seq2seq", "hidden_size": 32}, "train": {"max_epochs": 1, "lr": 0.03}}
+        tmp_path / "params.yaml", {"model": {"arch": "seq2seq"}, "seq2seq": {"hidden_size": 32, "max_epochs": 1, "lr": 0.03}}
     )
     result = subprocess.run(train_command(params, tiny_split, tmp_path), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -86,7 +87,7 @@ def test_the_train_stage_logs_the_validation_score_of_the_greedy_answers_of_the_
 
     trained = model_file.load(tmp_path / "model.pt")
     val = question_set.load(tiny_split["val"])
-    greedy_exact, greedy_chars = scores(answering.predict(trained.model, val.question, val.answer.shape[1])[0], val.answer)
+    greedy_exact, greedy_chars = scores(answering.answer_questions(trained.model, val.question, val.answer.shape[1])[0], val.answer)
     _, forced_chars = teacher_forced_scores(trained.model, val)
     assert abs(forced_chars - greedy_chars) > 0.01, "precondition: the two kinds of prediction differ"
     assert logged["char_accuracy"] == pytest.approx(greedy_chars, abs=1e-5)
@@ -94,7 +95,7 @@ def test_the_train_stage_logs_the_validation_score_of_the_greedy_answers_of_the_
     assert trained.info["best_val_exact_match"] == pytest.approx(greedy_exact, abs=1e-5)
 
 
-SUB = vocab_for("sub")  # answers such as "-12" need the minus sign
+SUB = vocab_for(OPERATIONS["sub"])  # answers such as "-12" need the minus sign
 
 
 def ids(*texts: str, width: int = 4) -> np.ndarray:
@@ -157,7 +158,7 @@ def test_longer_scores_answer_each_set_at_its_own_answer_width(tmp_path):
         if not name.startswith("digits_"):
             continue
         width = qs.format.digits + 1  # "-" and the digits
-        own = answering.predict(model, qs.question, width)[0]
+        own = answering.answer_questions(model, qs.question, width)[0]
         assert ((own != SUB.pad_id).sum(1) == width).mean() > 0.5, "precondition: answers filling the width"
         # Every third answer is the model's own, right by construction.
         answer = qs.answer.copy()

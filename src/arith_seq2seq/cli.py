@@ -15,7 +15,7 @@ from typing import BinaryIO, Iterator
 
 import yaml
 
-from .data.longer_sets import encode_questions
+from .data.longer_sets import question_ids
 from .data.vocab import PAD
 from .model import answering, devices, model_file
 from .model.model_file import TrainedModel
@@ -87,7 +87,7 @@ def _predict(args) -> int:
     trained = model_file.load(model_path)
     trained.model.to(devices.resolve(args.device, "--device"))
     if args.questions:
-        answers, problems = answer(trained, args.questions, args.allow_longer)
+        answers, problems = answer_lines(trained, args.questions, args.allow_longer)
         report(answers, problems, range(len(args.questions)), "question", args.confidence)
         return 1 if problems else 0
     failed = False
@@ -95,7 +95,7 @@ def _predict(args) -> int:
     # million piped lines never sit in memory together.
     for first, raw in stdin_batches(sys.stdin.buffer):
         numbered, problems = decoded(raw, first)
-        answers, refused = answer_numbered(trained, numbered, args.allow_longer)
+        answers, refused = answer_numbered_lines(trained, numbered, args.allow_longer)
         problems.update(refused)
         report(answers, problems, range(first, first + len(raw)), "line", args.confidence)
         failed = failed or bool(problems)
@@ -176,12 +176,12 @@ def default_model_path(start: Path) -> Path:
     raise UserError("no --model given and no dvc.yaml in this folder or above it; pass --model PATH")
 
 
-def answer(trained: TrainedModel, lines: list[str], allow_longer: bool = False):
+def answer_lines(trained: TrainedModel, lines: list[str], allow_longer: bool = False):
     """Answers {line number: (answer, confidence)} and problems {line number: message}."""
-    return answer_numbered(trained, dict(enumerate(lines)), allow_longer)
+    return answer_numbered_lines(trained, dict(enumerate(lines)), allow_longer)
 
 
-def answer_numbered(trained: TrainedModel, lines: dict[int, str], allow_longer: bool = False):
+def answer_numbered_lines(trained: TrainedModel, lines: dict[int, str], allow_longer: bool = False):
     """`answer` for lines given by their number: a batch of standard input keeps the line
     numbers of the whole input."""
     parsed, problems = {}, {}
@@ -197,8 +197,8 @@ def answer_numbered(trained: TrainedModel, lines: dict[int, str], allow_longer: 
     for digits in sorted(set(widths.values())):
         numbers = [n for n, d in widths.items() if d == digits]
         asked = fmt.with_digits(digits)
-        question = encode_questions([parsed[n][0] for n in numbers], [parsed[n][1] for n in numbers], asked)
-        ids, confidence = answering.predict(trained.model, question, asked.answer_width)
+        question = question_ids([parsed[n][0] for n in numbers], [parsed[n][1] for n in numbers], asked)
+        ids, confidence = answering.answer_questions(trained.model, question, asked.answer_width)
         for n, text, c in zip(numbers, fmt.vocab.decode(ids), confidence):
             # Only the padding after the answer is dropped: padding before or inside it
             # makes it no number, as the evaluate stage scores it.
@@ -250,7 +250,7 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, st
         # --allow-longer is suggested only where it can help.
         if not model.reads_longer_input:
             raise ValueError(
-                f"{too_long}, and the {model.params.arch} architecture cannot read longer ones "
+                f"{too_long}, and the {model.config.arch} architecture cannot read longer ones "
                 "(model.arch aligned can)"
             )
         # The character architectures are scored against int64 answers up to this

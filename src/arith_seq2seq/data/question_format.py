@@ -13,42 +13,36 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..pipeline.errors import DataFileError
+from .operations import Operation, operation
 from .vocab import END, PAD, START, Vocab
 
-SYMBOLS = {"add": "+", "sub": "-", "mul": "*"}
-OPERATIONS = tuple(SYMBOLS)
-_COMPUTE = {"add": np.add, "sub": np.subtract, "mul": np.multiply}
-# int64 holds operands below 10**18, and the sum or difference of two of them.
-INT64_DIGITS = 18
 # The longest operands a held-out set may have; beyond int64 they are decimal strings.
 LONGEST_DIGITS = 1000
 
 
-def max_operand_digits(operation: str) -> int:
-    """The most operand digits whose answers int64 holds exactly: a product has up to twice
-    its operands' digits."""
-    return INT64_DIGITS // 2 if operation == "mul" else INT64_DIGITS
-
-
-def vocab_for(operation: str) -> Vocab:
+def vocab_for(op: Operation) -> Vocab:
     # START and END are only used by the encoder-decoder architectures; every model of an
     # operation shares one vocabulary so data files serve all architectures.
-    return Vocab.from_chars("0123456789" + SYMBOLS[operation] + "-" * (operation == "sub") + PAD + START + END)
+    return Vocab.from_chars("0123456789" + op.symbol + "-" * op.signed + PAD + START + END)
 
 
 @dataclass(frozen=True)
 class QuestionFormat:
-    operation: str  # add | sub | mul
+    operation: str  # a name in operations.OPERATIONS
     digits: int  # operands have at most this many digits
     reverse: bool  # questions are written last character first
 
     @property
+    def op(self) -> Operation:
+        return operation(self.operation)
+
+    @property
     def symbol(self) -> str:
-        return SYMBOLS[self.operation]
+        return self.op.symbol
 
     @property
     def vocab(self) -> Vocab:
-        return vocab_for(self.operation)
+        return vocab_for(self.op)
 
     @property
     def question_width(self) -> int:
@@ -56,16 +50,15 @@ class QuestionFormat:
 
     @property
     def answer_width(self) -> int:
-        """Characters of the longest possible answer: a sum carries, a difference has a
-        sign, a product has up to twice the operands' digits."""
-        return 2 * self.digits if self.operation == "mul" else self.digits + 1
+        return self.op.answer_width(self.digits)
 
     @property
     def max_digits(self) -> int:
-        return max_operand_digits(self.operation)
+        return self.op.max_digits
 
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return _COMPUTE[self.operation](a, b)
+        """Exact answers for int64 operands of up to `max_digits` digits."""
+        return self.op.array(a, b)
 
     def with_digits(self, digits: int) -> "QuestionFormat":
         """The same questions with operands of up to `digits` digits (longer held-out sets)."""

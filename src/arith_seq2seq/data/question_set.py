@@ -13,13 +13,16 @@ import numpy as np
 
 from ..pipeline.errors import DataFileError
 from ..pipeline.files import atomic_path
-from .question_format import LONGEST_DIGITS, OPERATIONS, QuestionFormat, max_operand_digits, vocab_for
+from .operations import OPERATIONS
+from .question_format import LONGEST_DIGITS, QuestionFormat, vocab_for
 
 FORMAT_VERSION = 2
 _ARRAYS = {"question": np.uint8, "answer": np.uint8, "a": np.int64, "b": np.int64}
 # Bytes of rows copied at a time when writing a subset of a set's rows.
 _WRITE_CHUNK = 16 << 20
-_LONGER_NAME = re.compile(r"(digits|chains)_(\d+)\.npz")
+# The kinds of longer set, in the order they are listed for one length.
+_LONGER_ORDER = ("digits", "times1", "chains")
+_LONGER_NAME = re.compile(r"(digits|times1|chains)_(\d+)\.npz")
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class QuestionSet:
     question: np.ndarray  # (n, format.question_width) character ids, reversed if format.reverse
     answer: np.ndarray  # (n, format.answer_width) character ids
     # (n,) the operands as asked: int64, or decimal strings where int64 cannot hold them
-    # (format.digits above max_operand_digits: the longer held-out sets)
+    # (format.digits above the operation's max_digits: the longer held-out sets)
     a: np.ndarray
     b: np.ndarray
     format: QuestionFormat
@@ -113,7 +116,7 @@ def load(path: str | Path) -> QuestionSet:
             f"{FORMAT_VERSION}; regenerate it with `dvc repro`"
         )
     _check_metadata(content, path)
-    as_text = int(content["digits"]) > max_operand_digits(str(content["operation"]))
+    as_text = int(content["digits"]) > OPERATIONS[str(content["operation"])].max_digits
     for name, dtype in _ARRAYS.items():
         found = content[name].dtype
         text_operands = as_text and name in ("a", "b")
@@ -183,7 +186,7 @@ def _check_metadata(content: dict, path: Path) -> None:
         )
     # The ids are read with the vocabulary the format implies: another one would turn
     # every question into other characters.
-    vocab = vocab_for(operation).chars
+    vocab = vocab_for(OPERATIONS[operation]).chars
     if str(content["vocab"]) != vocab:
         raise DataFileError(
             f"{path}: 'vocab' is {str(content['vocab'])!r}, not the {operation} vocabulary {vocab!r}; "
@@ -221,8 +224,8 @@ def save_longer(sets: dict[str, QuestionSet], folder: Path) -> None:
 
 
 def load_longer(folder: str | Path) -> dict[Path, QuestionSet]:
-    """The sets save_longer wrote, by file (digits_4.npz, chains_4.npz, ...), shortest
-    first, random questions before chains.
+    """The sets save_longer wrote, by file (digits_4.npz, times1_4.npz, chains_4.npz, ...),
+    shortest first, random questions before chains.
 
     Other names in the folder (a temporary file a killed process left, say) are ignored."""
     folder = Path(folder)
@@ -234,5 +237,5 @@ def load_longer(folder: str | Path) -> dict[Path, QuestionSet]:
     for path in folder.iterdir():
         match = _LONGER_NAME.fullmatch(path.name)
         if match:
-            found[int(match.group(2)), match.group(1) == "chains"] = path
+            found[int(match.group(2)), _LONGER_ORDER.index(match.group(1))] = path
     return {found[key]: load(found[key]) for key in sorted(found)}

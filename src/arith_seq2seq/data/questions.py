@@ -19,7 +19,8 @@ import numpy as np
 
 from ..pipeline.errors import ConfigError
 from ..pipeline.params import DataConfig
-from .question_format import INT64_DIGITS, QuestionFormat
+from .operations import INT64_DIGITS, operation as operation_named
+from .question_format import QuestionFormat
 from .question_set import QuestionSet
 
 POW10 = 10 ** np.arange(INT64_DIGITS + 1, dtype=np.int64)
@@ -32,7 +33,7 @@ def distinct_questions(digits: int, operation: str = "add", sampling: str = "ref
     """How many different questions with operands below 10**digits exist (for the
     reference's add and mul, a+b and b+a are one)."""
     n = 10**digits
-    return n * n if operation == "sub" or sampling == "balanced" else n * (n + 1) // 2
+    return n * n if not operation_named(operation).commutative or sampling == "balanced" else n * (n + 1) // 2
 
 
 def operands_with_digits(length: int) -> int:
@@ -94,12 +95,12 @@ def generate_questions(cfg: DataConfig) -> QuestionSet:
     else:
         a, b = sample_operands(cfg.digits, cfg.count, rng, cfg.operation)
     fmt = QuestionFormat(cfg.operation, cfg.digits, cfg.reverse)
-    question, answer = encode(a, b, fmt)
+    question, answer = question_and_answer_ids(a, b, fmt)
     return QuestionSet(question=question, answer=answer, a=a, b=b, format=fmt)
 
 
 def sample_operands(digits: int, count: int, rng: np.random.Generator, operation: str = "add") -> tuple[np.ndarray, np.ndarray]:
-    ordered = operation == "sub"
+    ordered = not operation_named(operation).commutative
     total = distinct_questions(digits, operation)
     if count > total:
         raise ConfigError(
@@ -285,7 +286,7 @@ def _sample_by_enumeration(digits: int, count: int, rng: np.random.Generator, or
     return np.where(swap, hi, lo), np.where(swap, lo, hi)
 
 
-def encode(a: np.ndarray, b: np.ndarray, fmt: QuestionFormat):
+def question_and_answer_ids(a: np.ndarray, b: np.ndarray, fmt: QuestionFormat):
     """Character ids of the questions "a?b" in format `fmt` and their answers, space padded.
 
     Works through _CHUNK rows at a time, so temporaries stay a few MB whatever len(a)."""

@@ -74,14 +74,14 @@ _TRAIN_ONLY = np.uint32(2**32 - 1)
 
 def _question_hash(qs: QuestionSet, seed: int, train_only_digits: int = 0) -> np.ndarray:
     """A uint32 per row, pseudo-random but a pure function of (seed, question): splitmix64
-    over the operands, ordered for sub and as the unordered pair for add and mul; rows
+    over the operands, ordered where order matters and as the unordered pair for commutative operations; rows
     whose operands both have at most `train_only_digits` digits get _TRAIN_ONLY."""
     out = np.empty(len(qs), dtype=np.uint32)
     base = _mix(np.array([seed], dtype=np.uint64))
     limit = 10**train_only_digits
     for start in range(0, len(qs), _SPLIT_CHUNK):
         a, b = qs.a[start : start + _SPLIT_CHUNK], qs.b[start : start + _SPLIT_CHUNK]
-        lo, hi = (a, b) if qs.format.operation == "sub" else (np.minimum(a, b), np.maximum(a, b))
+        lo, hi = (a, b) if not qs.format.op.commutative else (np.minimum(a, b), np.maximum(a, b))
         h = _mix(_mix(base ^ lo.astype(np.uint64)) ^ hi.astype(np.uint64)) >> np.uint64(32)
         out[start : start + _SPLIT_CHUNK] = np.minimum(h, _TRAIN_ONLY - 1)
         if train_only_digits:

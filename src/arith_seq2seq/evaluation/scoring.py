@@ -11,7 +11,7 @@ from ..data import question_set
 from ..data.question_format import QuestionFormat, check_same
 from ..data.question_set import QuestionSet
 from ..data.questions import count_carries, num_digits
-from ..model.answering import predict
+from ..model.answering import answer_questions
 from ..model.metrics import char_correct, exact_match, first_wrong_position
 from ..model.model_file import TrainedModel
 
@@ -31,13 +31,13 @@ def evaluate(
     trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096, predicted: np.ndarray | None = None
 ) -> Evaluation:
     """Score `qs`; `predicted`, if given, are the model's answers to it, already computed."""
-    pred = predict(trained.model, qs.question, qs.answer.shape[1], batch_size)[0] if predicted is None else predicted
+    pred = answer_questions(trained.model, qs.question, qs.answer.shape[1], batch_size)[0] if predicted is None else predicted
     right = exact_match(pred, qs.answer)
     a_digits, b_digits = num_digits(qs.a), num_digits(qs.b)
     digits_key = np.char.add(np.char.add(a_digits.astype(str), "+"), b_digits.astype(str))
     by_digits = accuracy_by({"digits": digits_key}, right)
-    # Carries are a property of addition; other operations get the header only.
-    if qs.format.operation == "add":
+    # Carries are counted for addition only; other operations get the header only.
+    if qs.format.op.carries_counted:
         by_carries = accuracy_by({"carries": count_carries(qs.a, qs.b)}, right)
     else:
         by_carries = pd.DataFrame({"carries": [], "n": [], "exact_match": []})
@@ -63,7 +63,7 @@ def error_table(
     """One row per question, as a person reads it; callers pass the wrong answers.
 
     `carries` is -1 for operations other than addition, where carries say little."""
-    carries = count_carries(a, b) if fmt.operation == "add" else np.full(len(a), -1)
+    carries = count_carries(a, b) if fmt.op.carries_counted else np.full(len(a), -1)
     vocab = fmt.vocab
     return pd.DataFrame(
         {
@@ -91,7 +91,7 @@ def longer_exact_match(trained: TrainedModel, qs: QuestionSet, batch_size: int =
     """Exact match on questions longer than any seen in training, or NOT_APPLICABLE."""
     if not trained.model.reads_longer_input:
         return NOT_APPLICABLE
-    pred, _ = predict(trained.model, qs.question, qs.format.answer_width, batch_size)
+    pred, _ = answer_questions(trained.model, qs.question, qs.format.answer_width, batch_size)
     return round(float(exact_match(pred, qs.answer).mean()), 6)
 
 

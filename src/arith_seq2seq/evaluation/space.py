@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..data.question_format import INT64_DIGITS, QuestionFormat
+from ..data.operations import INT64_DIGITS
+from ..data.question_format import QuestionFormat
 from ..data.question_set import QuestionSet
-from ..data.questions import encode, num_digits, sample_balanced, stratum_size
-from ..model.answering import predict
+from ..data.questions import num_digits, question_and_answer_ids, sample_balanced, stratum_size
+from ..model.answering import answer_questions
 from ..model.model_file import TrainedModel
 from .scoring import error_table
 
@@ -72,8 +73,8 @@ def score_space(
     fmt = trained.format
     digits = fmt.digits
     a, b = space_operands(digits, limit, seed)
-    question, expected = encode(a, b, fmt)
-    predicted, _ = predict(trained.model, question, fmt.answer_width, batch_size, share_prefixes=True)
+    question, expected = question_and_answer_ids(a, b, fmt)
+    predicted, _ = answer_questions(trained.model, question, fmt.answer_width, batch_size, share_prefixes=True)
     del question
     split = np.zeros(len(a), dtype=np.int8)
     keys = _pair_keys(a, b, digits)

@@ -7,9 +7,11 @@ it takes for training, evaluation, the model file and predict to use it.
 from __future__ import annotations
 
 from ..pipeline.errors import ConfigError
+from ..pipeline.params import NETS, check_learns
 from .aligned import AlignedRNN
 from .attention import AttentionSeq2Seq
 from .base import ModelSpec, Seq2SeqModel
+from .columns import ProductColumns
 from .repeat import RepeatSeq2Seq
 from .seq2seq import EncoderDecoder
 
@@ -18,13 +20,18 @@ ARCHITECTURES: dict[str, type[Seq2SeqModel]] = {
     "seq2seq": EncoderDecoder,
     "attention": AttentionSeq2Seq,
     "aligned": AlignedRNN,
+    "columns": ProductColumns,
 }
 
 
+assert set(ARCHITECTURES) == set(NETS), "every architecture has a params section (pipeline/params.py NETS)"
+
+
 def build(spec: ModelSpec) -> Seq2SeqModel:
-    arch = spec.params.arch
+    arch = spec.config.arch
     if arch not in ARCHITECTURES:
         raise ConfigError(f"model.arch is {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    check_learns(spec.config, spec.questions.operation)
     return ARCHITECTURES[arch](spec)
 
 

@@ -14,7 +14,7 @@ from .seq2seq import EncoderDecoder
 class AttentionSeq2Seq(EncoderDecoder):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
-        h = spec.params.hidden_size
+        h = spec.config.hidden_size
         self.score = nn.Linear(h, h, bias=False)
         self.combine = nn.Linear(2 * h, h)
 

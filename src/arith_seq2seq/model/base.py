@@ -20,7 +20,7 @@ class ModelSpec:
     """Everything that builds a model: the model params and the format of the questions
     it learns (which fixes its vocabulary and answer width). The model file holds both."""
 
-    params: ModelConfig
+    config: ModelConfig  # the network's own settings (a params.NETS class)
     questions: QuestionFormat
 
 
@@ -29,7 +29,7 @@ class Seq2SeqModel(nn.Module):
 
     Every architecture reads the question with an RNN, `self.encoder`, over
     `self.characters(question)`, and answers from what it read (`answer`). That split lets
-    `encode_shared` read many questions at once computing each common prefix once.
+    `read_shared` read many questions at once computing each common prefix once.
     """
 
     # Whether questions longer than the training ones can be answered at all (otherwise
@@ -45,14 +45,15 @@ class Seq2SeqModel(nn.Module):
     def __init__(self, spec: ModelSpec):
         super().__init__()
         self.spec = spec
-        self.params = spec.params
+        self.config = spec.config
         vocab = spec.questions.vocab
         self.vocab_size = len(vocab)
         self.answer_len = spec.questions.answer_width
         self.pad_id, self.start_id, self.end_id = vocab.pad_id, vocab.start_id, vocab.end_id
-        if self.params.embedding_dim:
-            self.embed = nn.Embedding(self.vocab_size, self.params.embedding_dim)
-            self.input_size = self.params.embedding_dim
+        embedding_dim = getattr(self.config, "embedding_dim", 0)
+        if embedding_dim:
+            self.embed = nn.Embedding(self.vocab_size, embedding_dim)
+            self.input_size = embedding_dim
         else:
             self.embed = None
             self.input_size = self.vocab_size
@@ -64,18 +65,19 @@ class Seq2SeqModel(nn.Module):
         return F.one_hot(ids.long(), self.vocab_size).float()
 
     def rnn(self, input_size: int, layers: int) -> nn.RNNBase:
-        return RNN_CLASSES[self.params.cell](input_size, self.params.hidden_size, num_layers=layers, batch_first=True)
+        return RNN_CLASSES[self.config.cell](input_size, self.config.hidden_size, num_layers=layers, batch_first=True)
 
     def loss(self, question: torch.Tensor, answer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Training loss and the (teacher-forced, where that applies) predicted answer ids."""
         raise NotImplementedError
 
-    def encode(self, question: torch.Tensor):
-        """The encoder's outputs (batch, question_len, hidden) and final state."""
+    def read(self, question: torch.Tensor):
+        """What the model takes from the questions before answering them (what `write`
+        reads): here the encoder's outputs (batch, question_len, hidden) and final state."""
         return self.encoder(self.characters(question))
 
-    def encode_shared(self, question: torch.Tensor):
-        """What `encode` returns, with every distinct prefix of the questions read once.
+    def read_shared(self, question: torch.Tensor):
+        """What `read` returns, with every distinct prefix of the questions read once.
 
         An RNN's state after k characters depends on those k characters only, so questions
         that start alike share that much work. Rows sorted lexicographically share the
@@ -99,11 +101,11 @@ class Seq2SeqModel(nn.Module):
         final = tuple(s[:, node] for s in state) if isinstance(state, tuple) else state[:, node]
         return torch.stack(outputs, 1), final
 
-    def answer(self, encoded: torch.Tensor, state, question: torch.Tensor, answer_len: int):
+    def write(self, reading, question: torch.Tensor, answer_len: int):
         """Answer ids padded to `answer_len` and the model's confidence in each answer
-        (the probability of the whole answer it chose), from what `encode` returned."""
+        (the probability of the whole answer it chose), from what `read` returned."""
         raise NotImplementedError
 
     def predict(self, question: torch.Tensor, answer_len: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Answer ids padded to `answer_len` and the model's confidence in each answer."""
-        return self.answer(*self.encode(question), question, answer_len)
+        return self.write(self.read(question), question, answer_len)

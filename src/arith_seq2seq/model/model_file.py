@@ -11,13 +11,14 @@ from pathlib import Path
 
 import torch
 
-from ..data.question_format import OPERATIONS, QuestionFormat, max_operand_digits, vocab_for
+from ..data.operations import OPERATIONS
+from ..data.question_format import QuestionFormat, vocab_for
 from ..pipeline.errors import DataFileError, UserError
 from ..pipeline.files import atomic_path
-from ..pipeline.params import ModelConfig
+from ..pipeline.params import NETS
 from . import ModelSpec, Seq2SeqModel, build
 
-FORMAT = "arith-seq2seq/model/2"
+FORMAT = "arith-seq2seq/model/3"
 
 
 @dataclass
@@ -33,7 +34,7 @@ class TrainedModel:
 
 def _input_layer(fmt: QuestionFormat) -> dict:
     """What the format fixes of the model's input and output layers. The file stores these
-    beside the model params (as format 2 always has) and loading checks them."""
+    beside the model params and loading checks them."""
     vocab = fmt.vocab
     return {
         "vocab_size": len(vocab),
@@ -49,7 +50,7 @@ def save(path: str | Path, trained: TrainedModel) -> None:
     fmt = spec.questions
     payload = {
         "format": FORMAT,
-        "model_config": {**_input_layer(fmt), **asdict(spec.params)},
+        "model_config": {**_input_layer(fmt), **asdict(spec.config)},
         "vocab": fmt.vocab.chars,
         "digits": fmt.digits,
         "reverse": fmt.reverse,
@@ -84,7 +85,8 @@ def load(path: str | Path) -> TrainedModel:
     try:
         fmt = _question_format(payload, path)
         config = payload["model_config"]
-        params = ModelConfig(**{f.name: config[f.name] for f in fields(ModelConfig)})
+        net = NETS[config["arch"]]
+        params = net(**{f.name: config[f.name] for f in fields(net)})
         model = build(ModelSpec(params, fmt))
         model.load_state_dict(payload["state_dict"])
     except DataFileError:
@@ -104,9 +106,9 @@ def _question_format(payload: dict, path: Path) -> QuestionFormat:
     vocab, operation, digits, reverse = payload["vocab"], payload["operation"], payload["digits"], payload["reverse"]
     if operation not in OPERATIONS:
         problem = f"operation {operation!r}, not one of {', '.join(OPERATIONS)}"
-    elif vocab != vocab_for(operation).chars:
-        problem = f"vocabulary {vocab!r}, not the {operation} vocabulary {vocab_for(operation).chars!r}"
-    elif type(digits) is not int or not 1 <= digits <= max_operand_digits(operation) or type(reverse) is not bool:
+    elif vocab != vocab_for(OPERATIONS[operation]).chars:
+        problem = f"vocabulary {vocab!r}, not the {operation} vocabulary {vocab_for(OPERATIONS[operation]).chars!r}"
+    elif type(digits) is not int or not 1 <= digits <= OPERATIONS[operation].max_digits or type(reverse) is not bool:
         problem = f"digits {digits!r} and reverse {reverse!r}"
     else:
         fmt = QuestionFormat(operation, digits, reverse)

@@ -14,12 +14,12 @@ class RepeatSeq2Seq(Seq2SeqModel):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         self.encoder = self.rnn(self.input_size, 1)
-        self.decoder = self.rnn(spec.params.hidden_size, spec.params.decoder_layers)
-        self.head = nn.Linear(spec.params.hidden_size, self.vocab_size)
+        self.decoder = self.rnn(spec.config.hidden_size, spec.config.layers)
+        self.head = nn.Linear(spec.config.hidden_size, self.vocab_size)
 
     def forward(self, question: torch.Tensor) -> torch.Tensor:
         """(batch, question_len) ids -> (batch, answer_len, vocab_size) logits."""
-        _, state = self.encode(question)
+        _, state = self.read(question)
         return self.decode(state)
 
     def decode(self, state) -> torch.Tensor:
@@ -36,7 +36,8 @@ class RepeatSeq2Seq(Seq2SeqModel):
         loss = F.cross_entropy(logits.flatten(0, 1), answer.long().flatten())
         return loss, logits.argmax(-1)
 
-    def answer(self, encoded, state, question, answer_len):
+    def write(self, reading, question, answer_len):
+        _, state = reading
         # Always self.answer_len characters: reads_longer_input is False.
         probs = self.decode(state).softmax(-1)
         best = probs.max(-1)

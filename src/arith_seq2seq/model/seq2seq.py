@@ -45,9 +45,9 @@ class EncoderDecoder(Seq2SeqModel):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         # Same depth both sides, so the encoder's final state fits the decoder.
-        self.encoder = self.rnn(self.input_size, spec.params.decoder_layers)
-        self.decoder = self.rnn(self.input_size, spec.params.decoder_layers)
-        self.head = nn.Linear(spec.params.hidden_size, self.vocab_size)
+        self.encoder = self.rnn(self.input_size, spec.config.layers)
+        self.decoder = self.rnn(self.input_size, spec.config.layers)
+        self.head = nn.Linear(spec.config.hidden_size, self.vocab_size)
 
     def readout(self, decoded: torch.Tensor, encoded: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
         """Decoder outputs -> character logits (the attention subclass looks back here)."""
@@ -59,13 +59,14 @@ class EncoderDecoder(Seq2SeqModel):
 
     def loss(self, question, answer):
         decoder_input, target = teacher_forcing(answer, self.pad_id, self.start_id, self.end_id)
-        encoded, state = self.encode(question)
+        encoded, state = self.read(question)
         logits, _ = self.decode(decoder_input, state, encoded, question)
         loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE)
         pred = until_end(logits.argmax(-1), self.end_id, self.pad_id, answer.shape[1])
         return loss, pred
 
-    def answer(self, encoded, state, question, answer_len):
+    def write(self, reading, question, answer_len):
+        encoded, state = reading
         token = question.new_full((len(question), 1), self.start_id).long()
         finished = torch.zeros(len(question), dtype=torch.bool, device=question.device)
         log_confidence = torch.zeros(len(question), device=question.device)

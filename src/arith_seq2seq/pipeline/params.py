@@ -12,11 +12,12 @@ import difflib
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import yaml
 
-from ..data.question_format import LONGEST_DIGITS, OPERATIONS, max_operand_digits
+from ..data.operations import OPERATIONS
+from ..data.question_format import LONGEST_DIGITS
 from .errors import ConfigError
 
 CELLS = ("lstm", "gru", "rnn")
@@ -36,8 +37,8 @@ ACCELERATORS = ("cpu", "auto", "gpu", "mps")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # Upper bounds on the model's size: past them the weights alone need gigabytes, and the
 # allocation would fail with a MemoryError deep in torch instead of naming the key.
-MAX_WIDTH = 4096  # model.hidden_size, model.embedding_dim
-MAX_LAYERS = 16  # model.decoder_layers
+MAX_WIDTH = 4096  # hidden_size, embedding_dim, pair_dim
+MAX_LAYERS = 16  # layers
 # Upper bound on the question counts a stage holds in memory at once.
 MAX_QUESTIONS = 100_000_000
 
@@ -54,9 +55,9 @@ class DataConfig:
     longer_count: int
 
     def validate(self) -> None:
-        _check_choice("data.operation", self.operation, OPERATIONS)
+        _check_choice("data.operation", self.operation, tuple(OPERATIONS))
         _check_choice("data.sampling", self.sampling, SAMPLINGS)
-        most = max_operand_digits(self.operation)
+        most = OPERATIONS[self.operation].max_digits
         _check_int("data.digits", self.digits, 1)
         if self.digits > most:
             raise ConfigError(
@@ -102,25 +103,82 @@ class SplitConfig:
         _check_int("split.always_train_digits", self.always_train_digits, 0)
 
 
+# The network of each architecture, by the name model.arch takes: each has a params
+# section of that name holding the network's keys and its training recipe (RECIPE_KEYS),
+# so that one flag (`dvc exp run -S model.arch=aligned`) selects a model that works, and a
+# key an architecture does not use is refused as unknown.
+
+
 @dataclass(frozen=True)
-class ModelConfig:
-    # A name in arith_seq2seq.model.ARCHITECTURES; checked when the model is built, so
-    # that only the stages that build models depend on the architecture code.
+class CharacterNet:
+    """repeat, seq2seq, attention: recurrent networks over the question's characters."""
+
+    operations: ClassVar[tuple[str, ...]] = tuple(OPERATIONS)  # the data.operation it learns
     arch: str
     cell: str
     hidden_size: int
-    decoder_layers: int
-    embedding_dim: int
+    # Stacked recurrent layers: the decoder's for repeat (its encoder has one), the
+    # encoder's and the decoder's for seq2seq and attention.
+    layers: int
+    embedding_dim: int  # 0: one-hot characters as in the reference
 
     def validate(self) -> None:
-        _check_choice("model.cell", self.cell, CELLS)
-        _check_int("model.hidden_size", self.hidden_size, 1, MAX_WIDTH)
-        _check_int("model.decoder_layers", self.decoder_layers, 1, MAX_LAYERS)
-        _check_int("model.embedding_dim", self.embedding_dim, 0, MAX_WIDTH)
+        _check_choice(f"{self.arch}.cell", self.cell, CELLS)
+        _check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
+        _check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
+        _check_int(f"{self.arch}.embedding_dim", self.embedding_dim, 0, MAX_WIDTH)
+
+
+@dataclass(frozen=True)
+class AlignedNet:
+    """aligned: one binary-state cell over the digit columns of a sum or difference."""
+
+    # A product's digit depends on every column, not on a carry: `columns` answers those.
+    operations: ClassVar[tuple[str, ...]] = ("add", "sub")
+    arch: str
+    cell: str
+    hidden_size: int
+
+    def validate(self) -> None:
+        _check_choice(f"{self.arch}.cell", self.cell, CELLS)
+        _check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
+
+
+@dataclass(frozen=True)
+class ColumnsNet:
+    """columns: one cell over a product's columns of digit-pair embeddings."""
+
+    operations: ClassVar[tuple[str, ...]] = ("mul",)
+    arch: str
+    cell: str
+    hidden_size: int
+    pair_dim: int  # the learned embedding of a digit pair (a_i, b_j)
+    carry_loss: float  # weight of the auxiliary target: the carry into each column (0: none)
+
+    def validate(self) -> None:
+        _check_choice(f"{self.arch}.cell", self.cell, CELLS)
+        _check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
+        _check_int(f"{self.arch}.pair_dim", self.pair_dim, 1, MAX_WIDTH)
+        _check_float(f"{self.arch}.carry_loss", self.carry_loss)
+
+
+NETS: dict[str, type] = {
+    "repeat": CharacterNet,
+    "seq2seq": CharacterNet,
+    "attention": CharacterNet,
+    "aligned": AlignedNet,
+    "columns": ColumnsNet,
+}
+ModelConfig = CharacterNet | AlignedNet | ColumnsNet
+# The training keys that belong to an architecture's recipe: they live in its section.
+RECIPE_KEYS = ("batch_size", "lr", "max_epochs", "patience", "precision")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """How to train: the train section, and the recipe keys (RECIPE_KEYS) from the
+    section of the architecture model.arch names (`recipe_of`)."""
+
     batch_size: int
     max_epochs: int
     lr: float
@@ -134,17 +192,23 @@ class TrainConfig:
     strategy: str
     precision: str
     accelerator: str
+    recipe_of: str = "repeat"  # the section the recipe keys came from (for messages)
 
     @property
     def world_size(self) -> int:
         return self.devices * self.num_nodes
 
+    def key(self, name: str) -> str:
+        """The params.yaml key of field `name`."""
+        return f"{self.recipe_of if name in RECIPE_KEYS else 'train'}.{name}"
+
     def validate(self) -> None:
-        _check_int("train.batch_size", self.batch_size, 1)
-        _check_int("train.max_epochs", self.max_epochs, 1)
-        _check_float("train.lr", self.lr, positive=True)
+        key = self.key
+        _check_int(key("batch_size"), self.batch_size, 1)
+        _check_int(key("max_epochs"), self.max_epochs, 1)
+        _check_float(key("lr"), self.lr, positive=True)
         _check_float("train.weight_decay", self.weight_decay)
-        _check_int("train.patience", self.patience, 1)
+        _check_int(key("patience"), self.patience, 1)
         _check_int("train.seed", self.seed, 0)
         _check_float("train.min_stratum_share", self.min_stratum_share)
         if self.min_stratum_share >= 1:
@@ -156,7 +220,7 @@ class TrainConfig:
         _check_int("train.devices", self.devices, 1)
         _check_int("train.num_nodes", self.num_nodes, 1)
         _check_choice("train.strategy", self.strategy, STRATEGIES)
-        _check_choice("train.precision", self.precision, PRECISIONS)
+        _check_choice(key("precision"), self.precision, PRECISIONS)
         _check_choice("train.accelerator", self.accelerator, ACCELERATORS)
         if self.accelerator == "mps" and self.world_size > 1:
             raise ConfigError(
@@ -165,7 +229,7 @@ class TrainConfig:
             )
         if self.batch_size < self.world_size:
             raise ConfigError(
-                f"train.batch_size ({self.batch_size}) is split across train.devices x "
+                f"{key('batch_size')} ({self.batch_size}) is split across train.devices x "
                 f"train.num_nodes = {self.world_size} processes; make it at least {self.world_size}"
             )
 
@@ -187,18 +251,28 @@ class EvaluateConfig:
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    arch: str
+
+    def validate(self) -> None:
+        _check_choice("model.arch", self.arch, tuple(NETS))
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataConfig
     split: SplitConfig
-    model: ModelConfig
-    train: TrainConfig
+    model: ModelConfig  # the network of the architecture model.arch names
+    train: TrainConfig  # the train section with that architecture's recipe
     evaluate: EvaluateConfig
 
 
+# Every section of params.yaml, in its order: the architectures' sections follow model.
 SECTIONS: dict[str, type] = {
     "data": DataConfig,
     "split": SplitConfig,
-    "model": ModelConfig,
+    "model": ModelChoice,
+    **NETS,
     "train": TrainConfig,
     "evaluate": EvaluateConfig,
 }
@@ -236,17 +310,62 @@ def params_from_dict(raw: Any, source: str = "params") -> Params:
             f"{source}: missing or empty section {', '.join(map(repr, missing))}; every section must be set "
             "(the project's params.yaml has each one, with its meaning)"
         )
-    return Params(**{name: _section(cls, name, raw[name], source) for name, cls in SECTIONS.items()})
+    values = {name: _keys(name, raw[name], source) for name in SECTIONS}
+    for name in ("data", "split", "evaluate"):
+        values[name] = _build(SECTIONS[name], values[name])
+    arch = _build(ModelChoice, values["model"]).arch
+    # Every architecture's section is checked, the chosen one is used.
+    nets, recipes = {}, {}
+    for name, cls in NETS.items():
+        recipes[name] = {k: values[name].pop(k) for k in RECIPE_KEYS}
+        nets[name] = _build(cls, {"arch": name, **values[name]})
+        _build(TrainConfig, {**values["train"], **recipes[name], "recipe_of": name})
+    check_learns(nets[arch], values["data"].operation)
+    return Params(
+        data=values["data"],
+        split=values["split"],
+        model=nets[arch],
+        train=_build(TrainConfig, {**values["train"], **recipes[arch], "recipe_of": arch}),
+        evaluate=values["evaluate"],
+    )
 
 
-def _section(cls: type, name: str, raw: Any, source: str):
+def check_learns(net: ModelConfig, operation: str) -> None:
+    """Refuse an architecture that cannot learn data.operation `operation`."""
+    if operation not in net.operations:
+        able = [name for name, cls in NETS.items() if operation in cls.operations]
+        raise ConfigError(
+            f"model.arch is {net.arch}, which learns {' and '.join(net.operations)}, not {operation} "
+            f"(data.operation); for {operation} choose model.arch {' | '.join(able)}"
+        )
+
+
+def section_keys(name: str) -> list[str]:
+    """The keys params.yaml's section `name` takes."""
+    if name in NETS:
+        return [f.name for f in fields(NETS[name]) if f.name != "arch"] + list(RECIPE_KEYS)
+    if name == "train":
+        return [f.name for f in fields(TrainConfig) if f.name not in RECIPE_KEYS and f.name != "recipe_of"]
+    return [f.name for f in fields(SECTIONS[name])]
+
+
+def _keys(name: str, raw: Any, source: str) -> dict:
+    """Section `name`'s keys and values, exactly the ones it takes."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: section {name!r} must be a mapping of keys to values")
-    known = [f.name for f in fields(cls)]
-    unknown = sorted(set(raw) - set(known))
+    known = section_keys(name)
+    unknown = sorted(set(raw) - set(known), key=str)
     if unknown:
+        # A key the chosen architecture does not use is refused like a typo: a setting
+        # that silently does nothing is a setting the user believes they changed.
+        homes = [other for key in unknown for other in NETS if other != name and key in section_keys(other)]
+        hint = ""
+        if name == "model" or (name == "train" and set(unknown) & set(RECIPE_KEYS)):
+            hint = " (an architecture's network and training recipe are in the section model.arch names, e.g. repeat.hidden_size)"
+        elif homes:
+            hint = f" ({name} does not use it; {', '.join(dict.fromkeys(homes))} does)"
         raise ConfigError(
-            f"{source}: unknown key {', '.join(f'{name}.{k}' for k in unknown)}; "
+            f"{source}: unknown key {', '.join(f'{name}.{k}' for k in unknown)}{hint}; "
             f"{name} takes {', '.join(sorted(known))}"
         )
     missing = [key for key in known if key not in raw]
@@ -256,7 +375,11 @@ def _section(cls: type, name: str, raw: Any, source: str):
             "(the project's params.yaml has each one, with its meaning)"
         )
     # YAML lists become tuples: sections are frozen, hashable values.
-    section = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+
+
+def _build(cls: type, values: dict):
+    section = cls(**values)
     section.validate()
     return section
 

@@ -12,7 +12,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from ..data.question_set import QuestionSet
 from ..data.questions import readable_questions
-from ..model.answering import predict
+from ..model.answering import answer_questions
 
 _GREEN, _RED, _RESET = "\033[92m", "\033[91m", "\033[0m"
 EPOCH_SUMMARY = ("train/loss", "train/exact_match", "val/loss", "val/char_accuracy", "val/exact_match")
@@ -57,7 +57,7 @@ def epoch_report(
     rng = np.random.default_rng([seed, epoch])
     idx = np.sort(rng.choice(len(val), size=min(n, len(val)), replace=False))
     fmt = val.format
-    guesses = fmt.vocab.decode(predict(model, val.question[idx], fmt.answer_width)[0])
+    guesses = fmt.vocab.decode(answer_questions(model, val.question[idx], fmt.answer_width)[0])
     expected = fmt.vocab.decode(val.answer[idx])
     questions = readable_questions(val.question[idx], fmt)
     width = fmt.question_width

@@ -72,10 +72,13 @@ def fit(
 
 
 def _precision(cfg: TrainConfig, model, data: QuestionDataModule, device: torch.device) -> precision.Precision:
-    """train.precision on this machine (`auto`: bf16 where a trial step works), said once."""
+    """The recipe's precision on this machine (`auto`: bf16 where a trial step works), said once."""
     question, answer = tensors(data.train_set.take(slice(0, precision.CHECK_ROWS))).tensors
     chosen = precision.choose(
-        cfg.precision, lambda: precision.bf16_problem(model, question, answer, device), precision.device_name(device)
+        cfg.precision,
+        lambda: precision.bf16_problem(model, question, answer, device),
+        precision.device_name(device),
+        cfg.key("precision"),
     )
     say(f"train: precision {chosen.name} ({chosen.why})")
     return chosen

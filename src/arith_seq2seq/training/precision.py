@@ -1,4 +1,5 @@
-"""Which floating-point precision trains: `train.precision`, with `auto` decided by trying.
+"""Which floating-point precision trains: the architecture section's `precision`
+(`repeat.precision`, ...), with `auto` decided by trying.
 
 bfloat16 autocast (Lightning's `bf16-mixed`) is several times faster on CPUs with
 bfloat16 instructions, but on many others (AVX2 without AVX-512 BF16, many ARM chips)
@@ -32,21 +33,21 @@ class Precision:
     why: str  # for the train stage's printout and the model file's info
 
 
-def choose(requested: str, bf16_problem: Callable[[], str | None], where: str) -> Precision:
-    """The precision `requested` (train.precision) comes to on this machine.
+def choose(requested: str, bf16_problem: Callable[[], str | None], where: str, key: str = "repeat.precision") -> Precision:
+    """The precision `requested` (the params key `key`) comes to on this machine.
 
     `bf16_problem` runs the check: None if a bfloat16 step works, else what went wrong.
     `where` names the device for the messages ("this CPU")."""
     if requested == FLOAT32:
-        return Precision(FLOAT32, "train.precision is 32-true")
+        return Precision(FLOAT32, f"{key} is 32-true")
     problem = bf16_problem()
     if requested == BF16:
         if problem is not None:
             raise ConfigError(
-                f"train.precision is bf16-mixed, but bfloat16 training does not work on {where} "
+                f"{key} is bf16-mixed, but bfloat16 training does not work on {where} "
                 f"({problem}); use auto (bf16 where it works, float32 elsewhere) or 32-true"
             )
-        return Precision(BF16, "train.precision is bf16-mixed")
+        return Precision(BF16, f"{key} is bf16-mixed")
     if problem is None:
         return Precision(BF16, f"auto: bfloat16 kernels work on {where}")
     return Precision(FLOAT32, f"auto: no bfloat16 on {where} ({problem}), so float32")

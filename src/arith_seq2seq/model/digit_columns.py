@@ -1,0 +1,110 @@
+"""What the digit-column architectures (`aligned`, `columns`) share: the question's
+characters parsed into the operands' digits, least significant first, the answer's
+characters into digits and back, and the binary state they carry between columns.
+
+Parsing here keeps data files, training, evaluation and predict those of every other
+architecture: the models read and write the same character ids.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .base import ModelSpec, Seq2SeqModel
+
+# In training, each bit of a binary state passed on is flipped with this probability. A
+# state code that only works exactly as the short training numbers leave it does not
+# survive that, so the learned machine has few, well separated states, and long numbers
+# (which reach states in orders training never did) meet the same ones. Measured on
+# subtraction (aligned, hidden 8, 4,000 steps, seed 1): exact match at 100 digits 94%
+# without, 99.7% with 0.02; 0.02 for twice as many steps diverged.
+STATE_NOISE = 0.01
+
+
+def binary(h: torch.Tensor) -> torch.Tensor:
+    """sign(h) forwards (+1 or -1, never 0), the identity backwards (straight-through)."""
+    return h + (torch.where(h >= 0, 1.0, -1.0).to(h.dtype) - h).detach()
+
+
+class DigitColumns(Seq2SeqModel):
+    reads_longer_input = True
+    any_length = True
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
+        fmt = spec.questions
+        op = fmt.op
+        vocab = fmt.vocab
+        digit_of = torch.full((len(vocab),), -1, dtype=torch.long)
+        for d in range(10):
+            digit_of[vocab.chars.index(str(d))] = d
+        # Character id -> digit value (-1: not a digit); the inverse for writing answers.
+        self.register_buffer("digit_of", digit_of, persistent=False)
+        self.register_buffer("digit_id", torch.tensor(vocab.ids("0123456789"), dtype=torch.long), persistent=False)
+        self.symbol_id = vocab.chars.index(op.symbol)
+        self.signed = op.signed
+        self.minus_id = vocab.chars.index("-") if op.signed else None
+
+    def operands(self, question: torch.Tensor):
+        """The digits of each operand, least significant first, as (batch, places) arrays
+        zero-padded to one more place than the question's longest operand can have (a
+        sum's final carry), and each operand's digit count."""
+        q = question.long()
+        if self.spec.questions.reverse:
+            q = q.flip(1)
+        n, width = q.shape
+        places = (width - 1) // 2 + 1
+        pos = torch.arange(width, device=q.device)
+        digit = self.digit_of[q]
+        op = (q == self.symbol_id).int().argmax(1, keepdim=True)
+        end = (q != self.pad_id).sum(1, keepdim=True)
+        in_a = pos < op
+        in_b = (pos > op) & (pos < end)
+        place = torch.where(in_a, op - 1 - pos, end - 1 - pos)
+        out = []
+        for mask in (in_a, in_b):
+            cols = q.new_zeros(n, places + 1)
+            # Characters of the other operand land in the spare last column, then dropped.
+            cols.scatter_(1, torch.where(mask, place, places), torch.where(mask, digit, 0))
+            out.append(cols[:, :places])
+        return out[0], out[1], op.squeeze(1), (end - op - 1).squeeze(1)
+
+    def targets(self, answer: torch.Tensor, places: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Answer characters -> (batch, places) digits least significant first, and
+        whether each answer is negative."""
+        answer = answer.long()
+        digit = self.digit_of[answer]
+        count = (digit >= 0).sum(1, keepdim=True)
+        negative = answer[:, 0] == self.minus_id if self.signed else torch.zeros_like(answer[:, 0], dtype=torch.bool)
+        i = torch.arange(places, device=answer.device)
+        col = (negative.long().unsqueeze(1) + count - 1 - i).clamp(0, answer.shape[1] - 1)
+        return torch.where(i < count, digit.gather(1, col), 0), negative
+
+    def characters_of(self, digits: torch.Tensor, negative: torch.Tensor, width: int) -> torch.Tensor:
+        """Digits least significant first and signs -> answer character ids, leading zeros
+        dropped, padded or cut to `width`."""
+        n, places = digits.shape
+        i = torch.arange(places, device=digits.device)
+        count = torch.where(digits != 0, i + 1, 1).max(1, keepdim=True).values  # at least "0"
+        sign = negative.long().unsqueeze(1)
+        j = torch.arange(width, device=digits.device)
+        place = (count - 1 - (j - sign)).clamp(0, places - 1)
+        ids = self.digit_id[digits.gather(1, place)]
+        ids = torch.where(j < sign + count, ids, self.pad_id)
+        if self.signed:
+            ids = torch.where((j == 0) & (sign == 1), self.minus_id, ids)
+        return ids
+
+    def _noisy(self, state):
+        if not self.training:
+            return state
+        return torch.where(torch.rand_like(state) < STATE_NOISE, -state, state)
+
+    def _zero_state(self, n: int, device):
+        zero = torch.zeros(n, self.config.hidden_size, device=device)
+        return (zero, zero) if isinstance(self.cell, nn.LSTMCell) else zero
+
+    # The question is parsed into digits once; nothing is shared between prefixes.
+    def read_shared(self, question):
+        return self.read(question)
