@@ -201,23 +201,37 @@ def architecture_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+LENGTHS = [4, 5, 10, 20, 50, 100]
+
+
+def _share(value) -> str:
+    return "-" if value is None else "n/a" if isinstance(value, str) else f"{value:.2%}"
+
+
+def _longer_cells(longer: dict) -> tuple[list[str], str]:
+    """Exact match on the N x N digit sets of each length, and the lengths whose carry
+    chains were all right."""
+    cells = [_share(longer.get(f"digits_{n}")) for n in LENGTHS]
+    chains = [v for k, v in longer.items() if k.startswith("chains_")]
+    chains = "n/a" if any(isinstance(v, str) for v in chains) else f"{sum(v == 1.0 for v in chains)} of {len(chains)} lengths"
+    return cells, chains
+
+
+def _failed(r: dict, columns: int) -> str:
+    return f"| {r['name']} | failed | " + " | " * columns + f"{r['seconds']:.0f} |"
+
+
 def length_table(rows: list[dict]) -> str:
-    lengths = [4, 5, 10, 20, 50, 100]
     lines = [
         "| setting | whole 3-digit space: errors (exact match) | "
-        + " | ".join(f"{n} digits" for n in lengths)
-        + " | carry chains right | `dvc exp run` s |",
-        "| --- | --- | " + " | ".join("---" for _ in lengths) + " | --- | --- |",
+        + " | ".join(f"{n} digits" for n in LENGTHS) + " | carry chains right | `dvc exp run` s |",
+        "| --- | --- | " + " | ".join("---" for _ in LENGTHS) + " | --- | --- |",
     ]
     for r in rows:
         if "failed" in r:
-            lines.append(f"| {r['name']} | failed | " + " | " * len(lengths) + f" | {r['seconds']:.0f} |")
+            lines.append(_failed(r, len(LENGTHS) + 1))
             continue
-        longer = r["longer"]
-        cells = [longer.get(f"digits_{n}", "-") for n in lengths]
-        cells = ["n/a" if isinstance(v, str) and v != "-" else v if isinstance(v, str) else f"{v:.2%}" for v in cells]
-        chains = [v for k, v in longer.items() if k.startswith("chains_")]
-        chains = "n/a" if any(isinstance(v, str) for v in chains) else f"{sum(v == 1.0 for v in chains)} of {len(chains)} lengths"
+        cells, chains = _longer_cells(r["longer"])
         lines.append(
             f"| {r['name']} | {r['space_errors']:,} ({r['space_exact_match']:.4%}) | " + " | ".join(cells)
             + f" | {chains} | {r['seconds']:.0f} |"
@@ -225,30 +239,21 @@ def length_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _share(value) -> str:
-    return "-" if value is None else "n/a" if isinstance(value, str) else f"{value:.2%}"
-
-
 def results_table(rows: list[dict]) -> str:
-    """Whole 3-digit space, short questions, and each longer length: N x N digits, and
-    for mul N x 1 digits too (times1_N)."""
-    lengths = [4, 5, 10, 20, 50, 100]
+    """length_table with the short questions' errors and, for mul, N x 1 digits (times1_N)."""
     lines = [
         "| operation, architecture, seed | whole 3-digit space: errors (exact match) | operands <= 2 digits: errors | "
-        + " | ".join(f"{n} digits" for n in lengths)
+        + " | ".join(f"{n} digits" for n in LENGTHS)
         + " | N x 1 digits: 20 / 50 / 100 | carry chains right | `dvc exp run` s |",
-        "| --- | --- | --- | " + " | ".join("---" for _ in lengths) + " | --- | --- | --- |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in LENGTHS) + " | --- | --- | --- |",
     ]
     for r in rows:
         if "failed" in r:
-            lines.append(f"| {r['name']} | failed | | " + " | " * len(lengths) + f" | | {r['seconds']:.0f} |")
+            lines.append(_failed(r, len(LENGTHS) + 3))
             continue
-        longer = r["longer"]
-        cells = [_share(longer.get(f"digits_{n}")) for n in lengths]
-        times1 = [longer.get(f"times1_{n}") for n in (20, 50, 100)]
+        cells, chains = _longer_cells(r["longer"])
+        times1 = [r["longer"].get(f"times1_{n}") for n in (20, 50, 100)]
         times1 = "-" if all(v is None for v in times1) else " / ".join(_share(v) for v in times1)
-        chains = [v for k, v in longer.items() if k.startswith("chains_")]
-        chains = "n/a" if any(isinstance(v, str) for v in chains) else f"{sum(v == 1.0 for v in chains)} of {len(chains)}"
         lines.append(
             f"| {r['name']} | {r['space_errors']:,} ({r['space_exact_match']:.4%}) | {r['short_errors']} | "
             + " | ".join(cells) + f" | {times1} | {chains} | {r['seconds']:.0f} |"
