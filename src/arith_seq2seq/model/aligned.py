@@ -36,9 +36,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ModelSpec
-from .digit_columns import DigitColumns, binary
+from .digit_columns import CELL_CLASSES, DigitColumns, binary
 
-CELL_CLASSES = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.RNNCell}
 # Leading-zero columns added to a training batch: a random number from 0 to this many, so
 # that runs of columns much longer than the training numbers are the normal case.
 MAX_PADDING = 16

@@ -26,11 +26,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ModelSpec
-from .digit_columns import DigitColumns
+from .digit_columns import CELL_CLASSES, DigitColumns
 
-CELL_CLASSES = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.RNNCell}
 # Carries above this are one class (3x3-digit products carry at most 26).
 CARRY_CLASSES = 64
+
+
+def lattice(a_len: torch.Tensor, b_len: torch.Tensor, places: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For every place pair (i, j): whether both are digits of their operands (batch,
+    places, places), and its column i + j (places, places)."""
+    i = torch.arange(places, device=a_len.device)
+    real = (i < a_len[:, None]).unsqueeze(2) & (i < b_len[:, None]).unsqueeze(1)
+    return real, i[:, None] + i[None, :]
 
 
 class ProductColumns(DigitColumns):
@@ -53,13 +60,11 @@ class ProductColumns(DigitColumns):
         (a_i, b_j), i + j = k, over the operands' own digits; one column per place of the
         longest possible product."""
         n, places = a.shape
-        i = torch.arange(places, device=a.device)
-        real = (i < a_len[:, None]).unsqueeze(2) & (i < b_len[:, None]).unsqueeze(1)
+        real, column = lattice(a_len, b_len, places)
         # How often each pair value occurs in each column, then one product with the
         # embedding table: a (batch, i, j, pair_dim) tensor of embeddings would take
         # gigabytes for two 100-digit operands.
-        column = (i[:, None] + i[None, :]) * 100
-        slot = (column + 10 * a.unsqueeze(2) + b.unsqueeze(1)).flatten(1)
+        slot = (column * 100 + 10 * a.unsqueeze(2) + b.unsqueeze(1)).flatten(1)
         counts = self.pair.weight.new_zeros(n, 2 * places * 100)
         counts.scatter_add_(1, slot, real.flatten(1).to(counts.dtype))
         return counts.view(n, 2 * places, 100) @ self.pair.weight
@@ -81,10 +86,9 @@ class ProductColumns(DigitColumns):
         """(batch, columns) the carry into each column of the schoolbook product: the
         auxiliary target, computed as the answer is, from the operands."""
         n, places = a.shape
-        i = torch.arange(places, device=a.device)
-        real = (i < a_len[:, None]).unsqueeze(2) & (i < b_len[:, None]).unsqueeze(1)
+        real, column = lattice(a_len, b_len, places)
         products = (a.unsqueeze(2) * b.unsqueeze(1) * real).flatten(1)
-        sums = a.new_zeros(n, columns).index_add_(1, (i[:, None] + i[None, :]).flatten(), products)
+        sums = a.new_zeros(n, columns).index_add_(1, column.flatten(), products)
         carry, out = a.new_zeros(n), []
         for k in range(columns):
             out.append(carry)
