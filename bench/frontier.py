@@ -111,11 +111,12 @@ RESULTS: dict[str, dict] = {
         }
         for seed in SEEDS
     },
-    # The frontier: twice the epochs.
-    "mul, columns, 6 epochs, seed 1337": {
+    # The frontier: fewer epochs, and the default data count.
+    "mul, columns, 3 epochs, seed 1337": {
         "data.operation": "mul", "data.count": 800_000, "model.arch": "columns",
-        "columns.max_epochs": 6, "columns.patience": 6,
+        "columns.max_epochs": 3, "columns.patience": 3,
     },
+    "mul, columns, data.count 400000 (the default), seed 1337": {"data.operation": "mul", "model.arch": "columns"},
     **{
         f"{operation}, {arch}, seed 1337": {"data.operation": operation, "model.arch": arch}
         for arch in ("repeat", "seq2seq", "attention")
@@ -244,19 +245,19 @@ def results_table(rows: list[dict]) -> str:
     lines = [
         "| operation, architecture, seed | whole 3-digit space: errors (exact match) | operands <= 2 digits: errors | "
         + " | ".join(f"{n} digits" for n in LENGTHS)
-        + " | N x 1 digits: 20 / 50 / 100 | carry chains right | `dvc exp run` s |",
-        "| --- | --- | --- | " + " | ".join("---" for _ in LENGTHS) + " | --- | --- | --- |",
+        + " | N x 1 digits: 20 / 50 / 100 | carry chains right | `dvc exp run` s | commit |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in LENGTHS) + " | --- | --- | --- | --- |",
     ]
     for r in rows:
         if "failed" in r:
-            lines.append(_failed(r, len(LENGTHS) + 3))
+            lines.append(_failed(r, len(LENGTHS) + 3) + f" {(r.get('commit') or '')[:7]} |")
             continue
         cells, chains = _longer_cells(r["longer"])
         times1 = [r["longer"].get(f"times1_{n}") for n in (20, 50, 100)]
         times1 = "-" if all(v is None for v in times1) else " / ".join(_share(v) for v in times1)
         lines.append(
             f"| {r['name']} | {r['space_errors']:,} ({r['space_exact_match']:.4%}) | {r['short_errors']} | "
-            + " | ".join(cells) + f" | {times1} | {chains} | {r['seconds']:.0f} |"
+            + " | ".join(cells) + f" | {times1} | {chains} | {r['seconds']:.0f} | {(r.get('commit') or '')[:7]} |"
         )
     return "\n".join(lines)
 
@@ -277,6 +278,14 @@ def table(rows: list[dict]) -> str:
             f"{r['worst']['digits']} {r['worst']['exact_match']:.4%} |"
         )
     return "\n".join(lines)
+
+
+def merged(previous: dict, rows: list[dict], order: list[str]) -> list[dict]:
+    """The previous file's rows with these rows in place of the same-named ones, in the
+    settings' order; rows no longer among the settings are dropped."""
+    by_name = {r["name"]: {"commit": previous.get("commit"), **r} for r in previous.get("rows", [])}
+    by_name.update({r["name"]: r for r in rows})
+    return [by_name[name] for name in order if name in by_name]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,10 +328,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"running {name} ...", file=sys.stderr, flush=True)
             row = run_setting(clone, name, {**settings[name], **extra}, env, args.maps, exp=exp)
             row["command"] = " ".join(exp_run_command(row["changes"]))
+            row["commit"] = commit
             rows.append(row)
             print(f"  {json.dumps(row)}", file=sys.stderr, flush=True)
     finally:
-        args.out.write_text(json.dumps({"commit": commit, "extra": extra, "rows": rows}, indent=2) + "\n")
+        if args.only and args.out.exists():
+            # Rerunning some rows keeps the others, each row naming the commit it ran at.
+            rows = merged(json.loads(args.out.read_text()), rows, list(settings))
+        args.out.write_text(json.dumps({"extra": extra, "rows": rows}, indent=2) + "\n")
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"Commit {commit[:8]}{' with ' + ', '.join(f'{k}={v}' for k, v in extra.items()) if extra else ''}; "
           f"every setting is {'its `dvc exp run`' if exp else '`dvc repro -f`'} in a fresh clone, wall time.\n")

@@ -61,7 +61,7 @@ REFERENCE = {
         for arch in ("repeat", "seq2seq", "attention")
     },
     "aligned": {"cell": "gru", "hidden_size": 12, **_RECIPE},
-    "columns": {"cell": "gru", "hidden_size": 32, "pair_dim": 16, "carry_loss": 1.0, **_RECIPE},
+    "columns": {"hidden_size": 32, "layers": 2, "pair_dim": 16, **_RECIPE},
     "train": {
         "weight_decay": 0.0, "seed": 1337, "min_stratum_share": 0.0, "show_samples": 10, "devices": 1,
         "num_nodes": 1, "strategy": "auto", "accelerator": "cpu",

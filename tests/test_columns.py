@@ -10,11 +10,13 @@ import sys
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import yaml
 
 from arith_seq2seq.data.longer_sets import question_ids, question_set
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.model import ModelSpec, build
+from arith_seq2seq.model.columns import CARRY_CLASSES
 from arith_seq2seq.pipeline.errors import ConfigError
 from arith_seq2seq.pipeline.params import ColumnsNet
 
@@ -22,7 +24,7 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
 def columns_model(digits: int = 3, reverse: bool = True, **net) -> torch.nn.Module:
-    cfg = {"cell": "gru", "hidden_size": 16, "pair_dim": 4, "carry_loss": 1.0, **net}
+    cfg = {"hidden_size": 16, "layers": 2, "pair_dim": 4, **net}
     return build(ModelSpec(ColumnsNet(arch="columns", **cfg), QuestionFormat("mul", digits, reverse)))
 
 
@@ -77,14 +79,73 @@ def test_answer_digits_least_significant_first_round_trip_to_products_of_any_len
     assert torch.equal(model.characters_of(digits, negative, answer.shape[1]), answer)
 
 
+def schoolbook_carries(x: str, y: str) -> list[int]:
+    """The carry into each column of x * y, and out of the last one."""
+    carry, out = 0, []
+    for total in lattice_sums(x, y):
+        out.append(carry)
+        carry = (total + carry) // 10
+    return out + [carry]
+
+
+def test_the_carries_trained_on_are_schoolbook_multiplications():
+    digits = 7
+    model = columns_model(digits)
+    rng = np.random.default_rng(3)
+    a = ["9999999", "5", "0", "1234567"] + [str(v) for v in rng.integers(0, 10**digits, 30)]
+    b = ["9999999", "9", "77", "7654321"] + [str(v) for v in rng.integers(0, 10**digits, 30)]
+    x, y, x_len, y_len = model.operands(torch.as_tensor(question_ids(a, b, QuestionFormat("mul", digits, True))).long())
+    carries = model.carries(x, y, x_len, y_len, 2 * digits)
+    for row, (p, q) in enumerate(zip(a, b)):
+        expected = schoolbook_carries(p, q)
+        found = carries[row].tolist()
+        assert found[: len(expected) - 1] == expected[:-1] and not any(found[len(expected) - 1 :]), (p, q)
+
+
+def exact_columns(model: torch.nn.Module) -> torch.nn.Module:
+    """The model with a column network that is long multiplication itself: a pair's
+    embedding is its product, a carry's is its value, and a column writes the digit and
+    carry of their sum. What is left to test is everything around that network."""
+    with torch.no_grad():
+        model.pair.weight.zero_()
+        model.pair.weight[:, 0] = torch.tensor([a * b for a in range(10) for b in range(10)], dtype=torch.float)
+        model.carry.weight.zero_()
+        model.carry.weight[:, 1] = torch.arange(CARRY_CLASSES, dtype=torch.float)
+
+    def step(inputs, carry_in):
+        total = (inputs[..., 0] + model.carry(carry_in)[..., 1]).round().long()
+        sharp = 50.0  # one-hot logits: probabilities of 1 to within float rounding
+        return sharp * F.one_hot(total % 10, 10).float(), sharp * F.one_hot((total // 10).clamp(max=CARRY_CLASSES - 1), CARRY_CLASSES).float()
+
+    model.step = step
+    return model
+
+
+def test_each_column_answered_gets_the_carry_the_column_before_chose_at_any_length():
+    model = exact_columns(columns_model(100, pair_dim=2)).eval()
+    rng = np.random.default_rng(4)
+    # N x 1 products up to 100 digits, and N x M ones whose carries still fit the classes.
+    a = ["9" * 100, "1" + "0" * 99, "0", "7"] + ["".join(map(str, rng.integers(1, 10, n))) for n in (100, 57, 7, 6)]
+    b = ["9", "5", "123", "8"] + ["".join(map(str, rng.integers(1, 10, n))) for n in (1, 1, 7, 5)]
+    fmt = QuestionFormat("mul", 100, True)
+    with torch.no_grad():
+        ids, confidence = model.predict(torch.as_tensor(question_ids(a, b, fmt)).long(), fmt.answer_width)
+    assert [t.strip() for t in fmt.vocab.decode(ids.numpy())] == [str(int(x) * int(y)) for x, y in zip(a, b)]
+    torch.testing.assert_close(confidence, torch.ones(len(a)))
+    # Trained on the true carries, the same network has (almost) no loss: each column's
+    # digit and carry out are the targets it is scored against.
+    qs = question_set(a, b, fmt)
+    loss, pred = model.loss(torch.as_tensor(qs.question).long(), torch.as_tensor(qs.answer).long())
+    assert loss.item() < 1e-6 and torch.equal(pred, torch.as_tensor(qs.answer).long())
+
+
 def test_columns_learns_mul_only_and_aligned_refuses_mul_with_one_line_each():
     with pytest.raises(ConfigError, match=r"model.arch is columns, which learns mul, not add \(data.operation\)"):
-        build(ModelSpec(ColumnsNet("columns", "gru", 8, 4, 1.0), QuestionFormat("add", 3, True)))
+        build(ModelSpec(ColumnsNet("columns", 8, 1, 4), QuestionFormat("add", 3, True)))
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_one_model_answers_a_question_of_any_length_with_the_products_width(cell):
-    model = columns_model(3, cell=cell).eval()
+def test_one_model_answers_a_question_of_any_length_with_the_products_width():
+    model = columns_model(3).eval()
     wide = QuestionFormat("mul", 60, True)
     question = torch.as_tensor(question_ids(["1" * 60, "12"], ["7", "3"], wide)).long()
     with torch.no_grad():
@@ -105,7 +166,7 @@ def train_tiny_products(steps: int, seed: int = 0):
     a, b = np.divmod(np.arange(10_000), 100)
     qs = question_set([str(v) for v in a], [str(v) for v in b], fmt)
     question, answer = torch.as_tensor(qs.question).long(), torch.as_tensor(qs.answer).long()
-    model = columns_model(2, hidden_size=32, pair_dim=16)
+    model = columns_model(2, hidden_size=64, pair_dim=16)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.01, total_steps=steps)
     g = torch.Generator().manual_seed(seed)
@@ -120,18 +181,18 @@ def train_tiny_products(steps: int, seed: int = 0):
 
 
 @pytest.mark.slow
-def test_a_tiny_run_answers_products_like_python_integers_and_n_by_1_past_its_length():
-    # 1,500 steps (about 15 s): 98.6% of the 2-digit space here; N x 1 products of 5 and
-    # 10 digits, never seen, 38% and 19% (the 3-digit pipeline model's figures are in
+def test_a_tiny_run_answers_products_like_python_integers_and_n_by_1_at_any_length():
+    # 1,500 steps (about 10 s): 99.95% of the 2-digit space here, and every N x 1 product
+    # of 5, 30 and 100 digits, never seen (the 3-digit pipeline model's figures are in
     # docs/multiplication.md). The floors leave room for other CPUs' rounding.
     model, qs = train_tiny_products(steps=1500)
     with torch.no_grad():
         ids, _ = model.predict(torch.as_tensor(qs.question).long(), qs.answer.shape[1])
     texts = [t.strip() for t in qs.format.vocab.decode(ids.numpy())]
     right = np.array([t == str(int(x) * int(y)) for t, x, y in zip(texts, qs.a, qs.b)])
-    assert right.mean() >= 0.96, right.mean()
+    assert right.mean() >= 0.99, right.mean()
     rng = np.random.default_rng(2)
-    for n, floor in ((5, 0.25), (10, 0.1)):
+    for n in (5, 30, 100):
         a = ["".join(map(str, [rng.integers(1, 10)] + list(rng.integers(0, 10, n - 1)))) for _ in range(200)]
         b = [str(v) for v in rng.integers(0, 10, 200)]
         long = question_set(a, b, QuestionFormat("mul", n, True))
@@ -139,4 +200,4 @@ def test_a_tiny_run_answers_products_like_python_integers_and_n_by_1_past_its_le
             ids, _ = model.predict(torch.as_tensor(long.question).long(), long.answer.shape[1])
         texts = [t.strip() for t in long.format.vocab.decode(ids.numpy())]
         assert all(t.isdigit() for t in texts)
-        assert np.mean([t == str(int(x) * int(y)) for t, x, y in zip(texts, a, b)]) >= floor, n
+        assert np.mean([t == str(int(x) * int(y)) for t, x, y in zip(texts, a, b)]) >= 0.97, n

@@ -142,10 +142,10 @@ def test_tiny_params_are_valid():
     [
         # A key the architecture does not use is refused like a typo, naming who uses it.
         ({"aligned": {"embedding_dim": 8}},
-         r"^params: unknown key aligned\.embedding_dim \(aligned does not use it; repeat, seq2seq, attention does\); "
+         r"^params: unknown key aligned\.embedding_dim \(aligned does not use it; repeat, seq2seq, attention use it\); "
          r"aligned takes batch_size, cell, hidden_size, lr, max_epochs, patience, precision$"),
-        ({"repeat": {"pair_dim": 8}}, r"^params: unknown key repeat\.pair_dim \(repeat does not use it; columns does\); repeat takes"),
-        ({"columns": {"layers": 2}}, r"^params: unknown key columns\.layers \(columns does not use it; repeat, seq2seq, attention does\)"),
+        ({"repeat": {"pair_dim": 8}}, r"^params: unknown key repeat\.pair_dim \(repeat does not use it; columns uses it\); repeat takes"),
+        ({"columns": {"cell": "gru"}}, r"^params: unknown key columns\.cell \(columns does not use it; repeat, seq2seq, attention, aligned use it\)"),
         ({"repeat": {"hiden_size": 64}}, r"^params: unknown key repeat\.hiden_size; repeat takes batch_size, cell, embedding_dim, hidden_size, layers, lr"),
         # The old layout's keys point to the architecture's section.
         ({"model": {"hidden_size": 64}},
@@ -168,7 +168,7 @@ def test_a_key_a_section_does_not_take_is_refused_with_its_home(raw, message):
         ({"aligned": {"cell": "transformer"}}, r"^aligned\.cell is 'transformer'; choose one of lstm, gru, rnn$"),
         ({"seq2seq": {"layers": 0}}, r"^seq2seq\.layers must be at least 1, got 0$"),
         ({"attention": {"embedding_dim": -1}}, r"^attention\.embedding_dim must be at least 0, got -1$"),
-        ({"columns": {"carry_loss": -1}}, r"^columns\.carry_loss must not be negative, got -1$"),
+        ({"columns": {"layers": 0}}, r"^columns\.layers must be at least 1, got 0$"),
         ({"columns": {"pair_dim": 0}}, r"^columns\.pair_dim must be at least 1, got 0$"),
         ({"aligned": {"lr": 0}}, r"^aligned\.lr must be greater than 0, got 0$"),
         ({"columns": {"precision": "16-mixed"}}, r"^columns\.precision is '16-mixed'; choose one of auto, bf16-mixed, 32-true$"),

@@ -123,7 +123,7 @@ BAD_PARAMS = [
      "error: params.yaml: unknown key repeat.hiden_size; repeat takes batch_size, cell, embedding_dim, hidden_size, "
      "layers, lr, max_epochs, patience, precision"),
     ("check_params", updated(aligned={"embedding_dim": 8}),
-     "error: params.yaml: unknown key aligned.embedding_dim (aligned does not use it; repeat, seq2seq, attention does); "
+     "error: params.yaml: unknown key aligned.embedding_dim (aligned does not use it; repeat, seq2seq, attention use it); "
      "aligned takes batch_size, cell, hidden_size, lr, max_epochs, patience, precision"),
     ("check_params", updated(repeat={"cell": "transformer"}), "error: repeat.cell is 'transformer'; choose one of lstm, gru, rnn"),
     ("check_params", updated(split={"val_fraction": 0.5, "test_fraction": 0.5}),

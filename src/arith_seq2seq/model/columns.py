@@ -2,21 +2,25 @@
 
 A product's digit k is the sum of every digit product a_i * b_j with i + j = k (column k
 of the lattice), plus the carry from column k - 1, modulo 10. This network reads exactly
-that: the input at column k is the sum of a learned embedding of every digit pair
-(a_i, b_j) with i + j = k, a recurrent cell runs over the columns least significant
-first, and a head writes one product digit per column from the state coming in and the
-column's input. Nothing about the times table or carries is written into the network:
-the pair embedding must learn what a pair contributes, the recurrence the carries.
+that. Column k's input is the sum of a learned embedding of every digit pair (a_i, b_j)
+with i + j = k. One network, the same for every column, reads that input and the carry
+coming in, and writes the column's product digit and the carry going out. The columns are
+answered least significant first, each one's carry going into the next.
 
+Nothing about the times table or carries is written into the network: the pair embedding
+must learn what a pair contributes, the column network the sum's digit and carry. What is
+fixed is the shape of long multiplication: the only thing passed from column to column is
+the carry, a class (0 to CARRY_CLASSES - 1) that the network chooses.
+
+- Training feeds each column the true carry (computed from the operands, as the answer
+  is) and asks for the digit and the carry out, as a decoder is fed the true previous
+  character. So every column of every question trains at once, with no recurrence.
+- A carry is a class, not a vector a recurrent cell adds to: the 100th column of a long
+  N-digit by 1-digit product meets the carries of 0 to 8 the 3-digit ones showed it, not a
+  state 100 steps of drift away. Measured (docs/multiplication.md): N x 1 products at
+  100 digits 28-38% with an LSTM over the columns, 100% with the carry as the state.
 - Only the operands' own digits make pairs: the leading zeros of a padded operand would
-  add a pair per column for every padding place, and a sum over a hundred of them drifts
-  however small each is.
-- Training also asks for the carry into each column (`carry_loss`, an auxiliary target
-  computed from the operands like the answer is, as in Bai et al. 2025): the state must
-  then hold the carry as something a linear layer reads. Measured (docs/multiplication.md):
-  the whole 3x3 space 95.2% without, 96.9% with; the ten thousand questions of at most
-  2 digits 415 wrong without, 9 with; N-digit by 1-digit products at 20 digits 11% without,
-  72% with.
+  add a pair per column for every padding place.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ModelSpec
-from .digit_columns import CELL_CLASSES, DigitColumns
+from .digit_columns import DigitColumns
 
-# Carries above this are one class (3x3-digit products carry at most 26).
+# The carries a column can pass on. A column of an N x M product sums up to M digit
+# products of at most 81, so its carry is below 9 * M: 3x3-digit questions carry at most
+# 26, and products of operands up to 7 digits fit. A longer carry is answered wrong.
 CARRY_CLASSES = 64
 
 
@@ -41,13 +47,21 @@ def lattice(a_len: torch.Tensor, b_len: torch.Tensor, places: int) -> tuple[torc
 
 
 class ProductColumns(DigitColumns):
+    # Training feeds the true carries: validation answers as predict does.
+    teacher_forced = True
+
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         cfg = spec.config
-        h, d = cfg.hidden_size, cfg.pair_dim
+        d, h = cfg.pair_dim, cfg.hidden_size
         self.pair = nn.Embedding(100, d)  # digit pair (a_i, b_j) -> 10 * a_i + b_j
-        self.cell = CELL_CLASSES[cfg.cell](d, h)
-        self.head = nn.Sequential(nn.Linear(h + d, 4 * h), nn.ReLU(), nn.Linear(4 * h, 10))
+        self.carry = nn.Embedding(CARRY_CLASSES, d)
+        layers, width = [], 2 * d
+        for _ in range(cfg.layers):
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        self.column = nn.Sequential(*layers)
+        self.digit_head = nn.Linear(h, 10)
         self.carry_head = nn.Linear(h, CARRY_CLASSES)
 
     def operands(self, question: torch.Tensor):
@@ -69,22 +83,16 @@ class ProductColumns(DigitColumns):
         counts.scatter_add_(1, slot, real.flatten(1).to(counts.dtype))
         return counts.view(n, 2 * places, 100) @ self.pair.weight
 
-    def run(self, a, b, a_len, b_len) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-column digit log-probabilities (batch, columns, 10) and the state coming
-        into each column (batch, columns, hidden)."""
-        inputs = self.column_inputs(a, b, a_len, b_len)
-        state = self._zero_state(len(a), inputs.device)
-        incoming = []
-        for t in range(inputs.shape[1]):
-            incoming.append(state[0] if isinstance(state, tuple) else state)
-            state = self.cell(inputs[:, t], state)
-        incoming = torch.stack(incoming, 1)
-        return self.head(torch.cat([incoming, inputs], -1)).float().log_softmax(-1), incoming
+    def step(self, inputs: torch.Tensor, carry_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Digit logits (..., 10) and carry-out logits (..., CARRY_CLASSES) of columns
+        with these inputs and these carries coming in."""
+        z = self.column(torch.cat([inputs, self.carry(carry_in)], -1))
+        return self.digit_head(z).float(), self.carry_head(z).float()
 
     @staticmethod
     def carries(a, b, a_len, b_len, columns: int) -> torch.Tensor:
-        """(batch, columns) the carry into each column of the schoolbook product: the
-        auxiliary target, computed as the answer is, from the operands."""
+        """(batch, columns + 1) the carry into each column of the schoolbook product, and
+        out of the last one: computed as the answer is, from the operands."""
         n, places = a.shape
         real, column = lattice(a_len, b_len, places)
         products = (a.unsqueeze(2) * b.unsqueeze(1) * real).flatten(1)
@@ -93,24 +101,37 @@ class ProductColumns(DigitColumns):
         for k in range(columns):
             out.append(carry)
             carry = (sums[:, k] + carry) // 10
-        return torch.stack(out, 1)
+        return torch.stack(out + [carry], 1)
 
     def loss(self, question, answer):
         a, b, a_len, b_len = self.operands(question)
-        out, incoming = self.run(a, b, a_len, b_len)
-        digits, _ = self.targets(answer, out.shape[1])
-        loss = F.nll_loss(out.flatten(0, 1), digits.flatten())
-        if self.config.carry_loss:
-            carry = self.carries(a, b, a_len, b_len, out.shape[1]).clamp(max=CARRY_CLASSES - 1)
-            logits = self.carry_head(incoming).float()
-            loss = loss + self.config.carry_loss * F.cross_entropy(logits.flatten(0, 1), carry.flatten())
-        pred = self.characters_of(out.argmax(-1), torch.zeros_like(a_len, dtype=torch.bool), answer.shape[1])
-        return loss, pred
+        inputs = self.column_inputs(a, b, a_len, b_len)
+        carry = self.carries(a, b, a_len, b_len, inputs.shape[1]).clamp(max=CARRY_CLASSES - 1)
+        digit_logits, carry_logits = self.step(inputs, carry[:, :-1])
+        digits, _ = self.targets(answer, inputs.shape[1])
+        loss = F.cross_entropy(digit_logits.flatten(0, 1), digits.flatten()) + F.cross_entropy(
+            carry_logits.flatten(0, 1), carry[:, 1:].flatten()
+        )
+        none = torch.zeros_like(a_len, dtype=torch.bool)
+        return loss, self.characters_of(digit_logits.argmax(-1), none, answer.shape[1])
 
     def read(self, question):
-        return self.operands(question)
+        a, b, a_len, b_len = self.operands(question)
+        return self.column_inputs(a, b, a_len, b_len)
 
     def write(self, reading, question, answer_len):
-        best = self.run(*reading)[0].max(-1)
-        negative = torch.zeros(len(question), dtype=torch.bool, device=question.device)
-        return self.characters_of(best.indices, negative, answer_len), best.values.sum(-1).exp()
+        """Column after column, each one's chosen carry going into the next; the
+        confidence is the product of every chosen digit's and carry's probability."""
+        n, columns, _ = reading.shape
+        carry = torch.zeros(n, dtype=torch.long, device=reading.device)
+        log_confidence = torch.zeros(n, device=reading.device)
+        digits = []
+        for k in range(columns):
+            digit_logits, carry_logits = self.step(reading[:, k], carry)
+            digit = digit_logits.log_softmax(-1).max(-1)
+            chosen = carry_logits.log_softmax(-1).max(-1)
+            digits.append(digit.indices)
+            log_confidence += digit.values + chosen.values
+            carry = chosen.indices
+        negative = torch.zeros(n, dtype=torch.bool, device=reading.device)
+        return self.characters_of(torch.stack(digits, 1), negative, answer_len), log_confidence.exp()

@@ -1,6 +1,6 @@
 """What the digit-column architectures (`aligned`, `columns`) share: the question's
-characters parsed into the operands' digits, least significant first, the answer's
-characters into digits and back, and the binary state they carry between columns.
+characters parsed into the operands' digits, least significant first, and the answer's
+characters into digits and back.
 
 Parsing here keeps data files, training, evaluation and predict those of every other
 architecture: the models read and write the same character ids.
@@ -9,24 +9,8 @@ architecture: the models read and write the same character ids.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .base import ModelSpec, Seq2SeqModel
-
-# In training, each bit of a binary state passed on is flipped with this probability. A
-# state code that only works exactly as the short training numbers leave it does not
-# survive that, so the learned machine has few, well separated states, and long numbers
-# (which reach states in orders training never did) meet the same ones. Measured on
-# subtraction (aligned, hidden 8, 4,000 steps, seed 1): exact match at 100 digits 94%
-# without, 99.7% with 0.02; 0.02 for twice as many steps diverged.
-STATE_NOISE = 0.01
-# The cell each column steps through, by the architecture section's `cell`.
-CELL_CLASSES = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.RNNCell}
-
-
-def binary(h: torch.Tensor) -> torch.Tensor:
-    """sign(h) forwards (+1 or -1, never 0), the identity backwards (straight-through)."""
-    return h + (torch.where(h >= 0, 1.0, -1.0).to(h.dtype) - h).detach()
 
 
 class DigitColumns(Seq2SeqModel):
@@ -97,15 +81,6 @@ class DigitColumns(Seq2SeqModel):
         if self.signed:
             ids = torch.where((j == 0) & (sign == 1), self.minus_id, ids)
         return ids
-
-    def _noisy(self, state):
-        if not self.training:
-            return state
-        return torch.where(torch.rand_like(state) < STATE_NOISE, -state, state)
-
-    def _zero_state(self, n: int, device):
-        zero = torch.zeros(n, self.config.hidden_size, device=device)
-        return (zero, zero) if isinstance(self.cell, nn.LSTMCell) else zero
 
     # The question is parsed into digits once; nothing is shared between prefixes.
     def read_shared(self, question):

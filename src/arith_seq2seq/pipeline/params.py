@@ -146,20 +146,19 @@ class AlignedNet:
 
 @dataclass(frozen=True)
 class ColumnsNet:
-    """columns: one cell over a product's columns of digit-pair embeddings."""
+    """columns: one network over a product's columns of digit-pair embeddings, the carry
+    passed from column to column."""
 
     operations: ClassVar[tuple[str, ...]] = ("mul",)
     arch: str
-    cell: str
     hidden_size: int
-    pair_dim: int  # the learned embedding of a digit pair (a_i, b_j)
-    carry_loss: float  # weight of the auxiliary target: the carry into each column (0: none)
+    layers: int  # hidden layers of the network that answers a column
+    pair_dim: int  # the learned embedding of a digit pair (a_i, b_j), and of a carry
 
     def validate(self) -> None:
-        _check_choice(f"{self.arch}.cell", self.cell, CELLS)
         _check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
+        _check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
         _check_int(f"{self.arch}.pair_dim", self.pair_dim, 1, MAX_WIDTH)
-        _check_float(f"{self.arch}.carry_loss", self.carry_loss)
 
 
 NETS: dict[str, type] = {
@@ -363,7 +362,8 @@ def _keys(name: str, raw: Any, source: str) -> dict:
         if name == "model" or (name == "train" and set(unknown) & set(RECIPE_KEYS)):
             hint = " (an architecture's network and training recipe are in the section model.arch names, e.g. repeat.hidden_size)"
         elif homes:
-            hint = f" ({name} does not use it; {', '.join(dict.fromkeys(homes))} does)"
+            users = list(dict.fromkeys(homes))
+            hint = f" ({name} does not use it; {', '.join(users)} {'uses' if len(users) == 1 else 'use'} it)"
         raise ConfigError(
             f"{source}: unknown key {', '.join(f'{name}.{k}' for k in unknown)}{hint}; "
             f"{name} takes {', '.join(sorted(known))}"
