@@ -22,7 +22,7 @@ from arith_seq2seq.model import ARCHITECTURES, ModelSpec, build
 from arith_seq2seq.model import answering
 from arith_seq2seq.model import devices
 from arith_seq2seq.pipeline.errors import ConfigError
-from arith_seq2seq.pipeline.params import NETS
+from arith_seq2seq.pipeline.params import NETS, section_keys
 from arith_seq2seq.training.fit import process_group_backend
 from arith_seq2seq.training.module import Seq2SeqModule
 
@@ -65,7 +65,8 @@ def operation_of(arch: str) -> str:
 
 
 def spec(arch: str) -> ModelSpec:
-    return ModelSpec(config("model", arch=arch, cell="lstm", hidden_size=16), QuestionFormat(operation_of(arch), 3, True))
+    cell = {"cell": "lstm"} if "cell" in section_keys(arch) else {}
+    return ModelSpec(config("model", arch=arch, hidden_size=16, **cell), QuestionFormat(operation_of(arch), 3, True))
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
