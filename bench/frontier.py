@@ -119,6 +119,12 @@ RESULTS: dict[str, dict] = {
         }
         for seed in SEEDS
     },
+    **{
+        f"mul, columns, lr 0.005, seed {seed}": {
+            "data.operation": "mul", "data.count": 800_000, "model.arch": "columns", "columns.lr": 0.005, "train.seed": seed,
+        }
+        for seed in SEEDS
+    },
     "mul, columns, 3 epochs, seed 1337": {
         "data.operation": "mul", "data.count": 800_000, "model.arch": "columns",
         "columns.max_epochs": 3, "columns.patience": 3,
