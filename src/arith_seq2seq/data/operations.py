@@ -49,20 +49,25 @@ class Operation:
         return self.name
 
 
+def _runs(n: int) -> tuple[str, str, str]:
+    """The n-digit numbers the chains are made of: 99...9, 10...0 and 50...0."""
+    return "9" * n, "1" + "0" * (n - 1), "5" + "0" * (n - 1)
+
+
 def _add_chains(n: int) -> list[tuple[str, str]]:
-    nines, one_then_zeros, five_then_zeros = "9" * n, "1" + "0" * (n - 1), "5" + "0" * (n - 1)
+    nines, one_then_zeros, five_then_zeros = _runs(n)
     return [(nines, "1"), ("1", nines), (nines, nines), (five_then_zeros, five_then_zeros),
             ("4" + "9" * (n - 1), "5" + "0" * (n - 2) + "1" if n > 1 else "6"), (one_then_zeros, nines)]
 
 
 def _sub_chains(n: int) -> list[tuple[str, str]]:
-    nines, one_then_zeros, five_then_zeros = "9" * n, "1" + "0" * (n - 1), "5" + "0" * (n - 1)
+    nines, one_then_zeros, five_then_zeros = _runs(n)
     return [(one_then_zeros, "1"), (five_then_zeros, "1"), ("1", one_then_zeros), (one_then_zeros, nines),
             (nines, nines), (one_then_zeros[:-1] + "1", one_then_zeros[:-1] + "2")]
 
 
 def _mul_chains(n: int) -> list[tuple[str, str]]:
-    nines, one_then_zeros, five_then_zeros = "9" * n, "1" + "0" * (n - 1), "5" + "0" * (n - 1)
+    nines, one_then_zeros, five_then_zeros = _runs(n)
     return [(nines, nines), (nines, "9"), ("9", nines), (one_then_zeros, one_then_zeros),
             (five_then_zeros, "2"), (nines, "1")]
 

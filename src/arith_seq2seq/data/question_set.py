@@ -22,7 +22,7 @@ _ARRAYS = {"question": np.uint8, "answer": np.uint8, "a": np.int64, "b": np.int6
 _WRITE_CHUNK = 16 << 20
 # The kinds of longer set, in the order they are listed for one length.
 _LONGER_ORDER = ("digits", "times1", "chains")
-_LONGER_NAME = re.compile(r"(digits|times1|chains)_(\d+)\.npz")
+_LONGER_NAME = re.compile(rf"({'|'.join(_LONGER_ORDER)})_(\d+)\.npz")
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def _question_hash(qs: QuestionSet, seed: int, train_only_digits: int = 0) -> np
     limit = 10**train_only_digits
     for start in range(0, len(qs), _SPLIT_CHUNK):
         a, b = qs.a[start : start + _SPLIT_CHUNK], qs.b[start : start + _SPLIT_CHUNK]
-        lo, hi = (a, b) if not qs.format.op.commutative else (np.minimum(a, b), np.maximum(a, b))
+        lo, hi = (np.minimum(a, b), np.maximum(a, b)) if qs.format.op.commutative else (a, b)
         h = _mix(_mix(base ^ lo.astype(np.uint64)) ^ hi.astype(np.uint64)) >> np.uint64(32)
         out[start : start + _SPLIT_CHUNK] = np.minimum(h, _TRAIN_ONLY - 1)
         if train_only_digits:

@@ -38,25 +38,22 @@ from torch import nn
 from .base import ModelSpec
 from .digit_columns import DigitColumns
 
-# In training, each bit of a binary state passed on is flipped with this probability. A
-# state code that only works exactly as the short training numbers leave it does not
-# survive that, so the learned machine has few, well separated states, and long numbers
-# (which reach states in orders training never did) meet the same ones. Measured on
-# subtraction (aligned, hidden 8, 4,000 steps, seed 1): exact match at 100 digits 94%
-# without, 99.7% with 0.02; 0.02 for twice as many steps diverged.
-STATE_NOISE = 0.01
-# The cell each column steps through, by the architecture section's `cell`.
 CELL_CLASSES = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.RNNCell}
+# Leading-zero columns added to a training batch: a random number from 0 to this many, so
+# that runs of columns much longer than the training numbers are the normal case.
+MAX_PADDING = 16
+# In training, each bit of the state passed on is flipped with this probability. A state
+# code that only works exactly as the short training numbers leave it does not survive
+# that, so the learned machine has few, well separated states, and long numbers (which
+# reach states in orders training never did) meet the same ones. Measured on subtraction
+# (hidden 8, 4,000 steps, seed 1): exact match at 100 digits 94% without, 99.7% with 0.02;
+# 0.02 for twice as many steps diverged.
+STATE_NOISE = 0.01
 
 
 def binary(h: torch.Tensor) -> torch.Tensor:
     """sign(h) forwards (+1 or -1, never 0), the identity backwards (straight-through)."""
     return h + (torch.where(h >= 0, 1.0, -1.0).to(h.dtype) - h).detach()
-
-
-# Leading-zero columns added to a training batch: a random number from 0 to this many, so
-# that runs of columns much longer than the training numbers are the normal case.
-MAX_PADDING = 16
 
 
 def tens_complement(digits: torch.Tensor) -> torch.Tensor:
@@ -84,15 +81,6 @@ class AlignedRNN(DigitColumns):
 
     # --- the network ------------------------------------------------------------------
 
-    def _noisy(self, state):
-        if not self.training:
-            return state
-        return torch.where(torch.rand_like(state) < STATE_NOISE, -state, state)
-
-    def _zero_state(self, n: int, device):
-        zero = torch.zeros(n, self.config.hidden_size, device=device)
-        return (zero, zero) if isinstance(self.cell, nn.LSTMCell) else zero
-
     def _run(self, inputs: torch.Tensor, state):
         """Binary-state recurrence over the columns: the state coming into each column, and
         the final state."""
@@ -102,6 +90,15 @@ class AlignedRNN(DigitColumns):
             new = self.cell(inputs[:, t], state)
             state = tuple(self._noisy(binary(s)) for s in new) if isinstance(new, tuple) else self._noisy(binary(new))
         return torch.stack(incoming, 1), state
+
+    def _noisy(self, state):
+        if not self.training:
+            return state
+        return torch.where(torch.rand_like(state) < STATE_NOISE, -state, state)
+
+    def _zero_state(self, n: int, device):
+        zero = torch.zeros(n, self.config.hidden_size, device=device)
+        return (zero, zero) if isinstance(self.cell, nn.LSTMCell) else zero
 
     def _pass(self, inputs: torch.Tensor):
         incoming, final = self._run(inputs, self._zero_state(len(inputs), inputs.device))

@@ -1,4 +1,5 @@
-"""What every architecture shares: its spec, its interface and the character input layer."""
+"""What every architecture shares: its spec and its interface; and the character input
+layer the character architectures share."""
 
 from __future__ import annotations
 
@@ -27,9 +28,9 @@ class ModelSpec:
 class Seq2SeqModel(nn.Module):
     """Maps (batch, question_len) character ids to answers of padded character ids.
 
-    Every architecture reads the question with an RNN, `self.encoder`, over
-    `self.characters(question)`, and answers from what it read (`answer`). That split lets
-    `read_shared` read many questions at once computing each common prefix once.
+    Every architecture reads the questions (`read`) and answers from what it read
+    (`write`). That split lets `read_shared` read many questions at once, where reading
+    shares work between them (CharacterModel), and `write` answer them.
     """
 
     # Whether questions longer than the training ones can be answered at all (otherwise
@@ -50,10 +51,41 @@ class Seq2SeqModel(nn.Module):
         self.vocab_size = len(vocab)
         self.answer_len = spec.questions.answer_width
         self.pad_id, self.start_id, self.end_id = vocab.pad_id, vocab.start_id, vocab.end_id
-        embedding_dim = getattr(self.config, "embedding_dim", 0)
-        if embedding_dim:
-            self.embed = nn.Embedding(self.vocab_size, embedding_dim)
-            self.input_size = embedding_dim
+
+    def loss(self, question: torch.Tensor, answer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training loss and the (teacher-forced, where that applies) predicted answer ids."""
+        raise NotImplementedError
+
+    def read(self, question: torch.Tensor):
+        """What the model takes from the questions before answering them (what `write`
+        reads)."""
+        raise NotImplementedError
+
+    def read_shared(self, question: torch.Tensor):
+        """What `read` returns, for many questions at once (rows sorted lexicographically);
+        here nothing is shared between them."""
+        return self.read(question)
+
+    def write(self, reading, question: torch.Tensor, answer_len: int):
+        """Answer ids padded to `answer_len` and the model's confidence in each answer
+        (the probability of the whole answer it chose), from what `read` returned."""
+        raise NotImplementedError
+
+    def predict(self, question: torch.Tensor, answer_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Answer ids padded to `answer_len` and the model's confidence in each answer."""
+        return self.write(self.read(question), question, answer_len)
+
+
+class CharacterModel(Seq2SeqModel):
+    """The character architectures (repeat, seq2seq, attention): an RNN, `self.encoder`,
+    reads the question's characters through the input layer (one-hot, or a learned
+    embedding with `embedding_dim`)."""
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
+        if self.config.embedding_dim:
+            self.embed = nn.Embedding(self.vocab_size, self.config.embedding_dim)
+            self.input_size = self.config.embedding_dim
         else:
             self.embed = None
             self.input_size = self.vocab_size
@@ -67,13 +99,8 @@ class Seq2SeqModel(nn.Module):
     def rnn(self, input_size: int, layers: int) -> nn.RNNBase:
         return RNN_CLASSES[self.config.cell](input_size, self.config.hidden_size, num_layers=layers, batch_first=True)
 
-    def loss(self, question: torch.Tensor, answer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training loss and the (teacher-forced, where that applies) predicted answer ids."""
-        raise NotImplementedError
-
     def read(self, question: torch.Tensor):
-        """What the model takes from the questions before answering them (what `write`
-        reads): here the encoder's outputs (batch, question_len, hidden) and final state."""
+        """The encoder's outputs (batch, question_len, hidden) and final state."""
         return self.encoder(self.characters(question))
 
     def read_shared(self, question: torch.Tensor):
@@ -100,12 +127,3 @@ class Seq2SeqModel(nn.Module):
             outputs.append(out[node, 0])
         final = tuple(s[:, node] for s in state) if isinstance(state, tuple) else state[:, node]
         return torch.stack(outputs, 1), final
-
-    def write(self, reading, question: torch.Tensor, answer_len: int):
-        """Answer ids padded to `answer_len` and the model's confidence in each answer
-        (the probability of the whole answer it chose), from what `read` returned."""
-        raise NotImplementedError
-
-    def predict(self, question: torch.Tensor, answer_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Answer ids padded to `answer_len` and the model's confidence in each answer."""
-        return self.write(self.read(question), question, answer_len)

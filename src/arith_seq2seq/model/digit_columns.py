@@ -81,7 +81,3 @@ class DigitColumns(Seq2SeqModel):
         if self.signed:
             ids = torch.where((j == 0) & (sign == 1), self.minus_id, ids)
         return ids
-
-    # The question is parsed into digits once; nothing is shared between prefixes.
-    def read_shared(self, question):
-        return self.read(question)

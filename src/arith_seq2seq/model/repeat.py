@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import ModelSpec, Seq2SeqModel
+from .base import CharacterModel, ModelSpec
 
 
-class RepeatSeq2Seq(Seq2SeqModel):
+class RepeatSeq2Seq(CharacterModel):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         self.encoder = self.rnn(self.input_size, 1)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import IGNORE, ModelSpec, Seq2SeqModel
+from .base import IGNORE, CharacterModel, ModelSpec
 
 
 def teacher_forcing(answer: torch.Tensor, pad_id: int, start_id: int, end_id: int):
@@ -38,7 +38,7 @@ def until_end(tokens: torch.Tensor, end_id: int, pad_id: int, width: int) -> tor
     return ids[:, :width]
 
 
-class EncoderDecoder(Seq2SeqModel):
+class EncoderDecoder(CharacterModel):
     reads_longer_input = True
     teacher_forced = True
 

@@ -314,18 +314,14 @@ def params_from_dict(raw: Any, source: str = "params") -> Params:
         values[name] = _build(SECTIONS[name], values[name])
     arch = _build(ModelChoice, values["model"]).arch
     # Every architecture's section is checked, the chosen one is used.
-    nets, recipes = {}, {}
+    nets, trains = {}, {}
     for name, cls in NETS.items():
-        recipes[name] = {k: values[name].pop(k) for k in RECIPE_KEYS}
+        recipe = {k: values[name].pop(k) for k in RECIPE_KEYS}
         nets[name] = _build(cls, {"arch": name, **values[name]})
-        _build(TrainConfig, {**values["train"], **recipes[name], "recipe_of": name})
+        trains[name] = _build(TrainConfig, {**values["train"], **recipe, "recipe_of": name})
     check_learns(nets[arch], values["data"].operation)
     return Params(
-        data=values["data"],
-        split=values["split"],
-        model=nets[arch],
-        train=_build(TrainConfig, {**values["train"], **recipes[arch], "recipe_of": arch}),
-        evaluate=values["evaluate"],
+        data=values["data"], split=values["split"], model=nets[arch], train=trains[arch], evaluate=values["evaluate"]
     )
 
 
