@@ -79,6 +79,7 @@ def _precision(cfg: TrainConfig, model, data: QuestionDataModule, device: torch.
         lambda: precision.bf16_problem(model, question, answer, device),
         precision.device_name(device),
         cfg.key("precision"),
+        lambda: precision.cpu_bf16_slow(device),
     )
     say(f"train: precision {chosen.name} ({chosen.why})")
     return chosen
