@@ -357,55 +357,6 @@ def percent(shown: str, value: float) -> bool:
     return f"{100 * value:.{decimals}f}" == digits
 
 
-def results_rows(metrics: dict) -> dict[str, tuple[int, int, float]]:
-    """The README results table's rows as the evaluate stage's metrics give them."""
-    space, test = metrics["space"], metrics["test"]
-    size = {1: 10, 2: 90, 3: 900}  # operands of 1, 2, 3 digits (0-9, 10-99, 100-999)
-
-    def stratum(name: str) -> tuple[int, int]:
-        a, b = map(int, name.split("+"))
-        count = size[a] * size[b]
-        return count, round((1 - space["by_digits"][name]) * count)
-
-    short = [stratum(n) for n in ("1+1", "1+2", "2+1", "2+2")]
-    short_questions, short_wrong = sum(q for q, _ in short), sum(w for _, w in short)
-    worst_questions, worst_wrong = stratum(space["worst"]["digits"])
-    return {
-        "whole space": (space["scored"], space["errors"], space["exact_match"]),
-        "never trained on": (space["unseen"]["scored"], space["unseen"]["errors"], space["unseen"]["exact_match"]),
-        "both operands of at most 2 digits": (short_questions, short_wrong, 1 - short_wrong / short_questions),
-        f"worst digit-count group: {space['worst']['digits']} digits": (worst_questions, worst_wrong, space["worst"]["exact_match"]),
-        "test split": (test["n_samples"], test["n_errors"], test["exact_match"]),
-    }
-
-
-def test_readme_results_are_the_committed_metrics():
-    # Two runs side by side: the committed one (bf16-mixed on this machine's CPU) and the same
-    # `dvc repro` in float32 (bench/float32-evaluate.json, its metrics/evaluate.json).
-    metrics = json.loads((ROOT / "metrics" / "evaluate.json").read_text())
-    space = metrics["space"]
-    float32 = json.loads((ROOT / "bench" / "float32-evaluate.json").read_text())
-    readme = page("README.md")
-    table = readme.split("| | questions | wrong, bf16-mixed (committed) | exact match | wrong, float32 | exact match |", 1)[1]
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.split("\n\n", 1)[0].strip().splitlines()[1:]]
-    committed, other = results_rows(metrics), results_rows(float32)
-    assert len(rows) == len(committed)
-    for (label, questions, wrong, shown, wrong32, shown32), (key, (n, errors, exact)), (key32, (n32, errors32, exact32)) in zip(
-        rows, committed.items(), other.items()
-    ):
-        # The worst group is named for the committed run; float32's row is that group's.
-        assert label.startswith(key), (label, key)
-        assert (questions, wrong) == (f"{n:,}", f"{errors:,}"), label
-        assert percent(shown, exact), (label, shown, exact)
-        if key.startswith("worst"):
-            n32, errors32 = n, round((1 - float32["space"]["by_digits"][space["worst"]["digits"]]) * n)
-            exact32 = float32["space"]["by_digits"][space["worst"]["digits"]]
-        assert (questions, wrong32) == (f"{n32:,}", f"{errors32:,}"), label
-        assert percent(shown32, exact32), (label, shown32, exact32)
-    assert f"answers {space['scored'] - space['errors']:,} of all {space['scored']:,} questions" in readme
-    assert f"![the whole question space, {space['errors']} wrong answers circled]" in readme
-
-
 def frontier_module():
     spec = importlib.util.spec_from_file_location("bench_frontier", ROOT / "bench" / "frontier.py")
     module = importlib.util.module_from_spec(spec)
