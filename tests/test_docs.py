@@ -120,11 +120,11 @@ BAD_PARAMS = [
      "error: data.count is 1,200,000, but only 1,000,000 distinct ordered add questions with up to 3 digit(s) "
      "exist; lower data.count or raise data.digits"),
     ("check_params", updated(repeat={"hiden_size": 64}),
-     "error: params.yaml: unknown key repeat.hiden_size; repeat takes batch_size, cell, embedding_dim, hidden_size, "
-     "layers, lr, max_epochs, patience, precision"),
+     "error: params.yaml: unknown key repeat.hiden_size; repeat takes batch_size, cell, embedding_dim, grad_clip, "
+     "hidden_size, layers, lr, max_epochs, patience, precision, reverse_answer"),
     ("check_params", updated(aligned={"embedding_dim": 8}),
      "error: params.yaml: unknown key aligned.embedding_dim (aligned does not use it; repeat, seq2seq, attention use it); "
-     "aligned takes batch_size, cell, hidden_size, lr, max_epochs, patience, precision"),
+     "aligned takes batch_size, cell, grad_clip, hidden_size, lr, max_epochs, patience, precision"),
     ("check_params", updated(repeat={"cell": "transformer"}), "error: repeat.cell is 'transformer'; choose one of lstm, gru, rnn"),
     ("check_params", updated(split={"val_fraction": 0.5, "test_fraction": 0.5}),
      "error: split.val_fraction + split.test_fraction = 1 leaves no training data; make their sum smaller than 1 "
