@@ -28,9 +28,9 @@ from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.model import ModelSpec, build
 from arith_seq2seq.model.metrics import char_correct, exact_match
 from arith_seq2seq.pipeline.params import DataConfig, ModelConfig, SplitConfig, TrainConfig
-from arith_seq2seq.training import precision
-from arith_seq2seq.training.datamodule import QuestionDataModule, epoch_rows, tensors
+from arith_seq2seq.training.datamodule import QuestionDataModule, epoch_rows
 from arith_seq2seq.training.fit import MONITOR, fit
+from arith_seq2seq.training.fit import _precision as resolve_precision  # the train stage's own choice
 from arith_seq2seq.training.module import Seq2SeqModule
 
 
@@ -156,19 +156,14 @@ def bare_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: i
 
 
 def with_precision(paths, model_cfg: ModelConfig, train_cfg: TrainConfig) -> TrainConfig:
-    """`train_cfg` with its precision as the train stage resolves it on this CPU: `auto`
-    becomes bf16-mixed where a bfloat16 trial step works and 32-true elsewhere
-    (training/precision.py), which both loops can pass on (Lightning does not know `auto`)."""
+    """`train_cfg` with its precision as the train stage resolves it on this CPU (the same
+    function: training.fit's), so that `auto` becomes bf16-mixed or 32-true, which both
+    loops can pass on (Lightning does not know `auto`)."""
     data = QuestionDataModule(paths["train"], paths["val"], train_cfg)
     data.setup()
     model = build(ModelSpec(model_cfg, data.train_set.format))
-    question, answer = tensors(data.train_set.take(slice(0, precision.CHECK_ROWS))).tensors
-    chosen = precision.choose(
-        train_cfg.precision,
-        lambda: precision.bf16_problem(model, question, answer, torch.device("cpu")),
-        precision.device_name(torch.device("cpu")),
-        train_cfg.key("precision"),
-    )
+    with quiet():
+        chosen = resolve_precision(train_cfg, model, data, torch.device("cpu"))
     return dataclasses.replace(train_cfg, precision=chosen.name)
 
 
