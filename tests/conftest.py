@@ -48,7 +48,7 @@ def pytest_configure(config):
 # the project's defaults, for a much bigger run). Every key of every section is here,
 # since loading params needs them all. The reference's network and recipe are the repeat
 # section's; the other architectures' sections have the same recipe.
-_RECIPE = {"batch_size": 128, "max_epochs": 16, "lr": 0.01, "patience": 4, "precision": "32-true"}
+_RECIPE = {"batch_size": 128, "max_epochs": 16, "lr": 0.01, "grad_clip": 0.0, "patience": 4, "precision": "32-true"}
 REFERENCE = {
     "data": {
         "digits": 3, "count": 50_000, "operation": "add", "sampling": "reference", "reverse": True, "seed": 1337,
@@ -57,7 +57,7 @@ REFERENCE = {
     "split": {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 1337, "always_train_digits": 0},
     "model": {"arch": "repeat"},
     **{
-        arch: {"cell": "lstm", "hidden_size": 128, "layers": 1, "embedding_dim": 0, **_RECIPE}
+        arch: {"cell": "lstm", "hidden_size": 128, "layers": 1, "embedding_dim": 0, "reverse_answer": False, **_RECIPE}
         for arch in ("repeat", "seq2seq", "attention")
     },
     "aligned": {"cell": "gru", "hidden_size": 12, **_RECIPE},

@@ -7,7 +7,7 @@ from arith_seq2seq.data.operations import OPERATIONS
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
 from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.model import ARCHITECTURES, ModelSpec, answering, build
-from arith_seq2seq.model.base import IGNORE
+from arith_seq2seq.model.base import IGNORE, reverse_before_padding
 from arith_seq2seq.pipeline.errors import ConfigError
 from arith_seq2seq.pipeline.params import CELLS, NETS, section_keys
 from arith_seq2seq.model.seq2seq import teacher_forcing, until_end
@@ -147,3 +147,35 @@ def test_repeat_loss_predictions_are_its_answers_so_validation_need_not_decode_t
     with torch.no_grad():
         _, pred = model.loss(question, answer)
         assert torch.equal(pred, model.predict(question, 4)[0])
+
+
+def test_reverse_before_padding_turns_each_answer_around_and_back():
+    pad = VOCAB.pad_id
+    one, two, three, four = (VOCAB.chars.index(c) for c in "1234")
+    ids = torch.tensor([[two, four, three, pad], [one, two, three, four], [four, pad, pad, pad], [pad] * 4])
+    turned = reverse_before_padding(ids, pad)
+    assert turned.tolist() == [[three, four, two, pad], [four, three, two, one], [four, pad, pad, pad], [pad] * 4]
+    assert torch.equal(reverse_before_padding(turned, pad), ids)
+
+
+@pytest.mark.parametrize("arch", ["repeat", "seq2seq", "attention"])
+def test_reverse_answer_writes_units_first_and_answers_the_right_way_round(arch, batch):
+    """With reverse_answer the network learns the answer written units first: its loss on
+    an answer is the plain network's loss on that answer turned around, and what it
+    answers is the plain network's answer turned back, so no user ever sees the order."""
+    question, answer = batch
+    torch.manual_seed(0)
+    plain = build(spec(arch, reverse_answer=False)).eval()
+    turned = build(spec(arch, reverse_answer=True)).eval()
+    turned.load_state_dict(plain.state_dict())
+    written = reverse_before_padding(answer, VOCAB.pad_id)
+    assert not torch.equal(written, answer), "precondition: answers of more than one digit"
+    with torch.no_grad():
+        loss, pred = turned.loss(question, answer)
+        plain_loss, plain_pred = plain.loss(question, written)
+        assert torch.equal(loss, plain_loss)
+        assert torch.equal(pred, reverse_before_padding(plain_pred, VOCAB.pad_id))
+        ids, confidence = turned.predict(question, answer.shape[1])
+        plain_ids, plain_confidence = plain.predict(question, answer.shape[1])
+        assert torch.equal(ids, reverse_before_padding(plain_ids, VOCAB.pad_id))
+        assert torch.equal(confidence, plain_confidence)

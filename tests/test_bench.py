@@ -72,3 +72,29 @@ def test_the_full_runs_length_is_stated_once_and_from_its_output():
         text = path.read_text()
         assert not re.search(r"\d+-\d+ minutes|\b\d{3} s\b", text), path
         assert "docs/benchmarks.md" in text, path
+
+
+def test_cpu_matrix_judges_each_cell_by_the_promise():
+    matrix = _load("cpu_matrix")
+    sizes = {"1+1": 100, "1+3": 9000, "3+3": 810_000}
+    space = {"by_digits": {"1+1": 1.0, "1+3": 1 - 1 / 9000, "3+3": 1 - 5 / 810_000}}
+    by_digits = matrix.stratum_errors(space)
+    assert by_digits == {"1+1": 0, "1+3": 1, "3+3": 5} and set(by_digits) == set(sizes)
+    cell = {"errors": 6, "short_errors": 0, "by_digits": by_digits}
+    # One wrong answer of 9,000 is 99.989%: below the 99.99% every stratum must reach.
+    assert matrix.verdict(cell) == ["strata below 99.99%: 1+3"]
+    assert matrix.verdict({**cell, "by_digits": {"3+3": 5}}) == []
+    assert matrix.verdict({"errors": 21, "short_errors": 1, "by_digits": {"1+1": 1}}) == [
+        "21 wrong > 20", "1 short wrong", "strata below 99.99%: 1+1"]
+    cells = [
+        {"errors": 3, "short_errors": 0, "precision": "bf16-mixed", "seconds": 50.0, "broken": []},
+        {"errors": 9, "short_errors": 0, "precision": "32-true", "seconds": 80.0, "broken": []},
+        {"errors": 30, "short_errors": 0, "precision": "32-true", "seconds": 85.0, "broken": ["30 wrong > 20"]},
+    ]
+    assert matrix.summary(cells) == {
+        "errors": [3, 30], "short_errors_max": 0, "cells": 3, "cells_kept": 2,
+        "seconds": {"32-true": [80.0, 85.0], "bf16-mixed": [50.0, 50.0]},
+    }
+    row = {"cpu": "avx2", "seed": 1, "precision": "32-true", "errors": 30, "short_errors": 0,
+           "worst": {"digits": "3+3", "exact_match": 0.99997}, "seconds": 85.0, "broken": ["30 wrong > 20"]}
+    assert matrix.table([row]).splitlines()[-1] == "| avx2 | 1 | 32-true | 30 | 0 | 3+3 99.9970% | 85 | 30 wrong > 20 |"

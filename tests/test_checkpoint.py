@@ -58,7 +58,7 @@ def test_saving_the_same_model_twice_gives_identical_bytes(tmp_path, tiny_model)
 
 def test_the_model_file_is_format_3_and_stores_the_network_of_its_arch(tmp_path, tiny_model):
     payload = torch.load(tiny_model, weights_only=True)
-    assert payload["format"] == model_file.FORMAT == "arith-seq2seq/model/3"
+    assert payload["format"] == model_file.FORMAT == "arith-seq2seq/model/4"
     config = payload["model_config"]
     assert (config["arch"], config["cell"], config["hidden_size"], config["layers"], config["embedding_dim"]) == (
         "repeat", "lstm", 64, 1, 0)
@@ -66,7 +66,7 @@ def test_the_model_file_is_format_3_and_stores_the_network_of_its_arch(tmp_path,
     # A file of the earlier format (it stored decoder_layers) is refused with one line.
     old = tmp_path / "old.pt"
     torch.save({**payload, "format": "arith-seq2seq/model/2"}, old)
-    with pytest.raises(DataFileError, match=r"not an arith-seq2seq model file \(expected format 'arith-seq2seq/model/3'\)"):
+    with pytest.raises(DataFileError, match=r"not an arith-seq2seq model file \(expected format 'arith-seq2seq/model/4'\)"):
         model_file.load(old)
     # An architecture this code does not know.
     unknown = tmp_path / "unknown.pt"

@@ -82,6 +82,9 @@ def test_an_empty_params_file_is_named(tmp_path):
         ({"data": {"digits": 0}}, r"data\.digits must be at least 1, got 0"),
         ({"data": {"digits": "3"}}, r"data\.digits must be a whole number"),
         ({"data": {"reverse": "yes"}}, r"data\.reverse must be true or false"),
+        ({"attention": {"reverse_answer": 1}}, r"^attention\.reverse_answer must be true or false, got 1$"),
+        ({"repeat": {"grad_clip": -1}}, r"^repeat\.grad_clip must not be negative, got -1$"),
+        ({"columns": {"grad_clip": ".inf"}}, r"^columns\.grad_clip must be a number"),
         ({"repeat": {"cell": "transformer"}}, r"repeat\.cell is 'transformer'; choose one of lstm, gru, rnn"),
         ({"model": {"arch": "transformer"}}, r"^model\.arch is 'transformer'; choose one of repeat, seq2seq, attention, aligned, columns$"),
         ({"split": {"val_fraction": 0.5, "test_fraction": 0.5}}, r"leaves no training data"),
@@ -143,10 +146,10 @@ def test_tiny_params_are_valid():
         # A key the architecture does not use is refused like a typo, naming who uses it.
         ({"aligned": {"embedding_dim": 8}},
          r"^params: unknown key aligned\.embedding_dim \(aligned does not use it; repeat, seq2seq, attention use it\); "
-         r"aligned takes batch_size, cell, hidden_size, lr, max_epochs, patience, precision$"),
+         r"aligned takes batch_size, cell, grad_clip, hidden_size, lr, max_epochs, patience, precision$"),
         ({"repeat": {"pair_dim": 8}}, r"^params: unknown key repeat\.pair_dim \(repeat does not use it; columns uses it\); repeat takes"),
         ({"columns": {"cell": "gru"}}, r"^params: unknown key columns\.cell \(columns does not use it; repeat, seq2seq, attention, aligned use it\)"),
-        ({"repeat": {"hiden_size": 64}}, r"^params: unknown key repeat\.hiden_size; repeat takes batch_size, cell, embedding_dim, hidden_size, layers, lr"),
+        ({"repeat": {"hiden_size": 64}}, r"^params: unknown key repeat\.hiden_size; repeat takes batch_size, cell, embedding_dim, grad_clip, hidden_size, layers, lr"),
         # The old layout's keys point to the architecture's section.
         ({"model": {"hidden_size": 64}},
          r"^params: unknown key model\.hidden_size \(an architecture's network and training recipe are in the "

@@ -132,3 +132,40 @@ def test_the_default_trains_in_bf16_on_a_cpu_with_bf16_kernels(tiny_split, tmp_p
     proc, info = train_stage(tiny_split, tmp_path, {})
     assert "train: precision bf16-mixed (auto: bfloat16 kernels work on this CPU)" in proc.stdout
     assert info["precision"] == "bf16-mixed"
+
+
+def test_auto_takes_float32_where_bf16_works_but_is_emulated():
+    chosen = precision.choose("auto", lambda: None, "this CPU", bf16_slow=lambda: "this CPU has no AVX-512 BF16 or AMX instructions")
+    assert chosen == precision.Precision(
+        "32-true", "auto: this CPU has no AVX-512 BF16 or AMX instructions, where bfloat16 is emulated and slower, so float32")
+    # Asked for by name it is taken: it works, only slower.
+    assert precision.choose("bf16-mixed", lambda: None, "this CPU", bf16_slow=never_called).name == "bf16-mixed"
+
+
+@pytest.mark.parametrize("cap, slow", [
+    ("AVX512_CORE", True), ("avx2", True), ("AVX512_CORE_BF16", False), ("AVX512_CORE_AMX", False), (None, False),
+])
+def test_a_cpu_is_bf16_fast_only_with_bf16_instructions_that_onednn_may_use(monkeypatch, cap, slow):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    if cap is None:
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    else:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    found = precision.cpu_bf16_slow(torch.device("cpu"))
+    assert (found is not None) == slow, found
+    if slow:
+        assert found == f"ONEDNN_MAX_CPU_ISA={cap} keeps oneDNN from this CPU's bfloat16 instructions"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert precision.cpu_bf16_slow(torch.device("cpu")) == "this CPU has no AVX-512 BF16 or AMX instructions"
+    assert precision.cpu_bf16_slow(torch.device("meta")) is None  # not a CPU: the trial step decides
+
+
+@pytest.mark.slow
+@requires_bf16
+def test_the_default_trains_in_float32_on_an_avx512_cpu_without_bf16(tiny_split, tmp_path):
+    proc, info = train_stage(tiny_split, tmp_path, {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"})
+    assert ("train: precision 32-true (auto: ONEDNN_MAX_CPU_ISA=AVX512_CORE keeps oneDNN from this CPU's bfloat16 "
+            "instructions, where bfloat16 is emulated and slower, so float32)") in proc.stdout
+    assert info["precision"] == "32-true"

@@ -25,6 +25,16 @@ class ModelSpec:
     questions: QuestionFormat
 
 
+def reverse_before_padding(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Each row's characters before its first `pad_id` in reverse order, the rest as it is."""
+    n, width = ids.shape
+    position = torch.arange(width, device=ids.device).expand(n, width)
+    is_pad = ids == pad_id
+    length = torch.where(is_pad.any(1), is_pad.int().argmax(1), width)
+    source = torch.where(position < length[:, None], length[:, None] - 1 - position, position)
+    return ids.gather(1, source)
+
+
 class Seq2SeqModel(nn.Module):
     """Maps (batch, question_len) character ids to answers of padded character ids.
 
@@ -89,6 +99,14 @@ class CharacterModel(Seq2SeqModel):
         else:
             self.embed = None
             self.input_size = self.vocab_size
+
+    def written(self, answer: torch.Tensor) -> torch.Tensor:
+        """Answer ids in the order the decoder writes them: with `reverse_answer`, the
+        characters before the padding last first (units first: `1023` is written `3201`).
+        Its own inverse, so it also turns what the decoder wrote back the right way round."""
+        if not self.config.reverse_answer:
+            return answer
+        return reverse_before_padding(answer, self.pad_id)
 
     def characters(self, ids: torch.Tensor) -> torch.Tensor:
         """Input vectors for character ids: a learned embedding or one-hot."""

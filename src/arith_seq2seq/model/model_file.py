@@ -21,7 +21,7 @@ from ..pipeline.files import atomic_path
 from ..pipeline.params import NETS
 from . import ModelSpec, Seq2SeqModel, build
 
-FORMAT = "arith-seq2seq/model/3"
+FORMAT = "arith-seq2seq/model/4"
 
 
 @dataclass

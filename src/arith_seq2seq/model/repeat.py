@@ -33,12 +33,12 @@ class RepeatSeq2Seq(CharacterModel):
         logits = self(question)
         # Padding is part of the answer here, as in the reference: the model must say
         # where the answer ends by predicting spaces.
-        loss = F.cross_entropy(logits.flatten(0, 1), answer.long().flatten())
-        return loss, logits.argmax(-1)
+        loss = F.cross_entropy(logits.flatten(0, 1), self.written(answer.long()).flatten())
+        return loss, self.written(logits.argmax(-1))
 
     def write(self, reading, question, answer_len):
         _, state = reading
         # Always self.answer_len characters: reads_longer_input is False.
         probs = self.decode(state).softmax(-1)
         best = probs.max(-1)
-        return best.indices, best.values.prod(-1)
+        return self.written(best.indices), best.values.prod(-1)

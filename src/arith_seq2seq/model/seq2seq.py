@@ -58,12 +58,12 @@ class EncoderDecoder(CharacterModel):
         return self.readout(decoded, encoded, question), state
 
     def loss(self, question, answer):
-        decoder_input, target = teacher_forcing(answer, self.pad_id, self.start_id, self.end_id)
+        decoder_input, target = teacher_forcing(self.written(answer), self.pad_id, self.start_id, self.end_id)
         encoded, state = self.read(question)
         logits, _ = self.decode(decoder_input, state, encoded, question)
         loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE)
         pred = until_end(logits.argmax(-1), self.end_id, self.pad_id, answer.shape[1])
-        return loss, pred
+        return loss, self.written(pred)
 
     def write(self, reading, question, answer_len):
         encoded, state = reading
@@ -88,4 +88,4 @@ class EncoderDecoder(CharacterModel):
             if finished.all():
                 break
         ids = until_end(torch.cat(generated, 1), self.end_id, self.pad_id, answer_len)
-        return ids, log_confidence.exp()
+        return self.written(ids), log_confidence.exp()

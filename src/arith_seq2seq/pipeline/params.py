@@ -121,12 +121,18 @@ class CharacterNet:
     # encoder's and the decoder's for seq2seq and attention.
     layers: int
     embedding_dim: int  # 0: one-hot characters as in the reference
+    # The decoder writes the answer units first, the order in which carries travel, so a
+    # carry is known before the digit it changes (the reference writes the leading digit
+    # first, which needs the whole carry chain at the first step). Answers are turned
+    # back before anyone sees them.
+    reverse_answer: bool
 
     def validate(self) -> None:
         _check_choice(f"{self.arch}.cell", self.cell, CELLS)
         _check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
         _check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
         _check_int(f"{self.arch}.embedding_dim", self.embedding_dim, 0, MAX_WIDTH)
+        _check_bool(f"{self.arch}.reverse_answer", self.reverse_answer)
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,7 @@ NETS: dict[str, type] = {
 }
 ModelConfig = CharacterNet | AlignedNet | ColumnsNet
 # The training keys that belong to an architecture's recipe: they live in its section.
-RECIPE_KEYS = ("batch_size", "lr", "max_epochs", "patience", "precision")
+RECIPE_KEYS = ("batch_size", "lr", "grad_clip", "max_epochs", "patience", "precision")
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,7 @@ class TrainConfig:
     batch_size: int
     max_epochs: int
     lr: float
+    grad_clip: float
     weight_decay: float
     patience: int
     seed: int
@@ -206,6 +213,7 @@ class TrainConfig:
         _check_int(key("batch_size"), self.batch_size, 1)
         _check_int(key("max_epochs"), self.max_epochs, 1)
         _check_float(key("lr"), self.lr, positive=True)
+        _check_float(key("grad_clip"), self.grad_clip)
         _check_float("train.weight_decay", self.weight_decay)
         _check_int(key("patience"), self.patience, 1)
         _check_int("train.seed", self.seed, 0)

@@ -79,6 +79,7 @@ def _precision(cfg: TrainConfig, model, data: QuestionDataModule, device: torch.
         lambda: precision.bf16_problem(model, question, answer, device),
         precision.device_name(device),
         cfg.key("precision"),
+        lambda: precision.cpu_bf16_slow(device),
     )
     say(f"train: precision {chosen.name} ({chosen.why})")
     return chosen
@@ -124,6 +125,10 @@ def _trainer(
             use_distributed_sampler=False,
             plugins=state.plugins,
             max_epochs=cfg.max_epochs,
+            # A rare large step (a batch of the hardest questions early on, rounding that
+            # differs between CPUs) is what makes one run of a short recipe end far worse
+            # than another; clipping the gradient's norm bounds it.
+            gradient_clip_val=cfg.grad_clip or None,
             precision=precision_name,
             # On the CPU every operation has a deterministic implementation; on a GPU some
             # have none (torch would stop the run), so there it is best effort.
