@@ -1,6 +1,6 @@
 """Benchmarks: print a markdown table and write the figures as JSON.
 
-    python bench/run.py                       # everything, full size (5-6 minutes on 2 idle cores)
+    python bench/run.py                       # everything, full size (the recorded run's length: docs/benchmarks.md)
     python bench/run.py --quick               # small sizes: a smoke run in under a minute
     python bench/run.py --only generate,predict --out /tmp/results.json
 
@@ -253,7 +253,7 @@ def bench_dvc_noop(b: Bench) -> dict:
 
         params = yaml.safe_load((clone / "params.yaml").read_text())
         params["data"].update(digits=2, count=2000, longer_count=200)
-        params["train"].update(max_epochs=1)
+        params[params["model"]["arch"]].update(max_epochs=1)  # the recipe is the architecture's
         (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = pipeline_env(clone)
     dvc = str(BIN / "dvc")

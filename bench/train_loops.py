@@ -30,6 +30,7 @@ from arith_seq2seq.model.metrics import char_correct, exact_match
 from arith_seq2seq.pipeline.params import DataConfig, ModelConfig, SplitConfig, TrainConfig
 from arith_seq2seq.training.datamodule import QuestionDataModule, epoch_rows
 from arith_seq2seq.training.fit import MONITOR, fit
+from arith_seq2seq.training.fit import _precision as resolve_precision  # the train stage's own choice
 from arith_seq2seq.training.module import Seq2SeqModule
 
 
@@ -154,6 +155,18 @@ def bare_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: i
     return seconds
 
 
+def with_precision(paths, model_cfg: ModelConfig, train_cfg: TrainConfig) -> TrainConfig:
+    """`train_cfg` with its precision as the train stage resolves it on this CPU (the same
+    function: training.fit's), so that `auto` becomes bf16-mixed or 32-true, which both
+    loops can pass on (Lightning does not know `auto`)."""
+    data = QuestionDataModule(paths["train"], paths["val"], train_cfg)
+    data.setup()
+    model = build(ModelSpec(model_cfg, data.train_set.format))
+    with quiet():
+        chosen = resolve_precision(train_cfg, model, data, torch.device("cpu"))
+    return dataclasses.replace(train_cfg, precision=chosen.name)
+
+
 def throughput(paths, model_cfg, train_cfg, warmup: int, measured: int, rounds: int) -> dict:
     """Median samples/s per epoch of both loops, `rounds` alternating runs each (A B, B A,
     ...) so that drift in the machine's load hits both alike; the first `warmup` epochs of
@@ -164,6 +177,7 @@ def throughput(paths, model_cfg, train_cfg, warmup: int, measured: int, rounds: 
     than one torch thread it includes the threads' spin-waiting, though."""
     # Samples per epoch: the rows one epoch visits, rare strata repeated (datamodule.epoch_rows).
     n_train = len(epoch_rows(question_set.load(paths["train"]), train_cfg.min_stratum_share))
+    train_cfg = with_precision(paths, model_cfg, train_cfg)
     runs = {"lightning": lightning_epochs, "bare": bare_epochs}
     wall = {name: [] for name in runs}
     cpu = {name: [] for name in runs}
@@ -173,7 +187,7 @@ def throughput(paths, model_cfg, train_cfg, warmup: int, measured: int, rounds: 
             for w, c in runs[name](paths, model_cfg, train_cfg, warmup + measured)[warmup:]:
                 wall[name].append(w)
                 cpu[name].append(c)
-    out = {"train_samples": n_train, "threads": torch.get_num_threads(), "epoch_seconds": wall, "epoch_cpu_seconds": cpu}
+    out = {"train_samples": n_train, "threads": torch.get_num_threads(), "precision": train_cfg.precision, "epoch_seconds": wall, "epoch_cpu_seconds": cpu}
     for name in runs:
         out[f"{name}_samples_per_s"] = n_train / statistics.median(wall[name])
         out[f"{name}_samples_per_cpu_s"] = n_train / statistics.median(cpu[name])

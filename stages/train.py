@@ -17,6 +17,7 @@ from arith_seq2seq.pipeline.files import atomic_path
 from arith_seq2seq.pipeline.params import load_params
 from arith_seq2seq.pipeline.stage import run
 from arith_seq2seq.training import resume
+from arith_seq2seq.training.curves import save_curves
 from arith_seq2seq.training.fit import fit
 
 
@@ -60,12 +61,18 @@ def main() -> None:
         if trained is None:  # another DDP process: the first one writes the outputs
             return
         model_file.save(args.model, trained)
+        # The curves as a picture too: `dvc plots show` draws the others with Vega from the web.
+        with atomic_path(Path(live) / CURVES) as tmp:
+            save_curves(live, tmp)
         _publish_live(args.live_dir, live)
     if args.state_dir:
         key = resume.fingerprint(params.model, params.train, args.train, args.val)
         resume.keep_finished(args.state_dir, key, args.model, args.live_dir)
     _report(trained.info, args.model)
 
+
+# The training curves' picture in --live-dir (dvc.yaml's plot metrics/train/curves.png).
+CURVES = "curves.png"
 
 # DVC's .gitignore in --live-dir (it lists the plots DVC caches): without it, a kill before
 # DVC rewrites it shows them to git as untracked files.

@@ -2,11 +2,14 @@
 
     arith-seq2seq predict "123+456"
     printf '1+2\\n40+2\\n' | arith-seq2seq predict --confidence
+    arith-seq2seq info [--model PATH] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import re
 import select
 import sys
@@ -66,9 +69,25 @@ def main(argv: list[str] | None = None) -> int:
         "--allow-longer", action="store_true",
         help="accept operands longer than the training data (seq2seq and attention models; an aligned model takes any length without it)",
     )
+    info_parser = commands.add_parser(
+        "info",
+        help="what a model file is: architecture, operation, precision, scores",
+        description=(
+            "Print what a model file says about itself (its architecture and network, the "
+            "questions it answers, the precision it trained in, its validation score) and, "
+            "for the pipeline's own model as dvc.lock records it, the evaluate stage's "
+            "scores. Reads the file without torch.load: nothing in it is run. Exit status 2 "
+            "if it is not a model file."
+        ),
+    )
+    info_parser.add_argument(
+        "--model", type=Path,
+        help="model file (default: the train stage's .pt output named in dvc.yaml, in this folder or the nearest one above)",
+    )
+    info_parser.add_argument("--json", action="store_true", help="print it all as one JSON object")
     args = parser.parse_args(argv)
     try:
-        return _predict(args)
+        return _info(args) if args.command == "info" else _predict(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -78,6 +97,72 @@ def main(argv: list[str] | None = None) -> int:
         # The reader left (`| head`); say nothing more, like other Unix filters.
         sys.stderr.close()
         return 1
+
+
+def _info(args) -> int:
+    model_path = args.model or default_model_path(Path.cwd())
+    if model_path.is_dir():
+        raise UserError(f"{model_path} is a folder; --model takes a model file such as data/model.pt")
+    info = model_file.read_info(model_path)
+    scores = pipeline_scores(model_path)
+    if args.json:
+        print(json.dumps({**info, "scores": scores}, indent=2, default=str))
+        return 0
+    config, trained = info["model_config"], info.get("info", {})
+    network = ", ".join(f"{key} {value}" for key, value in config.items()
+                        if key not in ("arch", "vocab_size", "answer_len", "pad_id", "start_id", "end_id"))
+    symbol = {"add": "+", "sub": "-", "mul": "*"}.get(info["operation"], info["operation"])
+    lines = [
+        ("model file", str(model_path)),
+        ("architecture", f"{config['arch']} ({network}; {info['weights']:,} weights)"),
+        ("operation", f"{info['operation']}: a{symbol}b, operands of up to {info['digits']} digits"
+                      f"{', read reversed' if info['reverse'] else ''}"),
+        ("precision", str(trained.get("precision", "not recorded"))),
+    ]
+    if "best_val_exact_match" in trained:
+        processes = trained.get("processes", 1)
+        lines.append(("validation", f"exact match {trained['best_val_exact_match']:.4f} at epoch "
+                                    f"{trained.get('best_epoch')} of {trained.get('epochs')}"
+                                    f"{f', {processes} processes' if processes > 1 else ''}"))
+    if scores is None:
+        lines.append(("scores", "none recorded for this file (dvc.lock's evaluate stage scored another model, or none)"))
+    else:
+        space, test = scores.get("space", {}), scores.get("test", {})
+        if space:
+            lines.append(("whole space", f"{space['errors']:,} wrong of {space['questions']:,} "
+                                         f"({100 * space['exact_match']:.4f}% right)"))
+        if test:
+            lines.append(("test split", f"{test['n_errors']:,} wrong of {test['n_samples']:,} "
+                                        f"({100 * test['exact_match']:.4f}% right)"))
+    width = max(len(name) for name, _ in lines)
+    for name, value in lines:
+        print(f"{name:<{width}}  {value}")
+    return 0
+
+
+def pipeline_scores(model_path: Path) -> dict | None:
+    """The evaluate stage's metrics for `model_path`, if dvc.lock (beside the nearest
+    dvc.yaml above the current folder) records scoring this very file (its md5) and the
+    metrics file is the one it wrote; else None."""
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / "dvc.yaml").is_file():
+            break
+    else:
+        return None
+    try:
+        stage = yaml.safe_load((folder / "dvc.lock").read_text())["stages"]["evaluate"]
+        md5 = {entry["path"]: entry["md5"] for entry in stage["deps"] + stage["outs"]}
+        model_md5 = hashlib.md5(model_path.read_bytes()).hexdigest()
+        scored = [path for path in md5 if (folder / path).resolve() == model_path.resolve()]
+        metrics = [path for path in md5 if path.endswith(".json")]
+        if not scored or md5[scored[0]] != model_md5 or len(metrics) != 1:
+            return None
+        text = (folder / metrics[0]).read_bytes()
+        if hashlib.md5(text).hexdigest() != md5[metrics[0]]:
+            return None
+        return json.loads(text)
+    except (OSError, yaml.YAMLError, TypeError, KeyError, ValueError):
+        return None
 
 
 def _predict(args) -> int:

@@ -6,6 +6,9 @@ with the weights.
 
 from __future__ import annotations
 
+import collections
+import pickle
+import zipfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -120,3 +123,72 @@ def _question_format(payload: dict, path: Path) -> QuestionFormat:
         f"{path}: model file has {problem}; it was not written by this project's train stage; "
         "retrain with `dvc repro`"
     )
+
+
+# ------------------------------------------------------------------ reading without torch
+
+
+class _Storage:
+    """Where a tensor's bytes would be: read_info never reads them."""
+
+
+class _Tensor:
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
+def _rebuild_tensor(storage, offset, size, *rest):
+    return _Tensor(size)
+
+
+class _InfoUnpickler(pickle.Unpickler):
+    """Unpickles a model file's record with nothing but plain values, ordered dicts and
+    placeholders for the tensors: any other class or function the record names is refused
+    before anything is called, and no tensor data is read."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return _rebuild_tensor
+        if module == "torch" and name.endswith("Storage") and name.isidentifier():
+            return _Storage
+        raise pickle.UnpicklingError(f"it names {module}.{name}, which no model file holds")
+
+    def persistent_load(self, pid):
+        return _Storage()
+
+
+def read_info(path: str | Path) -> dict:
+    """What a model file says about itself (format, question format, network, training
+    info), read with zipfile and a restricted unpickler: no torch, no code from the file,
+    no weights. Raises DataFileError, with one line, for anything but a model file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such model file; run `dvc repro` to train one")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            records = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith("/data.pkl")]
+            if len(records) != 1:
+                raise ValueError("no data.pkl record")
+            payload = _InfoUnpickler(archive.open(records[0])).load()
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, pickle.UnpicklingError,
+            AttributeError, IndexError, KeyError, TypeError, RecursionError) as exc:
+        raise DataFileError(
+            f"{path}: not a readable model file (truncated, damaged or not written by this "
+            f"project: {(str(exc).splitlines() or [type(exc).__name__])[0]}); retrain with `dvc repro`"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise DataFileError(
+            f"{path}: not an arith-seq2seq model file (expected format {FORMAT!r}); retrain with `dvc repro`"
+        )
+    state = payload.get("state_dict")
+    weights = sum(_count(t.shape) for t in state.values() if isinstance(t, _Tensor)) if isinstance(state, dict) else 0
+    return {key: value for key, value in payload.items() if key != "state_dict"} | {"weights": weights}
+
+
+def _count(shape) -> int:
+    n = 1
+    for size in shape:
+        n *= int(size)
+    return n
