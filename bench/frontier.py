@@ -277,6 +277,33 @@ def results_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# docs/results.md shows the character architectures; the digit-column ones have their own
+# page, which quotes their rows (a figure is quoted on one page).
+RESULTS_ELSEWHERE = {"aligned": "length-generalisation.md", "columns": "multiplication.md"}
+
+
+def results_page_rows(rows: list[dict]) -> list[dict]:
+    """The rows docs/results.md shows: those of the architectures without a page of their own."""
+    return [r for r in rows if RESULTS.get(r["name"], r["changes"]).get("model.arch") not in RESULTS_ELSEWHERE]
+
+
+def _exp_name(name: str) -> str:
+    """A setting's name as an experiment name (a git ref): "add, repeat, seed 1337" -> add-repeat-seed-1337."""
+    return "-".join("".join(c if c.isalnum() or c == "." else " " for c in name.lower()).split())
+
+
+def results_commands(rows: list[dict]) -> str:
+    """The rows' `dvc exp run`s, each self-contained: from the committed params.yaml, every
+    changed key (today's settings) on its line, and --temp, so no line leaves its values in
+    params.yaml for the next."""
+    lines = ["git checkout -- params.yaml    # the committed params: every line below starts from them"]
+    for r in rows:
+        changes = RESULTS.get(r["name"], r["changes"])
+        lines.append(" ".join(["dvc exp run --temp", "-n", _exp_name(r["name"]), *exp_run_command(changes)[3:]]))
+    lines.append("dvc exp show --drop '.*' --keep 'Experiment|data.operation|model.arch|train.seed|space.errors|space.exact_match'")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| setting | changed from the default | `dvc repro` s | whole space: errors (exact match) | never trained on: errors (exact match) | operands <= 2 digits: errors | worst stratum |",
@@ -355,8 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Commit {commit[:8]}{' with ' + ', '.join(f'{k}={v}' for k, v in extra.items()) if extra else ''}; "
           f"every setting is {'its `dvc exp run`' if exp else '`dvc repro -f`'} in a fresh clone, wall time.\n")
     tables = {"results": results_table, "length": length_table, "architectures": architecture_table, "frontier": table}
-    print(tables[mode](rows))
-    if exp:
+    if mode == "results":
+        # docs/results.md: its table, then its commands.
+        print(results_table(results_page_rows(rows)) + "\n\n```bash\n" + results_commands(results_page_rows(rows)) + "\n```")
+    else:
+        print(tables[mode](rows))
+    if mode == "length":
         print("\n" + "\n".join(f"{r['name']}: {r['command']}" for r in rows))
     return 0
 
