@@ -5,7 +5,9 @@ else: a command or a table with one of them fails for a user who copies it."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -13,8 +15,9 @@ import yaml
 from arith_seq2seq.pipeline.errors import ConfigError
 from arith_seq2seq.pipeline.params import NETS, RECIPE_KEYS, params_from_dict, section_keys
 
-from .conftest import ROOT, run_stage_in_process
+from .conftest import ROOT, run_stage_in_process, train_command, write_params
 from .test_docs import assert_quoted, stage_args
+from .test_precision import NO_BF16_CPU
 
 START = "<!-- The keys of the earlier layout are named here and nowhere else (tests/test_docs_keys.py). -->"
 END = "<!-- End of the earlier layout's keys. -->"
@@ -78,3 +81,14 @@ def test_the_removed_key_message_is_what_check_params_prints(tmp_path, monkeypat
     assert_quoted("docs/reliability.md", proc.stderr.strip(), proc.stderr)
     passage = pages()["docs/reliability.md"].split(START)[1].split(END)[0]
     assert proc.stderr.strip() in passage.splitlines()
+
+
+@pytest.mark.slow
+def test_the_precision_message_names_the_architectures_key(tiny_split, tmp_path):
+    # reliability.md quotes it: bf16-mixed asked for on a CPU without bfloat16 LSTM kernels.
+    params = write_params(tmp_path / "params.yaml", {"repeat": {"precision": "bf16-mixed", "max_epochs": 1}})
+    proc = subprocess.run(train_command(params, tiny_split, tmp_path), env={**os.environ, **NO_BF16_CPU},
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert_quoted("docs/reliability.md", proc.stderr.strip(), proc.stderr)
+    assert proc.stderr.startswith("error: repeat.precision is bf16-mixed")
