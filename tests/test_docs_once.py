@@ -13,6 +13,7 @@ import json
 import re
 
 import pytest
+import yaml
 
 from .conftest import ROOT
 from .test_docs import code_blocks, frontier_module, prose
@@ -39,7 +40,12 @@ def generated_tables() -> dict[str, list[str]]:
         "docs/length-generalisation.md": [frontier.length_table(record("bench/length.json")["rows"])],
         "docs/results.md": [frontier.results_table(frontier.results_page_rows(results)),
                             frontier.results_commands(frontier.results_page_rows(results))],
+        "docs/multiplication.md": [frontier.multiplication_table(results, columns_epochs())],
     }
+
+
+def columns_epochs() -> int:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())["columns"]["max_epochs"]
 
 
 def stated() -> dict[str, str]:
