@@ -5,7 +5,7 @@
     python bench/frontier.py --set data.operation=mul --only default   # any other change
     python bench/frontier.py --architectures   # the architectures and operations table
     python bench/frontier.py --length          # longer questions: docs/length-generalisation.md
-    python bench/frontier.py --results         # every architecture x operation: docs/results.md
+    python bench/frontier.py --results         # every architecture x operation: docs/results.md, multiplication.md
 
 Each setting is the committed params.yaml with a few keys changed; each runs the whole
 pipeline from scratch (`dvc repro -f`, all four stages) in a clone of HEAD and is timed as
@@ -277,6 +277,61 @@ def results_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# docs/results.md shows the character architectures; the digit-column ones have their own
+# page, which quotes their rows (a figure is quoted on one page).
+RESULTS_ELSEWHERE = {"aligned": "length-generalisation.md", "columns": "multiplication.md"}
+
+
+def results_page_rows(rows: list[dict]) -> list[dict]:
+    """The rows docs/results.md shows: those of the architectures without a page of their own."""
+    return [r for r in rows if RESULTS.get(r["name"], r["changes"]).get("model.arch") not in RESULTS_ELSEWHERE]
+
+
+def _exp_name(name: str) -> str:
+    """A setting's name as an experiment name (a git ref): "add, repeat, seed 1337" -> add-repeat-seed-1337."""
+    return "-".join("".join(c if c.isalnum() or c == "." else " " for c in name.lower()).split())
+
+
+def results_commands(rows: list[dict]) -> str:
+    """The rows' `dvc exp run`s, each self-contained: from the committed params.yaml, every
+    changed key (today's settings) on its line, and --temp, so no line leaves its values in
+    params.yaml for the next."""
+    lines = ["git checkout -- params.yaml    # the committed params: every line below starts from them"]
+    for r in rows:
+        changes = RESULTS.get(r["name"], r["changes"])
+        lines.append(" ".join(["dvc exp run --temp", "-n", _exp_name(r["name"]), *exp_run_command(changes)[3:]]))
+    lines.append("dvc exp show --drop '.*' --keep 'Experiment|data.operation|model.arch|train.seed|space.errors|space.exact_match'")
+    return "\n".join(lines)
+
+
+def multiplication_table(rows: list[dict], default_epochs: int) -> str:
+    """docs/multiplication.md's table: the `columns` rows of the results, by seed and recipe
+    (today's settings; `default_epochs`: params.yaml's columns.max_epochs)."""
+    lines = [
+        "| seed | epochs | `dvc exp run` s | whole 3x3 space: wrong (exact) | operands <= 2 digits: wrong of 10,000 "
+        "| N x 1 at 20 / 50 / 100 digits | N x N at 4 / 5 / 10 digits |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    plain = {"data.operation", "data.count", "model.arch", "columns.max_epochs", "columns.patience", "train.seed"}
+    for r in rows:
+        changes = RESULTS.get(r["name"], r["changes"])
+        if changes.get("model.arch") != "columns":
+            continue
+        epochs = str(changes.get("columns.max_epochs", default_epochs))
+        epochs += "".join(f", `-S {k}={v}`" for k, v in changes.items() if k not in plain)
+        if "data.count" not in changes:
+            epochs += " (`data.count` 400,000, the default)"
+        seed = r["name"].rsplit("seed ", 1)[1]
+        longer = r["longer"]
+        times1 = " / ".join(_share(longer.get(f"times1_{n}")) for n in (20, 50, 100))
+        square = " / ".join(_share(longer.get(f"digits_{n}")) for n in (4, 5, 10))
+        lines.append(
+            f"| {seed} | {epochs} | {r['seconds']:.0f} | {r['space_errors']:,} ({r['space_exact_match']:.4%}) | "
+            f"{r['short_errors']} | {times1} | {square} |"
+        )
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| setting | changed from the default | `dvc repro` s | whole space: errors (exact match) | never trained on: errors (exact match) | operands <= 2 digits: errors | worst stratum |",
@@ -355,8 +410,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Commit {commit[:8]}{' with ' + ', '.join(f'{k}={v}' for k, v in extra.items()) if extra else ''}; "
           f"every setting is {'its `dvc exp run`' if exp else '`dvc repro -f`'} in a fresh clone, wall time.\n")
     tables = {"results": results_table, "length": length_table, "architectures": architecture_table, "frontier": table}
-    print(tables[mode](rows))
-    if exp:
+    if mode == "results":
+        # docs/results.md: its table, then its commands.
+        print(results_table(results_page_rows(rows)) + "\n\n```bash\n" + results_commands(results_page_rows(rows)) + "\n```")
+        # docs/multiplication.md: the columns rows.
+        epochs = yaml.safe_load((ROOT / "params.yaml").read_text())["columns"]["max_epochs"]
+        print("\n" + multiplication_table(rows, epochs))
+    else:
+        print(tables[mode](rows))
+    if mode == "length":
         print("\n" + "\n".join(f"{r['name']}: {r['command']}" for r in rows))
     return 0
 

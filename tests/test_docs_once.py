@@ -1,0 +1,135 @@
+"""Each measured figure lives in one record (metrics/ or bench/*.json) and is quoted on one
+page; other pages link there. A figure restated by hand on a second page goes stale on one
+of them (the README and docs/results.md once gave two different timings for one setting).
+
+The tables bench/frontier.py renders from a record are the record itself (tests/test_docs.py
+and this file check them cell for cell), so a figure may recur in such a table; it is the
+prose and hand-made tables around them that must not restate another page's figures.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+from .conftest import ROOT
+from .test_docs import code_blocks, frontier_module, prose
+
+
+def record(name: str) -> dict:
+    return json.loads((ROOT / name).read_text())
+
+
+def pages() -> dict[str, str]:
+    return {
+        str(path.relative_to(ROOT)): path.read_text()
+        for path in [ROOT / "README.md", ROOT / "bench" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    }
+
+
+def generated_tables() -> dict[str, list[str]]:
+    """The tables bench/frontier.py renders from its records, by the page that shows them."""
+    frontier = frontier_module()
+    results = record("bench/results-table.json")["rows"]
+    return {
+        "docs/architectures.md": [frontier.architecture_table(record("bench/architectures.json")["rows"])],
+        "docs/calculator.md": [frontier.table(record("bench/frontier.json")["rows"])],
+        "docs/length-generalisation.md": [frontier.length_table(record("bench/length.json")["rows"])],
+        "docs/results.md": [frontier.results_table(frontier.results_page_rows(results)),
+                            frontier.results_commands(frontier.results_page_rows(results))],
+        "docs/multiplication.md": [frontier.multiplication_table(results, columns_epochs())],
+    }
+
+
+def columns_epochs() -> int:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())["columns"]["max_epochs"]
+
+
+def stated() -> dict[str, str]:
+    """Each page's prose and hand-made tables: without code blocks and generated tables."""
+    tables = generated_tables()
+    out = {}
+    for name, text in pages().items():
+        for table in tables.get(name, []):
+            assert table in text, f"{name} does not show what bench/frontier.py renders from its record"
+            text = text.replace(table, "")
+        out[name] = prose(text)
+    return out
+
+
+def default_model() -> list[str]:
+    """The committed model's whole-space figures, and the float32 run's beside them."""
+    figures = []
+    for name in ("metrics/evaluate.json", "bench/float32-evaluate.json"):
+        space = record(name)["space"]
+        figures += [f"{space['exact_match']:.4%}", f"{space['errors']:,} wrong"]
+    return figures
+
+
+def aligned() -> list[str]:
+    """The digit-aligned architecture (bench/length.json): whole-space exact match, the
+    100-digit shares short of 100%, and each recipe's times over its three seeds."""
+    rows = [r for r in record("bench/length.json")["rows"] if "aligned" in r["name"]]
+    figures = {f"{r['space_exact_match']:.4%}" for r in rows}
+    figures |= {f"{r['longer']['digits_100']:.2%}" for r in rows if r["longer"]["digits_100"] < 1}
+    recipes: dict[str, list[str]] = {}
+    for r in rows:
+        recipes.setdefault(r["name"].rsplit(", seed", 1)[0], []).append(f"{r['seconds']:.0f}")
+    figures |= {", ".join(seconds) for seconds in recipes.values()}
+    return sorted(figures)
+
+
+def columns() -> list[str]:
+    """Multiplication with `columns` (bench/results-table.json): whole-space exact match of
+    every row, the range of the default recipe's three seeds, and its data count."""
+    frontier = frontier_module()
+    rows = [r for r in record("bench/results-table.json")["rows"] if r["changes"].get("model.arch") == "columns"]
+    figures = {f"{r['space_exact_match']:.4%}" for r in rows}
+    default = [r["space_exact_match"] for r in rows if re.fullmatch(r"mul, columns, seed \d+", r["name"])]
+    assert len(default) == len(frontier.SEEDS)
+    low, high = f"{min(default):.2%}", f"{max(default):.2%}"
+    figures.add(f"{low[:-1]}-{high}")
+    return sorted(figures)
+
+
+# (what, the page that quotes it, its figures)
+FIGURES = [
+    ("the committed model", "README.md", default_model),
+    ("aligned", "docs/length-generalisation.md", aligned),
+    ("columns", "docs/multiplication.md", columns),
+]
+
+
+@pytest.mark.parametrize("what, owner, figures", FIGURES, ids=[f[0] for f in FIGURES])
+def test_each_figure_is_quoted_on_one_page(what, owner, figures):
+    text = stated()
+    for figure in figures():
+        # The committed model's figures are the lead's to state (a range over CPUs and seeds
+        # may replace them); elsewhere the owner page quotes each one.
+        if owner != "README.md":
+            assert figure in pages()[owner], f"{owner} does not quote {figure!r} from its record"
+        others = [name for name, body in text.items() if name != owner and figure in body]
+        assert not others, f"{figure!r} ({what}) is stated on {others}; quote it on {owner} only and link there"
+
+
+def test_the_multiplication_recipe_is_given_on_its_page_only():
+    found = [name for name, text in pages().items() if re.search(r"data\.count=800,?000", text)]
+    assert found == ["docs/multiplication.md"]
+
+
+def test_results_page_is_its_record_and_its_commands_are_self_contained():
+    frontier = frontier_module()
+    rows = frontier.results_page_rows(record("bench/results-table.json")["rows"])
+    assert rows, "docs/results.md shows rows"
+    for r in rows:
+        # The command on the page is the one that was measured.
+        assert frontier.RESULTS[r["name"]] == r["changes"], r["name"]
+    blocks = [body for info, body in code_blocks(pages()["docs/results.md"]) if info == "bash"]
+    assert blocks == [frontier.results_commands(rows)]
+    lines = blocks[0].splitlines()
+    assert lines[0].startswith("git checkout -- params.yaml")
+    runs = [line for line in lines if line.startswith("dvc exp run")]
+    assert len(runs) == len(rows) and all(line.startswith("dvc exp run --temp ") for line in runs)
