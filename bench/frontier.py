@@ -296,7 +296,7 @@ def results_commands(rows: list[dict]) -> str:
     """The rows' `dvc exp run`s, each self-contained: from the committed params.yaml, every
     changed key (today's settings) on its line, and --temp, so no line leaves its values in
     params.yaml for the next."""
-    lines = ["git checkout -- params.yaml    # the committed params: every line below starts from them"]
+    lines = ["git show HEAD:params.yaml > params.yaml    # the committed params: every line below starts from them"]
     for r in rows:
         changes = RESULTS.get(r["name"], r["changes"])
         lines.append(" ".join(["dvc exp run --temp", "-n", _exp_name(r["name"]), *exp_run_command(changes)[3:]]))

@@ -50,7 +50,7 @@ WALK: dict[tuple[str, str], Run | Skip] = {
     ("README.md", 'python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install -e ".[dev]" && python -m pytest'):
         Skip("the test command: CI runs exactly it (.ci/run)"),
     ("README.md", "dvc exp run -S repeat.hidden_size=96     # reruns train and evaluate only"): Run(replace=(ONE_EPOCH,)),
-    ("docs/experiments.md", "dvc exp run -S repeat.hidden_size=96    # reruns train and evaluate only (about 60 s here)"):
+    ("docs/experiments.md", "dvc exp run -S repeat.hidden_size=96    # reruns train and evaluate only"):
         Run(replace=(ONE_EPOCH,)),  # the run-cache's, from the README's
     ("docs/experiments.md", "dvc params diff        # what changed, against the last commit"): Run(),
     ("docs/reliability.md", "git show HEAD:params.yaml > params.yaml"): Run(),
@@ -64,6 +64,9 @@ WALK: dict[tuple[str, str], Run | Skip] = {
         Run(skip_lines=("dvc queue start",)),  # queued, not run: the queue itself is tests/test_experiments.py's
     ("docs/length-generalisation.md", "git show HEAD:params.yaml > params.yaml"):
         Run(skip_lines=("dvc queue start",)),
+    ("docs/results.md", "git show HEAD:params.yaml > params.yaml    # the committed params: every line below starts from them"):
+        Skip("nine whole experiments, minutes each: `python bench/frontier.py --results` runs them; the same "
+             "`git show HEAD:params.yaml > params.yaml` then `dvc exp run -S ...` walk is architectures.md's"),
     ("docs/distributed.md", "dvc exp run -S train.devices=2"):
         Skip("two training processes: tests/test_ddp.py and tests/test_ddp_matches_one_process.py run the train stage so"),
     ("docs/distributed.md", "export MASTER_ADDR=10.0.0.1   # the first machine (node rank 0)"):
