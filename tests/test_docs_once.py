@@ -9,7 +9,6 @@ prose and hand-made tables around them that must not restate another page's figu
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 
@@ -17,6 +16,7 @@ import pytest
 import yaml
 
 from .conftest import ROOT
+from .test_cpu_matrix_docs import matrix_module
 from .test_docs import code_blocks, frontier_module, prose
 
 
@@ -38,19 +38,12 @@ def generated_tables() -> dict[str, list[str]]:
     return {
         "docs/architectures.md": [frontier.architecture_table(record("bench/architectures.json")["rows"])],
         "docs/calculator.md": [frontier.table(record("bench/frontier.json")["rows"]),
-                               cpu_matrix_module().table(record("bench/cpu-matrix.json")["cells"])],
+                               matrix_module().table(record("bench/cpu-matrix.json")["cells"])],
         "docs/length-generalisation.md": [frontier.length_table(record("bench/length.json")["rows"])],
         "docs/results.md": [frontier.results_table(frontier.results_page_rows(results)),
                             frontier.results_commands(frontier.results_page_rows(results))],
         "docs/multiplication.md": [frontier.multiplication_table(results, columns_epochs())],
     }
-
-
-def cpu_matrix_module():
-    spec = importlib.util.spec_from_file_location("bench_cpu_matrix", ROOT / "bench" / "cpu_matrix.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def columns_epochs() -> int:
