@@ -61,9 +61,17 @@ def test_until_end_pads_everything_from_the_end_token():
 ARCH_CELLS = [(arch, cell) for arch in sorted(ARCHITECTURES) for cell in (CELLS if "cell" in section_keys(arch) else [None])]
 
 
-@pytest.mark.parametrize("arch, cell", ARCH_CELLS)
-def test_every_arch_and_cell_trains_a_few_steps_and_lowers_the_loss(arch, cell, batch):
-    torch.manual_seed(0)
+# The bound of the test below (the loss falls by more than a fifth in 15 steps) holds over
+# 5 seeds x 2 CPU settings (bench/test-thresholds.json, `python bench/test_thresholds.py
+# --only few_steps_loss`).
+LOSS_RATIO_BELOW = 0.8
+
+
+def few_steps_losses(arch: str, cell: str | None, batch, seed: int = 0):
+    """A small model of `arch` and `cell` after 15 Adam steps on one batch of 256
+    questions (`batch` for addition; multiplication's own for `columns`): the model and
+    the losses."""
+    torch.manual_seed(seed)
     question, answer = batch if operation_of(arch) == "add" else questions(operation_of(arch))
     # The character architectures' own keys (the digit-column ones have none of them).
     own = {"layers": 2 if cell == "gru" else 1, "embedding_dim": 8 if cell == "rnn" else 0} if arch in ("repeat", "seq2seq", "attention") else {}
@@ -77,7 +85,14 @@ def test_every_arch_and_cell_trains_a_few_steps_and_lowers_the_loss(arch, cell, 
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    assert losses[-1] < 0.8 * losses[0]
+    return model, question, answer, losses
+
+
+@pytest.mark.trains
+@pytest.mark.parametrize("arch, cell", ARCH_CELLS)
+def test_every_arch_and_cell_trains_a_few_steps_and_lowers_the_loss(arch, cell, batch):
+    model, question, answer, losses = few_steps_losses(arch, cell, batch)
+    assert losses[-1] < LOSS_RATIO_BELOW * losses[0]
     ids, confidence = model.predict(question, answer.shape[1])
     assert ids.shape == answer.shape and confidence.shape == (len(question),)
     assert ((confidence > 0) & (confidence <= 1)).all()

@@ -32,15 +32,22 @@ def val_curve(live) -> list[tuple[int, float]]:
         return [(int(float(row["step"])), float(row["exact_match"])) for row in csv.DictReader(fh, delimiter="\t")]
 
 
-def test_early_stopping_fires_and_the_best_epoch_is_kept(tmp_path, tiny_split):
-    params = write_params(tmp_path / "params.yaml", train_sections(TRAIN))
-    out = tmp_path / "out"
-    done = subprocess.run(train_command(params, tiny_split, out), env={**os.environ, "NO_COLOR": "1"},
+def early_stopping_run(split: dict, folder, seed: int | None = None):
+    """The train stage with TRAIN (and train.seed `seed`, TINY_PARAMS's by default) on
+    `split`: the finished process, the model file and the validation curve."""
+    params = write_params(folder / "params.yaml", train_sections(TRAIN if seed is None else {**TRAIN, "seed": seed}))
+    out = folder / "out"
+    done = subprocess.run(train_command(params, split, out), env={**os.environ, "NO_COLOR": "1"},
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    trained = model_file.load(out / "model.pt")
+    return done, model_file.load(out / "model.pt"), val_curve(out / "live")
+
+
+@pytest.mark.trains
+def test_early_stopping_fires_and_the_best_epoch_is_kept(tmp_path, tiny_split):
+    done, trained, curve = early_stopping_run(tiny_split, tmp_path)
+    out = tmp_path / "out"
     info = trained.info
-    curve = val_curve(out / "live")
     epochs = [epoch for epoch, _ in curve]
     scores = [score for _, score in curve]
 
