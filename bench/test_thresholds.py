@@ -240,6 +240,23 @@ def ddp_bounds():
     return {"val_exact_match": Bound(">", 0.0), "val_exact_match ": Bound("<", 1.0)}
 
 
+def ddp_matches(seed, folder):
+    from tests.test_ddp_matches_one_process import CURVES, curve_difference, one_and_two_processes
+
+    one, one_live, two, two_live, differences = one_and_two_processes(_fresh(folder, "matches"), _tiny_split(folder), seed)
+    return {"largest_weight_difference": max(differences.values()),
+            **{f"{s}/{n}": curve_difference(one_live, two_live, s, n) for s, n in CURVES},
+            "best_epoch_difference": abs(one.info["best_epoch"] - two.info["best_epoch"])}
+
+
+def ddp_matches_bounds():
+    from tests.test_ddp_matches_one_process import CURVES, TOLERANCE
+
+    return {"largest_weight_difference": Bound("<", TOLERANCE),
+            **{f"{s}/{n}": Bound("<", 1e-5 if n == "loss" else 1e-6) for s, n in CURVES},
+            "best_epoch_difference": Bound("<", 0.5)}
+
+
 def validation_few_steps(seed, folder):
     from tests.test_validation_scoring import few_steps
 
@@ -343,6 +360,8 @@ SETTINGS: dict[str, Setting] = {
                                  TINY_SEED, confidence_bounds("repeat"), confidence_repeat),
     "confidence_decoder": Setting("test_confidence_and_masks.py::test_encoder_decoder_confidence_is_the_probability_of_its_whole_answer_and_end",
                                   TINY_SEED, confidence_bounds("decoder"), confidence_decoder),
+    "ddp_matches": Setting("test_ddp_matches_one_process.py::test_two_processes_train_the_model_one_process_trains",
+                           TINY_SEED, ddp_matches_bounds, ddp_matches, processes=2),
     "ddp": Setting("test_ddp.py::test_two_processes_train_one_model_whose_val_score_holds_up", TINY_SEED, ddp_bounds, ddp,
                    processes=2),
 }
@@ -360,13 +379,14 @@ def worker(names: list[str], count: int, out: Path) -> None:
 
     torch.set_num_threads(1)
     results = {}
+    quiet = open(os.devnull, "w")  # never closed: the console keeps the stream it found
     with tempfile.TemporaryDirectory(prefix="test-thresholds-") as scratch:
         for name in names:
             setting = SETTINGS[name]
             results[name] = {}
             for seed in seeds_of(setting, count):
                 start = time.perf_counter()
-                with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # the epochs' lines
+                with contextlib.redirect_stdout(quiet):  # the epochs' lines
                     scores = setting.measure(seed, Path(scratch))
                 results[name][str(seed)] = {"scores": scores, "seconds": round(time.perf_counter() - start, 1)}
                 print(f"{os.environ.get('CPU_SETTING')}: {name} seed {seed}: {scores}", file=sys.stderr, flush=True)

@@ -15,7 +15,7 @@ from arith_seq2seq.cli import main
 from arith_seq2seq.data import question_set
 from arith_seq2seq.model import answering, model_file
 
-from .conftest import evaluate_args, rewrite_npz, run_stage, train_command, write_params
+from .conftest import evaluate_args, rewrite_npz, run_stage_in_process, train_command, write_params
 
 # `trains`: the tiny models' scores decide some preconditions below (enough errors, some
 # right answers, longer scores between bounds); their bounds hold over 5 seeds x 2 CPU
@@ -86,12 +86,14 @@ def run_pipeline(name: str, folder: Path, seed: int | None = None) -> dict:
     operation = SETTINGS[name]["data"]["operation"]
     split = {name: folder / f"{name}.npz" for name in ("train", "val", "test")}
     split["longer"] = folder / "longer"
-    ok(run_stage("generate", "--params", params, "--out", folder / "questions.npz", "--longer-dir", split["longer"]))
-    ok(run_stage(
+    # Each stage's entry point in this process (conftest's run_stage_in_process), not a new
+    # interpreter per stage: the same code, without importing torch and Lightning 4 times.
+    ok(run_stage_in_process("generate", "--params", params, "--out", folder / "questions.npz", "--longer-dir", split["longer"]))
+    ok(run_stage_in_process(
         "split", "--params", params, "--questions", folder / "questions.npz",
         "--train", split["train"], "--val", split["val"], "--test", split["test"],
     ))
-    ok(subprocess.run(train_command(params, split, folder), capture_output=True, text=True))
+    ok(run_stage_in_process("train", *train_command(params, split, folder)[2:]))
     model = folder / "model.pt"
     trained = model_file.load(model)
     if trained.model.reads_longer_input:
@@ -106,7 +108,7 @@ def run_pipeline(name: str, folder: Path, seed: int | None = None) -> dict:
             rewrite_npz(path, answer=answer)
     out = folder / "evaluate"
     out.mkdir()
-    ok(run_stage("evaluate", *evaluate_args(params, model, split, out)))
+    ok(run_stage_in_process("evaluate", *evaluate_args(params, model, split, out)))
     return {
         "operation": operation, "split": split, "model": model, "trained": trained,
         "metrics": json.loads((out / "m.json").read_text()),

@@ -3,7 +3,6 @@ first wrong position of an answer is counted from its first character."""
 
 import dataclasses
 import json
-import subprocess
 
 import numpy as np
 import pytest
@@ -22,7 +21,7 @@ from arith_seq2seq.model.metrics import first_wrong_position
 from arith_seq2seq.model.model_file import TrainedModel
 from arith_seq2seq.training.module import Seq2SeqModule
 
-from .conftest import config, tiny_config, train_command, write_params
+from .conftest import config, run_stage_in_process, tiny_config, train_command, write_params
 
 
 def scores(pred, answer) -> tuple[float, float]:
@@ -95,7 +94,7 @@ def one_epoch_stage(split: dict, folder, seed: int | None = None):
     accuracy, and its teacher-forced character accuracy."""
     sections = {"model": {"arch": "seq2seq"}, "seq2seq": {"hidden_size": 32, "max_epochs": 1, "lr": 0.03}}
     params = write_params(folder / "params.yaml", sections if seed is None else {**sections, "train": {"seed": seed}})
-    result = subprocess.run(train_command(params, split, folder), capture_output=True, text=True)
+    result = run_stage_in_process("train", *train_command(params, split, folder)[2:])
     assert result.returncode == 0, result.stderr
     trained = model_file.load(folder / "model.pt")
     val = question_set.load(split["val"])
