@@ -214,11 +214,17 @@ def test_a_trained_aligned_model_is_scored_on_every_longer_set(aligned_model, ti
 
 
 # The longer run below through `fit`: 60 epochs (about 2,300 steps) on the tiny split's
-# 2-digit questions. Its floors sit below the worst of 5 seeds x 2 CPU settings
-# (bench/test-thresholds.json, `python bench/test_thresholds.py --only aligned_longer_run`):
-# a run's rounding differs from CPU to CPU, and other seeds stand in for that.
+# 2-digit questions. A run's rounding differs from CPU to CPU, and other seeds stand in for
+# that: over train.seed 7 (the test's), 1, 2, 3, 4, each natively and with oneDNN and MKL
+# limited to AVX2 (bench/test-thresholds.json, `python bench/test_thresholds.py --only
+# aligned_longer_run`), validation 0.9967-1, digits_3 0.855-0.97, digits_10 0.48-0.82,
+# digits_20 0.155-0.675 (seed 7: 1, 0.965, 0.74, 0.53). How well `fit`'s short run carries
+# to long numbers varies that much from run to run; the floors below the worst say that it
+# learns the 2-digit questions and carries well above chance (about 0 at 20 digits). The
+# length claims themselves are checked by `trained_add` below and tests/test_aligned_sub.py,
+# runs stable from seed to seed (gradient clipping).
 LONGER_RUN_SEED = TINY_PARAMS["train"]["seed"]
-LONGER_RUN_AT_LEAST = {"val": 0.99, "digits_3": 0.9, "digits_10": 0.6, "digits_20": 0.4}
+LONGER_RUN_AT_LEAST = {"val": 0.99, "digits_3": 0.8, "digits_10": 0.4, "digits_20": 0.1}
 
 
 def longer_run(split: dict, longer, folder, seed: int = LONGER_RUN_SEED) -> dict[str, float]:
@@ -252,9 +258,12 @@ def trained_add() -> AlignedRNN:
 # README.md and docs/length-generalisation.md: the pipeline's addition runs (gru 12, 8
 # epochs of 400,000 questions, about 5,000 steps of 512) answer 99.95-100% at 20 digits,
 # 99.85-100% at 50, 99.5-100% at 100, every chain right. The 1,000 steps of 128 of
-# `trained_add` reach less; the floors sit below the worst of 5 seeds x 2 CPU settings
-# (bench/test-thresholds.json, `python bench/test_thresholds.py --only aligned_add`).
-ADD_AT_LEAST = {3: 0.998, 20: 0.94, 50: 0.9, 100: 0.85}
+# `trained_add` reach less: over seeds 0 (the test's) to 4, each natively and with oneDNN
+# and MKL limited to AVX2 (bench/test-thresholds.json, `python bench/test_thresholds.py
+# --only aligned_add`), 99.87-100% of the 1- to 3-digit sums, 95.2-100% at 20 digits,
+# 93.8-98.3% at 50, 87.7-98.2% at 100, every chain right in every run. The floors sit
+# below the worst with margin.
+ADD_AT_LEAST = {3: 0.99, 20: 0.9, 50: 0.85, 100: 0.8}
 
 
 def add_scores(model: AlignedRNN, digits: int) -> dict[str, float]:

@@ -261,16 +261,20 @@ def exact_match_by_sign(model: AlignedRNN, a: list[int], b: list[int], digits: i
     return {name: float(right[rows].mean()) for name, rows in kinds.items() if rows.any()}
 
 
-# The floors of the tests below sit below the worst of 5 seeds x 2 CPU settings of
-# `train_aligned("sub")` (bench/test-thresholds.json, `python bench/test_thresholds.py
-# --only aligned_sub`): a run's rounding differs from CPU to CPU, and other seeds stand in
-# for that. README.md and docs/length-generalisation.md report, for the pipeline's runs
-# (gru 12, 8 epochs of the 400,000 default questions, about 5,000 steps of 512): 99.45-100%
-# at 20 digits, 98.15-100% at 50 and 96.75-100% at 100, every chain right, by seed. This
-# module's 1,000 steps of 128 leave about 0.1% of columns wrong where the pipeline's runs
-# have 0.03% or less: the mechanism carries to any length, a twentieth of the training does
-# not make it as exact.
-SUB_AT_LEAST = {3: 0.99, 20: 0.94, 50: 0.85, 100: 0.8}
+# A run's rounding differs from CPU to CPU, and other seeds stand in for that: over seeds
+# 0 (the test's) to 4 of `train_aligned("sub")`, each natively and with oneDNN and MKL
+# limited to AVX2 (bench/test-thresholds.json, `python bench/test_thresholds.py --only
+# aligned_sub`), the lower sign's exact match: every 1- to 3-digit question right (ties
+# included), 96.95-99.67% at 20 digits, 94.0-99.0% at 50, 88.7-99.65% at 100, every chain
+# right in every run (seeds 5 to 9, measured before: 50 digits down to 87%, 100 down to
+# 84.9%). The floors sit below all of them with margin. README.md and
+# docs/length-generalisation.md report, for the pipeline's runs (gru 12, 8 epochs of the
+# 400,000 default questions, about 5,000 steps of 512): 99.45-100% at 20 digits,
+# 98.15-100% at 50 and 96.75-100% at 100, every chain right, by seed. This module's 1,000
+# steps of 128 leave about 0.1% of columns wrong where the pipeline's runs have 0.03% or
+# less: the mechanism carries to any length, a twentieth of the training does not make it
+# as exact.
+SUB_AT_LEAST = {3: 0.99, 20: 0.9, 50: 0.8, 100: 0.75}
 
 
 def sub_scores(model: AlignedRNN, digits: int) -> dict[str, float]:

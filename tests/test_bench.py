@@ -44,3 +44,20 @@ def test_generation_benchmark_runs(tmp_path):
     assert [r["unit"] for r in bench.rows] == ["s", "s", "x"] * 2
     json.dumps(details)
     assert run.table(bench.rows).startswith("| benchmark | figure | unit | notes |")
+
+
+def test_the_training_tests_bounds_are_the_ones_the_bench_measured_and_they_hold():
+    # bench/test-thresholds.json: every `trains` test's training over 5 seeds x 2 CPU
+    # settings. A bound changed in a test without a new measurement, or one the worst run
+    # does not clear, fails here.
+    bench = _load("test_thresholds")
+    recorded = json.loads((BENCH / "test-thresholds.json").read_text())["settings"]
+    assert sorted(recorded) == sorted(bench.SETTINGS)
+    for name, setting in bench.SETTINGS.items():
+        bounds = {score: f"{b.op} {b.value:g}" for score, b in setting.bounds().items()}
+        assert bounds == {score: s["bound"] for score, s in recorded[name]["scores"].items()}, name
+        for score, s in recorded[name]["scores"].items():
+            measured = [len(runs) for runs in s["by_cpu_and_seed"].values() if runs]
+            assert s["holds"] and measured and all(n >= 5 for n in measured), (name, score, s)
+            # Both CPU settings, unless the test skips on one (bfloat16 without its kernels).
+            assert len(measured) == 2 or name == "one_digit_bf16", (name, score)
