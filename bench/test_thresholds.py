@@ -458,6 +458,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--table", action="store_true", help="print the table of --out and exit")
+    parser.add_argument("--collect", nargs="+", type=Path, metavar="CPU=FILE",
+                        help="summarise workers' files (native=PATH avx2=PATH) of an interrupted run into --out")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(SETTINGS)
     unknown = [n for n in names if n not in SETTINGS]
@@ -469,6 +471,16 @@ def main() -> int:
     if args.table:
         print(table(json.loads(args.out.read_text())["settings"]))
         return 0
+    if args.collect:
+        # What the workers of an interrupted run measured (their files are kept in the
+        # temporary folder): every setting with a run on each CPU setting.
+        by_cpu = {}
+        for item in args.collect:
+            cpu, path = str(item).split("=", 1)
+            for name, runs in json.loads(Path(path).read_text()).items():
+                by_cpu.setdefault(cpu, {}).setdefault(name, {}).update(runs)
+        names = [n for n in SETTINGS if all(n in by_cpu[cpu] for cpu in by_cpu) and n in names]
+        return write_report(args, names, by_cpu, 0)
     start = time.perf_counter()
     one = [n for n in names if SETTINGS[n].processes == 1]
     many = [n for n in names if SETTINGS[n].processes > 1]
@@ -477,7 +489,12 @@ def main() -> int:
         if group:
             for cpu, results in run_workers(group, args.seeds, parallel).items():
                 by_cpu[cpu] |= results
-    previous = json.loads(args.out.read_text()) if args.out.exists() and args.only else {"settings": {}}
+    return write_report(args, names, by_cpu, time.perf_counter() - start)
+
+
+def write_report(args, names: list[str], by_cpu: dict, seconds: float) -> int:
+    merge = args.only or args.collect
+    previous = json.loads(args.out.read_text()) if args.out.exists() and merge else {"settings": {}}
     settings = {**previous["settings"], **{name: summarise(name, by_cpu) for name in names}}
     settings = {name: settings[name] for name in SETTINGS if name in settings}
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -489,7 +506,7 @@ def main() -> int:
         "machine": {"processor": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
                     "torch": torch.__version__},
         "commit": commit,
-        "seconds": round(time.perf_counter() - start) + previous.get("seconds", 0) if args.only else round(time.perf_counter() - start),
+        "seconds": round(seconds) + (previous.get("seconds", 0) if merge else 0),
         "settings": settings,
     }
     args.out.write_text(json.dumps(report, indent=1) + "\n")

@@ -218,13 +218,13 @@ def test_a_trained_aligned_model_is_scored_on_every_longer_set(aligned_model, ti
 # that: over train.seed 7 (the test's), 1, 2, 3, 4, each natively and with oneDNN and MKL
 # limited to AVX2 (bench/test-thresholds.json, `python bench/test_thresholds.py --only
 # aligned_longer_run`), validation 0.9967-1, digits_3 0.855-0.97, digits_10 0.48-0.82,
-# digits_20 0.155-0.675 (seed 7: 1, 0.965, 0.74, 0.53). How well `fit`'s short run carries
+# digits_20 0.155-0.675 (seed 7: 1, 0.965, 0.74, 0.53), the two CPU settings alike. How well `fit`'s short run carries
 # to long numbers varies that much from run to run; the floors below the worst say that it
 # learns the 2-digit questions and carries well above chance (about 0 at 20 digits). The
 # length claims themselves are checked by `trained_add` below and tests/test_aligned_sub.py,
 # runs stable from seed to seed (gradient clipping).
 LONGER_RUN_SEED = TINY_PARAMS["train"]["seed"]
-LONGER_RUN_AT_LEAST = {"val": 0.99, "digits_3": 0.8, "digits_10": 0.4, "digits_20": 0.1}
+LONGER_RUN_AT_LEAST = {"val": 0.98, "digits_3": 0.8, "digits_10": 0.4, "digits_20": 0.1}
 
 
 def longer_run(split: dict, longer, folder, seed: int = LONGER_RUN_SEED) -> dict[str, float]:

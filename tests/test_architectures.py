@@ -61,10 +61,10 @@ def test_until_end_pads_everything_from_the_end_token():
 ARCH_CELLS = [(arch, cell) for arch in sorted(ARCHITECTURES) for cell in (CELLS if "cell" in section_keys(arch) else [None])]
 
 
-# The bound of the test below (the loss falls by more than a fifth in 15 steps) holds over
+# The bound of the test below (the loss falls by more than a tenth in 15 steps) holds over
 # 5 seeds x 2 CPU settings (bench/test-thresholds.json, `python bench/test_thresholds.py
 # --only few_steps_loss`).
-LOSS_RATIO_BELOW = 0.8
+LOSS_RATIO_BELOW = 0.9
 
 
 def few_steps_losses(arch: str, cell: str | None, batch, seed: int = 0):

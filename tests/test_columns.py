@@ -180,11 +180,14 @@ def train_tiny_products(steps: int, seed: int = 0):
     return model.eval(), qs
 
 
-# The floors of the test below sit below the worst of 5 seeds x 2 CPU settings of
-# train_tiny_products(1500) (bench/test-thresholds.json, `python bench/test_thresholds.py
-# --only columns_products`); the 3-digit pipeline model's figures are in docs/multiplication.md.
+# A run's rounding differs from CPU to CPU, and other seeds stand in for that: over seeds
+# 0 (the test's) to 4 of train_tiny_products(1500), each natively and with oneDNN and MKL
+# limited to AVX2 (bench/test-thresholds.json, `python bench/test_thresholds.py --only
+# columns_products`), 99.33-99.95% of the 2-digit space, every N x 1 product right. The
+# floors sit below the worst with margin; the 3-digit pipeline model's figures are in
+# docs/multiplication.md.
 PRODUCTS_STEPS = 1500
-PRODUCTS_AT_LEAST = {"space": 0.99, "times1_5": 0.97, "times1_30": 0.97, "times1_100": 0.97}
+PRODUCTS_AT_LEAST = {"space": 0.98, "times1_5": 0.97, "times1_30": 0.97, "times1_100": 0.97}
 
 
 def products_scores(model: torch.nn.Module, qs) -> dict[str, float]:
