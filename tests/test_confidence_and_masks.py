@@ -43,9 +43,9 @@ def repeat_probability(model, question: np.ndarray) -> np.ndarray:
     return logits.double().softmax(-1).max(-1).values.prod(-1).numpy()
 
 
-# The "precondition" bounds below, on what the tiny trained models answer, hold over 5 seeds
-# x 2 CPU settings (bench/test-thresholds.json, `python bench/test_thresholds.py --only
-# confidence_repeat,confidence_decoder`).
+# The "precondition" bounds below, on what the tiny trained models answer:
+# bench/test_thresholds.py (settings confidence_repeat, confidence_decoder) reruns these
+# trainings over 5 seeds x 2 CPU settings into bench/test-thresholds.json.
 
 
 def repeat_spread(model_path, split: dict) -> float:

@@ -51,7 +51,8 @@ def ddp_run(tmp_path, seed: int | None = None):
 
 @pytest.mark.trains
 def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
-    # Its bound holds over 5 seeds x 2 CPU settings (bench/test-thresholds.json).
+    # bench/test_thresholds.py (setting ddp) reruns this training over 5 seeds x 2 CPU
+    # settings into bench/test-thresholds.json.
     result, trained, val, rescored = ddp_run(tmp_path)
     out = tmp_path / "out"
     assert "(2 processes)" in result.stdout

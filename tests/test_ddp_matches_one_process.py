@@ -85,8 +85,9 @@ def curve_difference(one_live, two_live, split: str, name: str) -> float:
 
 @pytest.mark.trains
 def test_two_processes_train_the_model_one_process_trains(tmp_path, tiny_split):
-    # TOLERANCE and the curves' equality hold over 5 seeds x 2 CPU settings
-    # (bench/test-thresholds.json, `python bench/test_thresholds.py --only ddp_matches`).
+    # bench/test_thresholds.py (setting ddp_matches) reruns this pair of trainings over 5
+    # seeds x 2 CPU settings into bench/test-thresholds.json: TOLERANCE and the curves'
+    # equality against the largest differences measured.
     one, one_live, two, two_live, differences = one_and_two_processes(tmp_path, tiny_split)
     train_rows = len(question_set.load(tmp_path / "train.npz"))
     assert (one.info["processes"], two.info["processes"]) == (1, 2)

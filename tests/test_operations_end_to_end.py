@@ -18,8 +18,9 @@ from arith_seq2seq.model import answering, model_file
 from .conftest import evaluate_args, rewrite_npz, run_stage_in_process, train_command, write_params
 
 # `trains`: the tiny models' scores decide some preconditions below (enough errors, some
-# right answers, longer scores between bounds); their bounds hold over 5 seeds x 2 CPU
-# settings (bench/test-thresholds.json, `python bench/test_thresholds.py --only ops_sub,...`).
+# right answers, longer scores between bounds); bench/test_thresholds.py reruns these
+# trainings over 5 seeds x 2 CPU settings into bench/test-thresholds.json (settings
+# ops_sub, ops_mul, ops_columns; pipeline_scores below gives what they bound).
 pytestmark = [pytest.mark.slow, pytest.mark.trains]
 
 SYMBOL = {"sub": "-", "mul": "*"}

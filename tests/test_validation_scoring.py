@@ -37,9 +37,10 @@ def teacher_forced_scores(model, qs) -> tuple[float, float]:
     return scores(pred.numpy(), qs.answer)
 
 
-# The preconditions below ("the two kinds of prediction differ" by more than 0.01 of the
-# characters) hold over 5 seeds x 2 CPU settings (bench/test-thresholds.json, `python
-# bench/test_thresholds.py --only validation_few_steps,validation_train_stage`).
+# The preconditions below: "the two kinds of prediction differ" by more than 0.01 of the
+# characters. bench/test_thresholds.py (settings validation_few_steps,
+# validation_train_stage) reruns these trainings over 5 seeds x 2 CPU settings into
+# bench/test-thresholds.json.
 DIFFER_BY_MORE_THAN = 0.01
 
 
