@@ -61,11 +61,12 @@ def test_until_end_pads_everything_from_the_end_token():
 ARCH_CELLS = [(arch, cell) for arch in sorted(ARCHITECTURES) for cell in (CELLS if "cell" in section_keys(arch) else [None])]
 
 
-# The bound of the test below: the loss falls by more than a tenth in 15 steps. It was a
-# fifth, which seed 1 (either CPU setting) misses for aligned with an lstm cell (0.82);
-# bench/test_thresholds.py (setting few_steps_loss) reruns these steps over 5 seeds x 2
-# CPU settings into bench/test-thresholds.json.
-LOSS_RATIO_BELOW = 0.9
+# The bound of the test below: the loss falls by more than 5% in 15 steps. It was a fifth,
+# which seed 1 misses for aligned with an lstm cell (0.82); over seeds 0 (the test's) to 4,
+# each natively and with oneDNN and MKL limited to AVX2 (bench/test-thresholds.json,
+# `python bench/test_thresholds.py --only few_steps_loss`), the last loss over the first is
+# at most 0.82 but for aligned-gru at seed 3 (0.898), most architectures 0.68-0.78.
+LOSS_RATIO_BELOW = 0.95
 
 
 def few_steps_losses(arch: str, cell: str | None, batch, seed: int = 0):
