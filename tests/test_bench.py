@@ -46,10 +46,13 @@ def test_generation_benchmark_runs(tmp_path):
     assert run.table(bench.rows).startswith("| benchmark | figure | unit | notes |")
 
 
-# Recorded, and not sound yet (an open item of issue 22): the early-stopping test's curve
-# rises and falls (0, 4/300, 0) at its seed 7, but stays at 0 for seeds 3 and 4 on both CPU
-# settings, where the test would fail; its recipe needs another rate or data.
-UNSOUND = {"early_stopping"}
+# Recorded, and not sound yet (open items of issue 22; each test passes at its own seed on
+# both CPU settings, but other seeds fail its precondition): the early-stopping curve rises
+# and falls (0, 4/300, 0) at seed 7 but stays at 0 for seeds 3 and 4; the one-epoch train
+# stage's greedy and teacher-forced character accuracies differ by 0.0056 at seed 4 (the
+# precondition asks for 0.01); the tiny repeat model's confidences span a ratio of 1.03 at
+# seed 3 and 1.07 at seed 2 (the precondition asks for 2). Their recipes need changing.
+UNSOUND = {"early_stopping", "validation_train_stage", "confidence_repeat"}
 
 
 def test_the_training_tests_bounds_are_the_ones_the_bench_measured_and_they_hold():

@@ -31,7 +31,7 @@ def one_digit(tmp_path_factory):
 
 # The floor of the two tests below: bench/test_thresholds.py (settings one_digit,
 # one_digit_bf16) reruns this training over 5 seeds x 2 CPU settings into
-# bench/test-thresholds.json (seeds 1337 and 1, both CPU settings: every question right).
+# bench/test-thresholds.json (fp32: seeds 1337, 1 to 4, both CPU settings: every question right).
 ONE_DIGIT_AT_LEAST = 0.98
 ONE_DIGIT_SEED = config("train").seed
 
