@@ -40,8 +40,31 @@ from arith_seq2seq.training.fit import fit
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--trains-only", action="store_true",
+        help="collect only the tests marked `trains` that can run on this CPU (.ci/run's second run, under "
+             "ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2); the others are left out, not deselected, so "
+             "that the run ends with a plain 'N passed' line, and a selection of none is an error, never exit 5",
+    )
+
+
 def pytest_configure(config):
     torch.set_num_threads(1)
+
+
+def _skipped_here(item) -> bool:
+    """Whether a skipif mark with a true condition (requires_bf16 on a CPU without the
+    kernels) skips `item`."""
+    return any(mark.args and all(isinstance(c, bool) and c for c in mark.args) for mark in item.iter_markers("skipif"))
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--trains-only"):
+        return
+    items[:] = [item for item in items if item.get_closest_marker("trains") and not _skipped_here(item)]
+    if not items:
+        raise pytest.UsageError("--trains-only: no test marked `trains` was collected")
 
 
 # The Keras reference's settings: the base of the configs tests build (params.yaml holds

@@ -132,10 +132,12 @@ def test_an_untrained_model_answers_questions_of_any_width(operation, cell):
         assert re.fullmatch(rf"{sign}(0|[1-9][0-9]*) *", text), text
 
 
-def test_sub_training_step_predicts_answers_of_the_answer_shape():
-    torch.manual_seed(0)
+def six_sub_steps(seed: int = 0) -> list[float]:
+    """The losses of six Adam steps of an untrained aligned sub model on 64 questions;
+    the loss falls over 5 seeds x 2 CPU settings (bench/test-thresholds.json)."""
     model = aligned("sub", 3).train()
-    rng = np.random.default_rng(0)
+    torch.manual_seed(seed)  # the training's random leading-zero columns
+    rng = np.random.default_rng(seed)
     a, b = operand_pairs(3, rng, count=48)
     qs = asked(a, b, model.spec.questions)
     question, answer = torch.from_numpy(qs.question).long(), torch.from_numpy(qs.answer).long()
@@ -148,6 +150,12 @@ def test_sub_training_step_predicts_answers_of_the_answer_shape():
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.trains
+def test_sub_training_step_predicts_answers_of_the_answer_shape():
+    losses = six_sub_steps()
     assert losses[-1] < losses[0]
 
 
@@ -169,12 +177,16 @@ def aligned_model(tiny_split, tmp_path_factory):
     return train_tiny(tiny_split, tmp_path_factory.mktemp("aligned"), ALIGNED, ALIGNED_TRAIN)
 
 
-@pytest.fixture(scope="module")
-def wider_longer(tmp_path_factory):
+def write_wider_longer(folder) -> None:
     """Longer sets of 3, 10 and 20 digits for the tiny split's format."""
-    folder = tmp_path_factory.mktemp("longer")
     data = config("data", **{**TINY_PARAMS["data"], "longer_digits": [3, 10, 20], "longer_count": 200})
     question_set.save_longer(generate_longer(data), folder)
+
+
+@pytest.fixture(scope="module")
+def wider_longer(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("longer")
+    write_wider_longer(folder)
     return folder
 
 
@@ -201,27 +213,39 @@ def test_a_trained_aligned_model_is_scored_on_every_longer_set(aligned_model, ti
     }
 
 
-@pytest.mark.slow
-def test_a_longer_run_learns_2_digit_addition_and_carries_it_to_longer_numbers(tiny_split, wider_longer, tmp_path):
-    # 60 epochs through `fit` (about 2,300 steps; 12 s on one free CPU core) on the tiny
-    # split's 2-digit questions: the validation set is answered (almost) perfectly, the
-    # longer sets well above chance but not perfectly. This run (train.seed 7, 1 torch
-    # thread, as conftest sets) measured val 1.0, digits_3 0.965, digits_10 0.74,
-    # digits_20 0.53, every chain right; it is deterministic, and the thresholds leave it
-    # 6 to 14 points. They hold for one run, not for these settings: seeds 1 to 4 measured
-    # digits_3 0.855-0.97, digits_10 0.48-0.82, digits_20 0.155-0.675 (two of the four
-    # below these thresholds), so a change that reorders the training (another seed,
-    # batch order, thread count: 2 threads gave 0.895, 0.6, 0.315) can fail it without a
-    # fault. The length claims of README.md (after 3-digit training, at 100 digits:
-    # addition 99.5-100%, subtraction 96.75-99.95%) are checked, as near as a short run
-    # reaches them, below and in tests/test_aligned_sub.py, by runs stable from seed to seed.
-    train = {**ALIGNED_TRAIN, "max_epochs": 60, "patience": 60}
-    path = train_tiny(tiny_split, tmp_path, ALIGNED, train)
+# The longer run below through `fit`: 60 epochs (about 2,300 steps) on the tiny split's
+# 2-digit questions. A run's rounding differs from CPU to CPU, and other seeds stand in for
+# that: over train.seed 7 (the test's), 1, 2, 3, 4, each natively and with oneDNN and MKL
+# limited to AVX2 (bench/test-thresholds.json, `python bench/test_thresholds.py --only
+# aligned_longer_run`), validation 0.9967-1, digits_3 0.855-0.97, digits_10 0.48-0.82,
+# digits_20 0.155-0.675 (seed 7: 1, 0.965, 0.74, 0.53), the two CPU settings alike. How well `fit`'s short run carries
+# to long numbers varies that much from run to run; the floors below the worst say that it
+# learns the 2-digit questions and carries well above chance (about 0 at 20 digits). The
+# length claims themselves are checked by `trained_add` below and tests/test_aligned_sub.py,
+# runs stable from seed to seed (gradient clipping).
+LONGER_RUN_SEED = TINY_PARAMS["train"]["seed"]
+LONGER_RUN_AT_LEAST = {"val": 0.98, "digits_3": 0.8, "digits_10": 0.4, "digits_20": 0.1}
+
+
+def longer_run(split: dict, longer, folder, seed: int = LONGER_RUN_SEED) -> dict[str, float]:
+    """Validation exact match and the longer sets' scores of an aligned model trained by
+    `fit` for 60 epochs on `split` (the test below; bench/test_thresholds.py)."""
+    train = {**ALIGNED_TRAIN, "max_epochs": 60, "patience": 60, "seed": seed}
+    path = train_tiny(split, folder, ALIGNED, train)
     trained = model_file.load(path)
-    scores = evaluate_longer(trained, path, wider_longer)
-    print("aligned model, 60 epochs: val", trained.info["best_val_exact_match"], "longer", scores)
-    assert trained.info["best_val_exact_match"] >= 0.99
-    assert scores["digits_3"] >= 0.9 and scores["digits_10"] >= 0.6 and scores["digits_20"] >= 0.4, scores
+    return {"val": trained.info["best_val_exact_match"], **evaluate_longer(trained, path, longer)}
+
+
+@pytest.mark.slow
+@pytest.mark.trains
+def test_a_longer_run_learns_2_digit_addition_and_carries_it_to_longer_numbers(tiny_split, wider_longer, tmp_path):
+    # The validation set is answered (almost) perfectly, the longer sets well above chance
+    # but not perfectly. The length claims of README.md (after 3-digit training, at 100
+    # digits: addition 99.5-100%, subtraction 96.75-99.95%) are checked, as near as a short
+    # run reaches them, below and in tests/test_aligned_sub.py.
+    scores = longer_run(tiny_split, wider_longer, tmp_path)
+    print("aligned model, 60 epochs, longer:", scores)
+    assert all(scores[name] >= floor for name, floor in LONGER_RUN_AT_LEAST.items()), scores
 
 
 @pytest.fixture(scope="module")
@@ -231,31 +255,39 @@ def trained_add() -> AlignedRNN:
     return train_aligned("add")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "digits, at_least",
-    # README.md and docs/length-generalisation.md: the pipeline's addition runs (gru 12,
-    # 8 epochs of 400,000 questions, about 5,000 steps of 512) answer 99.95-100% at 20
-    # digits, 99.85-100% at 50, 99.5-100% at 100, every chain right. These 1,000 steps of
-    # 128 measured, over seeds 0 to 5 (600 questions a length): 1- to 3-digit questions
-    # 99.9-100%, 95.2-100% at 20 digits, 93.8-98.3% at 50, 87.7-98.2% at 100, every chain
-    # right; seed 0, used here: 100%, 100%, 98.3%, 97.3%. (gru 8: 79-97.5% at 100;
-    # 2,000 steps of gru 8: 96-99%.)
-    [(3, 0.998), (20, 0.94), (50, 0.9), (100, 0.85)],
-)
-def test_a_short_run_adds_3_digit_training_to_100_digit_numbers(trained_add, digits, at_least):
+# README.md and docs/length-generalisation.md: the pipeline's addition runs (gru 12, 8
+# epochs of 400,000 questions, about 5,000 steps of 512) answer 99.95-100% at 20 digits,
+# 99.85-100% at 50, 99.5-100% at 100, every chain right. The 1,000 steps of 128 of
+# `trained_add` reach less: over seeds 0 (the test's) to 4, each natively and with oneDNN
+# and MKL limited to AVX2 (bench/test-thresholds.json, `python bench/test_thresholds.py
+# --only aligned_add`), 99.87-100% of the 1- to 3-digit sums, 95.2-100% at 20 digits,
+# 93.8-98.3% at 50, 87.7-98.2% at 100, every chain right in every run. The floors sit
+# below the worst with margin.
+ADD_AT_LEAST = {3: 0.99, 20: 0.9, 50: 0.85, 100: 0.8}
+
+
+def add_scores(model: AlignedRNN, digits: int) -> dict[str, float]:
+    """Exact match of `model`'s sums of `digits`-digit operands (3: operands of 1 to 3
+    digits, 3,000 and the edge pairs; else 600 of exactly `digits`), and the least of the
+    chains' (every sum of 0, 1, 9...9, 10...0, 10...01, 99...9 + 1 included)."""
     if digits == 3:
         a, b = mixed_pairs(3, 3000, seed=11)
     else:
         rng = np.random.default_rng(digits)
         a = [number(rng, digits) for _ in range(600)]
         b = [number(rng, digits) for _ in range(600)]
-    got = exact_match_by_sign(trained_add, a, b, digits)
-    # The chains: every sum of 0, 1, 9...9, 10...0, 10...01 (99...9 + 1 included).
-    chains = exact_match_by_sign(trained_add, *edge_pairs(digits), digits)
-    print(f"aligned add, {digits} digits:", got, "chains", chains)
-    assert got["positive"] >= at_least, got
-    assert all(value == 1.0 for value in chains.values()), chains
+    got = exact_match_by_sign(model, a, b, digits)
+    chains = exact_match_by_sign(model, *edge_pairs(digits), digits)
+    return {"sums": got["positive"], "chains": min(chains.values())}
+
+
+@pytest.mark.slow
+@pytest.mark.trains
+@pytest.mark.parametrize("digits, at_least", ADD_AT_LEAST.items())
+def test_a_short_run_adds_3_digit_training_to_100_digit_numbers(trained_add, digits, at_least):
+    got = add_scores(trained_add, digits)
+    print(f"aligned add, {digits} digits:", got)
+    assert got["sums"] >= at_least and got["chains"] == 1.0, got
 
 
 def test_predict_answers_long_questions_without_allow_longer(capsys, monkeypatch, aligned_model, tiny_model):

@@ -261,38 +261,52 @@ def exact_match_by_sign(model: AlignedRNN, a: list[int], b: list[int], digits: i
     return {name: float(right[rows].mean()) for name, rows in kinds.items() if rows.any()}
 
 
-@pytest.mark.slow
-def test_a_trained_sub_model_answers_negative_and_positive_short_questions(trained_sub):
-    # 3,000 random questions of 1- to 3-digit operands and every pair of 0, 1, 999, 100,
-    # 101: 1,506 negative answers, 1,475 positive, 44 zero. Seeds 0 to 9 of these
-    # settings: each sign 99.9% or more, every tie right (seed 0: every question right).
-    a, b = mixed_pairs(3, 3000, seed=11)
-    got = exact_match_by_sign(trained_sub, a, b, 3)
-    print("aligned sub, short questions:", got)
-    assert got["negative"] >= 0.99 and got["positive"] >= 0.99 and got["zero"] == 1.0, got
+# A run's rounding differs from CPU to CPU, and other seeds stand in for that: over seeds
+# 0 (the test's) to 4 of `train_aligned("sub")`, each natively and with oneDNN and MKL
+# limited to AVX2 (bench/test-thresholds.json, `python bench/test_thresholds.py --only
+# aligned_sub`), the lower sign's exact match: every 1- to 3-digit question right (ties
+# included), 96.95-99.67% at 20 digits, 94.0-99.0% at 50, 88.7-99.65% at 100, every chain
+# right in every run (seeds 5 to 9, measured before: 50 digits down to 87%, 100 down to
+# 84.9%). The floors sit below all of them with margin. README.md and
+# docs/length-generalisation.md report, for the pipeline's runs (gru 12, 8 epochs of the
+# 400,000 default questions, about 5,000 steps of 512): 99.45-100% at 20 digits,
+# 98.15-100% at 50 and 96.75-100% at 100, every chain right, by seed. This module's 1,000
+# steps of 128 leave about 0.1% of columns wrong where the pipeline's runs have 0.03% or
+# less: the mechanism carries to any length, a twentieth of the training does not make it
+# as exact.
+SUB_AT_LEAST = {3: 0.99, 20: 0.9, 50: 0.8, 100: 0.75}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "digits, at_least",
-    # README.md and docs/length-generalisation.md report, for the pipeline's runs (gru 12,
-    # 8 epochs of the 400,000 default questions, about 5,000 steps of 512): 99.45-100% at
-    # 20 digits, 98.15-100% at 50 and 96.75-100% at 100, every chain right, by seed. This
-    # module's 1,000 steps of 128 measured, over seeds 0 to 9 (600 questions a length,
-    # each sign apart): 20 digits 96.6-99.7%, 50 digits 87-99%, 100 digits 84.9-99.6%,
-    # every chain right; seed 0, used here: 97.7%, 95%, 90.5% (the lower sign). About
-    # 0.1% of columns wrong where the pipeline's runs have 0.03% or less: the mechanism
-    # carries to any length, a twentieth of the training does not make it as exact.
-    [(20, 0.94), (50, 0.85), (100, 0.8)],
-)
-def test_a_trained_sub_model_carries_sign_and_borrows_to_long_questions(trained_sub, digits, at_least):
+def sub_scores(model: AlignedRNN, digits: int) -> dict[str, float]:
+    """Exact match of `model`'s differences by the sign of the answer, and the least of the
+    chains'. 3 digits: 3,000 random questions of 1- to 3-digit operands and every pair of 0,
+    1, 999, 100, 101 (1,506 negative answers, 1,475 positive, 44 zero); longer: 600 of
+    exactly `digits` digits, and the chains (every difference of 0, 1, 9...9, 10...0,
+    10...01: 10...0 - 1, 1 - 10...0, 10...01 - 10...0, a borrow through every column, a
+    sign decided by the last one)."""
+    if digits == 3:
+        return exact_match_by_sign(model, *mixed_pairs(3, 3000, seed=11), 3)
     rng = np.random.default_rng(digits)
     a = [number(rng, digits) for _ in range(600)]
     b = [number(rng, digits) for _ in range(600)]
-    got = exact_match_by_sign(trained_sub, a, b, digits)
-    # The chains: every difference of 0, 1, 9...9, 10...0, 10...01 (10...0 - 1, 1 - 10...0,
-    # 10...01 - 10...0: a borrow through every column, a sign decided by the last one).
-    chains = exact_match_by_sign(trained_sub, *edge_pairs(digits), digits)
-    print(f"aligned sub, {digits} digits:", got, "chains", chains)
-    assert got["negative"] >= at_least and got["positive"] >= at_least, got
-    assert all(value == 1.0 for value in chains.values()), chains
+    got = exact_match_by_sign(model, a, b, digits)
+    chains = exact_match_by_sign(model, *edge_pairs(digits), digits)
+    return {**got, "chains": min(chains.values())}
+
+
+@pytest.mark.slow
+@pytest.mark.trains
+def test_a_trained_sub_model_answers_negative_and_positive_short_questions(trained_sub):
+    got = sub_scores(trained_sub, 3)
+    print("aligned sub, short questions:", got)
+    assert got["negative"] >= SUB_AT_LEAST[3] and got["positive"] >= SUB_AT_LEAST[3] and got["zero"] == 1.0, got
+
+
+@pytest.mark.slow
+@pytest.mark.trains
+@pytest.mark.parametrize("digits", [20, 50, 100])
+def test_a_trained_sub_model_carries_sign_and_borrows_to_long_questions(trained_sub, digits):
+    got = sub_scores(trained_sub, digits)
+    print(f"aligned sub, {digits} digits:", got)
+    at_least = SUB_AT_LEAST[digits]
+    assert got["negative"] >= at_least and got["positive"] >= at_least and got["chains"] == 1.0, got

@@ -61,9 +61,19 @@ def test_until_end_pads_everything_from_the_end_token():
 ARCH_CELLS = [(arch, cell) for arch in sorted(ARCHITECTURES) for cell in (CELLS if "cell" in section_keys(arch) else [None])]
 
 
-@pytest.mark.parametrize("arch, cell", ARCH_CELLS)
-def test_every_arch_and_cell_trains_a_few_steps_and_lowers_the_loss(arch, cell, batch):
-    torch.manual_seed(0)
+# The bound of the test below: the loss falls by more than 5% in 15 steps. It was a fifth,
+# which seed 1 misses for aligned with an lstm cell (0.82); over seeds 0 (the test's) to 4,
+# each natively and with oneDNN and MKL limited to AVX2 (bench/test-thresholds.json,
+# `python bench/test_thresholds.py --only few_steps_loss`), the last loss over the first is
+# at most 0.82 but for aligned-gru at seed 3 (0.898), most architectures 0.68-0.78.
+LOSS_RATIO_BELOW = 0.95
+
+
+def few_steps_losses(arch: str, cell: str | None, batch, seed: int = 0):
+    """A small model of `arch` and `cell` after 15 Adam steps on one batch of 256
+    questions (`batch` for addition; multiplication's own for `columns`): the model and
+    the losses."""
+    torch.manual_seed(seed)
     question, answer = batch if operation_of(arch) == "add" else questions(operation_of(arch))
     # The character architectures' own keys (the digit-column ones have none of them).
     own = {"layers": 2 if cell == "gru" else 1, "embedding_dim": 8 if cell == "rnn" else 0} if arch in ("repeat", "seq2seq", "attention") else {}
@@ -77,7 +87,14 @@ def test_every_arch_and_cell_trains_a_few_steps_and_lowers_the_loss(arch, cell, 
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    assert losses[-1] < 0.8 * losses[0]
+    return model, question, answer, losses
+
+
+@pytest.mark.trains
+@pytest.mark.parametrize("arch, cell", ARCH_CELLS)
+def test_every_arch_and_cell_trains_a_few_steps_and_lowers_the_loss(arch, cell, batch):
+    model, question, answer, losses = few_steps_losses(arch, cell, batch)
+    assert losses[-1] < LOSS_RATIO_BELOW * losses[0]
     ids, confidence = model.predict(question, answer.shape[1])
     assert ids.shape == answer.shape and confidence.shape == (len(question),)
     assert ((confidence > 0) & (confidence <= 1)).all()

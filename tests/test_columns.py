@@ -180,17 +180,23 @@ def train_tiny_products(steps: int, seed: int = 0):
     return model.eval(), qs
 
 
-@pytest.mark.slow
-def test_a_tiny_run_answers_products_like_python_integers_and_n_by_1_at_any_length():
-    # 1,500 steps (about 10 s): 99.95% of the 2-digit space here, and every N x 1 product
-    # of 5, 30 and 100 digits, never seen (the 3-digit pipeline model's figures are in
-    # docs/multiplication.md). The floors leave room for other CPUs' rounding.
-    model, qs = train_tiny_products(steps=1500)
+# A run's rounding differs from CPU to CPU, and other seeds stand in for that: over seeds
+# 0 (the test's) to 4 of train_tiny_products(1500), each natively and with oneDNN and MKL
+# limited to AVX2 (bench/test-thresholds.json, `python bench/test_thresholds.py --only
+# columns_products`), 99.33-99.95% of the 2-digit space, every N x 1 product right. The
+# floors sit below the worst with margin; the 3-digit pipeline model's figures are in
+# docs/multiplication.md.
+PRODUCTS_STEPS = 1500
+PRODUCTS_AT_LEAST = {"space": 0.98, "times1_5": 0.97, "times1_30": 0.97, "times1_100": 0.97}
+
+
+def products_scores(model: torch.nn.Module, qs) -> dict[str, float]:
+    """Exact match of `model`'s products, written like Python's integers: on the 2-digit
+    space `qs`, and on 200 N x 1 products of 5, 30 and 100 digits each (never seen)."""
     with torch.no_grad():
         ids, _ = model.predict(torch.as_tensor(qs.question).long(), qs.answer.shape[1])
     texts = [t.strip() for t in qs.format.vocab.decode(ids.numpy())]
-    right = np.array([t == str(int(x) * int(y)) for t, x, y in zip(texts, qs.a, qs.b)])
-    assert right.mean() >= 0.99, right.mean()
+    scores = {"space": float(np.mean([t == str(int(x) * int(y)) for t, x, y in zip(texts, qs.a, qs.b)]))}
     rng = np.random.default_rng(2)
     for n in (5, 30, 100):
         a = ["".join(map(str, [rng.integers(1, 10)] + list(rng.integers(0, 10, n - 1)))) for _ in range(200)]
@@ -200,4 +206,14 @@ def test_a_tiny_run_answers_products_like_python_integers_and_n_by_1_at_any_leng
             ids, _ = model.predict(torch.as_tensor(long.question).long(), long.answer.shape[1])
         texts = [t.strip() for t in long.format.vocab.decode(ids.numpy())]
         assert all(t.isdigit() for t in texts)
-        assert np.mean([t == str(int(x) * int(y)) for t, x, y in zip(texts, a, b)]) >= 0.97, n
+        scores[f"times1_{n}"] = float(np.mean([t == str(int(x) * int(y)) for t, x, y in zip(texts, a, b)]))
+    return scores
+
+
+@pytest.mark.slow
+@pytest.mark.trains
+def test_a_tiny_run_answers_products_like_python_integers_and_n_by_1_at_any_length():
+    model, qs = train_tiny_products(steps=PRODUCTS_STEPS)
+    scores = products_scores(model, qs)
+    print("columns, tiny run:", scores)
+    assert all(scores[name] >= floor for name, floor in PRODUCTS_AT_LEAST.items()), scores

@@ -43,6 +43,21 @@ def repeat_probability(model, question: np.ndarray) -> np.ndarray:
     return logits.double().softmax(-1).max(-1).values.prod(-1).numpy()
 
 
+# The "precondition" bounds below, on what the tiny trained models answer:
+# bench/test_thresholds.py (settings confidence_repeat, confidence_decoder) reruns these
+# trainings over 5 seeds x 2 CPU settings into bench/test-thresholds.json. The repeat
+# model's ratio is 7.0 at its seed 7, but 1.03-4.3 at seeds 1 to 4: not sound yet
+# (tests/test_bench.py's UNSOUND); the decoders' are not measured yet.
+
+
+def repeat_spread(model_path, split: dict) -> float:
+    """The largest confidence of the repeat model on the test set over its smallest."""
+    trained = model_file.load(model_path)
+    expected = repeat_probability(trained.model, question_set.load(split["test"]).question)
+    return float(expected.max() / expected.min())
+
+
+@pytest.mark.trains
 def test_repeat_confidence_is_the_product_of_its_per_position_probabilities(tiny_model, tiny_split):
     trained = model_file.load(tiny_model)
     test = question_set.load(tiny_split["test"])
@@ -89,6 +104,10 @@ def answer_probabilities(model, question: np.ndarray, answers: list[str], vocab:
 
 @pytest.fixture(scope="module")
 def decoder_answers(decoder_model):
+    return answers_of(decoder_model)
+
+
+def answers_of(decoder_model) -> dict:
     """The model's answers to every 2-digit question, their confidences, and the
     probabilities computed here."""
     trained = model_file.load(decoder_model)
@@ -104,6 +123,17 @@ def decoder_answers(decoder_model):
     }
 
 
+def decoder_spread(answers: dict) -> dict[str, float]:
+    """What the preconditions below bound: how many answer lengths, how many answers the
+    model ends itself, the largest probability over the smallest."""
+    probability = answers["probability"]
+    return {
+        "answer_lengths": len({len(a) for a in answers["answers"]}), "ended": int(answers["ended"].sum()),
+        "probability_ratio": float(probability.max() / probability.min()),
+    }
+
+
+@pytest.mark.trains
 def test_encoder_decoder_confidence_is_the_probability_of_its_whole_answer_and_end(decoder_answers):
     answers, ended, probability = decoder_answers["answers"], decoder_answers["ended"], decoder_answers["probability"]
     assert len({len(a) for a in answers}) > 1, "precondition: answers of several lengths"

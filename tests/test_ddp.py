@@ -19,7 +19,10 @@ from .conftest import config, TINY_PARAMS, train_command, write_params
 pytestmark = pytest.mark.slow
 
 
-def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
+def ddp_run(tmp_path, seed: int | None = None):
+    """The train stage in two processes on 3,010 tiny questions (train.seed `seed`,
+    TINY_PARAMS's by default): the finished process, the model file, the validation set and
+    its exact match, rescored here."""
     # 3,010 questions: 301 for validation, shared 151 / 150 by the two processes, so a
     # mean of the two per-process scores would not be the score over all 301.
     # Reference sampling: one order per pair, so no mirror pairs make the split sizes inexact.
@@ -30,7 +33,8 @@ def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
     files = {"train": tmp_path / "train.npz", "val": tmp_path / "val.npz"}
     question_set.save(train, files["train"])
     question_set.save(val, files["val"])
-    params = write_params(tmp_path / "params.yaml", {"data": data, "train": {"devices": 2}, "repeat": {"max_epochs": 4, "batch_size": 32, "lr": 0.02}})
+    train = {"devices": 2} if seed is None else {"devices": 2, "seed": seed}
+    params = write_params(tmp_path / "params.yaml", {"data": data, "train": train, "repeat": {"max_epochs": 4, "batch_size": 32, "lr": 0.02}})
     out = tmp_path / "out"
     result = subprocess.run(
         train_command(params, files, out, "--state-dir", out / "state"),
@@ -40,16 +44,24 @@ def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
         timeout=600,
     )
     assert result.returncode == 0, result.stderr
+    trained = model_file.load(out / "model.pt")
+    predicted, _ = answering.answer_questions(trained.model, val.question)
+    return result, trained, val, float(exact_match(predicted, val.answer).mean())
+
+
+@pytest.mark.trains
+def test_two_processes_train_one_model_whose_val_score_holds_up(tmp_path):
+    # bench/test_thresholds.py (setting ddp) reruns this training over 5 seeds x 2 CPU
+    # settings into bench/test-thresholds.json.
+    result, trained, val, rescored = ddp_run(tmp_path)
+    out = tmp_path / "out"
     assert "(2 processes)" in result.stdout
     # One process printed the epoch samples and wrote the outputs.
     assert result.stdout.count("Epoch 1/4") == 1
     assert sorted(p.name for p in out.iterdir()) == ["live", "model.pt", "state"]
     assert [p.name for p in (out / "state").iterdir()] == ["finished"]  # the finished training only
 
-    trained = model_file.load(out / "model.pt")
     assert trained.info["processes"] == 2
-    predicted, _ = answering.answer_questions(trained.model, val.question)
-    rescored = float(exact_match(predicted, val.answer).mean())
     assert 0 < rescored < 1, "a score of 0 or 1 would not tell a wrong reduction apart"
     assert trained.info["best_val_exact_match"] == pytest.approx(rescored, abs=1e-6)
     summary = json.loads((out / "live" / "metrics.json").read_text())

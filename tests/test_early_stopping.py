@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -15,7 +13,7 @@ from arith_seq2seq.data import question_set
 from arith_seq2seq.model import answering, model_file
 from arith_seq2seq.model.metrics import exact_match
 
-from .conftest import train_command, train_sections, write_params
+from .conftest import run_stage_in_process, train_command, train_sections, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +21,11 @@ pytestmark = pytest.mark.slow
 # then down again within a few epochs (0, 4/300, 0 on the tiny split): training stops
 # well before MAX_EPOCHS, and the best epoch is neither the first nor the last, so keeping
 # the last or the first epoch's weights would show.
+# The curve's shape depends on the run's rounding: bench/test_thresholds.py (setting
+# early_stopping) reruns it over 5 seeds x 2 CPU settings into bench/test-thresholds.json,
+# with whether each curve still meets the conditions below (curve_discriminates). Not
+# sound yet: seeds 7, 1, 2 rise and fall, seeds 3 and 4 stay at 0 (the test would fail
+# there), on both CPU settings alike; tests/test_bench.py lists it as UNSOUND.
 MAX_EPOCHS = 10
 TRAIN = {"max_epochs": MAX_EPOCHS, "patience": 1, "lr": 0.01, "show_samples": 0}
 
@@ -32,15 +35,22 @@ def val_curve(live) -> list[tuple[int, float]]:
         return [(int(float(row["step"])), float(row["exact_match"])) for row in csv.DictReader(fh, delimiter="\t")]
 
 
-def test_early_stopping_fires_and_the_best_epoch_is_kept(tmp_path, tiny_split):
-    params = write_params(tmp_path / "params.yaml", train_sections(TRAIN))
-    out = tmp_path / "out"
-    done = subprocess.run(train_command(params, tiny_split, out), env={**os.environ, "NO_COLOR": "1"},
-                          capture_output=True, text=True, timeout=600)
+def early_stopping_run(split: dict, folder, seed: int | None = None):
+    """The train stage with TRAIN (and train.seed `seed`, TINY_PARAMS's by default) on
+    `split`: the finished process, the model file and the validation curve."""
+    params = write_params(folder / "params.yaml", train_sections(TRAIN if seed is None else {**TRAIN, "seed": seed}))
+    out = folder / "out"
+    # The stage's entry point in this process (the same code, without a new interpreter).
+    done = run_stage_in_process("train", *train_command(params, split, out)[2:])
     assert done.returncode == 0, done.stderr
-    trained = model_file.load(out / "model.pt")
+    return done, model_file.load(out / "model.pt"), val_curve(out / "live")
+
+
+@pytest.mark.trains
+def test_early_stopping_fires_and_the_best_epoch_is_kept(tmp_path, tiny_split):
+    done, trained, curve = early_stopping_run(tiny_split, tmp_path)
+    out = tmp_path / "out"
     info = trained.info
-    curve = val_curve(out / "live")
     epochs = [epoch for epoch, _ in curve]
     scores = [score for _, score in curve]
 

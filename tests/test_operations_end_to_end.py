@@ -15,9 +15,15 @@ from arith_seq2seq.cli import main
 from arith_seq2seq.data import question_set
 from arith_seq2seq.model import answering, model_file
 
-from .conftest import evaluate_args, rewrite_npz, run_stage, train_command, write_params
+from .conftest import evaluate_args, rewrite_npz, run_stage_in_process, train_command, write_params
 
-pytestmark = pytest.mark.slow
+# `trains`: the tiny models' scores decide some preconditions below (enough errors, some
+# right answers, longer scores between bounds); bench/test_thresholds.py reruns these
+# trainings over 5 seeds x 2 CPU settings into bench/test-thresholds.json (settings
+# ops_sub, ops_mul, ops_columns; pipeline_scores below gives what they bound). Every
+# bound holds in all 10 runs of each; the thinnest: mul's right test answers, 1 to 9
+# (the bound: more than 0), and sub's negative ones, 6 to 15.
+pytestmark = [pytest.mark.slow, pytest.mark.trains]
 
 SYMBOL = {"sub": "-", "mul": "*"}
 PYTHON = {"sub": lambda a, b: a - b, "mul": lambda a, b: a * b}
@@ -76,17 +82,21 @@ def longer_answer_width(digits: int, operation: str) -> int:
     return digits + 1 if operation == "sub" else 2 * digits
 
 
-def run_pipeline(name: str, folder: Path) -> dict:
-    params = write_params(folder / "params.yaml", SETTINGS[name])
+def run_pipeline(name: str, folder: Path, seed: int | None = None) -> dict:
+    """SETTINGS[name] through the stages (train.seed `seed`, TINY_PARAMS's by default)."""
+    settings = SETTINGS[name] if seed is None else {**SETTINGS[name], "train": {"seed": seed}}
+    params = write_params(folder / "params.yaml", settings)
     operation = SETTINGS[name]["data"]["operation"]
     split = {name: folder / f"{name}.npz" for name in ("train", "val", "test")}
     split["longer"] = folder / "longer"
-    ok(run_stage("generate", "--params", params, "--out", folder / "questions.npz", "--longer-dir", split["longer"]))
-    ok(run_stage(
+    # Each stage's entry point in this process (conftest's run_stage_in_process), not a new
+    # interpreter per stage: the same code, without importing torch and Lightning 4 times.
+    ok(run_stage_in_process("generate", "--params", params, "--out", folder / "questions.npz", "--longer-dir", split["longer"]))
+    ok(run_stage_in_process(
         "split", "--params", params, "--questions", folder / "questions.npz",
         "--train", split["train"], "--val", split["val"], "--test", split["test"],
     ))
-    ok(subprocess.run(train_command(params, split, folder), capture_output=True, text=True))
+    ok(run_stage_in_process("train", *train_command(params, split, folder)[2:]))
     model = folder / "model.pt"
     trained = model_file.load(model)
     if trained.model.reads_longer_input:
@@ -101,12 +111,40 @@ def run_pipeline(name: str, folder: Path) -> dict:
             rewrite_npz(path, answer=answer)
     out = folder / "evaluate"
     out.mkdir()
-    ok(run_stage("evaluate", *evaluate_args(params, model, split, out)))
+    ok(run_stage_in_process("evaluate", *evaluate_args(params, model, split, out)))
     return {
         "operation": operation, "split": split, "model": model, "trained": trained,
         "metrics": json.loads((out / "m.json").read_text()),
         "errors": pd.read_csv(out / "e.csv", dtype={"question": str, "expected": str, "predicted": str}, keep_default_na=False),
     }
+
+
+# Pairs a - b with negative answers (and 3 - 15 first), asked of the subtraction model.
+NEGATIVE_PAIRS = [(3, 15)] + [(a, b) for a in range(0, 100, 3) for b in range(a + 1, 100)]
+
+
+def pipeline_scores(run: dict) -> dict[str, float]:
+    """The figures of a run that the tests below bound: error rows (negative ones for sub),
+    right test answers (negative ones for sub), the longer sets' scores, and for sub the
+    NEGATIVE_PAIRS answered right (bench/test_thresholds.py)."""
+    operation, trained, errors = run["operation"], run["trained"], run["errors"]
+    test = question_set.load(run["split"]["test"])
+    predicted = decode(trained, answering.answer_questions(trained.model, test.question, test.answer.shape[1])[0])
+    right = np.array([p == str(PYTHON[operation](a, b)) for p, a, b in zip(predicted, test.a.tolist(), test.b.tolist())])
+    scores = {"error_rows": len(errors), "test_right": int(right.sum())}
+    longer = [v for v in run["metrics"]["longer"].values() if isinstance(v, float)]
+    if longer:
+        scores |= {"longer_min": min(longer), "longer_max": max(longer)}
+    if operation == "sub":
+        scores |= {
+            "negative_error_rows": int(errors["expected"].str.startswith("-").sum()),
+            "negative_predicted_in_errors": int(errors["predicted"].str.startswith("-").sum()),
+            "test_right_negative": int((right & (test.a < test.b)).sum()),
+        }
+        question = np.concatenate([question_ids(trained, a, b, "sub") for a, b in NEGATIVE_PAIRS])
+        answers = decode(trained, answering.answer_questions(trained.model, question, 3)[0])
+        scores["negative_pairs_right"] = sum(got == str(a - b) for got, (a, b) in zip(answers, NEGATIVE_PAIRS))
+    return scores
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +266,7 @@ def predict(capsys, *args):
 def test_predict_answers_subtractions_with_the_models_own_negative_answers(sub_run, capsys):
     trained = sub_run["trained"]
     # Questions with negative answers (and 3-15 first).
-    pairs = [(3, 15)] + [(a, b) for a in range(0, 100, 3) for b in range(a + 1, 100)]
+    pairs = NEGATIVE_PAIRS
     code, out, err = predict(capsys, "--model", sub_run["model"], *(f"{a}-{b}" for a, b in pairs))
     assert (code, err) == (0, [])
     assert len(out) == len(pairs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -32,20 +33,31 @@ def files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill -9", "ctrl-c"])
-def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path, tiny_split, sig):
-    params = write_params(tmp_path / "params.yaml", train_sections(TRAIN))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
 
-    whole = tmp_path / "whole"
-    done = subprocess.run(train_command(params, tiny_split, whole, "--state-dir", whole / "state"), env=env, capture_output=True, text=True)
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_split, tmp_path_factory) -> dict[str, Path]:
+    """The params, the uninterrupted run's folder, and a folder holding an earlier model and
+    its curves (another seed), once for both signals (neither test changes them)."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    params = write_params(folder / "params.yaml", train_sections(TRAIN))
+    whole = folder / "whole"
+    done = subprocess.run(train_command(params, tiny_split, whole, "--state-dir", whole / "state"), env=ENV, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "resuming" not in done.stdout
+    earlier = write_params(folder / "earlier.yaml", train_sections({**TRAIN, "max_epochs": 1, "seed": 99}))
+    assert subprocess.run(train_command(earlier, tiny_split, folder / "earlier"), env=ENV, capture_output=True).returncode == 0
+    return {"params": params, "whole": whole, "earlier": folder / "earlier"}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill -9", "ctrl-c"])
+def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path, tiny_split, uninterrupted, sig):
+    params, whole, env = uninterrupted["params"], uninterrupted["whole"], ENV
 
     # The folder being retrained holds an earlier model and its curves (another seed).
     cut = tmp_path / "cut"
-    earlier = write_params(tmp_path / "earlier.yaml", train_sections({**TRAIN, "max_epochs": 1, "seed": 99}))
-    assert subprocess.run(train_command(earlier, tiny_split, cut), env=env, capture_output=True).returncode == 0
+    shutil.copytree(uninterrupted["earlier"], cut)
     old = {"model.pt": (cut / "model.pt").read_bytes(), "live": files(cut / "live")}
     assert old["live"]["metrics.json"] and old["model.pt"] != (whole / "model.pt").read_bytes()
 
