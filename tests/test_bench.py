@@ -115,11 +115,8 @@ def test_the_training_tests_bounds_are_the_ones_the_bench_measured_and_they_hold
     # does not clear, fails here.
     bench = _load("test_thresholds")
     recorded = json.loads((BENCH / "test-thresholds.json").read_text())["settings"]
-    # (Not every setting is recorded yet: the ones missing are listed in bench/README.md.)
-    assert recorded and set(recorded) <= set(bench.SETTINGS)
+    assert set(recorded) == set(bench.SETTINGS)
     for name, setting in bench.SETTINGS.items():
-        if name not in recorded:
-            continue
         bounds = {score: f"{b.op} {b.value:g}" for score, b in setting.bounds().items()}
         assert bounds == {score: s["bound"] for score, s in recorded[name]["scores"].items()}, name
         for score, s in recorded[name]["scores"].items():
