@@ -19,6 +19,7 @@ from typing import BinaryIO, Iterator
 import yaml
 
 from .data.longer_sets import question_ids
+from .data.operations import OPERATIONS
 from .data.vocab import PAD
 from .model import answering, devices, model_file
 from .model.model_file import TrainedModel
@@ -111,7 +112,8 @@ def _info(args) -> int:
     config, trained = info["model_config"], info.get("info", {})
     network = ", ".join(f"{key} {value}" for key, value in config.items()
                         if key not in ("arch", "vocab_size", "answer_len", "pad_id", "start_id", "end_id"))
-    symbol = {"add": "+", "sub": "-", "mul": "*"}.get(info["operation"], info["operation"])
+    known = OPERATIONS.get(info["operation"])
+    symbol = known.symbol if known else info["operation"]
     lines = [
         ("model file", str(model_path)),
         ("architecture", f"{config['arch']} ({network}; {info['weights']:,} weights)"),
@@ -144,10 +146,8 @@ def pipeline_scores(model_path: Path) -> dict | None:
     """The evaluate stage's metrics for `model_path`, if dvc.lock (beside the nearest
     dvc.yaml above the current folder) records scoring this very file (its md5) and the
     metrics file is the one it wrote; else None."""
-    for folder in [Path.cwd(), *Path.cwd().parents]:
-        if (folder / "dvc.yaml").is_file():
-            break
-    else:
+    folder = pipeline_folder(Path.cwd())
+    if folder is None:
         return None
     try:
         stage = yaml.safe_load((folder / "dvc.lock").read_text())["stages"]["evaluate"]
@@ -244,21 +244,26 @@ def decoded(raw: list[bytes], first: int) -> tuple[dict[int, str], dict[int, str
     return lines, problems
 
 
+def pipeline_folder(start: Path) -> Path | None:
+    """The nearest folder, `start` or above it, that holds a dvc.yaml."""
+    return next((folder for folder in [start, *start.parents] if (folder / "dvc.yaml").is_file()), None)
+
+
 def default_model_path(start: Path) -> Path:
     """The train stage's .pt output, as dvc.yaml in `start` or a parent folder names it."""
-    for folder in [start, *start.parents]:
-        dvc_yaml = folder / "dvc.yaml"
-        if dvc_yaml.is_file():
-            try:
-                outs = yaml.safe_load(dvc_yaml.read_text())["stages"]["train"]["outs"]
-                paths = [out if isinstance(out, str) else next(iter(out)) for out in outs]
-            except (yaml.YAMLError, TypeError, KeyError, StopIteration):
-                paths = []
-            for path in paths:
-                if path.endswith(".pt"):
-                    return folder / path
-            raise UserError(f"{dvc_yaml} names no train stage with a .pt output; pass --model PATH")
-    raise UserError("no --model given and no dvc.yaml in this folder or above it; pass --model PATH")
+    folder = pipeline_folder(start)
+    if folder is None:
+        raise UserError("no --model given and no dvc.yaml in this folder or above it; pass --model PATH")
+    dvc_yaml = folder / "dvc.yaml"
+    try:
+        outs = yaml.safe_load(dvc_yaml.read_text())["stages"]["train"]["outs"]
+        paths = [out if isinstance(out, str) else next(iter(out)) for out in outs]
+    except (yaml.YAMLError, TypeError, KeyError, StopIteration):
+        paths = []
+    for path in paths:
+        if path.endswith(".pt"):
+            return folder / path
+    raise UserError(f"{dvc_yaml} names no train stage with a .pt output; pass --model PATH")
 
 
 def answer_lines(trained: TrainedModel, lines: list[str], allow_longer: bool = False):

@@ -7,6 +7,7 @@ with the weights.
 from __future__ import annotations
 
 import collections
+import math
 import pickle
 import zipfile
 from dataclasses import asdict, dataclass, fields
@@ -183,12 +184,5 @@ def read_info(path: str | Path) -> dict:
             f"{path}: not an arith-seq2seq model file (expected format {FORMAT!r}); retrain with `dvc repro`"
         )
     state = payload.get("state_dict")
-    weights = sum(_count(t.shape) for t in state.values() if isinstance(t, _Tensor)) if isinstance(state, dict) else 0
+    weights = sum(math.prod(t.shape) for t in state.values() if isinstance(t, _Tensor)) if isinstance(state, dict) else 0
     return {key: value for key, value in payload.items() if key != "state_dict"} | {"weights": weights}
-
-
-def _count(shape) -> int:
-    n = 1
-    for size in shape:
-        n *= int(size)
-    return n
