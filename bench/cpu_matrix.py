@@ -32,8 +32,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 BIN = Path(sys.executable).parent
