@@ -296,6 +296,25 @@ def train_tiny(split: dict[str, Path], folder: Path, model: dict | None = None, 
     return path
 
 
+def one_digit_paths(folder: Path) -> dict[str, Path]:
+    return {name: folder / f"{name}.npz" for name in ("train", "val")}
+
+
+def write_one_digit(folder: Path) -> None:
+    # All 55 one-digit questions, repeated so an epoch has enough steps to learn from; the
+    # same rows are the validation set.
+    qs = generate_questions(config("data", digits=1, count=55, seed=0))
+    qs = qs.take(np.tile(np.arange(55), 40))
+    for path in one_digit_paths(folder).values():
+        question_set.save(qs, path)
+
+
+@pytest.fixture(scope="session")
+def one_digit(tmp_path_factory) -> dict[str, Path]:
+    """train and val .npz files: the 55 one-digit sums, 40 times each."""
+    return one_digit_paths(built_once(tmp_path_factory, "one-digit", write_one_digit))
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tiny_split, tmp_path_factory) -> Path:
     """A repeat-architecture model trained for two epochs on the tiny split (not accurate, but real)."""

@@ -100,15 +100,6 @@ def test_cpu_matrix_judges_each_cell_by_the_promise():
     assert matrix.table([row]).splitlines()[-1] == "| avx2 | 1 | 32-true | 30 | 0 | 3+3 99.9970% | 85 | 30 wrong > 20 |"
 
 
-# Recorded, and not sound yet (open items of issue 22; each test passes at its own seed on
-# both CPU settings, but other seeds fail its precondition): the early-stopping curve rises
-# and falls (0, 4/300, 0) at seed 7 but stays at 0 for seeds 3 and 4; the one-epoch train
-# stage's greedy and teacher-forced character accuracies differ by 0.0056 at seed 4 (the
-# precondition asks for 0.01); the tiny repeat model's confidences span a ratio of 1.03 at
-# seed 3 and 1.07 at seed 2 (the precondition asks for 2). Their recipes need changing.
-UNSOUND = {"early_stopping", "validation_train_stage", "confidence_repeat"}
-
-
 def test_the_training_tests_bounds_are_the_ones_the_bench_measured_and_they_hold():
     # bench/test-thresholds.json: every `trains` test's training over 5 seeds x 2 CPU
     # settings. A bound changed in a test without a new measurement, or one the worst run
@@ -121,6 +112,6 @@ def test_the_training_tests_bounds_are_the_ones_the_bench_measured_and_they_hold
         assert bounds == {score: s["bound"] for score, s in recorded[name]["scores"].items()}, name
         for score, s in recorded[name]["scores"].items():
             measured = [len(runs) for runs in s["by_cpu_and_seed"].values() if runs]
-            assert (s["holds"] or name in UNSOUND) and measured and all(n >= 5 for n in measured), (name, score, s)
+            assert s["holds"] and measured and all(n >= 5 for n in measured), (name, score, s)
             # Both CPU settings, unless the test skips on one (bfloat16 without its kernels).
             assert len(measured) == 2 or name == "one_digit_bf16", (name, score)

@@ -4,29 +4,12 @@ import pytest
 import torch
 
 from arith_seq2seq.data import question_set
-from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.model.answering import answer_questions
 from arith_seq2seq.model.metrics import exact_match
 from arith_seq2seq.training.fit import fit
 
 from .conftest import config
 from .test_precision import requires_bf16
-
-
-def write_one_digit(folder) -> dict:
-    # All 55 one-digit questions, repeated so an epoch has enough steps to learn from.
-    qs = generate_questions(config("data", digits=1, count=55, seed=0))
-    qs = qs.take(torch.arange(55).repeat(40).numpy())
-    paths = {}
-    for name in ("train", "val"):
-        paths[name] = folder / f"{name}.npz"
-        question_set.save(qs, paths[name])
-    return paths
-
-
-@pytest.fixture(scope="module")
-def one_digit(tmp_path_factory):
-    return write_one_digit(tmp_path_factory.mktemp("one_digit"))
 
 
 # The floor of the two tests below: bench/test_thresholds.py (settings one_digit,
