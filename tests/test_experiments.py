@@ -57,20 +57,23 @@ def wait_for_queue(repo: Repo, timeout: float = 600) -> str:
 
 
 @pytest.fixture(scope="module")
-def queued(repo) -> tuple[str, str]:
-    """Two experiments, lr-0.005 and lr-0.02, queued and run two at a time: what `dvc queue
-    start` printed and the queue's status once they ended. Made once for the tests that
-    need them, whichever runs first (or alone)."""
+def queued(repo) -> tuple[str, str, str]:
+    """A --temp experiment (temp-run, repeat.lr=0.03), then three queued and run two at a
+    time: lr-0.005 and lr-0.02, and temp-again with temp-run's params. What the --temp run
+    and `dvc queue start` printed, and the queue's status once they ended. Made once (one
+    queue, one set of workers) for the tests that need them, whichever runs first (or alone)."""
+    temp = repo.run("dvc", "exp", "run", "--temp", "-S", "repeat.lr=0.03", "-n", "temp-run")
     for lr in (0.005, 0.02):
         repo.run("dvc", "exp", "run", "--queue", "-S", f"repeat.lr={lr}", "-n", f"lr-{lr}")
+    repo.run("dvc", "exp", "run", "--queue", "-S", "repeat.lr=0.03", "-n", "temp-again")
     started = repo.run("dvc", "queue", "start", "-j", "2")
-    return started, wait_for_queue(repo)
+    return temp, started, wait_for_queue(repo)
 
 
 def test_two_queued_experiments_run_at_once_and_reuse_the_workspace_data(repo, queued):
-    started, status = queued
+    _, started, status = queued
     assert "Started '2' new experiments task queue workers" in started
-    assert len(re.findall(r"\bSuccess\b", status)) == 2, status
+    assert len(re.findall(r"\bSuccess\b", status)) == 3, status
 
     found = experiments(repo)
     for lr in (0.005, 0.02):
@@ -84,18 +87,15 @@ def test_two_queued_experiments_run_at_once_and_reuse_the_workspace_data(repo, q
         assert "Running stage 'train'" in log
 
 
-def test_a_temp_experiment_and_a_queued_repeat_come_from_the_run_cache(repo):
-    out = repo.run("dvc", "exp", "run", "--temp", "-S", "repeat.lr=0.03", "-n", "temp-run")
-    assert "Running stage 'train'" in out
-    assert "temp-run" in experiments(repo)
+def test_a_temp_experiment_and_a_queued_repeat_come_from_the_run_cache(repo, queued):
+    temp, _, _ = queued
+    assert "Running stage 'train'" in temp
+    found = experiments(repo)
+    assert "temp-run" in found
     # The same params again, queued: every stage is restored, none runs.
-    repo.run("dvc", "exp", "run", "--queue", "-S", "repeat.lr=0.03", "-n", "temp-again")
-    repo.run("dvc", "queue", "start")
-    wait_for_queue(repo)
     log = repo.run("dvc", "queue", "logs", "temp-again")
     assert "Running stage" not in log
     assert "Stage 'train' is cached - skipping run, checking out outputs" in log
-    found = experiments(repo)
     assert found["temp-again"]["metrics"] == found["temp-run"]["metrics"]
 
 
