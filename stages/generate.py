@@ -5,9 +5,16 @@ import argparse
 import sys
 from pathlib import Path
 
-# This repository's own library, whichever copy `pip install -e .` points at: a queued or
-# --temp experiment runs in a copy of the repository, and dvc.lock records that copy's code.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+# This folder (last_good.py) and this repository's own library, whichever copy `pip install
+# -e .` points at: a queued or --temp experiment runs in a copy of the repository, and
+# dvc.lock records that copy's code.
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] / "src")]
+
+# First of all, before the library: the last good outputs, which DVC deleted for this run,
+# back in place (stages/last_good.py says why this cannot wait).
+import last_good  # noqa: E402
+
+last_good.start()
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.longer_sets import generate_longer

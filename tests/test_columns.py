@@ -16,7 +16,7 @@ import yaml
 from arith_seq2seq.data.longer_sets import question_ids, question_set
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.model import ModelSpec, build
-from arith_seq2seq.model.columns import CARRY_CLASSES
+from arith_seq2seq.model.columns import CARRY_CLASSES, SHORTER_OPERAND_AT_MOST
 from arith_seq2seq.pipeline.errors import ConfigError
 from arith_seq2seq.pipeline.params import ColumnsNet
 
@@ -217,3 +217,66 @@ def test_a_tiny_run_answers_products_like_python_integers_and_n_by_1_at_any_leng
     scores = products_scores(model, qs)
     print("columns, tiny run:", scores)
     assert all(scores[name] >= floor for name, floor in PRODUCTS_AT_LEAST.items()), scores
+
+
+# --- what the carry classes cannot say is refused, not answered ---------------------------
+
+
+def test_the_carries_fit_the_classes_up_to_a_shorter_operand_of_7_digits_and_not_beyond():
+    # The worst case of each size: every digit 9. 7 digits against any length carries at
+    # most 62; 8 x 8 already carries 71, which the network cannot represent.
+    assert SHORTER_OPERAND_AT_MOST == 7
+    assert max(schoolbook_carries("9" * 7, "9" * 100)) < CARRY_CLASSES
+    assert max(schoolbook_carries("9" * 8, "9" * 8)) >= CARRY_CLASSES
+    # Even long multiplication itself, as the network, answers that one wrong.
+    model = exact_columns(columns_model(8, pair_dim=2)).eval()
+    fmt = QuestionFormat("mul", 8, True)
+    with torch.no_grad():
+        ids, _ = model.predict(torch.as_tensor(question_ids(["9" * 8], ["9" * 8], fmt)).long(), fmt.answer_width)
+    assert fmt.vocab.decode(ids.numpy())[0].strip() != str(99999999 * 99999999)
+    assert model.refuses(8, 8) and model.refuses(100, 9)
+    assert model.refuses(7, 100) is None and model.refuses(100, 1) is None
+
+
+def test_predict_refuses_a_product_whose_carries_the_model_cannot_represent(tmp_path, capsys):
+    from arith_seq2seq.cli import main
+    from arith_seq2seq.model import model_file
+    from arith_seq2seq.model.model_file import TrainedModel
+
+    path = tmp_path / "columns.pt"
+    model_file.save(path, TrainedModel(model=columns_model(3).eval(), info={}))
+    # Before: answered, exit 0 (an exact network: 9999999000000001 for 9999999800000001).
+    code = main(["predict", "--model", str(path), "99999999*99999999", "12*34", "1234567*99999999"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert len(out.splitlines()) == 2  # the other two are answered
+    assert err.splitlines() == [
+        "error: question 1: '99999999*99999999': both operands have more than 7 digits; the columns architecture "
+        "answers products whose shorter operand has at most 7 (longer ones can carry more into a column than its "
+        "64 carry classes)"
+    ]
+
+
+def test_evaluate_scores_no_held_out_set_the_model_refuses():
+    from arith_seq2seq.evaluation.scoring import NOT_APPLICABLE, longer_exact_match
+    from arith_seq2seq.model.model_file import TrainedModel
+
+    trained = TrainedModel(model=exact_columns(columns_model(3, pair_dim=2)).eval(), info={})
+    for digits, scored in ((10, NOT_APPLICABLE), (7, 1.0)):
+        fmt = QuestionFormat("mul", digits, True)
+        qs = question_set(["9" * digits, "1" * digits], ["9" * digits, "3" * digits], fmt)
+        assert longer_exact_match(trained, qs) == scored, digits
+
+
+def test_columns_refuses_training_data_whose_carries_it_cannot_represent():
+    from .conftest import REFERENCE, TINY_PARAMS
+    from arith_seq2seq.pipeline.params import params_from_dict
+
+    raw = {section: {**REFERENCE[section], **TINY_PARAMS.get(section, {})} for section in REFERENCE}
+    raw["model"]["arch"], raw["data"]["operation"], raw["data"]["digits"] = "columns", "mul", 8
+    raw["data"]["longer_digits"] = []
+    with pytest.raises(ConfigError, match=r"^data.digits is 8, but model.arch columns answers products whose shorter "
+                                          r"operand has at most 7 digits"):
+        params_from_dict(raw)
+    raw["data"]["digits"] = 7
+    params_from_dict(raw)

@@ -4,8 +4,13 @@ the real `dvc repro` on a copy of the tiny reproduced repository (tests/conftest
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -87,3 +92,59 @@ def test_a_kill_after_the_model_is_written_costs_no_training(repo):
     assert (repo.path / "data" / "model.pt").read_bytes() == model
     assert "up to date" in repo.run("dvc", "status")
     assert untracked(repo) == []
+
+
+# The first stage `dvc repro` reruns after an edit of each package: check_params (data, and
+# pipeline), train (training, and model), evaluate (evaluation). DVC has deleted its outputs
+# when the import fails.
+@pytest.mark.parametrize("package", ["data", "training", "evaluation"])
+def test_a_syntax_error_in_the_library_keeps_every_output(repo, package):
+    before = outputs(repo)
+    source = repo.path / "src" / "arith_seq2seq" / package / "__init__.py"
+    good = source.read_text()
+    source.write_text(good + "\ndef broken(:\n")
+    out = failed_repro(repo)
+    assert "SyntaxError" in out
+    assert outputs(repo) == before  # the model byte for byte, metrics, curves, data
+    assert [line[3:] for line in repo.run("git", "status", "--porcelain").splitlines()] == [
+        f"src/arith_seq2seq/{package}/__init__.py"
+    ]
+    source.write_text(good)
+    assert repo.repro() == []
+
+
+def stage_as_dvc_runs_it(repo: Repo, name: str) -> subprocess.Popen:
+    """Stage `name`'s command as `dvc repro` starts it: its outputs deleted first, and
+    DVC_STAGE naming it."""
+    stage = yaml.safe_load((repo.path / "dvc.yaml").read_text())["stages"][name]
+    for out in stage.get("outs", []) + stage.get("metrics", []) + stage.get("plots", []):
+        path = repo.path / (out if isinstance(out, str) else next(iter(out)))
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    return subprocess.Popen(shlex.split(stage["cmd"]), cwd=repo.path,
+                            env={**repo.env, "DVC_STAGE": name}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def test_a_stage_killed_or_interrupted_during_its_imports_keeps_every_output(repo):
+    before = outputs(repo)
+    # kill -9 at moments within the train stage's imports (about 2 s here, the outputs
+    # back after about 0.05 s): each time, every output is in place.
+    for after in (0.1, 0.4, 1.0):
+        proc = stage_as_dvc_runs_it(repo, "train")
+        time.sleep(after)
+        assert proc.poll() is None, f"the stage ended within {after} s"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert outputs(repo) == before, after
+    # Ctrl-C once its outputs are back, during evaluate's imports: one line, status 130.
+    proc = stage_as_dvc_runs_it(repo, "evaluate")
+    while not (repo.path / "metrics" / "evaluate.json").exists() and proc.poll() is None:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (130, "interrupted; the outputs are as they were before this run\n")
+    assert outputs(repo) == before
+    assert repo.repro() == []

@@ -351,6 +351,9 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, st
             )
         if not allow_longer:
             raise ValueError(f"{too_long}; pass --allow-longer to try anyway")
+    refused = model.refuses(len(left), len(right))
+    if refused:
+        raise ValueError(f"{quoted(line)}: {refused}")
     return left, right
 
 

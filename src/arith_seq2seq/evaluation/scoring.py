@@ -88,8 +88,12 @@ def evaluate_longer(trained: TrainedModel, model_path, folder, batch_size: int =
 
 
 def longer_exact_match(trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096) -> float | str:
-    """Exact match on questions longer than any seen in training, or NOT_APPLICABLE."""
+    """Exact match on questions longer than any seen in training, or NOT_APPLICABLE: where
+    the model cannot read them, or refuses any of them (model.refuses)."""
     if not trained.model.reads_longer_input:
+        return NOT_APPLICABLE
+    lengths = {(len(str(a)), len(str(b))) for a, b in zip(qs.a.tolist(), qs.b.tolist())}
+    if any(trained.model.refuses(*pair) for pair in lengths):
         return NOT_APPLICABLE
     pred, _ = answer_questions(trained.model, qs.question, qs.format.answer_width, batch_size)
     return round(float(exact_match(pred, qs.answer).mean()), 6)

@@ -66,6 +66,12 @@ class Seq2SeqModel(nn.Module):
         """Training loss and the (teacher-forced, where that applies) predicted answer ids."""
         raise NotImplementedError
 
+    def refuses(self, a_digits: int, b_digits: int) -> str | None:
+        """Why this network cannot answer a question whose operands have these many digits
+        (a clause of an error line), or None. A question it would answer wrong by
+        construction is refused, never answered."""
+        return None
+
     def read(self, question: torch.Tensor):
         """What the model takes from the questions before answering them (what `write`
         reads)."""

@@ -29,13 +29,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..pipeline.params import ColumnsNet
 from .base import ModelSpec
 from .digit_columns import DigitColumns
 
-# The carries a column can pass on. A column of an N x M product sums up to M digit
-# products of at most 81, so its carry is below 9 * M: 3x3-digit questions carry at most
-# 26, and products of operands up to 7 digits fit. A longer carry is answered wrong.
+# The carries a column can pass on. A column of an N x M product (M <= N) sums at most M
+# digit products of at most 81, so by induction its carry out is below 9 * M: 3x3-digit
+# questions carry at most 26, and every product whose shorter operand has up to 7 digits
+# fits. Others may carry more, which the network cannot say: it refuses them (refuses).
 CARRY_CLASSES = 64
+SHORTER_OPERAND_AT_MOST = CARRY_CLASSES // 9
+assert ColumnsNet.shorter_operand_at_most == SHORTER_OPERAND_AT_MOST  # the bound data.digits is checked against
 
 
 def lattice(a_len: torch.Tensor, b_len: torch.Tensor, places: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,6 +67,16 @@ class ProductColumns(DigitColumns):
         self.column = nn.Sequential(*layers)
         self.digit_head = nn.Linear(h, 10)
         self.carry_head = nn.Linear(h, CARRY_CLASSES)
+
+    def refuses(self, a_digits: int, b_digits: int) -> str | None:
+        shorter = min(a_digits, b_digits)
+        if shorter <= SHORTER_OPERAND_AT_MOST:
+            return None
+        return (
+            f"both operands have more than {SHORTER_OPERAND_AT_MOST} digits; the columns architecture answers products "
+            f"whose shorter operand has at most {SHORTER_OPERAND_AT_MOST} (longer ones can carry more into a column "
+            f"than its {CARRY_CLASSES} carry classes)"
+        )
 
     def operands(self, question: torch.Tensor):
         a, b, a_len, b_len = super().operands(question)

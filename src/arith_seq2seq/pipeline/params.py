@@ -156,6 +156,9 @@ class ColumnsNet:
     passed from column to column."""
 
     operations: ClassVar[tuple[str, ...]] = ("mul",)
+    # The longest shorter operand whose product's column carries fit the network's carry
+    # classes (model/columns.py): data.digits may not exceed it.
+    shorter_operand_at_most: ClassVar[int] = 7
     arch: str
     hidden_size: int
     layers: int  # hidden layers of the network that answers a column
@@ -328,6 +331,7 @@ def params_from_dict(raw: Any, source: str = "params") -> Params:
         nets[name] = _build(cls, {"arch": name, **values[name]})
         trains[name] = _build(TrainConfig, {**values["train"], **recipe, "recipe_of": name})
     check_learns(nets[arch], values["data"].operation)
+    check_digits(nets[arch], values["data"].digits)
     return Params(
         data=values["data"], split=values["split"], model=nets[arch], train=trains[arch], evaluate=values["evaluate"]
     )
@@ -340,6 +344,17 @@ def check_learns(net: ModelConfig, operation: str) -> None:
         raise ConfigError(
             f"model.arch is {net.arch}, which learns {' and '.join(net.operations)}, not {operation} "
             f"(data.operation); for {operation} choose model.arch {' | '.join(able)}"
+        )
+
+
+def check_digits(net: ModelConfig, digits: int) -> None:
+    """Refuse training data (operands of up to `digits` digits) with questions the
+    architecture cannot represent."""
+    most = getattr(net, "shorter_operand_at_most", None)
+    if most is not None and digits > most:
+        raise ConfigError(
+            f"data.digits is {digits}, but model.arch {net.arch} answers products whose shorter operand has "
+            f"at most {most} digits (its column carries must fit its carry classes); set data.digits to {most} or less"
         )
 
 

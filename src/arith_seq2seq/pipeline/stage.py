@@ -1,17 +1,19 @@
-"""Running a stage's main(): its last good outputs back in place first (last_good.py), then
+"""Running a stage's main() (its last good outputs are already back: stages/last_good.py):
 user errors become one message and exit code 2, Ctrl-C one line and exit code 130."""
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Callable
 
-from . import last_good
 from .errors import UserError
 
 
 def run(main: Callable[[], object]) -> None:
-    last_good.restore()
+    # From here Ctrl-C is a KeyboardInterrupt again (stages/last_good.py made it one line
+    # during the imports), for the training loop's own handling of it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         main()
     except UserError as exc:
