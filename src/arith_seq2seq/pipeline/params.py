@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import difflib
 import math
+import reprlib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from ..data.operations import OPERATIONS
 from ..data.question_format import LONGEST_DIGITS
@@ -41,6 +43,26 @@ MAX_WIDTH = 4096  # hidden_size, embedding_dim, pair_dim
 MAX_LAYERS = 16  # layers
 # Upper bound on the question counts a stage holds in memory at once.
 MAX_QUESTIONS = 100_000_000
+# Upper bound on a network's weights (about 400 MB in float32, 1.6 GB with Adam's state):
+# hidden_size and layers each within their bounds can still multiply past any memory.
+MAX_WEIGHTS = 100_000_000
+# Seeds: Lightning's seed_everything and numpy take at most 32 bits.
+MAX_SEED = 2**32 - 1
+# Upper bound on a learning rate or weight decay: far past any that trains, short of the
+# float overflow that 1e300 meets in the optimiser.
+MAX_RATE = 100.0
+# What one params.yaml value may expand to (YAML aliases repeat a value by reference: a
+# 1.5 KB file of nested aliases stands for billions of items), and how deeply it may nest.
+MAX_VALUE_ITEMS = 10_000
+MAX_DEPTH = 20
+
+
+def shown(value: Any) -> str:
+    """`value` as an error message quotes it: repr, cut short by reprlib (a value may be
+    huge, or an alias of itself)."""
+    short = reprlib.Repr()  # (keyword arguments from Python 3.12 on)
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxlong, short.maxother = 2, 4, 4, 40, 40, 40
+    return short.repr(value)
 
 
 @dataclass(frozen=True)
@@ -66,10 +88,10 @@ class DataConfig:
             )
         _check_int("data.count", self.count, 1, MAX_QUESTIONS)
         _check_bool("data.reverse", self.reverse)
-        _check_int("data.seed", self.seed, 0)
+        _check_int("data.seed", self.seed, 0, MAX_SEED)
         lengths = self.longer_digits
         if not isinstance(lengths, (list, tuple)):
-            raise ConfigError(f"data.longer_digits must be a list such as [4, 5, 10], got {lengths!r}")
+            raise ConfigError(f"data.longer_digits must be a list such as [4, 5, 10], got {shown(lengths)}")
         for value in lengths:
             _check_int("data.longer_digits entries", value, 1)
             if not self.digits < value <= LONGEST_DIGITS:
@@ -99,7 +121,7 @@ class SplitConfig:
                 f"{self.val_fraction + self.test_fraction:g} leaves no training data; "
                 "make their sum smaller than 1 (for example 0.1 and 0.1)"
             )
-        _check_int("split.seed", self.seed, 0)
+        _check_int("split.seed", self.seed, 0, MAX_SEED)
         _check_int("split.always_train_digits", self.always_train_digits, 0)
 
 
@@ -133,6 +155,10 @@ class CharacterNet:
         _check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
         _check_int(f"{self.arch}.embedding_dim", self.embedding_dim, 0, MAX_WIDTH)
         _check_bool(f"{self.arch}.reverse_answer", self.reverse_answer)
+        # Four gates, each a hidden_size x (hidden_size + input) matrix per layer, encoder
+        # and decoder (an upper estimate for the gru and rnn cells).
+        h = self.hidden_size
+        _check_weights(self.arch, 4 * h * (h + max(self.embedding_dim, h)) * (self.layers + 1) * 2)
 
 
 @dataclass(frozen=True)
@@ -168,6 +194,8 @@ class ColumnsNet:
         _check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
         _check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
         _check_int(f"{self.arch}.pair_dim", self.pair_dim, 1, MAX_WIDTH)
+        h = self.hidden_size
+        _check_weights(self.arch, h * (2 * self.pair_dim + h * self.layers + 64 + 10))
 
 
 NETS: dict[str, type] = {
@@ -215,11 +243,11 @@ class TrainConfig:
         key = self.key
         _check_int(key("batch_size"), self.batch_size, 1)
         _check_int(key("max_epochs"), self.max_epochs, 1)
-        _check_float(key("lr"), self.lr, positive=True)
+        _check_float(key("lr"), self.lr, positive=True, high=MAX_RATE)
         _check_float(key("grad_clip"), self.grad_clip)
-        _check_float("train.weight_decay", self.weight_decay)
+        _check_float("train.weight_decay", self.weight_decay, high=MAX_RATE)
         _check_int(key("patience"), self.patience, 1)
-        _check_int("train.seed", self.seed, 0)
+        _check_int("train.seed", self.seed, 0, MAX_SEED)
         _check_float("train.min_stratum_share", self.min_stratum_share)
         if self.min_stratum_share >= 1:
             raise ConfigError(
@@ -256,7 +284,7 @@ class EvaluateConfig:
         _check_int("evaluate.max_errors", self.max_errors, 0)
         _check_int("evaluate.batch_size", self.batch_size, 1)
         _check_int("evaluate.space_questions", self.space_questions, 1, MAX_QUESTIONS)
-        _check_int("evaluate.seed", self.seed, 0)
+        _check_int("evaluate.seed", self.seed, 0, MAX_SEED)
         _check_choice("evaluate.device", self.device, DEVICES)
 
 
@@ -290,17 +318,58 @@ SECTIONS: dict[str, type] = {
 
 def load_params(path: str | Path) -> Params:
     """Read params.yaml into typed sections, rejecting unknown keys and bad values."""
-    path = Path(path)
+    return params_from_dict(read_yaml(Path(path)), source=str(path))
+
+
+def read_yaml(path: Path) -> Any:
+    """params.yaml as DVC reads it: YAML 1.2 by ruamel.yaml's safe loader (DVC's
+    dvc/utils/serialize/_yaml.py), so that every value a stage uses is the one `dvc params
+    diff` and `dvc exp show` record. (PyYAML reads YAML 1.1: `020` is 16 there and 20 to
+    DVC, `1:30` is 90 and `yes` true there, strings to DVC.) A value whose aliases expand
+    past MAX_VALUE_ITEMS items, or nesting past MAX_DEPTH, is refused."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such parameters file") from None
-    except yaml.YAMLError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({type(exc).__name__}: {shown(str(exc))})") from None
+    try:
+        raw = YAML(typ="safe").load(text)
+    except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "cannot be parsed"
         raise ConfigError(f"{path}: not valid YAML: {problem}{where}") from None
-    return params_from_dict(raw or {}, source=str(path))
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be parameters (at most {MAX_DEPTH} levels)") from None
+    except ValueError as exc:  # a number of more digits than Python converts (4,300)
+        raise ConfigError(f"{path}: a value cannot be read ({shown(str(exc))})") from None
+    for where, value in (raw.items() if isinstance(raw, Mapping) else [("the file", raw)]):
+        _check_size(f"{path}: {where}", value)
+    return raw or {}
+
+
+def _check_size(where: str, value: Any) -> None:
+    """Refuse a value of more than MAX_VALUE_ITEMS items or MAX_DEPTH levels once its
+    aliases are expanded, counted without expanding them (each shared node once)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{where} is nested more than {MAX_DEPTH} levels deep")
+        if not isinstance(node, (list, dict)):
+            return 1
+        if id(node) not in sizes:
+            items = list(node.keys()) + list(node.values()) if isinstance(node, dict) else node
+            sizes[id(node)] = 1 + sum(size(item, depth + 1) for item in items)
+        if sizes[id(node)] > MAX_VALUE_ITEMS:
+            raise ConfigError(
+                f"{where} holds more than {MAX_VALUE_ITEMS:,} values (YAML aliases repeat it); parameters are "
+                "single values or short lists"
+            )
+        return sizes[id(node)]
+
+    size(value, 0)
 
 
 def params_from_dict(raw: Any, source: str = "params") -> Params:
@@ -370,7 +439,7 @@ def section_keys(name: str) -> list[str]:
 def _keys(name: str, raw: Any, source: str) -> dict:
     """Section `name`'s keys and values, exactly the ones it takes."""
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{source}: section {name!r} must be a mapping of keys to values")
+        raise ConfigError(f"{source}: section {shown(name)} must be a mapping of keys to values")
     known = section_keys(name)
     unknown = sorted(set(raw) - set(known), key=str)
     if unknown:
@@ -405,21 +474,29 @@ def _build(cls: type, values: dict):
 
 def _check_int(key: str, value: Any, low: int | None = None, high: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{key} must be a whole number, got {value!r}")
+        raise ConfigError(f"{key} must be a whole number, got {shown(value)}")
     if low is not None and value < low:
-        raise ConfigError(f"{key} must be at least {low}, got {value}")
+        raise ConfigError(f"{key} must be at least {low}, got {shown(value)}")
     if high is not None and value > high:
-        raise ConfigError(f"{key} must be at most {high}, got {value}")
+        raise ConfigError(f"{key} must be at most {high}, got {shown(value)}")
+
+
+def _check_weights(arch: str, weights: int) -> None:
+    if weights > MAX_WEIGHTS:
+        raise ConfigError(
+            f"{arch}'s network would have about {weights:,} weights, more than {MAX_WEIGHTS:,}; "
+            f"make {arch}.hidden_size or {arch}.layers smaller"
+        )
 
 
 def _check_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ConfigError(f"{key} is {value!r}; choose one of {', '.join(choices)}")
+        raise ConfigError(f"{key} is {shown(value)}; choose one of {', '.join(choices)}")
 
 
-def _check_float(key: str, value: Any, positive: bool = False) -> None:
+def _check_float(key: str, value: Any, positive: bool = False, high: float | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{key} must be a number, got {value!r}")
+        raise ConfigError(f"{key} must be a number, got {shown(value)}")
     # YAML's .inf and .nan are floats: an infinite learning rate trains a model of NaNs.
     if not math.isfinite(value):
         raise ConfigError(f"{key} must be a finite number, got {value}")
@@ -427,6 +504,8 @@ def _check_float(key: str, value: Any, positive: bool = False) -> None:
         raise ConfigError(f"{key} must be greater than 0, got {value}")
     if not positive and value < 0:
         raise ConfigError(f"{key} must not be negative, got {value}")
+    if high is not None and value > high:
+        raise ConfigError(f"{key} must be at most {high:g}, got {shown(value)}")
 
 
 def _check_fraction(key: str, value: Any) -> None:
@@ -437,4 +516,4 @@ def _check_fraction(key: str, value: Any) -> None:
 
 def _check_bool(key: str, value: Any) -> None:
     if not isinstance(value, bool):
-        raise ConfigError(f"{key} must be true or false, got {value!r}")
+        raise ConfigError(f"{key} must be true or false, got {shown(value)}")
