@@ -73,6 +73,46 @@ def claim_a_huge_array(path: Path) -> None:
 
 DAMAGES["huge header"] = claim_a_huge_array
 
+
+def claim_in_the_directory_too(path: Path) -> None:
+    """Array 'a''s header claims 2**28 rows (2 GiB) and the zip directory agrees, the data
+    unchanged (a few KB): every claim consistent but the file's own size."""
+    claim_a_huge_array(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    with io.BytesIO(members["a.npy"]) as stream:
+        np.lib.format.read_magic(stream)
+        np.lib.format.read_array_header_1_0(stream)
+        body = members["a.npy"][stream.tell():]
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<i8", "fortran_order": False, "shape": (2**28,)})
+    members["a.npy"] = header.getvalue() + body
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    # The central directory's uncompressed size of a.npy (offset 24 of its entry).
+    data = bytearray(path.read_bytes())
+    entry = data.index(b"PK\x01\x02")
+    while not data[entry + 46: entry + 46 + 5] == b"a.npy":
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    data[entry + 24: entry + 28] = (len(header.getvalue()) + 8 * 2**28).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+
+
+DAMAGES["huge directory claim"] = claim_in_the_directory_too
+# A 2.9 MB deflate bomb grew to 3 GB before its shape was refused.
+DAMAGES["compressed"] = lambda p: np.savez_compressed(p.with_suffix(".tmp.npz"), **dict(np.load(p))) or (
+    p.with_suffix(".tmp.npz").replace(p))
+
+
+def add_a_member(path: Path) -> None:
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("notes.txt", "hello")
+
+
+# A KeyError traceback.
+DAMAGES["another member"] = add_a_member
+
 WHAT = {
     "missing": "no such data file",
     "empty": "not a readable .npz file",
@@ -85,6 +125,9 @@ WHAT = {
     "ids outside the vocabulary": "holds id 14, outside the 14-character vocabulary",
     # It was a MemoryError traceback.
     "huge header": "array 'a' claims shape (10000000000000,) (80,000,000,000,000 bytes) but",
+    "huge directory claim": "array 'a' is compressed or claims 2,147,483,776 bytes in a",
+    "compressed": "is compressed or claims",
+    "another member": "holds 'notes.txt', which is not one of this project's arrays",
 }
 
 

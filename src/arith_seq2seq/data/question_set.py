@@ -97,6 +97,7 @@ def load(path: str | Path) -> QuestionSet:
         raise DataFileError(f"{path}: no such data file; run `dvc repro` to create it")
     try:
         with np.load(path, allow_pickle=False) as npz:
+            _check_members(npz.zip, path)
             content = {key: _read_array(npz, key, path) for key in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataFileError(
@@ -135,6 +136,27 @@ def load(path: str | Path) -> QuestionSet:
     )
     _check_shapes(qs, path)
     return qs
+
+
+def _check_members(archive: zipfile.ZipFile, path: Path) -> None:
+    """Every member an array of this project's, stored as save() stores it: uncompressed,
+    and no larger than the file. A member's size in the zip directory is a claim too, and
+    numpy allocates what the claims add up to before it reads (a deflate bomb, or a
+    directory claiming terabytes, was a MemoryError traceback)."""
+    known = set(_ARRAYS) | {"format_version", "digits", "reverse", "vocab", "operation"}
+    size = path.stat().st_size
+    for info in archive.infolist():
+        name = info.filename
+        if not name.endswith(".npy") or name[: -len(".npy")] not in known:
+            raise DataFileError(
+                f"{path}: holds {name[:60]!r}, which is not one of this project's arrays; "
+                "it was not written by this project's generate or split stage; delete it and run `dvc repro`"
+            )
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size or info.file_size > size:
+            raise DataFileError(
+                f"{path}: array {name[:-4]!r} is compressed or claims {info.file_size:,} bytes in a {size:,}-byte file; "
+                "this project writes its .npz files uncompressed; delete it and run `dvc repro`"
+            )
 
 
 def _read_array(npz, key: str, path: Path) -> np.ndarray:
