@@ -125,6 +125,7 @@ def test_a_missing_or_broken_model_exits_2(capsys, monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("content", ["", "stages: {}", "stages:\n  train:\n    cmd: x\n", "stages: [unclosed"])
 def test_a_dvc_yaml_without_a_trained_model_is_reported(capsys, monkeypatch, tmp_path, content):
+    (tmp_path / ".dvc").mkdir()
     (tmp_path / "dvc.yaml").write_text(content)
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, monkeypatch, "1+2")
@@ -136,8 +137,24 @@ def test_default_model_is_the_train_output_named_in_dvc_yaml(tmp_path):
     assert default_model_path(ROOT) == ROOT / "data" / "model.pt"
     nested = ROOT / "src" / "arith_seq2seq"
     assert default_model_path(nested) == ROOT / "data" / "model.pt"
-    with pytest.raises(Exception, match="no --model given and no dvc.yaml"):
+    with pytest.raises(Exception, match="no --model given and no dvc.yaml in this DVC repository"):
         default_model_path(tmp_path)
+
+
+def test_the_default_model_is_never_taken_from_outside_the_repository(capsys, monkeypatch, tmp_path):
+    # A dvc.yaml above the folder predict runs in, with no DVC repository around them: it
+    # used to answer with its model (a planted one changed 999+1 to 1111, exit 0).
+    rigged_model(tmp_path / "planted.pt", "1")
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    cmd: x\n    outs:\n    - planted.pt\n")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    code, out, err = run(capsys, monkeypatch, "999+1")
+    assert (code, out) == (2, [])
+    assert err == ["error: no --model given and no dvc.yaml in this DVC repository (this folder or above it, up to "
+                   "the folder holding .dvc); pass --model PATH"]
+    # Nor from above a repository that has none of its own.
+    (tmp_path / "work" / ".dvc").mkdir()
+    assert run(capsys, monkeypatch, "999+1")[0] == 2
 
 
 def test_installed_console_script_explains_itself():

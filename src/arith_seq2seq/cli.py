@@ -245,15 +245,28 @@ def decoded(raw: list[bytes], first: int) -> tuple[dict[int, str], dict[int, str
 
 
 def pipeline_folder(start: Path) -> Path | None:
-    """The nearest folder, `start` or above it, that holds a dvc.yaml."""
-    return next((folder for folder in [start, *start.parents] if (folder / "dvc.yaml").is_file()), None)
+    """The nearest folder, `start` or above it, that holds a dvc.yaml, within the DVC
+    repository `start` is in (up to the folder holding `.dvc`); None outside one. A
+    dvc.yaml above the repository is someone else's pipeline (a planted one there changed
+    `999+1` to 1111)."""
+    for folder in [start, *start.parents]:
+        if (folder / "dvc.yaml").is_file():
+            found = folder
+            break
+        if (folder / ".dvc").is_dir():
+            return None
+    else:
+        return None
+    # Only if a repository holds it: `found` or a folder above it has `.dvc`.
+    return found if any((folder / ".dvc").is_dir() for folder in [found, *found.parents]) else None
 
 
 def default_model_path(start: Path) -> Path:
     """The train stage's .pt output, as dvc.yaml in `start` or a parent folder names it."""
     folder = pipeline_folder(start)
     if folder is None:
-        raise UserError("no --model given and no dvc.yaml in this folder or above it; pass --model PATH")
+        raise UserError("no --model given and no dvc.yaml in this DVC repository (this folder or above it, up to the "
+                        "folder holding .dvc); pass --model PATH")
     dvc_yaml = folder / "dvc.yaml"
     try:
         outs = yaml.safe_load(dvc_yaml.read_text())["stages"]["train"]["outs"]
