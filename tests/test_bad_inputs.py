@@ -281,6 +281,14 @@ BROKEN_MODELS = {
         lambda src, dst: _model_with(src, dst, vocab=" $+0123456789^xyz"),
         "not the add vocabulary",
     ),
+    # Beyond params.yaml's bounds: 22 s and 5.6 GB for 10**8 layers before it failed.
+    "layers beyond the bound": (
+        lambda src, dst: _model_with(src, dst, model_config={**torch.load(src, weights_only=True)["model_config"],
+                                                             "layers": 10**8}),
+        "repeat.layers must be at most 16, got 100000000",
+    ),
+    # A ValueError traceback.
+    "info not a mapping": (lambda src, dst: _model_with(src, dst, info="x"), "model file's info is a str, not a mapping"),
 }
 
 

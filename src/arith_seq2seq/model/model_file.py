@@ -91,6 +91,9 @@ def load(path: str | Path) -> TrainedModel:
         config = payload["model_config"]
         net = NETS[config["arch"]]
         params = net(**{f.name: config[f.name] for f in fields(net)})
+        # The bounds params.yaml's values meet (a file's `layers: 10**8` spent 22 s and
+        # 5.6 GB before failing), checked before anything is built.
+        params.validate()
         model = build(ModelSpec(params, fmt))
         model.load_state_dict(payload["state_dict"])
     except DataFileError:
@@ -100,7 +103,13 @@ def load(path: str | Path) -> TrainedModel:
             f"{path}: model file is incomplete or does not match its config "
             f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}); retrain with `dvc repro`"
         ) from None
-    return TrainedModel(model=model.eval(), info=dict(payload.get("info", {})))
+    info = payload.get("info", {})
+    if not isinstance(info, dict):
+        raise DataFileError(
+            f"{path}: model file's info is a {type(info).__name__}, not a mapping; it was not written by this "
+            "project's train stage; retrain with `dvc repro`"
+        )
+    return TrainedModel(model=model.eval(), info=dict(info))
 
 
 def _question_format(payload: dict, path: Path) -> QuestionFormat:
