@@ -90,20 +90,35 @@ def test_longer_questions_need_an_architecture_that_reads_them(capsys, monkeypat
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, longest)
     assert err == [f"error: question 1: '{longest}': operands of 18 digits, but this model was trained on at most 2; pass --allow-longer to try anyway"]
     # Far past what Python converts to int by default: still one clear line.
-    code, out, err = run(capsys, monkeypatch, "--model", attention_model, "9" * 5000 + "+1")
-    assert code == 1 and err[0].endswith("operands of 5000 digits; answers are exact up to 18 digits")
+    code, out, err = run(capsys, monkeypatch, "--model", attention_model, "9" * 2000 + "+1")
+    assert code == 1 and err[0].endswith("operands of 2,000 digits; predict takes at most 1,000")
+    code, out, err = run(capsys, monkeypatch, "--model", attention_model, "9" * 1000 + "+1")
+    assert code == 1 and err[0].endswith("operands of 1000 digits; answers are exact up to 18 digits")
 
 
 def test_a_huge_bad_line_is_quoted_in_part(capsys, monkeypatch, tiny_model):
     # Before: the whole line was echoed, 100,000 digits of it.
-    line = "1" * 100_000 + "+2a"
+    line = "1" * 2000 + "+2a"
     code, out, err = run(capsys, monkeypatch, "--model", tiny_model, stdin=line + "\n1+2\n")
     assert code == 1 and len(out) == 1
     assert err == [
-        f"error: line 1: '{'1' * 80}'... (100,003 characters) is not a question like 12+34 (digits, +, digits)"
+        f"error: line 1: '{'1' * 80}'... (2,003 characters) is not a question like 12+34 (digits, +, digits)"
     ]
-    code, out, err = run(capsys, monkeypatch, "--model", tiny_model, "9" * 5000 + "+1")
-    assert len(err) == 1 and len(err[0]) < 300 and "(5,002 characters): operands of 5000 digits" in err[0]
+    code, out, err = run(capsys, monkeypatch, "--model", tiny_model, "9" * 1000 + "+1")
+    assert len(err) == 1 and len(err[0]) < 300 and "(1,002 characters): operands of 1000 digits" in err[0]
+
+
+def test_a_line_longer_than_a_question_is_refused_unread_and_the_rest_answered(capsys, monkeypatch, tiny_model):
+    # Before: held whole (`predict < /dev/zero` grew to 2.5 GB, then a MemoryError
+    # traceback); a 100,000-digit product was an allocation traceback for its whole batch.
+    too_long = "error: line {}: {:,} characters; a question is at most 2,064 (operands of up to 1,000 digits)"
+    stdin = "1" * 100_000 + "+2\n1+2\n" + "\0" * 3_000_000  # the last without a line end
+    code, out, err = run(capsys, monkeypatch, "--model", tiny_model, stdin=stdin)
+    assert code == 1 and len(out) == 1
+    assert err == [too_long.format(1, 100_002), too_long.format(3, 3_000_000)]
+    code, out, err = run(capsys, monkeypatch, "--model", tiny_model, "1" * 3000 + "+1", "1+2")
+    assert (code, len(out), err) == (1, 1, ["error: question 1: 3,002 characters; a question is at most 2,064 "
+                                            "(operands of up to 1,000 digits)"])
 
 
 def test_negative_and_non_ascii_operands_are_refused(capsys, monkeypatch, tiny_model):

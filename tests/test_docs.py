@@ -98,6 +98,7 @@ def tiny_project(tmp_path_factory) -> Path:
     """A folder with dvc.yaml, a tiny params.yaml and the outputs of generate, split and
     train, run as dvc.yaml says: `arith-seq2seq predict` there finds data/model.pt."""
     folder = tmp_path_factory.mktemp("project")
+    (folder / ".dvc").mkdir()  # a DVC repository: predict takes the default model only in one
     shutil.copy(ROOT / "dvc.yaml", folder / "dvc.yaml")
     write_params(folder / "params.yaml", TINY)
     for name in ("generate", "split", "train"):
@@ -231,6 +232,7 @@ def sevens_project(tmp_path_factory) -> Path:
     layer always picks 7. Every answer a number, as the committed model's are; a tiny
     training's are not (blanks, which predict reports as errors)."""
     folder = tmp_path_factory.mktemp("sevens")
+    (folder / ".dvc").mkdir()  # a DVC repository: predict takes the default model only in one
     shutil.copy(ROOT / "dvc.yaml", folder / "dvc.yaml")
     (folder / "data").mkdir()
     fmt = QuestionFormat("add", 3, True)

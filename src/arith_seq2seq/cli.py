@@ -20,6 +20,7 @@ import yaml
 
 from .data.longer_sets import question_ids
 from .data.operations import OPERATIONS
+from .data.question_format import LONGEST_DIGITS
 from .data.vocab import PAD
 from .model import answering, devices, model_file
 from .model.model_file import TrainedModel
@@ -35,6 +36,15 @@ NUMBER = re.compile(r"0|-?[1-9][0-9]*", re.ASCII)
 BATCH_LINES = 4096
 # Bytes asked of standard input per read; a read returns whatever has arrived.
 READ_BYTES = 1 << 16
+# The longest question predict reads: operands of up to LONGEST_DIGITS digits (the longest
+# any held-out set has), an operator and some spaces. A longer line is refused as it is
+# read, without being held (`predict < /dev/zero` grew to 2.5 GB), and so is an argument.
+MAX_QUESTION_CHARS = 2 * LONGEST_DIGITS + 64
+
+
+class Overlong(int):
+    """A line of standard input longer than MAX_QUESTION_CHARS, by its length in bytes:
+    what stdin_batches yields in its place."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,24 +213,32 @@ def stdin_batches(stream: BinaryIO) -> Iterator[tuple[int, list[bytes]]]:
     """(number of the first line, up to BATCH_LINES lines without their line ends), as the
     lines arrive. `read1` returns what has arrived and waits only when nothing has."""
     first, lines, partial = 0, [], []  # lines: complete, not yet answered; partial: pieces of the next
+    partial_bytes = 0  # the length of the next line so far; its pieces are dropped once it is too long
     while chunk := stream.read1(READ_BYTES):
         pieces = chunk.split(b"\n")
-        partial.append(pieces[0])
-        if len(pieces) > 1:
-            lines += [b"".join(partial), *pieces[1:-1]]
-            partial = [pieces[-1]]
+        for end, piece in enumerate(pieces):
+            partial_bytes += len(piece)
+            if partial_bytes <= MAX_QUESTION_CHARS + 2:  # (a line end of \r\n)
+                partial.append(piece)
+            if end < len(pieces) - 1:
+                lines.append(b"".join(partial) if partial_bytes <= MAX_QUESTION_CHARS + 2 else Overlong(partial_bytes))
+                partial, partial_bytes = [], 0
         # A part batch only when nothing more has arrived: a line typed at a terminal is
         # answered at once, and piped input in batches of one size, whose memory the
         # allocator then reuses (batches of every size let it creep up: 110 MB more over
         # a million lines).
         while len(lines) >= BATCH_LINES or (lines and not more_waiting(stream)):
             batch, lines = lines[:BATCH_LINES], lines[BATCH_LINES:]
-            yield first, [line.rstrip(b"\r") for line in batch]
+            yield first, [_without_cr(line) for line in batch]
             first += len(batch)
-    last = b"".join(partial)
-    lines += [last] if last else []  # a final line without a line end is a line
+    if partial_bytes:  # a final line without a line end is a line
+        lines.append(b"".join(partial) if partial_bytes <= MAX_QUESTION_CHARS + 2 else Overlong(partial_bytes))
     if lines:
-        yield first, [line.rstrip(b"\r") for line in lines]
+        yield first, [_without_cr(line) for line in lines]
+
+
+def _without_cr(line: bytes | Overlong) -> bytes | Overlong:
+    return line if isinstance(line, Overlong) else line.rstrip(b"\r")
 
 
 def more_waiting(stream: BinaryIO) -> bool:
@@ -237,6 +255,9 @@ def decoded(raw: list[bytes], first: int) -> tuple[dict[int, str], dict[int, str
     """{line number: text} of the lines that are UTF-8, and {line number: message} of the rest."""
     lines, problems = {}, {}
     for number, line in enumerate(raw, first):
+        if isinstance(line, Overlong):
+            problems[number] = overlong(line)
+            continue
         try:
             lines[number] = line.decode("utf-8")
         except UnicodeDecodeError:
@@ -329,9 +350,16 @@ def cut(text: str) -> str:
     return f"{text[:QUOTE]!r}... ({len(text):,} characters)"
 
 
+def overlong(length: int) -> str:
+    return (f"{length:,} characters; a question is at most {MAX_QUESTION_CHARS:,} "
+            f"(operands of up to {LONGEST_DIGITS:,} digits)")
+
+
 def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, str]:
     """The operands as decimal strings without leading zeros (any length: nothing is
     computed here)."""
+    if len(line) > MAX_QUESTION_CHARS:
+        raise ValueError(overlong(len(line)))
     fmt = trained.format
     symbol = fmt.symbol
     if not line.strip():
@@ -346,6 +374,8 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, st
         raise ValueError(f"{quoted(line)}: this model answers {symbol} questions, not {operator}")
     left, right = left.lstrip("0") or "0", right.lstrip("0") or "0"
     longest = max(len(left), len(right))
+    if longest > LONGEST_DIGITS:
+        raise ValueError(f"{quoted(line)}: operands of {longest:,} digits; predict takes at most {LONGEST_DIGITS:,}")
     model = trained.model
     # The aligned architecture answers every length the way it answers the training one.
     if longest > fmt.digits and not model.any_length:
