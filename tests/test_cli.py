@@ -259,3 +259,19 @@ def test_scoring_counts_an_answer_that_is_not_a_number_as_wrong(tmp_path, char):
     empty = {name: QuestionSet(question[:0], expected[:0], a[:0], b[:0], fmt) for name in ("train", "val", "test")}
     score = score_space(trained, empty, limit=10_000, seed=0)
     assert len(score.right) == 10_000 and not score.right.any()
+
+
+@pytest.mark.parametrize("redirect, status, message", [
+    # Tracebacks before: OSError, and AttributeError for a closed stream.
+    ("> /dev/full", 1, "error: No space left on device"),
+    (">&-", 2, "error: standard output or input is closed; predict reads questions from standard input (or its "
+               "arguments) and writes answers to standard output"),
+    ("<&-", 2, "error: standard output or input is closed; predict reads questions from standard input (or its "
+               "arguments) and writes answers to standard output"),
+])
+def test_a_stream_the_system_refuses_is_one_line(tiny_model, redirect, status, message):
+    exe = shutil.which("arith-seq2seq")
+    question = "" if redirect == "<&-" else " 1+2"
+    done = subprocess.run(["bash", "-c", f"'{exe}' predict --model '{tiny_model}'{question} {redirect}"],
+                          capture_output=True, text=True)
+    assert (done.returncode, done.stderr.splitlines()) == (status, [message])

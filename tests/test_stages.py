@@ -13,7 +13,7 @@ from PIL import Image
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.questions import generate_questions
-from .conftest import config, ROOT, evaluate_args, run_stage, run_stage_in_process, write_params
+from .conftest import config, ROOT, evaluate_args, run_stage, run_stage_in_process, train_command, write_params
 
 
 def assert_user_error(result, *fragments):
@@ -175,3 +175,19 @@ def test_a_stage_imports_the_library_of_its_own_copy_of_the_repository(tmp_path,
                             cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("library of the copy\n")
+
+
+def test_a_refused_write_is_one_line_and_keeps_the_outputs(tmp_path, tiny_split, tiny_model):
+    # The system refusing a write (here a file where the resume folder should be; a full
+    # disk or a read-only folder alike) was an OSError traceback.
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(tiny_model, out / "model.pt")
+    blocker = tmp_path / "state"
+    blocker.write_text("not a folder")
+    params = write_params(tmp_path / "params.yaml", {"repeat": {"max_epochs": 1}})
+    done = run_stage_in_process("train", *train_command(params, tiny_split, out, "--state-dir", blocker)[2:])
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: {blocker}") and line.endswith("; the outputs are as they were before this run")
+    assert (out / "model.pt").read_bytes() == tiny_model.read_bytes()

@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     info_parser.add_argument("--json", action="store_true", help="print it all as one JSON object")
     args = parser.parse_args(argv)
     try:
+        if sys.stdout is None or (args.command == "predict" and not args.questions and sys.stdin is None):
+            raise UserError("standard output or input is closed; predict reads questions from standard input "
+                            "(or its arguments) and writes answers to standard output")
         return _info(args) if args.command == "info" else _predict(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -107,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader left (`| head`); say nothing more, like other Unix filters.
         sys.stderr.close()
+        return 1
+    except OSError as exc:  # /dev/full, a disk that fails a read
+        print(f"error: {os_error(exc)}", file=sys.stderr)
         return 1
 
 
@@ -348,6 +354,12 @@ def cut(text: str) -> str:
     if len(text) <= QUOTE:
         return repr(text)
     return f"{text[:QUOTE]!r}... ({len(text):,} characters)"
+
+
+def os_error(exc: OSError) -> str:
+    """One line for an input or output the system refused: the file, and why."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
 
 
 def overlong(length: int) -> str:

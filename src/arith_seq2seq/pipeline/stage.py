@@ -24,3 +24,9 @@ def run(main: Callable[[], object]) -> None:
         # written whole or not at all (files.py), so the old ones are still in place.
         print("interrupted; the outputs are as they were before this run", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:
+        # The system refused a read or a write (a full disk, a folder where a file was
+        # expected, no permission): one line naming it; the outputs are as they were.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}; the outputs are as they were before this run", file=sys.stderr)
+        sys.exit(1)
