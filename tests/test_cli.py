@@ -2,8 +2,10 @@
 
 import io
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -275,3 +277,15 @@ def test_a_stream_the_system_refuses_is_one_line(tiny_model, redirect, status, m
     done = subprocess.run(["bash", "-c", f"'{exe}' predict --model '{tiny_model}'{question} {redirect}"],
                           capture_output=True, text=True)
     assert (done.returncode, done.stderr.splitlines()) == (status, [message])
+
+
+def test_ctrl_c_while_predict_starts_is_exit_status_130_without_a_traceback(tiny_model):
+    # Before: the command imported torch before any handler, and Ctrl-C there was a
+    # KeyboardInterrupt traceback. Now the model modules load inside main's handling.
+    exe = shutil.which("arith-seq2seq")
+    proc = subprocess.Popen([exe, "predict", "--model", str(tiny_model), "1+2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)  # the imports take a second or two
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out, err) == (130, "", "")

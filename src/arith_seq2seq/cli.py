@@ -14,7 +14,7 @@ import re
 import select
 import sys
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 import yaml
 
@@ -22,10 +22,14 @@ from .data.longer_sets import question_ids
 from .data.operations import OPERATIONS
 from .data.question_format import LONGEST_DIGITS
 from .data.vocab import PAD
-from .model import answering, devices, model_file
-from .model.model_file import TrainedModel
 from .pipeline.errors import UserError
 from .pipeline.params import DEVICES
+
+# The model modules import torch (a second or two): main() imports them inside its
+# handling of Ctrl-C, so that an interrupt while the command starts is exit status 130 and
+# not a traceback.
+if TYPE_CHECKING:
+    from .model.model_file import TrainedModel
 
 QUESTION = re.compile(r"^\s*(\d+)\s*([^\d\s])\s*(\d+)\s*$", re.ASCII)
 # An answer predict prints: what the evaluate stage's expected answers look like, so that
@@ -117,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _info(args) -> int:
+    from .model import model_file
+
     model_path = args.model or default_model_path(Path.cwd())
     if model_path.is_dir():
         raise UserError(f"{model_path} is a folder; --model takes a model file such as data/model.pt")
@@ -185,6 +191,8 @@ def _predict(args) -> int:
     model_path = args.model or default_model_path(Path.cwd())
     if model_path.is_dir():
         raise UserError(f"{model_path} is a folder; --model takes a model file such as data/model.pt")
+    from .model import devices, model_file
+
     trained = model_file.load(model_path)
     trained.model.to(devices.resolve(args.device, "--device"))
     if args.questions:
@@ -328,6 +336,8 @@ def answer_numbered_lines(trained: TrainedModel, lines: dict[int, str], allow_lo
         numbers = [n for n, d in widths.items() if d == digits]
         asked = fmt.with_digits(digits)
         question = question_ids([parsed[n][0] for n in numbers], [parsed[n][1] for n in numbers], asked)
+        from .model import answering
+
         ids, confidence = answering.answer_questions(trained.model, question, asked.answer_width)
         for n, text, c in zip(numbers, fmt.vocab.decode(ids), confidence):
             # Only the padding after the answer is dropped: padding before or inside it
