@@ -77,24 +77,24 @@ class Setting:
 # --- the settings: each imports the tests' own functions ---------------------------------
 
 
+def _written(folder: Path, write: Callable[[Path], object]) -> Path:
+    """`folder`, filled by write(folder) the first time it is asked for (data the settings share)."""
+    if not folder.exists():
+        folder.mkdir()
+        write(folder)
+    return folder
+
+
 def _tiny_split(folder: Path) -> dict:
     from tests.conftest import tiny_split_paths, write_tiny_split
 
-    data = folder / "tiny-split"
-    if not data.exists():
-        data.mkdir()
-        write_tiny_split(data)
-    return tiny_split_paths(data)
+    return tiny_split_paths(_written(folder / "tiny-split", write_tiny_split))
 
 
 def _one_digit(folder: Path) -> dict:
     from tests.conftest import one_digit_paths, write_one_digit
 
-    data = folder / "one-digit"
-    if not data.exists():
-        data.mkdir()
-        write_one_digit(data)
-    return one_digit_paths(data)
+    return one_digit_paths(_written(folder / "one-digit", write_one_digit))
 
 
 def _fresh(folder: Path, name: str) -> Path:
@@ -105,10 +105,7 @@ def _fresh(folder: Path, name: str) -> Path:
 def aligned_longer_run(seed, folder):
     from tests.test_aligned import longer_run, write_wider_longer
 
-    longer = folder / "wider-longer"
-    if not longer.exists():
-        longer.mkdir()
-        write_wider_longer(longer)
+    longer = _written(folder / "wider-longer", write_wider_longer)
     return longer_run(_tiny_split(folder), longer, _fresh(folder, "aligned"), seed)
 
 

@@ -44,6 +44,8 @@ READ_BYTES = 1 << 16
 # any held-out set has), an operator and some spaces. A longer line is refused as it is
 # read, without being held (`predict < /dev/zero` grew to 2.5 GB), and so is an argument.
 MAX_QUESTION_CHARS = 2 * LONGEST_DIGITS + 64
+# The longest line of standard input held: such a question and a \r\n line end.
+MAX_LINE_BYTES = MAX_QUESTION_CHARS + 2
 
 
 class Overlong(int):
@@ -228,14 +230,18 @@ def stdin_batches(stream: BinaryIO) -> Iterator[tuple[int, list[bytes]]]:
     lines arrive. `read1` returns what has arrived and waits only when nothing has."""
     first, lines, partial = 0, [], []  # lines: complete, not yet answered; partial: pieces of the next
     partial_bytes = 0  # the length of the next line so far; its pieces are dropped once it is too long
+
+    def line() -> bytes | Overlong:
+        return b"".join(partial) if partial_bytes <= MAX_LINE_BYTES else Overlong(partial_bytes)
+
     while chunk := stream.read1(READ_BYTES):
         pieces = chunk.split(b"\n")
         for end, piece in enumerate(pieces):
             partial_bytes += len(piece)
-            if partial_bytes <= MAX_QUESTION_CHARS + 2:  # (a line end of \r\n)
+            if partial_bytes <= MAX_LINE_BYTES:
                 partial.append(piece)
             if end < len(pieces) - 1:
-                lines.append(b"".join(partial) if partial_bytes <= MAX_QUESTION_CHARS + 2 else Overlong(partial_bytes))
+                lines.append(line())
                 partial, partial_bytes = [], 0
         # A part batch only when nothing more has arrived: a line typed at a terminal is
         # answered at once, and piped input in batches of one size, whose memory the
@@ -246,7 +252,7 @@ def stdin_batches(stream: BinaryIO) -> Iterator[tuple[int, list[bytes]]]:
             yield first, [_without_cr(line) for line in batch]
             first += len(batch)
     if partial_bytes:  # a final line without a line end is a line
-        lines.append(b"".join(partial) if partial_bytes <= MAX_QUESTION_CHARS + 2 else Overlong(partial_bytes))
+        lines.append(line())
     if lines:
         yield first, [_without_cr(line) for line in lines]
 
@@ -284,16 +290,11 @@ def pipeline_folder(start: Path) -> Path | None:
     repository `start` is in (up to the folder holding `.dvc`); None outside one. A
     dvc.yaml above the repository is someone else's pipeline (a planted one there changed
     `999+1` to 1111)."""
-    for folder in [start, *start.parents]:
-        if (folder / "dvc.yaml").is_file():
-            found = folder
-            break
-        if (folder / ".dvc").is_dir():
-            return None
-    else:
+    folders = [start, *start.parents]
+    root = next((i for i, folder in enumerate(folders) if (folder / ".dvc").is_dir()), None)
+    if root is None:
         return None
-    # Only if a repository holds it: `found` or a folder above it has `.dvc`.
-    return found if any((folder / ".dvc").is_dir() for folder in [found, *found.parents]) else None
+    return next((folder for folder in folders[: root + 1] if (folder / "dvc.yaml").is_file()), None)
 
 
 def default_model_path(start: Path) -> Path:
