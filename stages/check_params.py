@@ -1,11 +1,11 @@
 """Stage check_params: params.yaml as a whole -> a stamp the first data stage depends on.
 
-Every other stage lists only the params section it reads, so DVC alone would accept a
-params.yaml with a misspelled or missing section until the stage that reads it reruns;
-and for a missing section DVC deletes that stage's outputs (the last good model among
-them) before it fails on the missing params, too early for the stage to put them back.
-This stage depends on the whole file and runs first: it refuses such a file with one line
-before DVC touches any other stage. Its output never changes, so it reruns nothing else.
+Every other stage lists only the params sections it reads, so DVC alone would accept an
+unknown section, a misspelled key or a bad value in a section whose stage does not rerun
+yet. This stage depends on the whole file and runs first: it refuses such a file with one
+line before DVC touches any other stage. Its output never changes, so it reruns nothing
+else. (A missing or misspelled section stops DVC even before this stage: each stage's
+desc in dvc.yaml quotes a key of every section the stage reads.)
 """
 
 import argparse

@@ -186,6 +186,22 @@ def test_installed_console_script_explains_itself():
 # -- answers that are not numbers ----------------------------------------------------------
 
 
+def test_predict_names_the_model_it_found_to_a_person_at_a_terminal(capsys, monkeypatch, tmp_path):
+    # It found dvc.yaml's model and said nothing of which one answered.
+    rigged_model(tmp_path / "found.pt", "1")
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    cmd: x\n    outs:\n    - found.pt\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run(capsys, monkeypatch, "1+2")
+    assert (code, out) == (0, ["111"])
+    assert err == [f"answering with {tmp_path / 'found.pt'} (repeat; a+b, operands of up to 2 digits)"]
+    # Given --model, or writing to a file or pipe, only the answers.
+    assert run(capsys, monkeypatch, "--model", tmp_path / "found.pt", "1+2")[2] == []
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert run(capsys, monkeypatch, "1+2")[2] == []
+
+
 def rigged_model(path, char: str, operation: str = "add", digits: int = 2, hidden_size: int = 8):
     """A repeat model, untrained, whose output layer always picks `char`: every answer is
     that character repeated (all padding for " ", i.e. an empty answer)."""
@@ -289,3 +305,29 @@ def test_ctrl_c_while_predict_starts_is_exit_status_130_without_a_traceback(tiny
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert (proc.returncode, out, err) == (130, "", "")
+
+
+def test_ctrl_c_while_the_command_loads_or_reads_its_arguments_is_exit_status_130(monkeypatch):
+    # Before: the console script imported the command's module (and built its argument
+    # parser) outside any handling: Ctrl-C in its first 0.1 s or so was a traceback
+    # (bench/predict_interrupt.py measures the moments).
+    import builtins
+
+    from arith_seq2seq import __main__ as entry
+
+    real_import = builtins.__import__
+
+    def interrupted_import(name, *args, **kwargs):
+        if name == "cli" and args[-1] == 1:  # `from .cli import main`
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(builtins, "__import__", interrupted_import)
+        assert entry.main() == 130
+
+    def interrupted_parser(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("arith_seq2seq.cli.main", interrupted_parser)
+    assert entry.main() == 130

@@ -39,35 +39,51 @@ def untracked(repo: Repo) -> list[str]:
             if line.startswith("??")]
 
 
+def renamed(section: str):
+    return lambda p: {(f"x{k}" if k == section else k): v for k, v in p.items()}
+
+
 @pytest.mark.parametrize(
-    "change, message",
+    "change, message, ran",
     [
-        # DVC deleted train's outputs (model, curves, the git-tracked metrics.json), then
-        # failed on the missing params before the stage could put them back.
+        # A missing or misspelled section stops DVC as it reads dvc.yaml (each stage's desc
+        # quotes a key of every section it reads), before any stage runs.
         (lambda p: {("trian" if k == "train" else k): v for k, v in p.items()},
-         "error: params.yaml: unknown section 'trian' (did you mean 'train'?)"),
-        (lambda p: {k: v for k, v in p.items() if k != "train"}, "error: params.yaml: missing or empty section 'train'"),
-        (lambda p: {k: v for k, v in p.items() if k != "evaluate"}, "error: params.yaml: missing or empty section 'evaluate'"),
-        # Reported as an error in dvc.yaml's artifacts labels, not as what it is.
-        (lambda p: None, "error: params.yaml: missing or empty section 'data', 'split', 'model', 'repeat', 'seq2seq', "
-                         "'attention', 'aligned', 'columns', 'train', 'evaluate'"),
-        # A section of an architecture model.arch does not name: train lists it in dvc.yaml all the same.
-        (lambda p: {k: v for k, v in p.items() if k != "aligned"}, "error: params.yaml: missing or empty section 'aligned'"),
-        (lambda p: {k: v for k, v in p.items() if k != "data"}, "error: params.yaml: missing or empty section 'data'"),
+         "ERROR: failed to parse 'stages.train.desc' in 'dvc.yaml': Could not find 'train.seed'", []),
+        (lambda p: {k: v for k, v in p.items() if k != "evaluate"}, "Could not find 'evaluate.seed'", []),
+        (lambda p: None, "Could not find 'data.operation'", []),
+        # A section of an architecture model.arch does not name: every architecture's
+        # section must be there, ready for `-S model.arch=...`.
+        (lambda p: {k: v for k, v in p.items() if k != "aligned"}, "Could not find 'aligned.lr'", []),
         # Passed `dvc repro` silently until some stage reran.
-        (lambda p: {**p, "extra": {"x": 1}}, "error: params.yaml: unknown section 'extra'"),
+        (lambda p: {**p, "extra": {"x": 1}}, "error: params.yaml: unknown section 'extra'", ["check_params"]),
     ],
-    ids=["misspelled", "train missing", "evaluate missing", "empty", "aligned missing", "data missing", "unknown"],
+    ids=["misspelled", "evaluate missing", "empty", "aligned missing", "unknown"],
 )
-def test_a_broken_params_file_is_named_and_keeps_every_output(repo, change, message):
+def test_a_broken_params_file_is_named_and_keeps_every_output(repo, change, message, ran):
     before, good = outputs(repo), params(repo)
     write(repo, change(good))
     out = failed_repro(repo)
     assert message in out
-    assert "Running stage 'check_params'" in out
-    assert re.findall(r"Running stage '(\w+)'", out) == ["check_params"], "no other stage is touched"
+    assert re.findall(r"Running stage '(\w+)'", out) == ran, "no other stage is touched"
     assert outputs(repo) == before  # the model byte for byte, metrics, curves, data
     assert untracked(repo) == []
+    write(repo, good)
+    assert repo.repro() == []
+
+
+def test_a_missing_section_under_repro_s_keeps_every_output(repo):
+    # `dvc repro -s STAGE` skips check_params. DVC deleted the stage's outputs (the model,
+    # the curves, the git-tracked metrics.json), then failed on the missing params before
+    # the stage's command could put them back.
+    before, good = outputs(repo), params(repo)
+    for stage, section in [("generate", "data"), ("split", "split"), ("train", "train"), ("train", "model"),
+                           ("train", good["model"]["arch"]), ("evaluate", "evaluate")]:
+        write(repo, renamed(section)(good))
+        result = subprocess.run(["dvc", "repro", "-s", stage], cwd=repo.path, env=repo.env,
+                                capture_output=True, text=True)
+        assert outputs(repo) == before, (stage, section)
+        assert result.returncode != 0 and f"Could not find '{section}." in result.stderr, (stage, section)
     write(repo, good)
     assert repo.repro() == []
 

@@ -197,6 +197,10 @@ def _predict(args) -> int:
 
     trained = model_file.load(model_path)
     trained.model.to(devices.resolve(args.device, "--device"))
+    if args.model is None and sys.stderr.isatty():
+        # Only to a person at a terminal (a script's output stays the answers): the file
+        # dvc.yaml led to, so that nobody is answered by a model they did not expect.
+        print(f"answering with {which_model(model_path, trained)}", file=sys.stderr)
     if args.questions:
         answers, problems = answer_lines(trained, args.questions, args.allow_longer)
         report(answers, problems, range(len(args.questions)), "question", args.confidence)
@@ -211,6 +215,12 @@ def _predict(args) -> int:
         report(answers, problems, range(first, first + len(raw)), "line", args.confidence)
         failed = failed or bool(problems)
     return 1 if failed else 0
+
+
+def which_model(path: Path, trained: TrainedModel) -> str:
+    """The model file and what it answers, in a few words."""
+    fmt, arch = trained.format, trained.model.spec.config.arch
+    return f"{path} ({arch}; a{fmt.symbol}b, operands of up to {fmt.digits} digits)"
 
 
 def report(answers: dict, problems: dict, numbers: range, where: str, confidence: bool) -> None:
