@@ -1,26 +1,31 @@
-"""Product columns: multiplication laid out as schoolbook long multiplication lays it out.
+"""Product columns: long multiplication as it is done on paper, in steps whose every input
+and output is a digit or a small carry, whatever the operands' lengths.
 
-A product's digit k is the sum of every digit product a_i * b_j with i + j = k (column k
-of the lattice), plus the carry from column k - 1, modulo 10. This network reads exactly
-that. Column k's input is the sum of a learned embedding of every digit pair (a_i, b_j)
-with i + j = k. One network, the same for every column, reads that input and the carry
-coming in, and writes the column's product digit and the carry going out. The columns are
-answered least significant first, each one's carry going into the next.
+A product a x b is the sum of the rows a x b_j, each shifted j places. Row j walks the
+places i of a, least significant first, and at each one
 
-Nothing about the times table or carries is written into the network: the pair embedding
-must learn what a pair contributes, the column network the sum's digit and carry. What is
-fixed is the shape of long multiplication: the only thing passed from column to column is
-the carry, a class (0 to CARRY_CLASSES - 1) that the network chooses.
+- multiplies: a_i * b_j plus the row's carry c (0-8) is a digit q and a new carry (the
+  product of an N-digit number by one digit, whose carry never exceeds 8), then
+- adds: the running total's digit r at place i + j, plus q, plus the adding carry k (0 or
+  1), is the new digit there and a new k.
 
-- Training feeds each column the true carry (computed from the operands, as the answer
-  is) and asks for the digit and the carry out, as a decoder is fed the true previous
-  character. So every column of every question trains at once, with no recurrence.
-- A carry is a class, not a vector a recurrent cell adds to: the 100th column of a long
-  N-digit by 1-digit product meets the carries of 0 to 8 the 3-digit ones showed it, not a
-  state 100 steps of drift away. Measured (docs/multiplication.md): N x 1 products at
-  100 digits 28-38% with an LSTM over the columns, 100% with the carry as the state.
-- Only the operands' own digits make pairs: the leading zeros of a padded operand would
-  add a pair per column for every padding place.
+Two small networks learn these two steps, the same for every place of every row: `times`
+reads the digit pair (a_i, b_j) and c and writes q and the next c; `plus` reads r, q and k
+and writes the new digit and the next k. Nothing of the times table or of adding is written
+into them; what is fixed is the shape of long multiplication and that each step hands on
+only digits and carries. Every step of a 100-digit product meets values a 3-digit product
+showed: no sum of many terms (the previous design added one embedding per digit pair of a
+column: 4x4 products 83%, 10x10 0.15%), and no carry that grows with the length (its carry
+class out of 64 put a bound on the operands).
+
+- Training feeds every step its true inputs (q, r and the carries computed from the
+  operands, as the answer is; as a decoder is fed the true previous character) and asks
+  for its true outputs: every step of every question trains at once, with no recurrence.
+- Answering runs the steps in order. Step (j, i) needs the digit row j - 1 wrote at place
+  i + j (its step (j - 1, i + 1)) and the carries of step (j, i - 1): all steps on one
+  diagonal 2j + i = t run at once, so an N x M product takes N + 2M rounds, not N x M,
+  with the shorter operand as M. Each step is looked up in a table of what the networks
+  choose for every input they can be given (1,100 inputs in all).
 """
 
 from __future__ import annotations
@@ -29,29 +34,46 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..pipeline.params import ColumnsNet
 from .base import ModelSpec
 from .digit_columns import DigitColumns
 
-# The carries a column can pass on. A column of an N x M product (M <= N) sums at most M
-# digit products of at most 81, so by induction its carry out is below 9 * M: 3x3-digit
-# questions carry at most 26, and every product whose shorter operand has up to 7 digits
-# fits. Others may carry more, which the network cannot say: it refuses them (refuses).
-CARRY_CLASSES = 64
-SHORTER_OPERAND_AT_MOST = CARRY_CLASSES // 9
-assert ColumnsNet.shorter_operand_at_most == SHORTER_OPERAND_AT_MOST  # the bound data.digits is checked against
+TIMES_CARRIES = 9  # a_i * b_j + c <= 81 + 8: carries 0-8
+PLUS_CARRIES = 2  # r + q + k <= 9 + 9 + 1: carries 0-1
 
 
-def lattice(a_len: torch.Tensor, b_len: torch.Tensor, places: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """For every place pair (i, j): whether both are digits of their operands (batch,
-    places, places), and its column i + j (places, places)."""
-    i = torch.arange(places, device=a_len.device)
-    real = (i < a_len[:, None]).unsqueeze(2) & (i < b_len[:, None]).unsqueeze(1)
-    return real, i[:, None] + i[None, :]
+def mlp(inputs: int, hidden: int, layers: int) -> nn.Sequential:
+    parts, width = [], inputs
+    for _ in range(layers):
+        parts += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    return nn.Sequential(*parts)
+
+
+def schoolbook(a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Long multiplication of digit rows a (batch, N) and b (batch, M), least significant
+    first, written out: for every step (j, i), i in 0..N + 1, what it reads (c, r, k) and
+    the product digit q it adds, each (batch, M, N + 2); and the product's digits
+    (batch, N + M)."""
+    n, width = a.shape
+    rows = b.shape[1]
+    a = F.pad(a, (0, 2))  # places N, N + 1: where a row's last carries land
+    total = a.new_zeros(n, width + rows + 1)
+    steps = {name: a.new_zeros(n, rows, width + 2) for name in ("c", "q", "r", "k")}
+    for j in range(rows):
+        c = k = a.new_zeros(n)
+        for i in range(width + 2):
+            product = a[:, i] * b[:, j] + c
+            q, r = product % 10, total[:, i + j]
+            for name, value in (("c", c), ("q", q), ("r", r), ("k", k)):
+                steps[name][:, j, i] = value
+            added = r + q + k  # (r is a view of the total: add before writing)
+            c, k = product // 10, added // 10
+            total[:, i + j] = added % 10
+    return {**steps, "product": total[:, : width + rows]}
 
 
 class ProductColumns(DigitColumns):
-    # Training feeds the true carries: validation answers as predict does.
+    # Training feeds the true running totals and carries: validation answers as predict does.
     teacher_forced = True
 
     def __init__(self, spec: ModelSpec):
@@ -59,93 +81,110 @@ class ProductColumns(DigitColumns):
         cfg = spec.config
         d, h = cfg.pair_dim, cfg.hidden_size
         self.pair = nn.Embedding(100, d)  # digit pair (a_i, b_j) -> 10 * a_i + b_j
-        self.carry = nn.Embedding(CARRY_CLASSES, d)
-        layers, width = [], 2 * d
-        for _ in range(cfg.layers):
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            width = h
-        self.column = nn.Sequential(*layers)
-        self.digit_head = nn.Linear(h, 10)
-        self.carry_head = nn.Linear(h, CARRY_CLASSES)
-
-    def refuses(self, a_digits: int, b_digits: int) -> str | None:
-        shorter = min(a_digits, b_digits)
-        if shorter <= SHORTER_OPERAND_AT_MOST:
-            return None
-        return (
-            f"both operands have more than {SHORTER_OPERAND_AT_MOST} digits; the columns architecture answers products "
-            f"whose shorter operand has at most {SHORTER_OPERAND_AT_MOST} (longer ones can carry more into a column "
-            f"than its {CARRY_CLASSES} carry classes)"
-        )
+        self.times_carry = nn.Embedding(TIMES_CARRIES, d)
+        self.times = mlp(2 * d, h, cfg.layers)
+        self.times_digit_head, self.times_carry_head = nn.Linear(h, 10), nn.Linear(h, TIMES_CARRIES)
+        self.total_digit, self.added_digit = nn.Embedding(10, d), nn.Embedding(10, d)
+        self.plus_carry = nn.Embedding(PLUS_CARRIES, d)
+        self.plus = mlp(3 * d, h, cfg.layers)
+        self.plus_digit_head, self.plus_carry_head = nn.Linear(h, 10), nn.Linear(h, PLUS_CARRIES)
 
     def operands(self, question: torch.Tensor):
         a, b, a_len, b_len = super().operands(question)
         # A product has at most both operands' digits: no spare place for a final carry.
         return a[:, :-1], b[:, :-1], a_len, b_len
 
-    def column_inputs(self, a: torch.Tensor, b: torch.Tensor, a_len: torch.Tensor, b_len: torch.Tensor) -> torch.Tensor:
-        """(batch, columns, pair_dim): column k is the sum of the pair embeddings of
-        (a_i, b_j), i + j = k, over the operands' own digits; one column per place of the
-        longest possible product."""
-        n, places = a.shape
-        real, column = lattice(a_len, b_len, places)
-        # How often each pair value occurs in each column, then one product with the
-        # embedding table: a (batch, i, j, pair_dim) tensor of embeddings would take
-        # gigabytes for two 100-digit operands.
-        slot = (column * 100 + 10 * a.unsqueeze(2) + b.unsqueeze(1)).flatten(1)
-        counts = self.pair.weight.new_zeros(n, 2 * places * 100)
-        counts.scatter_add_(1, slot, real.flatten(1).to(counts.dtype))
-        return counts.view(n, 2 * places, 100) @ self.pair.weight
+    def times_step(self, a, b, c) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits of q (..., 10) and of the next c (..., 9) for digits a_i, b_j, carry c."""
+        z = self.times(torch.cat([self.pair(10 * a + b), self.times_carry(c)], -1))
+        return self.times_digit_head(z).float(), self.times_carry_head(z).float()
 
-    def step(self, inputs: torch.Tensor, carry_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Digit logits (..., 10) and carry-out logits (..., CARRY_CLASSES) of columns
-        with these inputs and these carries coming in."""
-        z = self.column(torch.cat([inputs, self.carry(carry_in)], -1))
-        return self.digit_head(z).float(), self.carry_head(z).float()
-
-    @staticmethod
-    def carries(a, b, a_len, b_len, columns: int) -> torch.Tensor:
-        """(batch, columns + 1) the carry into each column of the schoolbook product, and
-        out of the last one: computed as the answer is, from the operands."""
-        n, places = a.shape
-        real, column = lattice(a_len, b_len, places)
-        products = (a.unsqueeze(2) * b.unsqueeze(1) * real).flatten(1)
-        sums = a.new_zeros(n, columns).index_add_(1, column.flatten(), products)
-        carry, out = a.new_zeros(n), []
-        for k in range(columns):
-            out.append(carry)
-            carry = (sums[:, k] + carry) // 10
-        return torch.stack(out + [carry], 1)
+    def plus_step(self, r, q, k) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits of the new digit (..., 10) and of the next k (..., 2) for r + q + k."""
+        z = self.plus(torch.cat([self.total_digit(r), self.added_digit(q), self.plus_carry(k)], -1))
+        return self.plus_digit_head(z).float(), self.plus_carry_head(z).float()
 
     def loss(self, question, answer):
         a, b, a_len, b_len = self.operands(question)
-        inputs = self.column_inputs(a, b, a_len, b_len)
-        carry = self.carries(a, b, a_len, b_len, inputs.shape[1]).clamp(max=CARRY_CLASSES - 1)
-        digit_logits, carry_logits = self.step(inputs, carry[:, :-1])
-        digits, _ = self.targets(answer, inputs.shape[1])
-        loss = F.cross_entropy(digit_logits.flatten(0, 1), digits.flatten()) + F.cross_entropy(
-            carry_logits.flatten(0, 1), carry[:, 1:].flatten()
+        book = schoolbook(a, b)
+        c, q, r, k = book["c"], book["q"], book["r"], book["k"]
+        n, rows, width = c.shape
+        a_in = F.pad(a, (0, 2)).unsqueeze(1).expand(n, rows, width)
+        b_in = b.unsqueeze(2).expand(n, rows, width)
+        product = a_in * b_in + c
+        added = r + q + k
+        # The steps this product takes: rows of b's digits, places up to a's last carries.
+        # The others only copy a digit, and would outnumber them.
+        taken = (torch.arange(rows, device=a.device)[None, :, None] < b_len[:, None, None]) & (
+            torch.arange(width, device=a.device)[None, None, :] <= a_len[:, None, None] + 1
         )
+        q_logits, c_logits = self.times_step(a_in[taken], b_in[taken], c[taken])
+        digit_logits, k_logits = self.plus_step(r[taken], q[taken], k[taken])
+        loss = (
+            F.cross_entropy(q_logits, product[taken] % 10)
+            + F.cross_entropy(c_logits, product[taken] // 10)
+            + F.cross_entropy(digit_logits, added[taken] % 10)
+            + F.cross_entropy(k_logits, added[taken] // 10)
+        )
+        # The answer the steps write when fed their true inputs: place p's digit is the
+        # last one written there, by row min(p, b_len - 1) (rows past b's digits write
+        # nothing); a wrong step of any kind marks the answer wrong.
+        wrong = (q_logits.argmax(-1) != product[taken] % 10) | (c_logits.argmax(-1) != product[taken] // 10)
+        wrong |= (digit_logits.argmax(-1) != added[taken] % 10) | (k_logits.argmax(-1) != added[taken] // 10)
+        any_wrong = torch.zeros(n, rows, width, dtype=torch.bool, device=a.device)
+        any_wrong[taken] = wrong
+        digits = torch.where(any_wrong.any((1, 2))[:, None], (book["product"] + 1) % 10, book["product"])
         none = torch.zeros_like(a_len, dtype=torch.bool)
-        return loss, self.characters_of(digit_logits.argmax(-1), none, answer.shape[1])
+        return loss, self.characters_of(digits, none, answer.shape[1])
 
     def read(self, question):
-        a, b, a_len, b_len = self.operands(question)
-        return self.column_inputs(a, b, a_len, b_len)
+        return self.operands(question)
+
+    def step_tables(self) -> dict[str, torch.Tensor]:
+        """Each step network on every input it can be given (900 for times, 200 for plus):
+        the output it chooses and the log-probability of that choice. Answering looks the
+        steps up here instead of running the networks round after round: the same answers,
+        at the cost of table lookups."""
+        d = torch.arange(10, device=self.pair.weight.device)
+        a, b, c = torch.cartesian_prod(d, d, d[:TIMES_CARRIES]).unbind(1)
+        r, q, k = torch.cartesian_prod(d, d, d[:PLUS_CARRIES]).unbind(1)
+        out = {}
+        for name, logits in zip(("q", "c", "digit", "k"), (*self.times_step(a, b, c), *self.plus_step(r, q, k))):
+            best = logits.log_softmax(-1).max(-1)
+            out[name], out[f"{name}_logp"] = best.indices, best.values
+        return out
 
     def write(self, reading, question, answer_len):
-        """Column after column, each one's chosen carry going into the next; the
-        confidence is the product of every chosen digit's and carry's probability."""
-        n, columns, _ = reading.shape
-        carry = torch.zeros(n, dtype=torch.long, device=reading.device)
-        log_confidence = torch.zeros(n, device=reading.device)
-        digits = []
-        for k in range(columns):
-            digit_logits, carry_logits = self.step(reading[:, k], carry)
-            digit = digit_logits.log_softmax(-1).max(-1)
-            chosen = carry_logits.log_softmax(-1).max(-1)
-            digits.append(digit.indices)
-            log_confidence += digit.values + chosen.values
-            carry = chosen.indices
-        negative = torch.zeros(n, dtype=torch.bool, device=reading.device)
-        return self.characters_of(torch.stack(digits, 1), negative, answer_len), log_confidence.exp()
+        """The steps in order, diagonal after diagonal; the confidence is the product of
+        the probabilities of every step's chosen outputs."""
+        a, b, a_len, b_len = reading
+        n = a.shape[0]
+        # The shorter operand gives the rows: an N x M product takes N + 2M rounds.
+        swap = b_len > a_len
+        a, b = torch.where(swap[:, None], b, a), torch.where(swap[:, None], a, b)
+        a_len, b_len = torch.where(swap, b_len, a_len), torch.where(swap, a_len, b_len)
+        width, rows = int(a_len.max()), max(int(b_len.max()), 1)
+        a, b = F.pad(a[:, :width], (0, 2)), b[:, :rows]
+        table = self.step_tables()
+        total = a.new_zeros(n, width + rows + 2)
+        c = a.new_zeros(n, rows)
+        k = a.new_zeros(n, rows)
+        log_confidence = torch.zeros(n, device=a.device)
+        j_all = torch.arange(rows, device=a.device)
+        for t in range(width + 2 + 2 * (rows - 1)):
+            i_all = t - 2 * j_all
+            on = (i_all >= 0) & (i_all <= width + 1)
+            j, i = j_all[on], i_all[on]
+            # Rows past b's digits, and places past a row's last carries, change nothing.
+            live = (j[None, :] < b_len[:, None]) & (i[None, :] <= a_len[:, None] + 1)
+            times = (10 * a[:, i] + b[:, j]) * TIMES_CARRIES + c[:, j]
+            q = table["q"][times]
+            plus = (10 * total[:, i + j] + q) * PLUS_CARRIES + k[:, j]
+            total[:, i + j] = torch.where(live, table["digit"][plus], total[:, i + j])
+            c[:, j] = torch.where(live, table["c"][times], c[:, j])
+            k[:, j] = torch.where(live, table["k"][plus], k[:, j])
+            logp = table["q_logp"][times] + table["c_logp"][times] + table["digit_logp"][plus] + table["k_logp"][plus]
+            log_confidence += (logp * live).sum(1)
+        digits = F.pad(total[:, : width + rows], (0, max(0, answer_len - width - rows)))
+        negative = torch.zeros(n, dtype=torch.bool, device=a.device)
+        return self.characters_of(digits, negative, answer_len), log_confidence.exp()

@@ -178,24 +178,21 @@ class AlignedNet:
 
 @dataclass(frozen=True)
 class ColumnsNet:
-    """columns: one network over a product's columns of digit-pair embeddings, the carry
-    passed from column to column."""
+    """columns: long multiplication, one network for every step of it (a digit pair, the
+    running total's digit and the carry in; the new digit and the carry out)."""
 
     operations: ClassVar[tuple[str, ...]] = ("mul",)
-    # The longest shorter operand whose product's column carries fit the network's carry
-    # classes (model/columns.py): data.digits may not exceed it.
-    shorter_operand_at_most: ClassVar[int] = 7
     arch: str
     hidden_size: int
-    layers: int  # hidden layers of the network that answers a column
-    pair_dim: int  # the learned embedding of a digit pair (a_i, b_j), and of a carry
+    layers: int  # hidden layers of the network that takes a step
+    pair_dim: int  # the learned embedding of a digit pair (a_i, b_j), and of a digit and a carry
 
     def validate(self) -> None:
         _check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
         _check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
         _check_int(f"{self.arch}.pair_dim", self.pair_dim, 1, MAX_WIDTH)
-        h = self.hidden_size
-        _check_weights(self.arch, h * (2 * self.pair_dim + h * self.layers + 64 + 10))
+        h, d = self.hidden_size, self.pair_dim
+        _check_weights(self.arch, 120 * d + h * (3 * d + h * (self.layers - 1) + 20 + self.layers))
 
 
 NETS: dict[str, type] = {
@@ -400,7 +397,6 @@ def params_from_dict(raw: Any, source: str = "params") -> Params:
         nets[name] = _build(cls, {"arch": name, **values[name]})
         trains[name] = _build(TrainConfig, {**values["train"], **recipe, "recipe_of": name})
     check_learns(nets[arch], values["data"].operation)
-    check_digits(nets[arch], values["data"].digits)
     return Params(
         data=values["data"], split=values["split"], model=nets[arch], train=trains[arch], evaluate=values["evaluate"]
     )
@@ -413,17 +409,6 @@ def check_learns(net: ModelConfig, operation: str) -> None:
         raise ConfigError(
             f"model.arch is {net.arch}, which learns {' and '.join(net.operations)}, not {operation} "
             f"(data.operation); for {operation} choose model.arch {' | '.join(able)}"
-        )
-
-
-def check_digits(net: ModelConfig, digits: int) -> None:
-    """Refuse training data (operands of up to `digits` digits) with questions the
-    architecture cannot represent."""
-    most = getattr(net, "shorter_operand_at_most", None)
-    if most is not None and digits > most:
-        raise ConfigError(
-            f"data.digits is {digits}, but model.arch {net.arch} answers products whose shorter operand has "
-            f"at most {most} digits (its column carries must fit its carry classes); set data.digits to {most} or less"
         )
 
 
