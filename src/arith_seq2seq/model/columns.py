@@ -51,25 +51,32 @@ def mlp(inputs: int, hidden: int, layers: int) -> nn.Sequential:
 
 def schoolbook(a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
     """Long multiplication of digit rows a (batch, N) and b (batch, M), least significant
-    first, written out: for every step (j, i), i in 0..N + 1, what it reads (c, r, k) and
-    the product digit q it adds, each (batch, M, N + 2); and the product's digits
-    (batch, N + M)."""
+    first, written out step by step: for every step (j, i), i in 0..N + 1, what it reads
+    (a_i, b_j, c, r, k), the product digit q it adds, and what it writes (the next c, the
+    new digit at place i + j, the next k), each (batch, M, N + 2); and the product's
+    digits (batch, N + M)."""
     n, width = a.shape
     rows = b.shape[1]
     a = F.pad(a, (0, 2))  # places N, N + 1: where a row's last carries land
     total = a.new_zeros(n, width + rows + 1)
-    steps = {name: a.new_zeros(n, rows, width + 2) for name in ("c", "q", "r", "k")}
+    names = ("c", "q", "r", "k", "next_c", "digit", "next_k")
+    steps = {name: a.new_zeros(n, rows, width + 2) for name in names}
     for j in range(rows):
         c = k = a.new_zeros(n)
         for i in range(width + 2):
             product = a[:, i] * b[:, j] + c
             q, r = product % 10, total[:, i + j]
-            for name, value in (("c", c), ("q", q), ("r", r), ("k", k)):
-                steps[name][:, j, i] = value
             added = r + q + k  # (r is a view of the total: add before writing)
+            for name, value in zip(names, (c, q, r, k, product // 10, added % 10, added // 10)):
+                steps[name][:, j, i] = value
             c, k = product // 10, added // 10
             total[:, i + j] = added % 10
-    return {**steps, "product": total[:, : width + rows]}
+    return {
+        **steps,
+        "a": a.unsqueeze(1).expand(n, rows, width + 2),
+        "b": b.unsqueeze(2).expand(n, rows, width + 2),
+        "product": total[:, : width + rows],
+    }
 
 
 class ProductColumns(DigitColumns):
@@ -107,30 +114,21 @@ class ProductColumns(DigitColumns):
     def loss(self, question, answer):
         a, b, a_len, b_len = self.operands(question)
         book = schoolbook(a, b)
-        c, q, r, k = book["c"], book["q"], book["r"], book["k"]
-        n, rows, width = c.shape
-        a_in = F.pad(a, (0, 2)).unsqueeze(1).expand(n, rows, width)
-        b_in = b.unsqueeze(2).expand(n, rows, width)
-        product = a_in * b_in + c
-        added = r + q + k
+        n, rows, width = book["c"].shape
         # The steps this product takes: rows of b's digits, places up to a's last carries.
         # The others only copy a digit, and would outnumber them.
         taken = (torch.arange(rows, device=a.device)[None, :, None] < b_len[:, None, None]) & (
             torch.arange(width, device=a.device)[None, None, :] <= a_len[:, None, None] + 1
         )
-        q_logits, c_logits = self.times_step(a_in[taken], b_in[taken], c[taken])
-        digit_logits, k_logits = self.plus_step(r[taken], q[taken], k[taken])
-        loss = (
-            F.cross_entropy(q_logits, product[taken] % 10)
-            + F.cross_entropy(c_logits, product[taken] // 10)
-            + F.cross_entropy(digit_logits, added[taken] % 10)
-            + F.cross_entropy(k_logits, added[taken] // 10)
-        )
-        # The answer the steps write when fed their true inputs: place p's digit is the
-        # last one written there, by row min(p, b_len - 1) (rows past b's digits write
-        # nothing); a wrong step of any kind marks the answer wrong.
-        wrong = (q_logits.argmax(-1) != product[taken] % 10) | (c_logits.argmax(-1) != product[taken] // 10)
-        wrong |= (digit_logits.argmax(-1) != added[taken] % 10) | (k_logits.argmax(-1) != added[taken] // 10)
+        step = {name: value[taken] for name, value in book.items() if name != "product"}
+        logits = {
+            **dict(zip(("q", "next_c"), self.times_step(step["a"], step["b"], step["c"]))),
+            **dict(zip(("digit", "next_k"), self.plus_step(step["r"], step["q"], step["k"]))),
+        }
+        loss = sum(F.cross_entropy(value, step[name]) for name, value in logits.items())
+        # The answer the steps write when fed their true inputs: the true product, unless
+        # a step of any kind chose wrong, which marks the answer wrong.
+        wrong = torch.stack([value.argmax(-1) != step[name] for name, value in logits.items()]).any(0)
         any_wrong = torch.zeros(n, rows, width, dtype=torch.bool, device=a.device)
         any_wrong[taken] = wrong
         digits = torch.where(any_wrong.any((1, 2))[:, None], (book["product"] + 1) % 10, book["product"])
