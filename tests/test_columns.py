@@ -103,6 +103,14 @@ def test_the_steps_in_order_answer_products_of_any_length_and_are_what_training_
     assert loss.item() < 1e-6 and torch.equal(pred, torch.as_tensor(qs.answer).long())
 
 
+@pytest.mark.parametrize("hidden_size, layers, pair_dim", [(16, 2, 4), (64, 2, 16), (300, 1, 7), (8, 5, 33)])
+def test_the_weight_bound_counts_the_network_that_is_built(hidden_size, layers, pair_dim):
+    # Before: an estimate about half the real count, which let networks past the bound.
+    cfg = ColumnsNet("columns", hidden_size, layers, pair_dim)
+    model = build(ModelSpec(cfg, QuestionFormat("mul", 3, True)))
+    assert cfg.weights() == sum(p.numel() for p in model.parameters())
+
+
 def test_columns_learns_mul_only_and_aligned_refuses_mul_with_one_line_each():
     with pytest.raises(ConfigError, match=r"model.arch is columns, which learns mul, not add \(data.operation\)"):
         build(ModelSpec(ColumnsNet("columns", 8, 1, 4), QuestionFormat("add", 3, True)))

@@ -191,8 +191,18 @@ class ColumnsNet:
         _check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
         _check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
         _check_int(f"{self.arch}.pair_dim", self.pair_dim, 1, MAX_WIDTH)
+        _check_weights(self.arch, self.weights())
+
+    def weights(self) -> int:
+        """The network's weight count, exactly (model/columns.py): the embeddings of the
+        100 digit pairs, 9 row carries, 2 x 10 digits and 2 adding carries; then the times
+        and the plus networks, each `layers` hidden layers and two heads (10 and 9
+        classes; 10 and 2)."""
         h, d = self.hidden_size, self.pair_dim
-        _check_weights(self.arch, 120 * d + h * (3 * d + h * (self.layers - 1) + 20 + self.layers))
+        hidden = (self.layers - 1) * (h * h + h)
+        times = (2 * d * h + h) + hidden + (h + 1) * (10 + 9)
+        plus = (3 * d * h + h) + hidden + (h + 1) * (10 + 2)
+        return (100 + 9 + 20 + 2) * d + times + plus
 
 
 NETS: dict[str, type] = {
