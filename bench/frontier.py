@@ -4,12 +4,12 @@
     python bench/frontier.py --only default --only "hidden 96" --out /tmp/frontier.json
     python bench/frontier.py --set data.operation=mul --only default   # any other change
     python bench/frontier.py --architectures   # the architectures and operations table
-    python bench/frontier.py --length          # longer questions: docs/length-generalisation.md
-    python bench/frontier.py --results         # every architecture x operation: docs/results.md, multiplication.md
+    python bench/frontier.py --results         # every architecture x operation: docs/results.md,
+                                               # multiplication.md, length-generalisation.md
 
 Each setting is the committed params.yaml with a few keys changed; each runs the whole
 pipeline from scratch (`dvc repro -f`, all four stages) in a clone of HEAD and is timed as
-a user would time it. With --length each setting is instead the `dvc exp run -S ...` a user
+a user would time it. With --results each setting is instead the `dvc exp run -S ...` a user
 types (after resetting params.yaml to the committed one), in one clone, so stages whose
 params did not change come from DVC's run-cache as they would for the user. Prints a markdown table and writes every figure to
 bench/frontier.json (--out). Run it on an idle machine: the times are wall times.
@@ -77,29 +77,6 @@ ARCHITECTURES: dict[str, dict] = {
 }
 
 
-# The digit-aligned architecture (docs/length-generalisation.md), three seeds per operation,
-# and the character architectures it is compared with, each as `dvc exp run -S` changes.
-ALIGNED = {"model.arch": "aligned"}  # its section in params.yaml holds its recipe
-LENGTH: dict[str, dict] = {
-    **{
-        f"{operation}, aligned gru 12, seed {seed}": {"data.operation": operation, **ALIGNED, "train.seed": seed}
-        for operation in ("add", "sub")
-        for seed in (1337, 1, 2)
-    },
-    # Subtraction's seed 1337 falls short of 99% at 100 digits in 8 epochs: 12 epochs.
-    **{
-        f"sub, aligned gru 12, 12 epochs, seed {seed}": {
-            "data.operation": "sub", **ALIGNED, "aligned.max_epochs": 12, "aligned.patience": 12, "train.seed": seed,
-        }
-        for seed in (1337, 1, 2)
-    },
-    "add, repeat lstm (the default)": {},
-    "add, attention lstm, float32, batch 256": {"model.arch": "attention", "attention.precision": "32-true", "attention.batch_size": 256},
-    "sub, repeat lstm": {"data.operation": "sub"},
-    "mul, attention lstm": {"data.operation": "mul", "model.arch": "attention"},
-}
-
-
 # The results table (docs/results.md): every architecture with every operation it learns,
 # each as the user types it, one flag for the architecture (its params section holds its
 # recipe); three seeds wherever the table makes a claim (add and sub of every architecture,
@@ -112,6 +89,9 @@ def seeded(seed: int) -> dict:
     return {} if seed == 1337 else {"train.seed": seed}
 
 
+# `aligned` answers any length: its rows also score a held-out set of 1,000-digit questions.
+LONGEST = [4, 5, 10, 20, 50, 100, 1000]
+
 RESULTS: dict[str, dict] = {
     **{
         f"mul, columns, seed {seed}": {"data.operation": "mul", "model.arch": "columns", **seeded(seed)}
@@ -119,7 +99,14 @@ RESULTS: dict[str, dict] = {
     },
     **{
         f"{operation}, {arch}, seed {seed}": {"data.operation": operation, "model.arch": arch, **seeded(seed)}
-        for arch in ("repeat", "seq2seq", "attention", "aligned")
+        for arch in ("repeat", "seq2seq", "attention")
+        for operation in ("add", "sub")
+        for seed in SEEDS
+    },
+    **{
+        f"{operation}, aligned, seed {seed}": {
+            "data.operation": operation, "model.arch": "aligned", "data.longer_digits": LONGEST, **seeded(seed),
+        }
         for operation in ("add", "sub")
         for seed in SEEDS
     },
@@ -222,26 +209,30 @@ def _failed(r: dict, columns: int) -> str:
     return f"| {r['name']} | failed | " + " | " * columns + f"{r['seconds']:.0f} |"
 
 
-def length_table(rows: list[dict]) -> str:
+def aligned_table(rows: list[dict]) -> str:
+    """docs/length-generalisation.md's table: the `aligned` rows of the results."""
     lines = [
-        "| setting | whole 3-digit space: errors (exact match) | "
-        + " | ".join(f"{n} digits" for n in LENGTHS) + " | carry chains right | `dvc exp run` s |",
-        "| --- | --- | " + " | ".join("---" for _ in LENGTHS) + " | --- | --- |",
+        "| operation, seed | `dvc exp run` s | whole 3-digit space: wrong (exact) | operands <= 2 digits: wrong | "
+        + " / ".join(str(n) for n in LONGEST) + " digits | carry chains right | commit |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
-        if "failed" in r:
-            lines.append(_failed(r, len(LENGTHS) + 1))
+        if RESULTS.get(r["name"], r["changes"]).get("model.arch") != "aligned":
             continue
-        cells, chains = _longer_cells(r["longer"])
+        longer = r["longer"]
+        chains = [v for k, v in longer.items() if k.startswith("chains_")]
         lines.append(
-            f"| {r['name']} | {r['space_errors']:,} ({r['space_exact_match']:.4%}) | " + " | ".join(cells)
-            + f" | {chains} | {r['seconds']:.0f} |"
+            f"| {r['name'].split(', aligned, ')[0]}, {r['name'].rsplit('seed ', 1)[1]} | {r['seconds']:.0f} | "
+            f"{r['space_errors']:,} ({r['space_exact_match']:.4%}) | {r['short_errors']} | "
+            + " / ".join(_share(longer.get(f"digits_{n}")) for n in LONGEST)
+            + f" | {sum(v == 1.0 for v in chains)} of {len(chains)} lengths | {r['commit'][:7]} |"
         )
     return "\n".join(lines)
 
 
 def results_table(rows: list[dict]) -> str:
-    """length_table with the short questions' errors and, for mul, N x 1 digits (times1_N)."""
+    """Each row's whole-space and short-question errors, the longer sets and, for mul, N x 1
+    digits (times1_N)."""
     lines = [
         "| operation, architecture, seed | whole 3-digit space: errors (exact match) | operands <= 2 digits: errors | "
         + " | ".join(f"{n} digits" for n in LENGTHS)
@@ -346,18 +337,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="also change this param in every setting (YAML value), e.g. data.operation=mul")
     parser.add_argument("--architectures", action="store_true",
                         help="run the architectures-and-operations settings instead (default out: bench/architectures.json)")
-    parser.add_argument("--length", action="store_true",
-                        help="run the longer-question settings as `dvc exp run -S` (default out: bench/length.json)")
     parser.add_argument("--results", action="store_true",
                         help="run the results table: every architecture x operation as `dvc exp run -S` "
                         "(default out: bench/results-table.json; docs/results.md)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--maps", type=Path, help="copy each setting's metrics/space.png into this folder")
     args = parser.parse_args(argv)
-    mode = "results" if args.results else "length" if args.length else "architectures" if args.architectures else "frontier"
-    settings = {"results": RESULTS, "length": LENGTH, "architectures": ARCHITECTURES, "frontier": SETTINGS}[mode]
+    mode = "results" if args.results else "architectures" if args.architectures else "frontier"
+    settings = {"results": RESULTS, "architectures": ARCHITECTURES, "frontier": SETTINGS}[mode]
     args.out = args.out or BENCH / ("results-table.json" if args.results else f"{mode}.json")
-    exp = mode in ("length", "results")
+    exp = mode == "results"
     names = args.only or list(settings)
     unknown = [n for n in names if n not in settings]
     if unknown:
@@ -388,16 +377,14 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"Commit {commit[:8]}{' with ' + ', '.join(f'{k}={v}' for k, v in extra.items()) if extra else ''}; "
           f"every setting is {'its `dvc exp run`' if exp else '`dvc repro -f`'} in a fresh clone, wall time.\n")
-    tables = {"results": results_table, "length": length_table, "architectures": architecture_table, "frontier": table}
+    tables = {"architectures": architecture_table, "frontier": table}
     if mode == "results":
         # docs/results.md: its table, then its commands.
         print(results_table(results_page_rows(rows)) + "\n\n```bash\n" + results_commands(results_page_rows(rows)) + "\n```")
-        # docs/multiplication.md: the columns rows.
-        print("\n" + multiplication_table(rows))
+        # docs/multiplication.md and docs/length-generalisation.md: the columns and aligned rows.
+        print("\n" + multiplication_table(rows) + "\n\n" + aligned_table(rows))
     else:
         print(tables[mode](rows))
-    if mode == "length":
-        print("\n" + "\n".join(f"{r['name']}: {r['command']}" for r in rows))
     return 0
 
 

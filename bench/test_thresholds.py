@@ -17,7 +17,7 @@ the test's bound and its margin) and prints a table; a bound the worst run does 
 prints FAIL and the exit status is 1.
 
     python bench/test_thresholds.py                       # everything: about 15 minutes on 2 cores
-    python bench/test_thresholds.py --only aligned_sub,one_digit --seeds 3
+    python bench/test_thresholds.py --only aligned_steps,one_digit --seeds 3
 
 One torch thread per process, at most 2 processes at a time (the DDP setting: one CPU
 setting at a time, each of its runs two processes). --only merges into the existing JSON.
@@ -102,57 +102,29 @@ def _fresh(folder: Path, name: str) -> Path:
     return path
 
 
-def aligned_longer_run(seed, folder):
-    from tests.test_aligned import longer_run, write_wider_longer
+def aligned_fit(seed, folder):
+    from tests.test_aligned import fit_scores, write_wider_longer
 
     longer = _written(folder / "wider-longer", write_wider_longer)
-    return longer_run(_tiny_split(folder), longer, _fresh(folder, "aligned"), seed)
+    return fit_scores(_tiny_split(folder), longer, _fresh(folder, "aligned"), seed)
 
 
-def aligned_longer_bounds():
-    from tests.test_aligned import LONGER_RUN_AT_LEAST
+def aligned_fit_bounds():
+    from tests.test_aligned import FIT_AT_LEAST
 
-    return {name: Bound(">=", v) for name, v in LONGER_RUN_AT_LEAST.items()}
-
-
-def aligned_add(seed, folder):
-    from tests.test_aligned import ADD_AT_LEAST, add_scores
-    from tests.test_aligned_sub import train_aligned
-
-    model = train_aligned("add", seed)
-    scores = {}
-    for digits in ADD_AT_LEAST:
-        got = add_scores(model, digits)
-        scores |= {f"sums_{digits}": got["sums"], f"chains_{digits}": got["chains"]}
-    return scores
+    return {name: Bound(">=", v) for name, v in FIT_AT_LEAST.items()}
 
 
-def aligned_add_bounds():
-    from tests.test_aligned import ADD_AT_LEAST
+def aligned_steps(seed, folder):
+    from tests.test_aligned import trained_scores, train_aligned
 
-    bounds = {f"sums_{d}": Bound(">=", v) for d, v in ADD_AT_LEAST.items()}
-    return bounds | {f"chains_{d}": Bound(">=", 1.0) for d in ADD_AT_LEAST}
-
-
-def aligned_sub(seed, folder):
-    from tests.test_aligned_sub import SUB_AT_LEAST, sub_scores, train_aligned
-
-    model = train_aligned("sub", seed)
-    return {f"{name}_{digits}": v for digits in SUB_AT_LEAST for name, v in sub_scores(model, digits).items()}
+    return {f"{operation}_{k}": v for operation in ("add", "sub") for k, v in trained_scores(train_aligned(operation, seed)).items()}
 
 
-def aligned_sub_bounds():
-    from tests.test_aligned_sub import SUB_AT_LEAST
-
-    bounds = {f"{sign}_{d}": Bound(">=", v) for d, v in SUB_AT_LEAST.items() for sign in ("negative", "positive")}
-    return bounds | {"zero_3": Bound(">=", 1.0)} | {f"chains_{d}": Bound(">=", 1.0) for d in SUB_AT_LEAST if d != 3}
-
-
-def aligned_six_steps(seed, folder):
-    from tests.test_aligned import six_sub_steps
-
-    losses = six_sub_steps(seed)
-    return {"last_over_first_loss": losses[-1] / losses[0]}
+def aligned_steps_bounds():
+    exact = {"digits_3": Bound(">=", 1.0), "digits_100": Bound(">=", 1.0), "digits_1000": Bound(">=", 1.0),
+             "wrong_steps": Bound("<", 0.5)}
+    return {f"{operation}_{k}": b for operation in ("add", "sub") for k, b in exact.items()}
 
 
 def columns_products(seed, folder):
@@ -344,13 +316,10 @@ def confidence_bounds(kind):
 
 TINY_SEED = 7  # TINY_PARAMS's train.seed
 SETTINGS: dict[str, Setting] = {
-    "aligned_longer_run": Setting("test_aligned.py::test_a_longer_run_learns_2_digit_addition_and_carries_it_to_longer_numbers",
-                                  TINY_SEED, aligned_longer_bounds, aligned_longer_run),
-    "aligned_add": Setting("test_aligned.py::test_a_short_run_adds_3_digit_training_to_100_digit_numbers", 0,
-                           aligned_add_bounds, aligned_add),
-    "aligned_sub": Setting("test_aligned_sub.py::test_a_trained_sub_model_*", 0, aligned_sub_bounds, aligned_sub),
-    "aligned_six_steps": Setting("test_aligned.py::test_sub_training_step_predicts_answers_of_the_answer_shape", 0,
-                                 lambda: {"last_over_first_loss": Bound("<", 1.0)}, aligned_six_steps),
+    "aligned_fit": Setting("test_aligned.py::test_fit_trains_2_digit_sums_that_carry_to_20_digits", TINY_SEED,
+                           aligned_fit_bounds, aligned_fit),
+    "aligned_steps": Setting("test_aligned.py::test_a_short_run_takes_every_step_right_and_so_answers_1000_digit_questions",
+                             0, aligned_steps_bounds, aligned_steps),
     "columns_products": Setting("test_columns.py::test_a_tiny_run_answers_products_like_python_integers_and_n_by_1_at_any_length",
                                 0, columns_bounds, columns_products),
     "one_digit": Setting("test_training.py::test_small_model_learns_one_digit_addition", 1337, one_digit_bounds, one_digit),

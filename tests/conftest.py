@@ -83,7 +83,7 @@ REFERENCE = {
         arch: {"cell": "lstm", "hidden_size": 128, "layers": 1, "embedding_dim": 0, "reverse_answer": False, **_RECIPE}
         for arch in ("repeat", "seq2seq", "attention")
     },
-    "aligned": {"cell": "gru", "hidden_size": 12, **_RECIPE},
+    "aligned": {"hidden_size": 32, "layers": 2, "pair_dim": 16, **_RECIPE},
     "columns": {"hidden_size": 32, "layers": 2, "pair_dim": 16, **_RECIPE},
     "train": {
         "weight_decay": 0.0, "seed": 1337, "min_stratum_share": 0.0, "show_samples": 10, "devices": 1,

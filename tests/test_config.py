@@ -146,9 +146,9 @@ def test_tiny_params_are_valid():
         # A key the architecture does not use is refused like a typo, naming who uses it.
         ({"aligned": {"embedding_dim": 8}},
          r"^params: unknown key aligned\.embedding_dim \(aligned does not use it; repeat, seq2seq, attention use it\); "
-         r"aligned takes batch_size, cell, grad_clip, hidden_size, lr, max_epochs, patience, precision$"),
-        ({"repeat": {"pair_dim": 8}}, r"^params: unknown key repeat\.pair_dim \(repeat does not use it; columns uses it\); repeat takes"),
-        ({"columns": {"cell": "gru"}}, r"^params: unknown key columns\.cell \(columns does not use it; repeat, seq2seq, attention, aligned use it\)"),
+         r"aligned takes batch_size, grad_clip, hidden_size, layers, lr, max_epochs, pair_dim, patience, precision$"),
+        ({"repeat": {"pair_dim": 8}}, r"^params: unknown key repeat\.pair_dim \(repeat does not use it; aligned, columns use it\); repeat takes"),
+        ({"columns": {"cell": "gru"}}, r"^params: unknown key columns\.cell \(columns does not use it; repeat, seq2seq, attention use it\)"),
         ({"repeat": {"hiden_size": 64}}, r"^params: unknown key repeat\.hiden_size; repeat takes batch_size, cell, embedding_dim, grad_clip, hidden_size, layers, lr"),
         # The old layout's keys point to the architecture's section.
         ({"model": {"hidden_size": 64}},
@@ -168,7 +168,8 @@ def test_a_key_a_section_does_not_take_is_refused_with_its_home(raw, message):
 @pytest.mark.parametrize(
     "raw, message",
     [
-        ({"aligned": {"cell": "transformer"}}, r"^aligned\.cell is 'transformer'; choose one of lstm, gru, rnn$"),
+        ({"seq2seq": {"cell": "transformer"}}, r"^seq2seq\.cell is 'transformer'; choose one of lstm, gru, rnn$"),
+        ({"aligned": {"pair_dim": 0}}, r"^aligned\.pair_dim must be at least 1, got 0$"),
         ({"seq2seq": {"layers": 0}}, r"^seq2seq\.layers must be at least 1, got 0$"),
         ({"attention": {"embedding_dim": -1}}, r"^attention\.embedding_dim must be at least 0, got -1$"),
         ({"columns": {"layers": 0}}, r"^columns\.layers must be at least 1, got 0$"),
@@ -210,8 +211,8 @@ def test_selecting_an_architecture_alone_picks_its_network_and_recipe(tmp_path):
     shutil.copy(ROOT / "params.yaml", copy)
     apply_overrides(copy, ["model.arch=aligned"])
     params = load_params(copy)
-    assert params.model == AlignedNet(arch="aligned", cell="gru", hidden_size=12)
-    assert (params.train.lr, params.train.max_epochs, params.train.recipe_of) == (0.01, 8, "aligned")
+    assert params.model == AlignedNet(arch="aligned", hidden_size=32, layers=2, pair_dim=16)
+    assert (params.train.lr, params.train.max_epochs, params.train.recipe_of) == (0.01, 1, "aligned")
     assert params.data == load_params(ROOT / "params.yaml").data
 
 

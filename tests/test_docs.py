@@ -125,7 +125,7 @@ BAD_PARAMS = [
      "hidden_size, layers, lr, max_epochs, patience, precision, reverse_answer"),
     ("check_params", updated(aligned={"embedding_dim": 8}),
      "error: params.yaml: unknown key aligned.embedding_dim (aligned does not use it; repeat, seq2seq, attention use it); "
-     "aligned takes batch_size, cell, grad_clip, hidden_size, lr, max_epochs, patience, precision"),
+     "aligned takes batch_size, grad_clip, hidden_size, layers, lr, max_epochs, pair_dim, patience, precision"),
     ("check_params", updated(repeat={"cell": "transformer"}), "error: repeat.cell is 'transformer'; choose one of lstm, gru, rnn"),
     ("check_params", updated(split={"val_fraction": 0.5, "test_fraction": 0.5}),
      "error: split.val_fraction + split.test_fraction = 1 leaves no training data; make their sum smaller than 1 "
@@ -369,7 +369,6 @@ def frontier_module():
 @pytest.mark.parametrize("name, record, table", [
     ("docs/architectures.md", "bench/architectures.json", "architecture_table"),
     ("docs/calculator.md", "bench/frontier.json", "table"),
-    ("docs/length-generalisation.md", "bench/length.json", "length_table"),
 ])
 def test_tables_are_bench_records(name, record, table):
     # Exactly what `python bench/frontier.py` printed for the recorded runs, at the commit they name.

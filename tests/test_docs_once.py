@@ -38,7 +38,7 @@ def generated_tables() -> dict[str, list[str]]:
         "docs/architectures.md": [frontier.architecture_table(record("bench/architectures.json")["rows"])],
         "docs/calculator.md": [frontier.table(record("bench/frontier.json")["rows"]),
                                matrix_module().table(record("bench/cpu-matrix.json")["cells"])],
-        "docs/length-generalisation.md": [frontier.length_table(record("bench/length.json")["rows"])],
+        "docs/length-generalisation.md": [frontier.aligned_table(results)],
         "docs/results.md": [frontier.results_table(frontier.results_page_rows(results)),
                             frontier.results_commands(frontier.results_page_rows(results))],
         "docs/multiplication.md": [frontier.multiplication_table(results)],
@@ -64,15 +64,11 @@ def default_model() -> list[str]:
 
 
 def aligned() -> list[str]:
-    """The digit-aligned architecture (bench/length.json): whole-space exact match, the
-    100-digit shares short of 100%, and each recipe's times over its three seeds."""
-    rows = [r for r in record("bench/length.json")["rows"] if "aligned" in r["name"]]
+    """The digit-aligned architecture (bench/results-table.json): whole-space exact match of
+    every row, and the shares of a longer set short of 100%."""
+    rows = [r for r in record("bench/results-table.json")["rows"] if r["changes"].get("model.arch") == "aligned"]
     figures = {f"{r['space_exact_match']:.4%}" for r in rows}
-    figures |= {f"{r['longer']['digits_100']:.2%}" for r in rows if r["longer"]["digits_100"] < 1}
-    recipes: dict[str, list[str]] = {}
-    for r in rows:
-        recipes.setdefault(r["name"].rsplit(", seed", 1)[0], []).append(f"{r['seconds']:.0f}")
-    figures |= {", ".join(seconds) for seconds in recipes.values()}
+    figures |= {f"{v:.2%}" for r in rows for k, v in r["longer"].items() if k.startswith("digits_") and v < 1}
     return sorted(figures)
 
 

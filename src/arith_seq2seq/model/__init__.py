@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..pipeline.errors import ConfigError
 from ..pipeline.params import NETS, check_learns
-from .aligned import AlignedRNN
+from .aligned import AlignedColumns
 from .attention import AttentionSeq2Seq
 from .base import ModelSpec, Seq2SeqModel
 from .columns import ProductColumns
@@ -19,7 +19,7 @@ ARCHITECTURES: dict[str, type[Seq2SeqModel]] = {
     "repeat": RepeatSeq2Seq,
     "seq2seq": EncoderDecoder,
     "attention": AttentionSeq2Seq,
-    "aligned": AlignedRNN,
+    "aligned": AlignedColumns,
     "columns": ProductColumns,
 }
 

@@ -35,18 +35,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ModelSpec
-from .digit_columns import DigitColumns
+from .digit_columns import DigitColumns, mlp
 
 TIMES_CARRIES = 9  # a_i * b_j + c <= 81 + 8: carries 0-8
 PLUS_CARRIES = 2  # r + q + k <= 9 + 9 + 1: carries 0-1
-
-
-def mlp(inputs: int, hidden: int, layers: int) -> nn.Sequential:
-    parts, width = [], inputs
-    for _ in range(layers):
-        parts += [nn.Linear(width, hidden), nn.ReLU()]
-        width = hidden
-    return nn.Sequential(*parts)
 
 
 def schoolbook(a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:

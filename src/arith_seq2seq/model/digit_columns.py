@@ -9,8 +9,33 @@ architecture: the models read and write the same character ids.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from .base import ModelSpec, Seq2SeqModel
+
+
+def mlp(inputs: int, hidden: int, layers: int) -> nn.Sequential:
+    parts, width = [], inputs
+    for _ in range(layers):
+        parts += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    return nn.Sequential(*parts)
+
+
+class DigitStep(nn.Module):
+    """One learned step of column arithmetic: a digit pair and a carry in (embedded), an
+    MLP, and the logits of the digit it writes and of the carry it hands on."""
+
+    def __init__(self, carries_in: int, carries_out: int, dim: int, hidden: int, layers: int):
+        super().__init__()
+        self.pair = nn.Embedding(100, dim)  # digit pair (x, y) -> 10 * x + y
+        self.carry = nn.Embedding(carries_in, dim)
+        self.net = mlp(2 * dim, hidden, layers)
+        self.digit_head, self.carry_head = nn.Linear(hidden, 10), nn.Linear(hidden, carries_out)
+
+    def forward(self, x, y, carry) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.net(torch.cat([self.pair(10 * x + y), self.carry(carry)], -1))
+        return self.digit_head(z).float(), self.carry_head(z).float()
 
 
 class DigitColumns(Seq2SeqModel):

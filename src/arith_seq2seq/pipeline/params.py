@@ -163,17 +163,27 @@ class CharacterNet:
 
 @dataclass(frozen=True)
 class AlignedNet:
-    """aligned: one binary-state cell over the digit columns of a sum or difference."""
+    """aligned: one network for every column of a sum or difference (a digit pair and the
+    carry in; the column's digit and the carry out)."""
 
     # A product's digit depends on every column, not on a carry: `columns` answers those.
     operations: ClassVar[tuple[str, ...]] = ("add", "sub")
     arch: str
-    cell: str
     hidden_size: int
+    layers: int  # hidden layers of the network that takes a step
+    pair_dim: int  # the learned embedding of a digit pair (a_i, b_i), and of a carry
 
     def validate(self) -> None:
-        _check_choice(f"{self.arch}.cell", self.cell, CELLS)
         _check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
+        _check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
+        _check_int(f"{self.arch}.pair_dim", self.pair_dim, 1, MAX_WIDTH)
+        _check_weights(self.arch, self.weights())
+
+    def weights(self) -> int:
+        """The network's weight count, exactly (model/aligned.py): the embeddings of the
+        100 digit pairs and 2 carries, `layers` hidden layers and two heads (10 and 2)."""
+        h, d = self.hidden_size, self.pair_dim
+        return 102 * d + (2 * d * h + h) + (self.layers - 1) * (h * h + h) + (h + 1) * 12
 
 
 @dataclass(frozen=True)
