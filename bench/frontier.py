@@ -141,7 +141,9 @@ def short_errors(space: dict) -> int:
 
 
 def exp_run_command(changes: dict) -> list[str]:
-    return ["dvc", "exp", "run", *(arg for k, v in changes.items() for arg in ("-S", f"{k}={v if isinstance(v, str) else json.dumps(v)}"))]
+    # Compact JSON: a list such as [4,5,1000] stays one shell word.
+    values = {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for k, v in changes.items()}
+    return ["dvc", "exp", "run", *(arg for k, v in values.items() for arg in ("-S", f"{k}={v}"))]
 
 
 def run_setting(clone: Path, name: str, changes: dict, env: dict, maps: Path | None = None, exp: bool = False) -> dict:
@@ -266,6 +268,26 @@ def results_page_rows(rows: list[dict]) -> list[dict]:
 def _exp_name(name: str) -> str:
     """A setting's name as an experiment name (a git ref): "add, repeat, seed 1337" -> add-repeat-seed-1337."""
     return "-".join("".join(c if c.isalnum() or c == "." else " " for c in name.lower()).split())
+
+
+def cpu_table(native: list[dict], avx2: list[dict]) -> str:
+    """docs/results.md's second table: the rows rerun with oneDNN and MKL limited to AVX2
+    (as on a CPU without AVX-512), beside the same rows natively."""
+    lines = [
+        "| operation, architecture, seed | whole 3-digit space: wrong, native / AVX2 | operands <= 2 digits: wrong, native / AVX2 "
+        "| held-out sets all right, native / AVX2 | `dvc exp run` s, AVX2 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    by_name = {r["name"]: r for r in native}
+    for r in avx2:
+        n = by_name[r["name"]]
+        right = ["n/a" if any(isinstance(v, str) for v in x["longer"].values())
+                 else f"{sum(v == 1.0 for v in x['longer'].values())} of {len(x['longer'])}" for x in (n, r)]
+        lines.append(
+            f"| {r['name']} | {n['space_errors']:,} / {r['space_errors']:,} | {n['short_errors']} / {r['short_errors']} "
+            f"| {right[0]} / {right[1]} | {r['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 def results_commands(rows: list[dict]) -> str:

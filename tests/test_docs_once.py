@@ -40,7 +40,8 @@ def generated_tables() -> dict[str, list[str]]:
                                matrix_module().table(record("bench/cpu-matrix.json")["cells"])],
         "docs/length-generalisation.md": [frontier.aligned_table(results)],
         "docs/results.md": [frontier.results_table(frontier.results_page_rows(results)),
-                            frontier.results_commands(frontier.results_page_rows(results))],
+                            frontier.results_commands(frontier.results_page_rows(results)),
+                            frontier.cpu_table(results, record("bench/results-avx2.json")["rows"])],
         "docs/multiplication.md": [frontier.multiplication_table(results)],
     }
 

@@ -77,3 +77,32 @@ def test_bfloat16_training_learns_like_float32(one_digit):
     trained, accuracy = learn_one_digit(one_digit, "bf16-mixed")
     assert all(p.dtype == torch.float32 for p in trained.model.parameters())
     assert accuracy >= ONE_DIGIT_AT_LEAST
+
+
+@pytest.mark.parametrize("grad_clip", [0.0, 0.05])
+def test_grad_clip_clips_every_steps_gradient_norm_and_0_clips_none(tiny_split, tmp_path, monkeypatch, grad_clip):
+    # The recipe key (`attention.grad_clip: 0.5` and others): every optimizer step's
+    # gradient is scaled to at most this norm; 0 leaves the gradients alone.
+    from .conftest import train_tiny
+
+    calls = []
+    original = torch.nn.utils.clip_grad_norm_
+
+    def recording(parameters, max_norm, *args, **kwargs):
+        parameters = list(parameters)
+        total = original(parameters, max_norm, *args, **kwargs)
+        after = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in parameters]))
+        calls.append((max_norm, float(total), float(after)))
+        return total
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording)
+    train = {"max_epochs": 1, "batch_size": 256, "grad_clip": grad_clip}
+    train_tiny(tiny_split, tmp_path, {"arch": "repeat", "hidden_size": 16}, train)
+    steps = -(-len(question_set.load(tiny_split["train"]).question) // 256)
+    if grad_clip == 0:
+        assert calls == []
+        return
+    assert len(calls) == steps
+    assert all(max_norm == grad_clip and after <= grad_clip * (1 + 1e-4) for max_norm, _, after in calls)
+    # The gradients it met were larger than the bound, so the clipping did something.
+    assert max(total for _, total, _ in calls) > grad_clip
