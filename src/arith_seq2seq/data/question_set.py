@@ -70,13 +70,34 @@ def write(qs: QuestionSet, path: str | Path, rows: np.ndarray | None = None) -> 
         "vocab": np.str_(fmt.vocab.chars),
         "operation": np.str_(fmt.operation),
     }
-    with open(path, "wb") as fh, zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for name in (*_ARRAYS, *meta):
-            with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
-                if name in meta:
-                    np.lib.format.write_array(member, np.asanyarray(meta[name]), allow_pickle=False)
-                else:
-                    _write_rows(member, np.asarray(getattr(qs, name)), rows)
+    with open(path, "wb") as fh:
+        with zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name in (*_ARRAYS, *meta):
+                with zf.open(_zip64_member(f"{name}.npy"), "w", force_zip64=True) as member:
+                    if name in meta:
+                        np.lib.format.write_array(member, np.asanyarray(meta[name]), allow_pickle=False)
+                    else:
+                        _write_rows(member, np.asarray(getattr(qs, name)), rows)
+        for info in zf.infolist():
+            fh.seek(info.header_offset + _LOCAL_SIZES)
+            fh.write(b"\xff" * 8)
+
+
+# The same bytes from every Python, so that DVC's hash of a data file is the same: before
+# 3.11.4 (CPython gh-103861; every 3.10) zipfile writes a forced-zip64 member as version 20
+# with its real sizes in the local header, later versions as version 45 with 0xFFFFFFFF
+# there, as the zip64 format says and np.savez's files have. Both are set so here.
+_ZIP64_VERSION = 45
+_LOCAL_SIZES = 18  # offset of the compressed and uncompressed sizes in a local file header
+
+
+def _zip64_member(name: str) -> zipfile.ZipInfo:
+    """What ZipFile.open(name, "w") makes (1980-01-01, stored, mode 0600), marked zip64."""
+    info = zipfile.ZipInfo(name)
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o600 << 16
+    info.create_version = info.extract_version = _ZIP64_VERSION
+    return info
 
 
 def _write_rows(member, array: np.ndarray, rows: np.ndarray | None) -> None:
