@@ -8,11 +8,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import re
 import select
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterator
 
@@ -122,8 +125,28 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+@contextlib.contextmanager
+def interrupt_after():
+    """Ctrl-C held until the block is done. Importing torch runs C++ code that calls back
+    into Python; a KeyboardInterrupt raised in such a callback is a C++ exception nothing
+    catches, and the process aborts ("terminate called after throwing an instance of
+    'pybind11::error_already_set'", status -6). Held, it is exit status 130 a moment later."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pending.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending:
+        raise KeyboardInterrupt
+
+
 def _info(args) -> int:
-    from .model import model_file
+    with interrupt_after():
+        from .model import model_file
 
     model_path = args.model or default_model_path(Path.cwd())
     if model_path.is_dir():
@@ -193,7 +216,8 @@ def _predict(args) -> int:
     model_path = args.model or default_model_path(Path.cwd())
     if model_path.is_dir():
         raise UserError(f"{model_path} is a folder; --model takes a model file such as data/model.pt")
-    from .model import devices, model_file
+    with interrupt_after():
+        from .model import devices, model_file
 
     trained = model_file.load(model_path)
     trained.model.to(devices.resolve(args.device, "--device"))
