@@ -211,6 +211,11 @@ def _failed(r: dict, columns: int) -> str:
     return f"| {r['name']} | failed | " + " | " * columns + f"{r['seconds']:.0f} |"
 
 
+def arch_of(row: dict) -> str | None:
+    """The architecture a results row ran (today's setting of that name, else its record)."""
+    return RESULTS.get(row["name"], row["changes"]).get("model.arch")
+
+
 def aligned_table(rows: list[dict]) -> str:
     """docs/length-generalisation.md's table: the `aligned` rows of the results."""
     lines = [
@@ -218,9 +223,7 @@ def aligned_table(rows: list[dict]) -> str:
         + " / ".join(str(n) for n in LONGEST) + " digits | carry chains right | commit |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in rows:
-        if RESULTS.get(r["name"], r["changes"]).get("model.arch") != "aligned":
-            continue
+    for r in (r for r in rows if arch_of(r) == "aligned"):
         longer = r["longer"]
         chains = [v for k, v in longer.items() if k.startswith("chains_")]
         lines.append(
@@ -262,7 +265,7 @@ RESULTS_ELSEWHERE = {"aligned": "length-generalisation.md", "columns": "multipli
 
 def results_page_rows(rows: list[dict]) -> list[dict]:
     """The rows docs/results.md shows: those of the architectures without a page of their own."""
-    return [r for r in rows if RESULTS.get(r["name"], r["changes"]).get("model.arch") not in RESULTS_ELSEWHERE]
+    return [r for r in rows if arch_of(r) not in RESULTS_ELSEWHERE]
 
 
 def _exp_name(name: str) -> str:
@@ -309,9 +312,7 @@ def multiplication_table(rows: list[dict]) -> str:
         "| N x N at 4 / 5 / 10 / 20 / 50 / 100 digits | N x 1 at 20 / 50 / 100 digits | carry chains right | commit |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in rows:
-        if RESULTS.get(r["name"], r["changes"]).get("model.arch") != "columns":
-            continue
+    for r in (r for r in rows if arch_of(r) == "columns"):
         longer = r["longer"]
         square = " / ".join(_share(longer.get(f"digits_{n}")) for n in LENGTHS)
         times1 = " / ".join(_share(longer.get(f"times1_{n}")) for n in (20, 50, 100))

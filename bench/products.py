@@ -26,6 +26,8 @@ import torch
 from arith_seq2seq.data.longer_sets import question_set
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.model import answering, model_file
+from arith_seq2seq.model.columns import PLUS_CARRIES, TIMES_CARRIES
+from arith_seq2seq.model.digit_columns import every_input
 
 SHAPES = "3x3,4x4,5x5,10x10,10x3,3x10,20x20,100x1,100x100"
 
@@ -51,12 +53,11 @@ def wrong_steps(model) -> tuple[int, int] | None:
         return None
     with torch.no_grad():
         table = model.step_tables()
-    d = torch.arange(10)
-    a, b, c = torch.cartesian_prod(d, d, d[:9]).unbind(1)
+    a, b, c = every_input(TIMES_CARRIES)
     s = a * b + c
     reachable = c <= (b - 1).clamp(min=0)
     times = ((table["q"] != s % 10) | (table["c"] != s // 10)) & reachable
-    r, q, k = torch.cartesian_prod(d, d, d[:2]).unbind(1)
+    r, q, k = every_input(PLUS_CARRIES)
     total = r + q + k
     plus = (table["digit"] != total % 10) | (table["k"] != total // 10)
     return int(times.sum()), int(plus.sum())

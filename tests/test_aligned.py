@@ -23,7 +23,7 @@ from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.data.questions import question_and_answer_ids
 from arith_seq2seq.evaluation.scoring import NOT_APPLICABLE, evaluate_longer
 from arith_seq2seq.model import ModelSpec, answering, build, model_file
-from arith_seq2seq.model.aligned import AlignedColumns, column, column_steps, every_step
+from arith_seq2seq.model.aligned import AlignedColumns, column, column_steps
 from arith_seq2seq.pipeline.errors import ConfigError
 
 from .conftest import TINY_PARAMS, config, train_tiny

@@ -92,10 +92,9 @@ _LOCAL_SIZES = 18  # offset of the compressed and uncompressed sizes in a local 
 
 
 def _zip64_member(name: str) -> zipfile.ZipInfo:
-    """What ZipFile.open(name, "w") makes (1980-01-01, stored, mode 0600), marked zip64."""
+    """What ZipFile.open(name, "w") makes (1980-01-01, stored; zipfile sets mode 0600 as it
+    opens the member), marked zip64."""
     info = zipfile.ZipInfo(name)
-    info.compress_type = zipfile.ZIP_STORED
-    info.external_attr = 0o600 << 16
     info.create_version = info.extract_version = _ZIP64_VERSION
     return info
 

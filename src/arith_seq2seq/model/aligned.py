@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import ModelSpec
-from .digit_columns import DigitColumns, DigitStep
+from .digit_columns import DigitColumns, DigitStep, chosen, every_input, input_index
 
 CARRIES = 2  # a_i + b_i + c <= 19 and a_i - b_i - c >= -10: carries and borrows 0-1
 
@@ -55,13 +55,6 @@ def column_steps(a: torch.Tensor, b: torch.Tensor, signed: bool) -> dict[str, to
         steps["digit"].append(digit)
         steps["next_c"].append(carry)
     return {name: torch.stack(value, 1) for name, value in steps.items()}
-
-
-def every_step(device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Every input a step can be given, in the order `step_table` indexes them: digit
-    pairs x carries in, (10 * a + b) * 2 + carry."""
-    d = torch.arange(10, device=device)
-    return torch.cartesian_prod(d, d, d[:CARRIES]).unbind(1)
 
 
 class AlignedColumns(DigitColumns):
@@ -100,21 +93,18 @@ class AlignedColumns(DigitColumns):
         return sum(losses) / len(losses), self.characters_of(digits, negative, answer.shape[1])
 
     def step_table(self) -> dict[str, torch.Tensor]:
-        """The step on every input it can be given (`every_step`: 200): the digit and carry
+        """The step on every input it can be given (`every_input`: 200): the digit and carry
         it chooses and the log-probability of each choice. Answering looks the steps up
         here: the same answers as running the network column by column."""
-        out = {}
-        for name, logits in zip(("digit", "c"), self.step(*every_step(self.digit_id.device))):
-            best = logits.log_softmax(-1).max(-1)
-            out[name], out[f"{name}_logp"] = best.indices, best.values
-        return out
+        digit, carry = self.step(*every_input(CARRIES, self.digit_id.device))
+        return chosen(digit=digit, c=carry)
 
     def wrong_steps(self) -> int:
         """How many of the 200 steps the network takes wrong. With none, it answers every
         question of every length right (`bench/steps.py` prints this for a model file)."""
         with torch.no_grad():
             table = self.step_table()
-        digit, carry = column(*every_step(self.digit_id.device), self.signed)
+        digit, carry = column(*every_input(CARRIES, self.digit_id.device), self.signed)
         return int(((table["digit"] != digit) | (table["c"] != carry)).sum())
 
     def read(self, question):
@@ -126,7 +116,7 @@ class AlignedColumns(DigitColumns):
         carry = torch.zeros_like(a[:, 0])
         digits, logp = [], torch.zeros(len(a), device=a.device)
         for i in range(a.shape[1]):
-            step = (10 * a[:, i] + b[:, i]) * CARRIES + carry
+            step = input_index(a[:, i], b[:, i], carry, CARRIES)
             digits.append(table["digit"][step])
             carry = table["c"][step]
             logp = logp + table["digit_logp"][step] + table["c_logp"][step]

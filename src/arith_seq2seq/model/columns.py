@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ModelSpec
-from .digit_columns import DigitColumns, mlp
+from .digit_columns import DigitColumns, chosen, every_input, input_index, mlp
 
 TIMES_CARRIES = 9  # a_i * b_j + c <= 81 + 8: carries 0-8
 PLUS_CARRIES = 2  # r + q + k <= 9 + 9 + 1: carries 0-1
@@ -135,14 +135,10 @@ class ProductColumns(DigitColumns):
         the output it chooses and the log-probability of that choice. Answering looks the
         steps up here instead of running the networks round after round: the same answers,
         at the cost of table lookups."""
-        d = torch.arange(10, device=self.pair.weight.device)
-        a, b, c = torch.cartesian_prod(d, d, d[:TIMES_CARRIES]).unbind(1)
-        r, q, k = torch.cartesian_prod(d, d, d[:PLUS_CARRIES]).unbind(1)
-        out = {}
-        for name, logits in zip(("q", "c", "digit", "k"), (*self.times_step(a, b, c), *self.plus_step(r, q, k))):
-            best = logits.log_softmax(-1).max(-1)
-            out[name], out[f"{name}_logp"] = best.indices, best.values
-        return out
+        device = self.pair.weight.device
+        q, c = self.times_step(*every_input(TIMES_CARRIES, device))
+        digit, k = self.plus_step(*every_input(PLUS_CARRIES, device))
+        return chosen(q=q, c=c, digit=digit, k=k)
 
     def write(self, reading, question, answer_len):
         """The steps in order, diagonal after diagonal; the confidence is the product of
@@ -167,9 +163,9 @@ class ProductColumns(DigitColumns):
             j, i = j_all[on], i_all[on]
             # Rows past b's digits, and places past a row's last carries, change nothing.
             live = (j[None, :] < b_len[:, None]) & (i[None, :] <= a_len[:, None] + 1)
-            times = (10 * a[:, i] + b[:, j]) * TIMES_CARRIES + c[:, j]
+            times = input_index(a[:, i], b[:, j], c[:, j], TIMES_CARRIES)
             q = table["q"][times]
-            plus = (10 * total[:, i + j] + q) * PLUS_CARRIES + k[:, j]
+            plus = input_index(total[:, i + j], q, k[:, j], PLUS_CARRIES)
             total[:, i + j] = torch.where(live, table["digit"][plus], total[:, i + j])
             c[:, j] = torch.where(live, table["c"][times], c[:, j])
             k[:, j] = torch.where(live, table["k"][plus], k[:, j])

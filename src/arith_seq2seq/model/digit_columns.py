@@ -22,6 +22,28 @@ def mlp(inputs: int, hidden: int, layers: int) -> nn.Sequential:
     return nn.Sequential(*parts)
 
 
+def every_input(carries: int, device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every input of a step that reads two digits and a carry below `carries`: the rows
+    of its table, in the order `input_index` gives them."""
+    d = torch.arange(10, device=device)
+    return torch.cartesian_prod(d, d, d[:carries]).unbind(1)
+
+
+def input_index(x: torch.Tensor, y: torch.Tensor, carry: torch.Tensor, carries: int) -> torch.Tensor:
+    """The row of `every_input(carries)` that holds (x, y, carry)."""
+    return (10 * x + y) * carries + carry
+
+
+def chosen(**logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    """For each named output's logits, the class chosen and (as `<name>_logp`) its
+    log-probability: a step's table, looked up instead of running its network."""
+    out = {}
+    for name, value in logits.items():
+        best = value.log_softmax(-1).max(-1)
+        out[name], out[f"{name}_logp"] = best.indices, best.values
+    return out
+
+
 class DigitStep(nn.Module):
     """One learned step of column arithmetic: a digit pair and a carry in (embedded), an
     MLP, and the logits of the digit it writes and of the carry it hands on."""

@@ -183,7 +183,7 @@ class AlignedNet:
         """The network's weight count, exactly (model/aligned.py): the embeddings of the
         100 digit pairs and 2 carries, `layers` hidden layers and two heads (10 and 2)."""
         h, d = self.hidden_size, self.pair_dim
-        return 102 * d + (2 * d * h + h) + (self.layers - 1) * (h * h + h) + (h + 1) * 12
+        return 102 * d + _mlp_weights(2 * d, h, self.layers) + (h + 1) * (10 + 2)
 
 
 @dataclass(frozen=True)
@@ -209,10 +209,14 @@ class ColumnsNet:
         and the plus networks, each `layers` hidden layers and two heads (10 and 9
         classes; 10 and 2)."""
         h, d = self.hidden_size, self.pair_dim
-        hidden = (self.layers - 1) * (h * h + h)
-        times = (2 * d * h + h) + hidden + (h + 1) * (10 + 9)
-        plus = (3 * d * h + h) + hidden + (h + 1) * (10 + 2)
+        times = _mlp_weights(2 * d, h, self.layers) + (h + 1) * (10 + 9)
+        plus = _mlp_weights(3 * d, h, self.layers) + (h + 1) * (10 + 2)
         return (100 + 9 + 20 + 2) * d + times + plus
+
+
+def _mlp_weights(inputs: int, hidden: int, layers: int) -> int:
+    """Weights of model/digit_columns.py's `mlp`: `layers` linear layers of `hidden` units."""
+    return (inputs * hidden + hidden) + (layers - 1) * (hidden * hidden + hidden)
 
 
 NETS: dict[str, type] = {
