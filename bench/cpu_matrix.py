@@ -67,7 +67,9 @@ def cpu_flags() -> set[str]:
 def cpu_name() -> str:
     try:
         text = Path("/proc/cpuinfo").read_text()
-        return next(l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith("model name"))
+        return next(
+            l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith("model name")
+        )
     except (OSError, StopIteration):
         return platform.processor() or platform.machine()
 
@@ -88,18 +90,34 @@ def verdict(cell: dict) -> list[str]:
         broken.append(f"{cell['errors']} wrong > {MAX_WRONG}")
     if cell["short_errors"]:
         broken.append(f"{cell['short_errors']} short wrong")
-    low = [s for s, e in cell["by_digits"].items() if e > 0 and 1 - e / (SIZES[int(s[0])] * SIZES[int(s[-1])]) < MIN_STRATUM]
+    low = [
+        s
+        for s, e in cell["by_digits"].items()
+        if e > 0 and 1 - e / (SIZES[int(s[0])] * SIZES[int(s[-1])]) < MIN_STRATUM
+    ]
     if low:
         broken.append("strata below 99.99%: " + ", ".join(low))
     return broken
 
 
 def run_cell(clone: Path, cpu: str, seed: int, env: dict, extra: list[str]) -> dict:
-    command = [str(BIN / "dvc"), "exp", "run", "-f", *extra, *(["-S", f"train.seed={seed}"] if seed != 1337 else [])]
+    command = [
+        str(BIN / "dvc"),
+        "exp",
+        "run",
+        "-f",
+        *extra,
+        *(["-S", f"train.seed={seed}"] if seed != 1337 else []),
+    ]
     start = time.perf_counter()
     proc = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True)
     seconds = round(time.perf_counter() - start, 1)
-    cell = {"cpu": cpu, "seed": seed, "seconds": seconds, "command": " ".join(["dvc", *command[1:]])}
+    cell = {
+        "cpu": cpu,
+        "seed": seed,
+        "seconds": seconds,
+        "command": " ".join(["dvc", *command[1:]]),
+    }
     if proc.returncode != 0:
         return {**cell, "failed": (proc.stdout + proc.stderr)[-2000:]}
     chosen = re.search(r"train: precision (\S+)", proc.stdout + proc.stderr)
@@ -160,11 +178,28 @@ def summary(cells: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cpu", action="append", choices=list(CPUS), help="CPU settings to run (default: every one this CPU has)")
-    parser.add_argument("--seed", action="append", type=int, help=f"train.seed values (default: {', '.join(map(str, SEEDS))})")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="also pass -S KEY=VALUE to every run (a candidate recipe)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--cpu",
+        action="append",
+        choices=list(CPUS),
+        help="CPU settings to run (default: every one this CPU has)",
+    )
+    parser.add_argument(
+        "--seed",
+        action="append",
+        type=int,
+        help=f"train.seed values (default: {', '.join(map(str, SEEDS))})",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="also pass -S KEY=VALUE to every run (a candidate recipe)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "cpu-matrix.json")
     args = parser.parse_args(argv)
     flags = cpu_flags()
@@ -173,12 +208,18 @@ def main(argv: list[str] | None = None) -> int:
     extra = [x for kv in args.set for x in ("-S", kv)]
 
     workdir = Path(tempfile.mkdtemp(prefix="arith-cpu-matrix-"))
-    base_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-                "DVC_NO_ANALYTICS": "1", "NO_COLOR": "1"}
+    base_env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DVC_NO_ANALYTICS": "1",
+        "NO_COLOR": "1",
+    }
     for name in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS"):
         base_env.pop(name, None)
     cells: list[dict] = []
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     try:
         for cpu in cpus:
             # One clone (one DVC cache and run-cache) per CPU setting.
@@ -195,8 +236,12 @@ def main(argv: list[str] | None = None) -> int:
 
         result = {
             "commit": commit,
-            "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "torch": torch.__version__,
-                        "bf16_flags": sorted(f for f in flags if "bf16" in f or f.startswith("amx"))},
+            "machine": {
+                "cpu": cpu_name(),
+                "cores": os.cpu_count(),
+                "torch": torch.__version__,
+                "bf16_flags": sorted(f for f in flags if "bf16" in f or f.startswith("amx")),
+            },
             "set": args.set,
             "promise": {"max_wrong": MAX_WRONG, "short_wrong": 0, "min_stratum": MIN_STRATUM},
             "summary": summary(cells),
@@ -204,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         args.out.write_text(json.dumps(result, indent=2) + "\n")
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"Commit {commit[:8]}{' with ' + ' '.join(args.set) if args.set else ''} on {cpu_name()}: "
-          "each cell is its `dvc exp run -f` in a clone of its own, wall time.\n")
+    print(
+        f"Commit {commit[:8]}{' with ' + ' '.join(args.set) if args.set else ''} on {cpu_name()}: "
+        "each cell is its `dvc exp run -f` in a clone of its own, wall time.\n"
+    )
     print(table(cells))
     return 0
 

@@ -39,14 +39,29 @@ SETTINGS: dict[str, dict] = {
     "seed 2": {"train.seed": 2},
     "seed 3": {"train.seed": 3},
     "reference (the old default)": {
-        "data.sampling": "reference", "data.count": 50_000, "split.always_train_digits": 0,
-        "repeat.batch_size": 256, "repeat.max_epochs": 20, "repeat.precision": "32-true", "train.min_stratum_share": 0.0,
+        "data.sampling": "reference",
+        "data.count": 50_000,
+        "split.always_train_digits": 0,
+        "repeat.batch_size": 256,
+        "repeat.max_epochs": 20,
+        "repeat.precision": "32-true",
+        "train.min_stratum_share": 0.0,
     },
     "balanced sampling, old budget": {
-        "data.count": 50_000, "repeat.batch_size": 256, "repeat.max_epochs": 20, "repeat.precision": "32-true",
+        "data.count": 50_000,
+        "repeat.batch_size": 256,
+        "repeat.max_epochs": 20,
+        "repeat.precision": "32-true",
     },
-    "reference sampling": {"data.sampling": "reference", "split.always_train_digits": 0, "train.min_stratum_share": 0.0},
-    "no oversampling, no always-train": {"split.always_train_digits": 0, "train.min_stratum_share": 0.0},
+    "reference sampling": {
+        "data.sampling": "reference",
+        "split.always_train_digits": 0,
+        "train.min_stratum_share": 0.0,
+    },
+    "no oversampling, no always-train": {
+        "split.always_train_digits": 0,
+        "train.min_stratum_share": 0.0,
+    },
     "300,000 questions": {"data.count": 300_000},
     "500,000 questions, 2 epochs": {"data.count": 500_000, "repeat.max_epochs": 2},
     "4 epochs": {"repeat.max_epochs": 4},
@@ -69,8 +84,16 @@ ARCHITECTURES: dict[str, dict] = {
     },
     # The encoder-decoders learn slower under the defaults chosen for repeat (bfloat16,
     # batches of 512, 3 epochs): the same two in float32 with batches of 256.
-    "add, seq2seq lstm, float32, batch 256": {"model.arch": "seq2seq", "seq2seq.precision": "32-true", "seq2seq.batch_size": 256},
-    "add, attention lstm, float32, batch 256": {"model.arch": "attention", "attention.precision": "32-true", "attention.batch_size": 256},
+    "add, seq2seq lstm, float32, batch 256": {
+        "model.arch": "seq2seq",
+        "seq2seq.precision": "32-true",
+        "seq2seq.batch_size": 256,
+    },
+    "add, attention lstm, float32, batch 256": {
+        "model.arch": "attention",
+        "attention.precision": "32-true",
+        "attention.batch_size": 256,
+    },
     "sub, repeat lstm": {"data.operation": "sub"},
     "mul, repeat lstm": {"data.operation": "mul"},
     "mul, attention lstm": {"data.operation": "mul", "model.arch": "attention"},
@@ -94,18 +117,29 @@ LONGEST = [4, 5, 10, 20, 50, 100, 1000]
 
 RESULTS: dict[str, dict] = {
     **{
-        f"mul, columns, seed {seed}": {"data.operation": "mul", "model.arch": "columns", **seeded(seed)}
+        f"mul, columns, seed {seed}": {
+            "data.operation": "mul",
+            "model.arch": "columns",
+            **seeded(seed),
+        }
         for seed in SEEDS
     },
     **{
-        f"{operation}, {arch}, seed {seed}": {"data.operation": operation, "model.arch": arch, **seeded(seed)}
+        f"{operation}, {arch}, seed {seed}": {
+            "data.operation": operation,
+            "model.arch": arch,
+            **seeded(seed),
+        }
         for arch in ("repeat", "seq2seq", "attention")
         for operation in ("add", "sub")
         for seed in SEEDS
     },
     **{
         f"{operation}, aligned, seed {seed}": {
-            "data.operation": operation, "model.arch": "aligned", "data.longer_digits": LONGEST, **seeded(seed),
+            "data.operation": operation,
+            "model.arch": "aligned",
+            "data.longer_digits": LONGEST,
+            **seeded(seed),
         }
         for operation in ("add", "sub")
         for seed in SEEDS
@@ -118,7 +152,9 @@ RESULTS: dict[str, dict] = {
 
 
 def git(*args: str, cwd: Path = ROOT) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def set_params(path: Path, changes: dict) -> None:
@@ -142,11 +178,16 @@ def short_errors(space: dict) -> int:
 
 def exp_run_command(changes: dict) -> list[str]:
     # Compact JSON: a list such as [4,5,1000] stays one shell word.
-    values = {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for k, v in changes.items()}
+    values = {
+        k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+        for k, v in changes.items()
+    }
     return ["dvc", "exp", "run", *(arg for k, v in values.items() for arg in ("-S", f"{k}={v}"))]
 
 
-def run_setting(clone: Path, name: str, changes: dict, env: dict, maps: Path | None = None, exp: bool = False) -> dict:
+def run_setting(
+    clone: Path, name: str, changes: dict, env: dict, maps: Path | None = None, exp: bool = False
+) -> dict:
     shutil.copy(clone / "params.committed.yaml", clone / "params.yaml")
     if exp:
         command = [str(BIN / "dvc"), *exp_run_command(changes)[1:]]
@@ -157,20 +198,35 @@ def run_setting(clone: Path, name: str, changes: dict, env: dict, maps: Path | N
     proc = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        return {"name": name, "changes": changes, "seconds": seconds, "failed": (proc.stdout + proc.stderr)[-2000:]}
+        return {
+            "name": name,
+            "changes": changes,
+            "seconds": seconds,
+            "failed": (proc.stdout + proc.stderr)[-2000:],
+        }
     if maps is not None:
         maps.mkdir(parents=True, exist_ok=True)
-        shutil.copy(clone / "metrics" / "space.png", maps / f"{name.split(' (')[0].replace(' ', '-').replace(',', '')}.png")
+        shutil.copy(
+            clone / "metrics" / "space.png",
+            maps / f"{name.split(' (')[0].replace(' ', '-').replace(',', '')}.png",
+        )
     metrics = json.loads((clone / "metrics" / "evaluate.json").read_text())
     train = json.loads((clone / "metrics" / "train" / "metrics.json").read_text())
     space = metrics["space"]
     return {
-        "name": name, "changes": changes, "seconds": seconds,
-        "space_exact_match": space["exact_match"], "space_errors": space["errors"],
-        "unseen_exact_match": space["unseen"]["exact_match"], "unseen_errors": space["unseen"]["errors"],
-        "unseen_scored": space["unseen"]["scored"], "short_errors": short_errors(space),
-        "worst": space["worst"], "test_exact_match": metrics["test"]["exact_match"],
-        "best_val": train["val"]["best_exact_match"], "longer": metrics["longer"],
+        "name": name,
+        "changes": changes,
+        "seconds": seconds,
+        "space_exact_match": space["exact_match"],
+        "space_errors": space["errors"],
+        "unseen_exact_match": space["unseen"]["exact_match"],
+        "unseen_errors": space["unseen"]["errors"],
+        "unseen_scored": space["unseen"]["scored"],
+        "short_errors": short_errors(space),
+        "worst": space["worst"],
+        "test_exact_match": metrics["test"]["exact_match"],
+        "best_val": train["val"]["best_exact_match"],
+        "longer": metrics["longer"],
     }
 
 
@@ -203,7 +259,11 @@ def _longer_cells(longer: dict) -> tuple[list[str], str]:
     chains were all right."""
     cells = [_share(longer.get(f"digits_{n}")) for n in LENGTHS]
     chains = [v for k, v in longer.items() if k.startswith("chains_")]
-    chains = "n/a" if any(isinstance(v, str) for v in chains) else f"{sum(v == 1.0 for v in chains)} of {len(chains)} lengths"
+    chains = (
+        "n/a"
+        if any(isinstance(v, str) for v in chains)
+        else f"{sum(v == 1.0 for v in chains)} of {len(chains)} lengths"
+    )
     return cells, chains
 
 
@@ -220,7 +280,8 @@ def aligned_table(rows: list[dict]) -> str:
     """docs/length-generalisation.md's table: the `aligned` rows of the results."""
     lines = [
         "| operation, seed | `dvc exp run` s | whole 3-digit space: wrong (exact) | operands <= 2 digits: wrong | "
-        + " / ".join(str(n) for n in LONGEST) + " digits | carry chains right | commit |",
+        + " / ".join(str(n) for n in LONGEST)
+        + " digits | carry chains right | commit |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in (r for r in rows if arch_of(r) == "aligned"):
@@ -253,7 +314,8 @@ def results_table(rows: list[dict]) -> str:
         times1 = "-" if all(v is None for v in times1) else " / ".join(_share(v) for v in times1)
         lines.append(
             f"| {r['name']} | {r['space_errors']:,} ({r['space_exact_match']:.4%}) | {r['short_errors']} | "
-            + " | ".join(cells) + f" | {times1} | {chains} | {r['seconds']:.0f} | {(r.get('commit') or '')[:7]} |"
+            + " | ".join(cells)
+            + f" | {times1} | {chains} | {r['seconds']:.0f} | {(r.get('commit') or '')[:7]} |"
         )
     return "\n".join(lines)
 
@@ -284,8 +346,12 @@ def cpu_table(native: list[dict], avx2: list[dict]) -> str:
     by_name = {r["name"]: r for r in native}
     for r in avx2:
         n = by_name[r["name"]]
-        right = ["n/a" if any(isinstance(v, str) for v in x["longer"].values())
-                 else f"{sum(v == 1.0 for v in x['longer'].values())} of {len(x['longer'])}" for x in (n, r)]
+        right = [
+            "n/a"
+            if any(isinstance(v, str) for v in x["longer"].values())
+            else f"{sum(v == 1.0 for v in x['longer'].values())} of {len(x['longer'])}"
+            for x in (n, r)
+        ]
         lines.append(
             f"| {r['name']} | {n['space_errors']:,} / {r['space_errors']:,} | {n['short_errors']} / {r['short_errors']} "
             f"| {right[0]} / {right[1]} | {r['seconds']:.0f} |"
@@ -297,11 +363,19 @@ def results_commands(rows: list[dict]) -> str:
     """The rows' `dvc exp run`s, each self-contained: from the committed params.yaml, every
     changed key (today's settings) on its line, and --temp, so no line leaves its values in
     params.yaml for the next."""
-    lines = ["git show HEAD:params.yaml > params.yaml    # the committed params: every line below starts from them"]
+    lines = [
+        "git show HEAD:params.yaml > params.yaml    # the committed params: every line below starts from them"
+    ]
     for r in rows:
         changes = RESULTS.get(r["name"], r["changes"])
-        lines.append(" ".join(["dvc exp run --temp", "-n", _exp_name(r["name"]), *exp_run_command(changes)[3:]]))
-    lines.append("dvc exp show --drop '.*' --keep 'Experiment|data.operation|model.arch|train.seed|space.errors|space.exact_match'")
+        lines.append(
+            " ".join(
+                ["dvc exp run --temp", "-n", _exp_name(r["name"]), *exp_run_command(changes)[3:]]
+            )
+        )
+    lines.append(
+        "dvc exp show --drop '.*' --keep 'Experiment|data.operation|model.arch|train.seed|space.errors|space.exact_match'"
+    )
     return "\n".join(lines)
 
 
@@ -352,19 +426,38 @@ def merged(previous: dict, rows: list[dict], order: list[str]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", action="append", metavar="NAME",
-                        help=f"run this setting only (repeat for more); names: {'; '.join(SETTINGS)} "
-                        f"(or, with --architectures: {'; '.join(ARCHITECTURES)})")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="also change this param in every setting (YAML value), e.g. data.operation=mul")
-    parser.add_argument("--architectures", action="store_true",
-                        help="run the architectures-and-operations settings instead (default out: bench/architectures.json)")
-    parser.add_argument("--results", action="store_true",
-                        help="run the results table: every architecture x operation as `dvc exp run -S` "
-                        "(default out: bench/results-table.json; docs/results.md)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help=f"run this setting only (repeat for more); names: {'; '.join(SETTINGS)} "
+        f"(or, with --architectures: {'; '.join(ARCHITECTURES)})",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="also change this param in every setting (YAML value), e.g. data.operation=mul",
+    )
+    parser.add_argument(
+        "--architectures",
+        action="store_true",
+        help="run the architectures-and-operations settings instead (default out: bench/architectures.json)",
+    )
+    parser.add_argument(
+        "--results",
+        action="store_true",
+        help="run the results table: every architecture x operation as `dvc exp run -S` "
+        "(default out: bench/results-table.json; docs/results.md)",
+    )
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--maps", type=Path, help="copy each setting's metrics/space.png into this folder")
+    parser.add_argument(
+        "--maps", type=Path, help="copy each setting's metrics/space.png into this folder"
+    )
     args = parser.parse_args(argv)
     mode = "results" if args.results else "architectures" if args.architectures else "frontier"
     settings = {"results": RESULTS, "architectures": ARCHITECTURES, "frontier": SETTINGS}[mode]
@@ -381,8 +474,13 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     commit = git("rev-parse", "HEAD", cwd=clone).strip()
     shutil.copy(clone / "params.yaml", clone / "params.committed.yaml")
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": str(clone / "src"),
-           "DVC_NO_ANALYTICS": "1", "NO_COLOR": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(clone / "src"),
+        "DVC_NO_ANALYTICS": "1",
+        "NO_COLOR": "1",
+    }
     rows = []
     try:
         for name in names:
@@ -398,12 +496,19 @@ def main(argv: list[str] | None = None) -> int:
             rows = merged(json.loads(args.out.read_text()), rows, list(settings))
         args.out.write_text(json.dumps({"extra": extra, "rows": rows}, indent=2) + "\n")
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"Commit {commit[:8]}{' with ' + ', '.join(f'{k}={v}' for k, v in extra.items()) if extra else ''}; "
-          f"every setting is {'its `dvc exp run`' if exp else '`dvc repro -f`'} in a fresh clone, wall time.\n")
+    print(
+        f"Commit {commit[:8]}{' with ' + ', '.join(f'{k}={v}' for k, v in extra.items()) if extra else ''}; "
+        f"every setting is {'its `dvc exp run`' if exp else '`dvc repro -f`'} in a fresh clone, wall time.\n"
+    )
     tables = {"architectures": architecture_table, "frontier": table}
     if mode == "results":
         # docs/results.md: its table, then its commands.
-        print(results_table(results_page_rows(rows)) + "\n\n```bash\n" + results_commands(results_page_rows(rows)) + "\n```")
+        print(
+            results_table(results_page_rows(rows))
+            + "\n\n```bash\n"
+            + results_commands(results_page_rows(rows))
+            + "\n```"
+        )
         # docs/multiplication.md and docs/length-generalisation.md: the columns and aligned rows.
         print("\n" + multiplication_table(rows) + "\n\n" + aligned_table(rows))
     else:

@@ -35,8 +35,14 @@ def main(impl: str, digits: int, count: int, repeats: int) -> dict:
 
         # The reference's sampling, the one the reference generator is compared with.
         cfg = DataConfig(
-            digits=digits, count=count, operation="add", sampling="reference", reverse=True, seed=1337,
-            longer_digits=(), longer_count=1,
+            digits=digits,
+            count=count,
+            operation="add",
+            sampling="reference",
+            reverse=True,
+            seed=1337,
+            longer_digits=(),
+            longer_count=1,
         )
 
         def run():
@@ -57,8 +63,14 @@ def main(impl: str, digits: int, count: int, repeats: int) -> dict:
         nbytes, rows = run()
         seconds.append(time.perf_counter() - start)
     return {
-        "impl": impl, "digits": digits, "count": count, "rows": rows, "output_bytes": nbytes,
-        "seconds": seconds, "baseline_rss_kb": baseline, "peak_rss_kb": peak_rss_kb(),
+        "impl": impl,
+        "digits": digits,
+        "count": count,
+        "rows": rows,
+        "output_bytes": nbytes,
+        "seconds": seconds,
+        "baseline_rss_kb": baseline,
+        "peak_rss_kb": peak_rss_kb(),
     }
 
 

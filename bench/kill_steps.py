@@ -43,8 +43,15 @@ def start_stage(repo, name: str) -> subprocess.Popen:
     for out in stage.get("outs", []) + stage.get("metrics", []) + stage.get("plots", []):
         path = repo.path / (out if isinstance(out, str) else next(iter(out)))
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    return subprocess.Popen(shlex.split(stage["cmd"]), cwd=repo.path, env={**repo.env, "DVC_STAGE": name},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        shlex.split(stage["cmd"]),
+        cwd=repo.path,
+        env={**repo.env, "DVC_STAGE": name},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def kill_steps(repo, name: str, until: float, sig: int) -> list[dict]:
@@ -61,11 +68,21 @@ def kill_steps(repo, name: str, until: float, sig: int) -> list[dict]:
         _, err = proc.communicate()
         now = outputs(repo)
         lost = sorted(set(before) - set(now))
-        rows.append({"stage": name, "after_s": round(after, 2), "ended_first": ended, "status": proc.returncode,
-                     "lost": lost, "changed": sorted(k for k in now if k in before and now[k] != before[k]),
-                     "stderr_lines": len(err.splitlines())})
+        rows.append(
+            {
+                "stage": name,
+                "after_s": round(after, 2),
+                "ended_first": ended,
+                "status": proc.returncode,
+                "lost": lost,
+                "changed": sorted(k for k in now if k in before and now[k] != before[k]),
+                "stderr_lines": len(err.splitlines()),
+            }
+        )
         # Whatever a step lost, the next starts from the last good outputs.
-        subprocess.run(["dvc", "checkout", "-q", "-f"], cwd=repo.path, env=repo.env, capture_output=True)
+        subprocess.run(
+            ["dvc", "checkout", "-q", "-f"], cwd=repo.path, env=repo.env, capture_output=True
+        )
     return rows
 
 
@@ -77,19 +94,31 @@ def syntax_errors(repo) -> list[dict]:
         source = repo.path / "src" / "arith_seq2seq" / package / "__init__.py"
         good = source.read_text()
         source.write_text(good + "\ndef broken(:\n")
-        done = subprocess.run(["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True)
+        done = subprocess.run(
+            ["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True
+        )
         source.write_text(good)
         now = outputs(repo)
-        rows.append({"package": package, "status": done.returncode, "syntax_error": "SyntaxError" in done.stderr + done.stdout,
-                     "lost": sorted(set(before) - set(now)),
-                     "changed": sorted(k for k in now if k in before and now[k] != before[k])})
+        rows.append(
+            {
+                "package": package,
+                "status": done.returncode,
+                "syntax_error": "SyntaxError" in done.stderr + done.stdout,
+                "lost": sorted(set(before) - set(now)),
+                "changed": sorted(k for k in now if k in before and now[k] != before[k]),
+            }
+        )
     return rows
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stages", default="check_params,generate,split,train,evaluate")
-    parser.add_argument("--until", type=float, default=2.5, help="the last kill moment, seconds (default 2.5)")
+    parser.add_argument(
+        "--until", type=float, default=2.5, help="the last kill moment, seconds (default 2.5)"
+    )
     parser.add_argument("--signal", default="KILL", choices=["KILL", "INT"])
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
@@ -98,22 +127,45 @@ def main() -> int:
     sig = getattr(signal, f"SIG{args.signal}")
     with tempfile.TemporaryDirectory(prefix="kill-steps-") as tmp:
         repo = reproduce(Path(tmp) / "repo").repo
-        kills = [row for name in args.stages.split(",") for row in kill_steps(repo, name, args.until, sig)]
+        kills = [
+            row
+            for name in args.stages.split(",")
+            for row in kill_steps(repo, name, args.until, sig)
+        ]
         broken = syntax_errors(repo)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    args.out.write_text(json.dumps({"what": "bench/kill_steps.py", "commit": commit, "signal": args.signal,
-                                    "kills": kills, "syntax_errors": broken}, indent=1) + "\n")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    args.out.write_text(
+        json.dumps(
+            {
+                "what": "bench/kill_steps.py",
+                "commit": commit,
+                "signal": args.signal,
+                "kills": kills,
+                "syntax_errors": broken,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print("| stage | kills | outputs lost at | ended before the kill |\n| --- | --- | --- | --- |")
     for name in args.stages.split(","):
         rows = [r for r in kills if r["stage"] == name]
         lost = [f"{r['after_s']:.2f} s" for r in rows if r["lost"] or r["changed"]]
         ended = [r["after_s"] for r in rows if r["ended_first"]]
-        print(f"| {name} | {len(rows)} ({rows[0]['after_s']:.2f}-{rows[-1]['after_s']:.2f} s) | {', '.join(lost) or 'never'} "
-              f"| {'from %.2f s' % min(ended) if ended else 'never'} |")
-    print("\n| package with a syntax error | `dvc repro` status | outputs lost |\n| --- | --- | --- |")
+        print(
+            f"| {name} | {len(rows)} ({rows[0]['after_s']:.2f}-{rows[-1]['after_s']:.2f} s) | {', '.join(lost) or 'never'} "
+            f"| {'from %.2f s' % min(ended) if ended else 'never'} |"
+        )
+    print(
+        "\n| package with a syntax error | `dvc repro` status | outputs lost |\n| --- | --- | --- |"
+    )
     for row in broken:
-        print(f"| {row['package']} | {row['status']}{' (SyntaxError)' if row['syntax_error'] else ''} "
-              f"| {', '.join(row['lost'] + row['changed']) or 'none'} |")
+        print(
+            f"| {row['package']} | {row['status']}{' (SyntaxError)' if row['syntax_error'] else ''} "
+            f"| {', '.join(row['lost'] + row['changed']) or 'none'} |"
+        )
     late = [r for r in kills if r["after_s"] > 0 and (r["lost"] or r["changed"])]
     return 1 if late or any(r["lost"] or r["changed"] for r in broken) else 0
 

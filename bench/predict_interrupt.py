@@ -23,7 +23,9 @@ def ending(command: list[str], after: float) -> str:
     _, err = proc.communicate(timeout=60)
     if "Traceback" in err:
         return "traceback"
-    return "killed by the signal" if proc.returncode == -signal.SIGINT else f"exit {proc.returncode}"
+    return (
+        "killed by the signal" if proc.returncode == -signal.SIGINT else f"exit {proc.returncode}"
+    )
 
 
 def main() -> None:

@@ -70,7 +70,9 @@ def measure(command: list[str], data: bytes, env: dict) -> dict:
     """Run `command` with `data` on its standard input: wall seconds, seconds to the first
     byte of its standard output, answer and error lines, its peak RSS and exit status."""
     start = time.perf_counter()
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
     errors: list[int] = []
     writer = threading.Thread(target=feed, args=(proc.stdin, data), daemon=True)
     reader = threading.Thread(target=count_lines, args=(proc.stderr, errors), daemon=True)
@@ -78,7 +80,9 @@ def measure(command: list[str], data: bytes, env: dict) -> dict:
     reader.start()
     first = proc.stdout.read1(1 << 16)
     first_answer = time.perf_counter() - start if first else None
-    answers = first.count(b"\n") + sum(chunk.count(b"\n") for chunk in iter(lambda: proc.stdout.read1(1 << 16), b""))
+    answers = first.count(b"\n") + sum(
+        chunk.count(b"\n") for chunk in iter(lambda: proc.stdout.read1(1 << 16), b"")
+    )
     code = proc.wait()
     wall = time.perf_counter() - start
     writer.join()
@@ -86,8 +90,12 @@ def measure(command: list[str], data: bytes, env: dict) -> dict:
     proc.stdout.close()
     proc.stderr.close()
     return {
-        "wall_s": wall, "first_answer_s": first_answer, "answers": answers, "error_lines": errors[0],
-        "peak_rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "exit_status": code,
+        "wall_s": wall,
+        "first_answer_s": first_answer,
+        "answers": answers,
+        "error_lines": errors[0],
+        "peak_rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        "exit_status": code,
     }
 
 
@@ -99,15 +107,31 @@ def table(rows: list[tuple]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", nargs="?", type=Path, default=DEFAULT_MODEL,
-                        help="model file (default: data/model.pt, the train stage's)")
-    parser.add_argument("--lines", type=int, default=1_000_000, help="questions piped in (default 1,000,000)")
-    parser.add_argument("--digits", type=int, default=3, help="operands of 1 to this many digits (default 3)")
-    parser.add_argument("--threads", type=int,
-                        help="OMP_NUM_THREADS for the command (default: torch's, one per core)")
+    parser.add_argument(
+        "model",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_MODEL,
+        help="model file (default: data/model.pt, the train stage's)",
+    )
+    parser.add_argument(
+        "--lines", type=int, default=1_000_000, help="questions piped in (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--digits", type=int, default=3, help="operands of 1 to this many digits (default 3)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="OMP_NUM_THREADS for the command (default: torch's, one per core)",
+    )
     args = parser.parse_args(argv)
     if not args.model.is_file():
-        hint = "run `dvc repro` to train data/model.pt" if args.model == DEFAULT_MODEL else "pass a model file"
+        hint = (
+            "run `dvc repro` to train data/model.pt"
+            if args.model == DEFAULT_MODEL
+            else "pass a model file"
+        )
         print(f"error: {args.model}: no such model file; {hint}", file=sys.stderr)
         return 2
     data = questions(args.lines, args.digits)
@@ -117,23 +141,48 @@ def main(argv: list[str] | None = None) -> int:
     command = [str(BIN / "arith-seq2seq"), "predict", "--model", str(args.model)]
     load = os.getloadavg()
     result = measure(command, data, env)
-    if result["exit_status"] not in (0, 1) or result["answers"] + result["error_lines"] < args.lines:
-        print(f"error: {' '.join(command)} exited with {result['exit_status']} after "
-              f"{result['answers']:,} answers and {result['error_lines']:,} error lines", file=sys.stderr)
+    if (
+        result["exit_status"] not in (0, 1)
+        or result["answers"] + result["error_lines"] < args.lines
+    ):
+        print(
+            f"error: {' '.join(command)} exited with {result['exit_status']} after "
+            f"{result['answers']:,} answers and {result['error_lines']:,} error lines",
+            file=sys.stderr,
+        )
         return 1
     where = f"{args.lines:,} lines of up to {args.digits} digits, piped"
     rows = [
-        ("predict: whole run", round(result["wall_s"], 1), "s",
-         f"{where}; {args.lines / result['wall_s']:,.0f} lines/s, start-up and model load included"),
-        ("predict: time to first answer", round(result["first_answer_s"], 2), "s",
-         "from starting the command: Python, torch, the model, one batch"),
-        ("predict: peak RSS", round(result["peak_rss_kb"] / 1024), "MB", "getrusage(RUSAGE_CHILDREN).ru_maxrss"),
-        ("predict: answers, error lines", f"{result['answers']:,}, {result['error_lines']:,}", "lines",
-         f"exit status {result['exit_status']}"),
+        (
+            "predict: whole run",
+            round(result["wall_s"], 1),
+            "s",
+            f"{where}; {args.lines / result['wall_s']:,.0f} lines/s, start-up and model load included",
+        ),
+        (
+            "predict: time to first answer",
+            round(result["first_answer_s"], 2),
+            "s",
+            "from starting the command: Python, torch, the model, one batch",
+        ),
+        (
+            "predict: peak RSS",
+            round(result["peak_rss_kb"] / 1024),
+            "MB",
+            "getrusage(RUSAGE_CHILDREN).ru_maxrss",
+        ),
+        (
+            "predict: answers, error lines",
+            f"{result['answers']:,}, {result['error_lines']:,}",
+            "lines",
+            f"exit status {result['exit_status']}",
+        ),
     ]
-    print(f"`{' '.join(command)} < {args.lines:,} lines` (model {args.model}); "
-          f"{platform.node()}, {os.cpu_count()} cores, OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')}, "
-          f"load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after\n")
+    print(
+        f"`{' '.join(command)} < {args.lines:,} lines` (model {args.model}); "
+        f"{platform.node()}, {os.cpu_count()} cores, OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')}, "
+        f"load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after\n"
+    )
     print(table(rows))
     return 0
 

@@ -74,23 +74,39 @@ def main() -> None:
     trained = model_file.load(args.model)
     steps = wrong_steps(trained.model)
     if steps is not None:
-        print(f"steps wrong: {steps[0]} of the 460 multiplying steps long multiplication reaches, "
-              f"{steps[1]} of the 200 adding steps{' (so every product is right)' if steps == (0, 0) else ''}\n")
+        print(
+            f"steps wrong: {steps[0]} of the 460 multiplying steps long multiplication reaches, "
+            f"{steps[1]} of the 200 adding steps{' (so every product is right)' if steps == (0, 0) else ''}\n"
+        )
     rng = np.random.default_rng(args.seed)
     rows = []
     print("| shape | random products right | 9...9 x 9...9 | seconds |\n| --- | --- | --- | --- |")
     for shape in args.shapes.split(","):
         n, m = map(int, shape.split("x"))
         start = time.perf_counter()
-        score = exact_match(trained, random_operands(rng, n, args.count), random_operands(rng, m, args.count))
+        score = exact_match(
+            trained, random_operands(rng, n, args.count), random_operands(rng, m, args.count)
+        )
         chain = exact_match(trained, ["9" * n], ["9" * m])
         seconds = time.perf_counter() - start
-        rows.append({"shape": shape, "count": args.count, "exact_match": score, "chain_right": chain == 1.0,
-                     "seconds": seconds})
-        print(f"| {shape} | {100 * score:.2f}% of {args.count:,} | {'right' if chain == 1.0 else 'wrong'} | {seconds:.1f} |",
-              flush=True)
+        rows.append(
+            {
+                "shape": shape,
+                "count": args.count,
+                "exact_match": score,
+                "chain_right": chain == 1.0,
+                "seconds": seconds,
+            }
+        )
+        print(
+            f"| {shape} | {100 * score:.2f}% of {args.count:,} | {'right' if chain == 1.0 else 'wrong'} | {seconds:.1f} |",
+            flush=True,
+        )
     if args.json:
-        args.json.write_text(json.dumps({"model": str(args.model), "wrong_steps": steps, "rows": rows}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps({"model": str(args.model), "wrong_steps": steps, "rows": rows}, indent=2)
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

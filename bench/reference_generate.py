@@ -44,18 +44,22 @@ def generate(digits: int, count: int, invert: bool = True, seed: int = 1337):
     expected = []
     seen = set()
     while len(questions) < count:
-        f = lambda: int(''.join(np.random.choice(list('0123456789'))  # noqa: E731
-                                for i in range(np.random.randint(1, digits + 1))))
+        f = lambda: int(
+            "".join(
+                np.random.choice(list("0123456789"))  # noqa: E731
+                for i in range(np.random.randint(1, digits + 1))
+            )
+        )
         a, b = f(), f()
         # a+b and b+a are one question; the first drawn is kept.
         key = tuple(sorted((a, b)))
         if key in seen:
             continue
         seen.add(key)
-        q = '{}+{}'.format(a, b)
-        query = q + ' ' * (maxlen - len(q))
+        q = f"{a}+{b}"
+        query = q + " " * (maxlen - len(q))
         ans = str(a + b)
-        ans += ' ' * (digits + 1 - len(ans))
+        ans += " " * (digits + 1 - len(ans))
         if invert:
             query = query[::-1]
         questions.append(query)
@@ -66,7 +70,7 @@ def generate(digits: int, count: int, invert: bool = True, seed: int = 1337):
 def vectorize(questions, expected, digits: int, encoding: str = "ids"):
     """The notebook's "Vectorization" cell: one row at a time, in Python."""
     maxlen = digits + 1 + digits
-    chars = '0123456789+ '
+    chars = "0123456789+ "
     ctable = CharacterTable(chars)
     if encoding == "onehot":
         x = np.zeros((len(questions), maxlen, len(chars)), dtype=bool)

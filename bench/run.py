@@ -130,8 +130,18 @@ class Bench:
 def child_generate(impl: str, digits: int, count: int, repeats: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(BENCH)}
     out = subprocess.run(
-        [sys.executable, str(BENCH / "generate_child.py"), impl, str(digits), str(count), str(repeats)],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            str(BENCH / "generate_child.py"),
+            impl,
+            str(digits),
+            str(count),
+            str(repeats),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout)
 
@@ -139,16 +149,26 @@ def child_generate(impl: str, digits: int, count: int, repeats: int) -> dict:
 def bench_generate(b: Bench) -> dict:
     s = b.sizes
     details = {}
-    for (digits, count), ref_repeats in zip(((3, s.ref_small), (s.ref_large_digits, s.ref_large)), s.ref_repeats):
+    for (digits, count), ref_repeats in zip(
+        ((3, s.ref_small), (s.ref_large_digits, s.ref_large)), s.ref_repeats
+    ):
         ref = child_generate("reference", digits, count, ref_repeats)
         ours = child_generate("ours", digits, count, s.ours_repeats)
         t_ref, t_ours = statistics.median(ref["seconds"]), statistics.median(ours["seconds"])
         label = f"generate {count:,} questions, {digits} digits"
-        b.row(f"{label}: reference loop", round(t_ref, 3), "s",
-              f"Keras example's while-loop (bench/reference_generate.py), median of {ref_repeats}; "
-              f"peak RSS {ref['peak_rss_kb'] / 1024:.0f} MiB")
-        b.row(f"{label}: ours", round(t_ours, 4), "s",
-              f"generate_questions, median of {s.ours_repeats}; peak RSS {ours['peak_rss_kb'] / 1024:.0f} MiB")
+        b.row(
+            f"{label}: reference loop",
+            round(t_ref, 3),
+            "s",
+            f"Keras example's while-loop (bench/reference_generate.py), median of {ref_repeats}; "
+            f"peak RSS {ref['peak_rss_kb'] / 1024:.0f} MiB",
+        )
+        b.row(
+            f"{label}: ours",
+            round(t_ours, 4),
+            "s",
+            f"generate_questions, median of {s.ours_repeats}; peak RSS {ours['peak_rss_kb'] / 1024:.0f} MiB",
+        )
         b.row(f"{label}: speed-up", round(t_ref / t_ours, 1), "x", "reference time / our time")
         details[f"{count}x{digits}"] = {"reference": ref, "ours": ours, "speedup": t_ref / t_ours}
     details["digits_note"] = (
@@ -163,9 +183,13 @@ def bench_generate_big(b: Bench) -> dict:
     r = child_generate("ours", s.big_digits, s.big, 1)
     label = f"generate {s.big:,} questions, {s.big_digits} digits: ours"
     b.row(label, round(r["seconds"][0], 2), "s", "fresh process, one run")
-    b.row(f"{label}, peak memory", round(r["peak_rss_kb"] / 1024), "MiB",
-          f"peak RSS of that process; {r['baseline_rss_kb'] / 1024:.0f} MiB before generating, "
-          f"{r['output_bytes'] / 2**20:.0f} MiB of output arrays")
+    b.row(
+        f"{label}, peak memory",
+        round(r["peak_rss_kb"] / 1024),
+        "MiB",
+        f"peak RSS of that process; {r['baseline_rss_kb'] / 1024:.0f} MiB before generating, "
+        f"{r['output_bytes'] / 2**20:.0f} MiB of output arrays",
+    )
     return r
 
 
@@ -177,38 +201,77 @@ def bench_train_throughput(b: Bench) -> dict:
 
     s = b.sizes
     p = b.params()
-    r = train_loops.throughput(b.split(), p.model, p.train, s.warmup_epochs, s.measured_epochs, s.rounds)
-    how = (f"{r['train_samples']:,} training questions, batch {p.train.batch_size}, {r['threads']} torch threads; "
-           f"median of {s.measured_epochs * s.rounds} epochs after {s.warmup_epochs} warm-up, validation excluded")
+    r = train_loops.throughput(
+        b.split(), p.model, p.train, s.warmup_epochs, s.measured_epochs, s.rounds
+    )
+    how = (
+        f"{r['train_samples']:,} training questions, batch {p.train.batch_size}, {r['threads']} torch threads; "
+        f"median of {s.measured_epochs * s.rounds} epochs after {s.warmup_epochs} warm-up, validation excluded"
+    )
 
     def spread(name):  # a wide range means the machine was busy: trust no figure then
-        return f"epochs took {min(r['epoch_seconds'][name]):.2f}-{max(r['epoch_seconds'][name]):.2f} s"
+        return (
+            f"epochs took {min(r['epoch_seconds'][name]):.2f}-{max(r['epoch_seconds'][name]):.2f} s"
+        )
 
-    b.row("training throughput: Lightning", round(r["lightning_samples_per_s"]), "samples/s", f"{how}; {spread('lightning')}")
-    b.row("training throughput: bare PyTorch loop", round(r["bare_samples_per_s"]), "samples/s",
-          f"same model, batches, optimiser, schedule and per-step metrics; {spread('bare')}")
-    b.row("Lightning overhead", round(100 * r["overhead"], 1), "%", "bare samples/s / Lightning samples/s - 1; goal < 10%")
-    b.row("Lightning overhead, CPU time", round(100 * r["cpu_overhead"], 1), "%",
-          "the same from CPU seconds per epoch (process_time): less sensitive to other processes' load")
+    b.row(
+        "training throughput: Lightning",
+        round(r["lightning_samples_per_s"]),
+        "samples/s",
+        f"{how}; {spread('lightning')}",
+    )
+    b.row(
+        "training throughput: bare PyTorch loop",
+        round(r["bare_samples_per_s"]),
+        "samples/s",
+        f"same model, batches, optimiser, schedule and per-step metrics; {spread('bare')}",
+    )
+    b.row(
+        "Lightning overhead",
+        round(100 * r["overhead"], 1),
+        "%",
+        "bare samples/s / Lightning samples/s - 1; goal < 10%",
+    )
+    b.row(
+        "Lightning overhead, CPU time",
+        round(100 * r["cpu_overhead"], 1),
+        "%",
+        "the same from CPU seconds per epoch (process_time): less sensitive to other processes' load",
+    )
     return r
 
 
 def bench_time_to_99(b: Bench) -> dict:
     import train_loops
+
     from arith_seq2seq.model import model_file
 
     s = b.sizes
     p = b.params()
     r, trained = train_loops.time_to_target(b.split(), p.model, p.train, s.target)
-    what = f"val/exact_match >= {s.target:g}, default params" + (" (quick: small data, low target)" if b.quick else "")
+    what = f"val/exact_match >= {s.target:g}, default params" + (
+        " (quick: small data, low target)" if b.quick else ""
+    )
     if r["reached"]:
-        b.row(f"time to {s.target:.0%} validation exact match", round(r["seconds"], 1), "s",
-              f"{what}; training.fit, from its start to the end of that epoch's validation")
-        b.row(f"epochs to {s.target:.0%} validation exact match", r["epoch"], "epochs",
-              f"val/exact_match {r['val_exact_match']:.4f} then")
+        b.row(
+            f"time to {s.target:.0%} validation exact match",
+            round(r["seconds"], 1),
+            "s",
+            f"{what}; training.fit, from its start to the end of that epoch's validation",
+        )
+        b.row(
+            f"epochs to {s.target:.0%} validation exact match",
+            r["epoch"],
+            "epochs",
+            f"val/exact_match {r['val_exact_match']:.4f} then",
+        )
     else:
-        b.row(f"time to {s.target:.0%} validation exact match", "not reached", "",
-              f"{what}; best {max((c['val_exact_match'] for c in r['curve']), default=0):.4f} in {r['epochs_run']} epochs")
+        b.row(
+            f"time to {s.target:.0%} validation exact match",
+            "not reached",
+            "",
+            f"{what}; best {max((c['val_exact_match'] for c in r['curve']), default=0):.4f} in {r['epochs_run']} epochs",
+        )
     if b.model is None:
         b.model = b.workdir / "model.pt"
         model_file.save(b.model, trained)
@@ -220,7 +283,9 @@ def bench_time_to_99(b: Bench) -> dict:
 
 
 def git(*args: str, cwd: Path = ROOT) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def pipeline_env(clone: Path) -> dict:
@@ -235,7 +300,9 @@ def pipeline_env(clone: Path) -> dict:
     }
 
 
-def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
+def timed(
+    cmd: list[str], cwd: Path, env: dict | None = None
+) -> tuple[float, subprocess.CompletedProcess]:
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     return time.perf_counter() - start, proc
@@ -259,7 +326,9 @@ def bench_dvc_noop(b: Bench) -> dict:
     dvc = str(BIN / "dvc")
     first, proc = timed([dvc, "repro"], clone, env)
     if proc.returncode != 0:
-        raise RuntimeError(f"dvc repro in the clone failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        raise RuntimeError(
+            f"dvc repro in the clone failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        )
     noop, status = [], []
     for _ in range(s.dvc_runs):
         t, proc = timed([dvc, "repro"], clone, env)
@@ -270,11 +339,24 @@ def bench_dvc_noop(b: Bench) -> dict:
         status.append(t)
     b.clone = clone
     size = "tiny params" if b.quick else "default params"
-    b.row("dvc repro, whole pipeline from scratch", round(first, 1), "s",
-          f"clone of HEAD {commit[:8]}, {size}, one run (the set-up of the no-op timing)")
-    b.row("dvc repro, no-op (pipeline up to date)", round(statistics.median(noop), 2), "s",
-          f"median of {s.dvc_runs}, whole command")
-    b.row("dvc status, up to date", round(statistics.median(status), 2), "s", f"median of {s.dvc_runs}")
+    b.row(
+        "dvc repro, whole pipeline from scratch",
+        round(first, 1),
+        "s",
+        f"clone of HEAD {commit[:8]}, {size}, one run (the set-up of the no-op timing)",
+    )
+    b.row(
+        "dvc repro, no-op (pipeline up to date)",
+        round(statistics.median(noop), 2),
+        "s",
+        f"median of {s.dvc_runs}, whole command",
+    )
+    b.row(
+        "dvc status, up to date",
+        round(statistics.median(status), 2),
+        "s",
+        f"median of {s.dvc_runs}",
+    )
     return {"commit": commit, "first_repro_s": first, "noop_repro_s": noop, "status_s": status}
 
 
@@ -329,16 +411,39 @@ def bench_predict(b: Bench) -> dict:
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed: {proc.stderr}")
         runs.append(t)
-    b.row("predict: load the model file", round(1000 * statistics.median(loads[1:]), 1), "ms",
-          f"model_file.load, median of {len(loads) - 1} after one; model: {path.name} ({digits} digits)")
-    b.row("predict: one question", round(1000 * t_one, 2), "ms",
-          f"cli.answer_lines on {one[0]!r} after one warm-up call, median of {s.predict_repeats}")
-    b.row(f"predict: {s.batch_questions:,} questions", round(t_many, 3), "s",
-          f"cli.answer_lines, batched; {s.batch_questions / t_many:,.0f} questions/s")
-    b.row(f"`arith-seq2seq predict {one[0]}`", round(statistics.median(runs), 2), "s",
-          f"whole command (Python and torch start-up, load, answer), median of {s.command_runs}")
-    return {"model": str(path), "load_s": loads, "one_question_s": t_one, "batch_s": t_many,
-            "batch_questions": s.batch_questions, "command_s": runs, "question": one[0]}
+    b.row(
+        "predict: load the model file",
+        round(1000 * statistics.median(loads[1:]), 1),
+        "ms",
+        f"model_file.load, median of {len(loads) - 1} after one; model: {path.name} ({digits} digits)",
+    )
+    b.row(
+        "predict: one question",
+        round(1000 * t_one, 2),
+        "ms",
+        f"cli.answer_lines on {one[0]!r} after one warm-up call, median of {s.predict_repeats}",
+    )
+    b.row(
+        f"predict: {s.batch_questions:,} questions",
+        round(t_many, 3),
+        "s",
+        f"cli.answer_lines, batched; {s.batch_questions / t_many:,.0f} questions/s",
+    )
+    b.row(
+        f"`arith-seq2seq predict {one[0]}`",
+        round(statistics.median(runs), 2),
+        "s",
+        f"whole command (Python and torch start-up, load, answer), median of {s.command_runs}",
+    )
+    return {
+        "model": str(path),
+        "load_s": loads,
+        "one_question_s": t_one,
+        "batch_s": t_many,
+        "batch_questions": s.batch_questions,
+        "command_s": runs,
+        "question": one[0],
+    }
 
 
 def bench_space(b: Bench) -> dict:
@@ -349,7 +454,12 @@ def bench_space(b: Bench) -> dict:
     from arith_seq2seq.data import question_set
     from arith_seq2seq.data.questions import question_and_answer_ids
     from arith_seq2seq.evaluation.scoring import evaluate
-    from arith_seq2seq.evaluation.space import error_cases, score_space, space_metrics, space_operands
+    from arith_seq2seq.evaluation.space import (
+        error_cases,
+        score_space,
+        space_metrics,
+        space_operands,
+    )
     from arith_seq2seq.evaluation.space_map import draw_space, save_png
     from arith_seq2seq.model import answering, model_file
 
@@ -381,15 +491,33 @@ def bench_space(b: Bench) -> dict:
     n = len(score.a)
     params = trained.model.config
     what = f"{params.arch} {params.cell} {params.hidden_size}, {fmt.digits} digits ({path.name})"
-    b.row(f"whole-space scoring, {n:,} questions", round(n / t_score), "questions/s",
-          f"space.score_space: encode, shared-prefix predict, which split each is in; {t_score:.2f} s; {what}")
-    b.row("whole-space scoring, the plain way", round(n / t_plain), "questions/s",
-          f"answering.answer_questions in batches of {batch}, as `predict` asks: {t_plain:.2f} s; "
-          f"shared prefixes are {t_plain / t_score:.1f}x faster")
-    b.row("whole-space report", round(t_report, 2), "s",
-          f"metrics, {len(errors):,} error rows sorted by stratum, the {score.digits}-digit map as PNG")
-    return {"questions": n, "score_s": t_score, "plain_s": t_plain, "report_s": t_report,
-            "exact_match": metrics["exact_match"], "model": str(path)}
+    b.row(
+        f"whole-space scoring, {n:,} questions",
+        round(n / t_score),
+        "questions/s",
+        f"space.score_space: encode, shared-prefix predict, which split each is in; {t_score:.2f} s; {what}",
+    )
+    b.row(
+        "whole-space scoring, the plain way",
+        round(n / t_plain),
+        "questions/s",
+        f"answering.answer_questions in batches of {batch}, as `predict` asks: {t_plain:.2f} s; "
+        f"shared prefixes are {t_plain / t_score:.1f}x faster",
+    )
+    b.row(
+        "whole-space report",
+        round(t_report, 2),
+        "s",
+        f"metrics, {len(errors):,} error rows sorted by stratum, the {score.digits}-digit map as PNG",
+    )
+    return {
+        "questions": n,
+        "score_s": t_score,
+        "plain_s": t_plain,
+        "report_s": t_report,
+        "exact_match": metrics["exact_match"],
+        "model": str(path),
+    }
 
 
 BENCHMARKS = {
@@ -417,12 +545,21 @@ def machine_info() -> dict:
     import torch
 
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor() or "unknown",
     )
-    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), "0")
+    mem = next(
+        (
+            line.split()[1]
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        "0",
+    )
     dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
     return {
         "cpu": cpu,
@@ -449,27 +586,50 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, figures meaningless")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes: a smoke run, figures meaningless"
+    )
     parser.add_argument("--only", help=f"comma-separated names among {', '.join(BENCHMARKS)}")
     parser.add_argument(
-        "--out", type=Path,
+        "--out",
+        type=Path,
         help="JSON output (default: bench/results.json, the committed figures; with --quick, "
         "bench/results-quick.json, which git ignores, so a smoke run never replaces them)",
     )
-    parser.add_argument("--model", type=Path, help="model file for `predict` (default: the one time-to-99 trains, "
-                        "else the dvc-noop clone's, else one trained on the spot)")
-    parser.add_argument("--threads", type=int, help="torch threads, in this process and (as OMP_NUM_THREADS) in the "
-                        "pipeline and predict commands it starts (default: torch's, one per core)")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch folder (clone, data, model) and print its path")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="model file for `predict` (default: the one time-to-99 trains, "
+        "else the dvc-noop clone's, else one trained on the spot)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads, in this process and (as OMP_NUM_THREADS) in the "
+        "pipeline and predict commands it starts (default: torch's, one per core)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the scratch folder (clone, data, model) and print its path",
+    )
     args = parser.parse_args(argv)
     if args.out is None:
         args.out = BENCH / ("results-quick.json" if args.quick else "results.json")
 
-    names = list(BENCHMARKS) if not args.only else [n.strip() for n in args.only.split(",") if n.strip()]
+    names = (
+        list(BENCHMARKS)
+        if not args.only
+        else [n.strip() for n in args.only.split(",") if n.strip()]
+    )
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
-        parser.error(f"unknown benchmark {', '.join(unknown)}; choose among {', '.join(BENCHMARKS)}")
+        parser.error(
+            f"unknown benchmark {', '.join(unknown)}; choose among {', '.join(BENCHMARKS)}"
+        )
     if args.threads:
         import torch
 
@@ -481,8 +641,11 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info()
     results = {"mode": "quick" if args.quick else "full", "machine": machine, "benchmarks": {}}
     if loadavg()[0] > 0.5 * (machine["cores_usable"] or 1):
-        print(f"warning: load average {loadavg()[0]:.2f} on {machine['cores_usable']} cores: "
-              "other work is running, the figures will be noisy", file=sys.stderr)
+        print(
+            f"warning: load average {loadavg()[0]:.2f} on {machine['cores_usable']} cores: "
+            "other work is running, the figures will be noisy",
+            file=sys.stderr,
+        )
     started = time.perf_counter()
     try:
         for name in names:
@@ -496,8 +659,11 @@ def main(argv: list[str] | None = None) -> int:
                 "rows": b.rows[first_row:],
                 "details": details,
             }
-            print(f"  {name}: {time.perf_counter() - start:.1f} s, load average {before[0]:.2f} -> {loadavg()[0]:.2f}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  {name}: {time.perf_counter() - start:.1f} s, load average {before[0]:.2f} -> {loadavg()[0]:.2f}",
+                file=sys.stderr,
+                flush=True,
+            )
     finally:
         results["total_seconds"] = time.perf_counter() - started
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -508,16 +674,24 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     m = machine
-    print(f"# arith-seq2seq benchmarks ({results['mode']}{', quick sizes: figures are not meaningful' if args.quick else ''})\n")
-    print(f"Machine: {m['cpu']}, {m['cores_usable']} of {m['cores']} cores usable, {m['memory_gib']} GiB, "
-          f"{m['torch_threads']} torch threads; Python {m['python']}, torch {m['torch']}, "
-          f"Lightning {m['lightning']}, DVC {m['dvc']}, numpy {m['numpy']}; commit {m['commit'][:12]}"
-          f"{' (+uncommitted changes)' if 'uncommitted' in m['commit'] else ''}.\n")
+    print(
+        f"# arith-seq2seq benchmarks ({results['mode']}{', quick sizes: figures are not meaningful' if args.quick else ''})\n"
+    )
+    print(
+        f"Machine: {m['cpu']}, {m['cores_usable']} of {m['cores']} cores usable, {m['memory_gib']} GiB, "
+        f"{m['torch_threads']} torch threads; Python {m['python']}, torch {m['torch']}, "
+        f"Lightning {m['lightning']}, DVC {m['dvc']}, numpy {m['numpy']}; commit {m['commit'][:12]}"
+        f"{' (+uncommitted changes)' if 'uncommitted' in m['commit'] else ''}.\n"
+    )
     print(table(b.rows))
-    loads = [(n, r["loadavg_before"][0], r["loadavg_after"][0]) for n, r in results["benchmarks"].items()]
-    print("\nLoad average (1 min) before -> after each benchmark: "
-          + "; ".join(f"{n} {x:.2f} -> {y:.2f}" for n, x, y in loads)
-          + f". Total {results['total_seconds']:.0f} s. JSON: {args.out}")
+    loads = [
+        (n, r["loadavg_before"][0], r["loadavg_after"][0]) for n, r in results["benchmarks"].items()
+    ]
+    print(
+        "\nLoad average (1 min) before -> after each benchmark: "
+        + "; ".join(f"{n} {x:.2f} -> {y:.2f}" for n, x, y in loads)
+        + f". Total {results['total_seconds']:.0f} s. JSON: {args.out}"
+    )
     return 0
 
 

@@ -27,17 +27,24 @@ def main() -> int:
     model = model_file.load(args.model).model
     if hasattr(model, "wrong_steps"):
         wrong = model.wrong_steps()
-        print(f"{args.model}: {wrong} of the 200 column steps wrong"
-              f"{' (so every sum or difference of any length is right)' if wrong == 0 else ''}")
+        print(
+            f"{args.model}: {wrong} of the 200 column steps wrong"
+            f"{' (so every sum or difference of any length is right)' if wrong == 0 else ''}"
+        )
         return 0 if wrong == 0 else 1
     if hasattr(model, "step_tables"):
         from products import wrong_steps
 
         times, plus = wrong_steps(model)
-        print(f"{args.model}: {times} of the 460 multiplying steps and {plus} of the 200 adding steps wrong"
-              f"{' (so every product of any length is right)' if (times, plus) == (0, 0) else ''}")
+        print(
+            f"{args.model}: {times} of the 460 multiplying steps and {plus} of the 200 adding steps wrong"
+            f"{' (so every product of any length is right)' if (times, plus) == (0, 0) else ''}"
+        )
         return 0 if (times, plus) == (0, 0) else 1
-    print(f"{args.model}: a {model.config.arch} model has no step table (only aligned and columns do)", file=sys.stderr)
+    print(
+        f"{args.model}: a {model.config.arch} model has no step table (only aligned and columns do)",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -22,15 +22,16 @@ import torch
 from pytorch_lightning.callbacks import Callback
 from torchmetrics import MeanMetric
 
-from arith_seq2seq.data import question_set
-from arith_seq2seq.data import splitting
+from arith_seq2seq.data import question_set, splitting
 from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.model import ModelSpec, build
 from arith_seq2seq.model.metrics import char_correct, exact_match
 from arith_seq2seq.pipeline.params import DataConfig, ModelConfig, SplitConfig, TrainConfig
 from arith_seq2seq.training.datamodule import QuestionDataModule, epoch_rows
 from arith_seq2seq.training.fit import MONITOR, fit
-from arith_seq2seq.training.fit import _precision as resolve_precision  # the train stage's own choice
+from arith_seq2seq.training.fit import (
+    _precision as resolve_precision,
+)  # the train stage's own choice
 from arith_seq2seq.training.module import Seq2SeqModule
 
 
@@ -47,7 +48,9 @@ def make_split(folder: Path, data: DataConfig, split: SplitConfig) -> dict[str, 
 def quiet():
     """Keep the benchmark's own table readable: the module prints a per-epoch report and
     Lightning logs its set-up; both go to a sink here."""
-    loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")]
+    loggers = [
+        logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")
+    ]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
@@ -73,10 +76,14 @@ class EpochTimer(Callback):
         self._start = (time.perf_counter(), time.process_time())
 
     def on_train_epoch_end(self, trainer, pl_module):
-        self.seconds.append((time.perf_counter() - self._start[0], time.process_time() - self._start[1]))
+        self.seconds.append(
+            (time.perf_counter() - self._start[0], time.process_time() - self._start[1])
+        )
 
 
-def lightning_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int) -> list[tuple[float, float]]:
+def lightning_epochs(
+    paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int
+) -> list[tuple[float, float]]:
     """(Wall, CPU) seconds per training epoch with Seq2SeqModule under a Trainer like training.fit's.
 
     Differences from training.fit, all per-epoch or one-off costs, none per step: no
@@ -108,7 +115,9 @@ def lightning_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epoc
     return timer.seconds
 
 
-def bare_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int) -> list[tuple[float, float]]:
+def bare_epochs(
+    paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int
+) -> list[tuple[float, float]]:
     """(Wall, CPU) seconds per training epoch of a plain PyTorch loop doing the module's per-step work.
 
     Same model (architectures.build), same batches (the datamodule's train_dataloader,
@@ -147,7 +156,9 @@ def bare_epochs(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: i
                 n = answer.numel()
                 metrics["loss"].update(loss.detach(), weight=n)
                 metrics["char_accuracy"].update(char_correct(pred, answer).float().mean(), weight=n)
-                metrics["exact_match"].update(exact_match(pred, answer).float().mean(), weight=len(answer))
+                metrics["exact_match"].update(
+                    exact_match(pred, answer).float().mean(), weight=len(answer)
+                )
         seconds.append((time.perf_counter() - start[0], time.process_time() - start[1]))
         for metric in metrics.values():
             metric.compute()
@@ -187,7 +198,13 @@ def throughput(paths, model_cfg, train_cfg, warmup: int, measured: int, rounds: 
             for w, c in runs[name](paths, model_cfg, train_cfg, warmup + measured)[warmup:]:
                 wall[name].append(w)
                 cpu[name].append(c)
-    out = {"train_samples": n_train, "threads": torch.get_num_threads(), "precision": train_cfg.precision, "epoch_seconds": wall, "epoch_cpu_seconds": cpu}
+    out = {
+        "train_samples": n_train,
+        "threads": torch.get_num_threads(),
+        "precision": train_cfg.precision,
+        "epoch_seconds": wall,
+        "epoch_cpu_seconds": cpu,
+    }
     for name in runs:
         out[f"{name}_samples_per_s"] = n_train / statistics.median(wall[name])
         out[f"{name}_samples_per_cpu_s"] = n_train / statistics.median(cpu[name])
@@ -214,7 +231,13 @@ class ValTimer(Callback):
             trainer.should_stop = True
 
 
-def time_to_target(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, target: float, stop_at_target: bool = True):
+def time_to_target(
+    paths,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    target: float,
+    stop_at_target: bool = True,
+):
     """Train with training.fit itself and return the wall time from its start to the end
     of the first validation with val/exact_match >= target, plus the model.
 
@@ -224,7 +247,9 @@ def time_to_target(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, target
     timer = ValTimer(target, stop_at_target)
     start = time.perf_counter()
     with quiet():
-        trained = fit(model_cfg, train_cfg, paths["train"], paths["val"], progress=False, callbacks=[timer])
+        trained = fit(
+            model_cfg, train_cfg, paths["train"], paths["val"], progress=False, callbacks=[timer]
+        )
     end = time.perf_counter()
     reached = next(((e, t, v) for e, t, v in timer.records if v >= target), None)
     return {
@@ -235,5 +260,7 @@ def time_to_target(paths, model_cfg: ModelConfig, train_cfg: TrainConfig, target
         "val_exact_match": reached[2] if reached else None,
         "epochs_run": len(timer.records),
         "total_seconds": end - start,
-        "curve": [{"epoch": e, "seconds": t - start, "val_exact_match": v} for e, t, v in timer.records],
+        "curve": [
+            {"epoch": e, "seconds": t - start, "val_exact_match": v} for e, t, v in timer.records
+        ],
     }, trained

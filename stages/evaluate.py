@@ -10,7 +10,10 @@ from pathlib import Path
 # This folder (last_good.py) and this repository's own library, whichever copy `pip install
 # -e .` points at: a queued or --temp experiment runs in a copy of the repository, and
 # dvc.lock records that copy's code.
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] / "src")]
+sys.path[:0] = [
+    str(Path(__file__).resolve().parent),
+    str(Path(__file__).resolve().parents[1] / "src"),
+]
 
 # First of all, before the library: the last good outputs, which DVC deleted for this run,
 # back in place (stages/last_good.py says why this cannot wait).
@@ -33,15 +36,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--model", required=True)
-    parser.add_argument("--train", required=True, help="the train split: which questions the model trained on")
+    parser.add_argument(
+        "--train", required=True, help="the train split: which questions the model trained on"
+    )
     parser.add_argument("--val", required=True, help="the validation split")
     parser.add_argument("--test", required=True)
     parser.add_argument("--longer-dir", required=True, help="held-out sets of longer questions")
     parser.add_argument("--metrics", required=True, help="metrics JSON to write")
     parser.add_argument("--by-carries", required=True, help="CSV: test exact match by carries")
-    parser.add_argument("--by-digits", required=True, help="CSV: test exact match by operand digits")
-    parser.add_argument("--errors", required=True, help="CSV: wrong answers in the question space and the test split")
-    parser.add_argument("--space-map", required=True, help="PNG: the question space, wrong answers marked")
+    parser.add_argument(
+        "--by-digits", required=True, help="CSV: test exact match by operand digits"
+    )
+    parser.add_argument(
+        "--errors",
+        required=True,
+        help="CSV: wrong answers in the question space and the test split",
+    )
+    parser.add_argument(
+        "--space-map", required=True, help="PNG: the question space, wrong answers marked"
+    )
     args = parser.parse_args()
 
     cfg = load_params(args.params).evaluate
@@ -78,7 +91,9 @@ def main() -> None:
         longer = f"{NOT_APPLICABLE} ({trained.model.config.arch} reads {trained.format.digits}-digit questions only)"
     else:
         longer = ", ".join(f"{k}: {v}" for k, v in scores.items())
-    scored = "all" if space["scored"] == space["questions"] else f"a sample of {space['scored']:,} of"
+    scored = (
+        "all" if space["scored"] == space["questions"] else f"a sample of {space['scored']:,} of"
+    )
     print(
         f"evaluate: test exact match {test_metrics['exact_match']:.6f} ({_errors(test_metrics['n_errors'])} "
         f"in {test_metrics['n_samples']:,}); whole space ({scored} {space['questions']:,} questions) "

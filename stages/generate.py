@@ -8,7 +8,10 @@ from pathlib import Path
 # This folder (last_good.py) and this repository's own library, whichever copy `pip install
 # -e .` points at: a queued or --temp experiment runs in a copy of the repository, and
 # dvc.lock records that copy's code.
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] / "src")]
+sys.path[:0] = [
+    str(Path(__file__).resolve().parent),
+    str(Path(__file__).resolve().parents[1] / "src"),
+]
 
 # First of all, before the library: the last good outputs, which DVC deleted for this run,
 # back in place (stages/last_good.py says why this cannot wait).

@@ -64,8 +64,10 @@ def restore() -> list[str]:
         left = [out["path"] for out in missing if out["path"] not in restored]
         return restored + (_restore_with_dvc(name, left) if left else [])
     except Exception as exc:
-        print(f"note: the last good outputs could not be restored from the DVC cache ({type(exc).__name__}: {exc})",
-              file=sys.stderr)
+        print(
+            f"note: the last good outputs could not be restored from the DVC cache ({type(exc).__name__}: {exc})",
+            file=sys.stderr,
+        )
         return []
 
 
@@ -76,8 +78,14 @@ def _locked_outs(name: str) -> list[dict]:
     if not lock.is_file():
         return []
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    stage = (yaml.load(lock.read_text(encoding="utf-8"), Loader=loader) or {}).get("stages", {}).get(name) or {}
-    return [out for out in stage.get("outs", []) if isinstance(out, dict) and out.get("md5") and out.get("path")]
+    stage = (yaml.load(lock.read_text(encoding="utf-8"), Loader=loader) or {}).get(
+        "stages", {}
+    ).get(name) or {}
+    return [
+        out
+        for out in stage.get("outs", [])
+        if isinstance(out, dict) and out.get("md5") and out.get("path")
+    ]
 
 
 def _cache_dir() -> Path:
@@ -109,7 +117,10 @@ def _restore_from(cache: Path, out: dict) -> bool:
         listing = _object(cache, md5)
         if not listing.is_file():
             return False
-        files = [(entry["relpath"], _object(cache, entry["md5"])) for entry in json.loads(listing.read_text())]
+        files = [
+            (entry["relpath"], _object(cache, entry["md5"]))
+            for entry in json.loads(listing.read_text())
+        ]
         if not all(source.is_file() for _, source in files):
             return False
         tmp = _temporary(target)

@@ -10,7 +10,10 @@ from pathlib import Path
 # This folder (last_good.py) and this repository's own library, whichever copy `pip install
 # -e .` points at: a queued or --temp experiment runs in a copy of the repository, and
 # dvc.lock records that copy's code.
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] / "src")]
+sys.path[:0] = [
+    str(Path(__file__).resolve().parent),
+    str(Path(__file__).resolve().parents[1] / "src"),
+]
 
 # First of all, before the library: the last good outputs, which DVC deleted for this run,
 # back in place (stages/last_good.py says why this cannot wait).
@@ -43,10 +46,16 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params(args.params)
-    done = resume.finished(args.state_dir, params.model, params.train, args.train, args.val) if args.state_dir else None
+    done = (
+        resume.finished(args.state_dir, params.model, params.train, args.train, args.val)
+        if args.state_dir
+        else None
+    )
     if done is not None:
         # Trained already, and killed before DVC recorded it: the same model, not a new run.
-        print(f"train: {done} holds this training (same params, data and code), finished; not training again")
+        print(
+            f"train: {done} holds this training (same params, data and code), finished; not training again"
+        )
         with atomic_path(args.model) as tmp:
             shutil.copyfile(done / "model.pt", tmp)
         _publish_live(args.live_dir, done / "live", copy=True)
@@ -59,11 +68,20 @@ def main() -> None:
             live = Path(args.state_dir) / "live"
         else:
             Path(args.live_dir).parent.mkdir(parents=True, exist_ok=True)
-            live = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".live.", dir=Path(args.live_dir).parent)))
+            live = Path(
+                stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix=".live.", dir=Path(args.live_dir).parent)
+                )
+            )
         # The progress bar only on a terminal: in a log file it is thousands of redraws.
         trained = fit(
-            params.model, params.train, args.train, args.val,
-            live_dir=live, progress=sys.stderr.isatty(), state_dir=args.state_dir,
+            params.model,
+            params.train,
+            args.train,
+            args.val,
+            live_dir=live,
+            progress=sys.stderr.isatty(),
+            state_dir=args.state_dir,
         )
         if trained is None:  # another DDP process: the first one writes the outputs
             return

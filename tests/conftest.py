@@ -20,8 +20,8 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import fields
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +29,7 @@ import pytest
 import torch
 import yaml
 
-from arith_seq2seq.data import question_set
-from arith_seq2seq.data import splitting
+from arith_seq2seq.data import question_set, splitting
 from arith_seq2seq.data.longer_sets import generate_longer
 from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.model import model_file
@@ -42,10 +41,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--trains-only", action="store_true",
+        "--trains-only",
+        action="store_true",
         help="collect only the tests marked `trains` that can run on this CPU (.ci/run's second run, under "
-             "ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2); the others are left out, not deselected, so "
-             "that the run ends with a plain 'N passed' line, and a selection of none is an error, never exit 5",
+        "ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2); the others are left out, not deselected, so "
+        "that the run ends with a plain 'N passed' line, and a selection of none is an error, never exit 5",
     )
 
 
@@ -56,13 +56,18 @@ def pytest_configure(config):
 def _skipped_here(item) -> bool:
     """Whether a skipif mark with a true condition (requires_bf16 on a CPU without the
     kernels) skips `item`."""
-    return any(mark.args and all(isinstance(c, bool) and c for c in mark.args) for mark in item.iter_markers("skipif"))
+    return any(
+        mark.args and all(isinstance(c, bool) and c for c in mark.args)
+        for mark in item.iter_markers("skipif")
+    )
 
 
 def pytest_collection_modifyitems(config, items):
     if not config.getoption("--trains-only"):
         return
-    items[:] = [item for item in items if item.get_closest_marker("trains") and not _skipped_here(item)]
+    items[:] = [
+        item for item in items if item.get_closest_marker("trains") and not _skipped_here(item)
+    ]
     if not items:
         raise pytest.UsageError("--trains-only: no test marked `trains` was collected")
 
@@ -71,27 +76,61 @@ def pytest_collection_modifyitems(config, items):
 # the project's defaults, for a much bigger run). Every key of every section is here,
 # since loading params needs them all. The reference's network and recipe are the repeat
 # section's; the other architectures' sections have the same recipe.
-_RECIPE = {"batch_size": 128, "max_epochs": 16, "lr": 0.01, "grad_clip": 0.0, "patience": 4, "precision": "32-true"}
+_RECIPE = {
+    "batch_size": 128,
+    "max_epochs": 16,
+    "lr": 0.01,
+    "grad_clip": 0.0,
+    "patience": 4,
+    "precision": "32-true",
+}
 REFERENCE = {
     "data": {
-        "digits": 3, "count": 50_000, "operation": "add", "sampling": "reference", "reverse": True, "seed": 1337,
-        "longer_digits": [4, 5], "longer_count": 2000,
+        "digits": 3,
+        "count": 50_000,
+        "operation": "add",
+        "sampling": "reference",
+        "reverse": True,
+        "seed": 1337,
+        "longer_digits": [4, 5],
+        "longer_count": 2000,
     },
     "split": {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 1337, "always_train_digits": 0},
     "model": {"arch": "repeat"},
     **{
-        arch: {"cell": "lstm", "hidden_size": 128, "layers": 1, "embedding_dim": 0, "reverse_answer": False, **_RECIPE}
+        arch: {
+            "cell": "lstm",
+            "hidden_size": 128,
+            "layers": 1,
+            "embedding_dim": 0,
+            "reverse_answer": False,
+            **_RECIPE,
+        }
         for arch in ("repeat", "seq2seq", "attention")
     },
     "aligned": {"hidden_size": 32, "layers": 2, "pair_dim": 16, **_RECIPE},
     "columns": {"hidden_size": 32, "layers": 2, "pair_dim": 16, **_RECIPE},
     "train": {
-        "weight_decay": 0.0, "seed": 1337, "min_stratum_share": 0.0, "show_samples": 10, "devices": 1,
-        "num_nodes": 1, "strategy": "auto", "accelerator": "cpu",
+        "weight_decay": 0.0,
+        "seed": 1337,
+        "min_stratum_share": 0.0,
+        "show_samples": 10,
+        "devices": 1,
+        "num_nodes": 1,
+        "strategy": "auto",
+        "accelerator": "cpu",
     },
-    "evaluate": {"max_errors": 1000, "batch_size": 1024, "space_questions": 1_000_000, "seed": 1337, "device": "auto"},
+    "evaluate": {
+        "max_errors": 1000,
+        "batch_size": 1024,
+        "space_questions": 1_000_000,
+        "seed": 1337,
+        "device": "auto",
+    },
 }
-assert list(REFERENCE) == list(SECTIONS) and all(sorted(REFERENCE[s]) == sorted(section_keys(s)) for s in SECTIONS)
+assert list(REFERENCE) == list(SECTIONS) and all(
+    sorted(REFERENCE[s]) == sorted(section_keys(s)) for s in SECTIONS
+)
 
 # Small enough to run in seconds, big enough that 2-digit addition is learnable (the
 # keys not given are REFERENCE's). Every architecture's section has the tiny recipe, the
@@ -100,8 +139,14 @@ assert list(REFERENCE) == list(SECTIONS) and all(sorted(REFERENCE[s]) == sorted(
 _TINY_RECIPE = {"batch_size": 64, "max_epochs": 2, "lr": 0.01, "patience": 2}
 TINY_PARAMS = {
     "data": {
-        "digits": 2, "count": 3000, "operation": "add", "sampling": "balanced", "reverse": True, "seed": 7,
-        "longer_digits": [3], "longer_count": 200,
+        "digits": 2,
+        "count": 3000,
+        "operation": "add",
+        "sampling": "balanced",
+        "reverse": True,
+        "seed": 7,
+        "longer_digits": [3],
+        "longer_count": 200,
     },
     "split": {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 7},
     "model": {"arch": "repeat"},
@@ -129,7 +174,10 @@ def _config(layers: list[dict], section: str, values: dict):
         arch = values.get("arch", merged("model")["arch"])
         net = NETS[arch]
         names = {f.name for f in fields(net)}
-        cls, merged_values = net, {**{k: v for k, v in merged(arch).items() if k in names}, "arch": arch, **values}
+        cls, merged_values = (
+            net,
+            {**{k: v for k, v in merged(arch).items() if k in names}, "arch": arch, **values},
+        )
     elif section == "train":
         # The train section with the recipe of `arch` (model.arch's by default).
         arch = values.pop("arch", merged("model")["arch"])
@@ -155,7 +203,10 @@ def tiny_config(section: str, **values):
 
 # The evaluate stage's outputs, by flag, as file names in an output folder.
 EVALUATE_OUTPUTS = {
-    "--metrics": "m.json", "--by-carries": "c.csv", "--by-digits": "d.csv", "--errors": "e.csv",
+    "--metrics": "m.json",
+    "--by-carries": "c.csv",
+    "--by-digits": "d.csv",
+    "--errors": "e.csv",
     "--space-map": "space.png",
 }
 
@@ -163,7 +214,9 @@ EVALUATE_OUTPUTS = {
 def write_params(path: Path, overrides: dict | None = None) -> Path:
     """A params.yaml of REFERENCE's keys, TINY_PARAMS's values, changed section by section
     by `overrides` (recipe keys in the architecture's section: {"repeat": {"lr": 0.02}})."""
-    params = {section: {**REFERENCE[section], **TINY_PARAMS.get(section, {})} for section in REFERENCE}
+    params = {
+        section: {**REFERENCE[section], **TINY_PARAMS.get(section, {})} for section in REFERENCE
+    }
     for section, values in (overrides or {}).items():
         params.setdefault(section, {}).update(values)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
@@ -188,16 +241,38 @@ def stage_command(name: str, *args) -> list[str]:
 def train_command(params: Path, split: dict, out: Path, *extra) -> list[str]:
     """The train stage on `split`'s train and val files, writing into the folder `out`."""
     return stage_command(
-        "train", "--params", params, "--train", split["train"], "--val", split["val"],
-        "--model", out / "model.pt", "--live-dir", out / "live", *extra,
+        "train",
+        "--params",
+        params,
+        "--train",
+        split["train"],
+        "--val",
+        split["val"],
+        "--model",
+        out / "model.pt",
+        "--live-dir",
+        out / "live",
+        *extra,
     )
 
 
 def evaluate_args(params: Path, model: Path, split: dict, out: Path) -> list:
     """The evaluate stage's arguments: `split`'s train, val, test and longer sets in,
     EVALUATE_OUTPUTS in the folder `out`."""
-    inputs = ["--params", params, "--model", model, "--train", split["train"], "--val", split["val"],
-              "--test", split["test"], "--longer-dir", split["longer"]]
+    inputs = [
+        "--params",
+        params,
+        "--model",
+        model,
+        "--train",
+        split["train"],
+        "--val",
+        split["val"],
+        "--test",
+        split["test"],
+        "--longer-dir",
+        split["longer"],
+    ]
     return inputs + [x for flag, name in EVALUATE_OUTPUTS.items() for x in (flag, out / name)]
 
 
@@ -262,16 +337,23 @@ def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Pa
 
 
 def tiny_split_paths(folder: Path) -> dict[str, Path]:
-    return {**{name: folder / f"{name}.npz" for name in ("train", "val", "test")}, "longer": folder / "longer"}
+    return {
+        **{name: folder / f"{name}.npz" for name in ("train", "val", "test")},
+        "longer": folder / "longer",
+    }
 
 
 def write_tiny_split(folder: Path) -> None:
     paths = tiny_split_paths(folder)
     qs = generate_questions(config("data", **TINY_PARAMS["data"]))
-    for part, name in zip(splitting.split(qs, config("split", **TINY_PARAMS["split"])), ("train", "val", "test")):
+    for part, name in zip(
+        splitting.split(qs, config("split", **TINY_PARAMS["split"])), ("train", "val", "test")
+    ):
         question_set.save(part, paths[name])
     paths["longer"].mkdir()
-    question_set.save_longer(generate_longer(config("data", **TINY_PARAMS["data"])), paths["longer"])
+    question_set.save_longer(
+        generate_longer(config("data", **TINY_PARAMS["data"])), paths["longer"]
+    )
 
 
 @pytest.fixture(scope="session")
@@ -280,7 +362,9 @@ def tiny_split(tmp_path_factory) -> dict[str, Path]:
     return tiny_split_paths(built_once(tmp_path_factory, "data", write_tiny_split))
 
 
-def train_tiny(split: dict[str, Path], folder: Path, model: dict | None = None, train: dict | None = None) -> Path:
+def train_tiny(
+    split: dict[str, Path], folder: Path, model: dict | None = None, train: dict | None = None
+) -> Path:
     """Train on the tiny split with TINY_PARAMS (overridden by `model`: arch= and network
     keys, `train`: train and recipe keys, the recipe that of the model's arch); save the model."""
     net = tiny_config("model", **(model or {}))
@@ -318,7 +402,10 @@ def one_digit(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_split, tmp_path_factory) -> Path:
     """A repeat-architecture model trained for two epochs on the tiny split (not accurate, but real)."""
-    return built_once(tmp_path_factory, "model", lambda folder: train_tiny(tiny_split, folder)) / "model.pt"
+    return (
+        built_once(tmp_path_factory, "model", lambda folder: train_tiny(tiny_split, folder))
+        / "model.pt"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -326,7 +413,7 @@ def reproduced(tmp_path_factory):
     """The tiny pipeline in a temporary git repository, reproduced by the real `dvc repro`
     and committed, once for the test run (tests/dvc_repo.py). No test changes it: each
     copies it (`repo` below, tests/test_experiments.py)."""
-    from .dvc_repo import Reproduced, Repo, outputs, reproduce
+    from .dvc_repo import Repo, Reproduced, outputs, reproduce
 
     def build(folder: Path) -> None:
         (folder / "ran.json").write_text(json.dumps(reproduce(folder / "repo").ran))

@@ -26,8 +26,10 @@ class Repo:
             # The stages must import the copy's library, so source edits take effect.
             "PYTHONPATH": str(path / "src"),
             "DVC_NO_ANALYTICS": "1",
-            "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-            "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+            "GIT_AUTHOR_NAME": "test",
+            "GIT_AUTHOR_EMAIL": "test@example.com",
+            "GIT_COMMITTER_NAME": "test",
+            "GIT_COMMITTER_EMAIL": "test@example.com",
             "NO_COLOR": "1",
         }
 
@@ -56,7 +58,8 @@ def tiny_repo(path: Path) -> Repo:
         shutil.copy(ROOT / name, path / name)
     for folder in ("stages", "src", ".dvc"):
         shutil.copytree(
-            ROOT / folder, path / folder,
+            ROOT / folder,
+            path / folder,
             ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "tmp", "cache"),
         )
     write_params(path / "params.yaml")
@@ -79,7 +82,9 @@ def outputs(repo: Repo) -> dict[str, bytes]:
 def cached_and_ran(repo: Repo) -> tuple[list[str], list[str]]:
     """Run `dvc repro`; return the stages restored from the run-cache and the stages that ran."""
     out = repo.run("dvc", "repro")
-    return re.findall(r"Stage '(\w+)' is cached - skipping run", out), re.findall(r"Running stage '(\w+)'", out)
+    return re.findall(r"Stage '(\w+)' is cached - skipping run", out), re.findall(
+        r"Running stage '(\w+)'", out
+    )
 
 
 @dataclass

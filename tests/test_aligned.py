@@ -45,7 +45,9 @@ def aligned(operation: str, digits: int = 3, reverse: bool = True) -> AlignedCol
 # --- questions and answers, written and read here -------------------------------------
 
 
-def ids_of(texts: list[str], width: int, fmt: QuestionFormat, reverse: bool = False) -> torch.Tensor:
+def ids_of(
+    texts: list[str], width: int, fmt: QuestionFormat, reverse: bool = False
+) -> torch.Tensor:
     """Character ids of `texts` in `fmt`'s vocabulary, right-padded to `width` (each row
     reversed with `reverse`, as reversed questions are written)."""
     chars = fmt.vocab.chars
@@ -100,14 +102,20 @@ def long_pairs(digits: int, count: int, seed: int) -> tuple[list[int], list[int]
     """Operands of exactly `digits` digits, and the edge pairs."""
     rng = np.random.default_rng(seed)
     edge_a, edge_b = edge_pairs(digits)
-    return [number(rng, digits) for _ in range(count)] + edge_a, [number(rng, digits) for _ in range(count)] + edge_b
+    return [number(rng, digits) for _ in range(count)] + edge_a, [
+        number(rng, digits) for _ in range(count)
+    ] + edge_b
 
 
 def exact_match(model: AlignedColumns, a: list[int], b: list[int], digits: int) -> float:
     fmt = model.spec.questions.with_digits(digits)
     with torch.no_grad():
         ids, _ = model.predict(questions(a, b, fmt), fmt.answer_width)
-    return float(np.mean([got == want for got, want in zip(texts_of(ids, fmt), expected(a, b, fmt.operation))]))
+    return float(
+        np.mean(
+            [got == want for got, want in zip(texts_of(ids, fmt), expected(a, b, fmt.operation))]
+        )
+    )
 
 
 def number_of(columns: torch.Tensor) -> list[int]:
@@ -128,7 +136,9 @@ def test_operands_and_targets_round_trip_questions_and_answers(operation, revers
     a, b = (list(map(str, x)) for x in mixed_pairs(digits, 60, seed=int(rng.integers(1000))))
     if digits <= fmt.max_digits:
         # The data files' encoder and the longer sets' (and predict's) write the same ids.
-        question, answer = question_and_answer_ids(np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), fmt)
+        question, answer = question_and_answer_ids(
+            np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), fmt
+        )
         assert np.array_equal(question, question_ids(a, b, fmt))
     else:
         qs = asked(a, b, fmt)
@@ -160,9 +170,17 @@ def test_column_steps_write_sums_and_differences_as_python_does(operation, place
     # A sum's digits; a difference's digits modulo 10**places with the last borrow set
     # exactly where a < b. Every column's carry is the one the column before wrote.
     rng = np.random.default_rng(places)
-    pairs = [(number(rng, int(rng.integers(1, places + 1))), number(rng, int(rng.integers(1, places + 1)))) for _ in range(200)]
+    pairs = [
+        (
+            number(rng, int(rng.integers(1, places + 1))),
+            number(rng, int(rng.integers(1, places + 1))),
+        )
+        for _ in range(200)
+    ]
     pairs += list(zip(*edge_pairs(places)))
-    digits = lambda values: torch.tensor([[v // 10**i % 10 for i in range(places + 1)] for v in values])  # noqa: E731
+    digits = lambda values: torch.tensor(
+        [[v // 10**i % 10 for i in range(places + 1)] for v in values]
+    )  # noqa: E731
     a, b = digits([x for x, _ in pairs]), digits([y for _, y in pairs])
     steps = column_steps(a, b, signed=operation == "sub")
     modulus = 10 ** (places + 1)
@@ -196,7 +214,11 @@ def test_a_step_right_on_all_200_inputs_answers_every_length_right(operation, di
     model = aligned(operation)
     model.step = TableStep(model.signed)
     assert model.wrong_steps() == 0
-    a, b = mixed_pairs(digits, 100, seed=digits) if digits == 3 else long_pairs(digits, 100, seed=digits)
+    a, b = (
+        mixed_pairs(digits, 100, seed=digits)
+        if digits == 3
+        else long_pairs(digits, 100, seed=digits)
+    )
     fmt = model.spec.questions.with_digits(digits)
     with torch.no_grad():
         ids, confidence = model.predict(questions(a, b, fmt), fmt.answer_width)
@@ -219,7 +241,9 @@ def takes(step: tuple[int, int, int], a: int, b: int, operation: str, places: in
     return False
 
 
-@pytest.mark.parametrize("operation, step", [("add", (9, 9, 1)), ("sub", (0, 0, 1)), ("sub", (3, 7, 0))])
+@pytest.mark.parametrize(
+    "operation, step", [("add", (9, 9, 1)), ("sub", (0, 0, 1)), ("sub", (3, 7, 0))]
+)
 def test_one_wrong_step_answers_exactly_the_questions_that_take_it_wrong(operation, step):
     model = aligned(operation)
     model.step = TableStep(model.signed, {step: 5})
@@ -250,8 +274,12 @@ def test_the_loss_of_exact_steps_is_zero_and_a_wrong_step_marks_its_questions(op
     model.step = TableStep(model.signed, {step: 5})
     _, pred = model.loss(question, answer)
     marked = [got != want for got, want in zip(texts_of(pred, fmt), expected(a, b, operation))]
-    wrong = [got != want for got, want in zip(texts_of(model.predict(question, fmt.answer_width)[0], fmt),
-                                              expected(a, b, operation))]
+    wrong = [
+        got != want
+        for got, want in zip(
+            texts_of(model.predict(question, fmt.answer_width)[0], fmt), expected(a, b, operation)
+        )
+    ]
     assert any(wrong) and all(m for m, w in zip(marked, wrong) if w)
 
 
@@ -261,7 +289,9 @@ def test_an_untrained_model_answers_questions_of_any_width(operation):
     assert model.reads_longer_input and model.any_length
     a, b = long_pairs(50, 40, seed=3)
     wide = model.spec.questions.with_digits(50)
-    ids, confidence = answering.answer_questions(model, questions(a, b, wide).numpy(), wide.answer_width)
+    ids, confidence = answering.answer_questions(
+        model, questions(a, b, wide).numpy(), wide.answer_width
+    )
     assert ids.shape == (len(a), wide.answer_width) == (len(a), 51)
     # A probability (a product of 51 columns' may round to 0 in float32).
     assert confidence.shape == (len(a),) and ((confidence >= 0) & (confidence <= 1)).all()
@@ -273,8 +303,11 @@ def test_an_untrained_model_answers_questions_of_any_width(operation):
 
 def test_an_aligned_model_of_multiplication_is_refused():
     # Said as the choice it is: the architecture, the operation, and the ones that answer it.
-    with pytest.raises(ConfigError, match=r"^model\.arch is aligned, which \w+ add and sub\b.*, not mul \(data\.operation\); "
-                                          r"for mul choose .*\brepeat\b.*\bseq2seq\b.*\battention\b.*\bcolumns$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^model\.arch is aligned, which \w+ add and sub\b.*, not mul \(data\.operation\); "
+        r"for mul choose .*\brepeat\b.*\bseq2seq\b.*\battention\b.*\bcolumns$",
+    ):
         build(ModelSpec(config("model", **ALIGNED), QuestionFormat("mul", 3, True)))
 
 
@@ -309,7 +342,9 @@ def train_aligned(operation: str, seed: int = 0) -> AlignedColumns:
             for _ in range(STEPS):
                 a = rng.integers(0, 10 ** rng.integers(1, 4, BATCH)).tolist()
                 b = rng.integers(0, 10 ** rng.integers(1, 4, BATCH)).tolist()
-                loss, _ = model.loss(questions(a, b, model.spec.questions), answers(a, b, model.spec.questions))
+                loss, _ = model.loss(
+                    questions(a, b, model.spec.questions), answers(a, b, model.spec.questions)
+                )
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -344,7 +379,9 @@ def aligned_model(tiny_split, tmp_path_factory):
 
 def write_wider_longer(folder) -> None:
     """Longer sets of 3, 10 and 20 digits for the tiny split's format."""
-    data = config("data", **{**TINY_PARAMS["data"], "longer_digits": [3, 10, 20], "longer_count": 200})
+    data = config(
+        "data", **{**TINY_PARAMS["data"], "longer_digits": [3, 10, 20], "longer_count": 200}
+    )
     question_set.save_longer(generate_longer(data), folder)
 
 
@@ -355,25 +392,32 @@ def wider_longer(tmp_path_factory):
     return folder
 
 
-def test_a_trained_aligned_model_is_scored_on_every_longer_set(aligned_model, tiny_split, wider_longer, tiny_model):
+def test_a_trained_aligned_model_is_scored_on_every_longer_set(
+    aligned_model, tiny_split, wider_longer, tiny_model
+):
     trained = model_file.load(aligned_model)
     assert isinstance(trained.model, AlignedColumns)
     assert 0 <= trained.info["best_val_exact_match"] <= 1
     scores = evaluate_longer(trained, aligned_model, tiny_split["longer"])
     assert sorted(scores) == ["chains_3", "digits_3"]
     wider = evaluate_longer(trained, aligned_model, wider_longer)
-    assert sorted(wider) == sorted(f"{kind}_{n}" for kind in ("chains", "digits") for n in (3, 10, 20))
+    assert sorted(wider) == sorted(
+        f"{kind}_{n}" for kind in ("chains", "digits") for n in (3, 10, 20)
+    )
     for name, value in {**scores, **wider}.items():
         assert isinstance(value, float) and 0 <= value <= 1, (name, value)
     # Each score is a rescoring of the set's questions at its own answer width.
     for name, value in wider.items():
         qs = question_set.load(wider_longer / f"{name}.npz")
-        predicted = answering.answer_questions(trained.model, qs.question, qs.format.answer_width)[0]
+        predicted = answering.answer_questions(trained.model, qs.question, qs.format.answer_width)[
+            0
+        ]
         assert value == pytest.approx(float((predicted == qs.answer).all(1).mean()), abs=1e-6), name
     # A repeat model cannot read them.
     repeat = model_file.load(tiny_model)
     assert evaluate_longer(repeat, tiny_model, tiny_split["longer"]) == {
-        "digits_3": NOT_APPLICABLE, "chains_3": NOT_APPLICABLE,
+        "digits_3": NOT_APPLICABLE,
+        "chains_3": NOT_APPLICABLE,
     }
 
 
@@ -385,13 +429,18 @@ def test_a_trained_aligned_model_is_scored_on_every_longer_set(aligned_model, ti
 FIT_AT_LEAST = {"val": 1.0, "digits_20": 1.0, "chains_20": 1.0}
 
 
-def fit_scores(split: dict, longer, folder, seed: int = TINY_PARAMS["train"]["seed"]) -> dict[str, float]:
+def fit_scores(
+    split: dict, longer, folder, seed: int = TINY_PARAMS["train"]["seed"]
+) -> dict[str, float]:
     """Validation exact match, wrong steps and the longer sets' scores of an aligned model
     trained by `fit` on `split` (the test below; bench/test_thresholds.py)."""
     path = train_tiny(split, folder, ALIGNED, {**ALIGNED_TRAIN, "seed": seed})
     trained = model_file.load(path)
-    return {"val": trained.info["best_val_exact_match"], "wrong_steps": trained.model.wrong_steps(),
-            **evaluate_longer(trained, path, longer)}
+    return {
+        "val": trained.info["best_val_exact_match"],
+        "wrong_steps": trained.model.wrong_steps(),
+        **evaluate_longer(trained, path, longer),
+    }
 
 
 @pytest.mark.trains
@@ -402,7 +451,9 @@ def test_fit_trains_2_digit_sums_that_carry_to_20_digits(tiny_split, wider_longe
     assert all(scores[name] >= floor for name, floor in FIT_AT_LEAST.items()), scores
 
 
-def test_predict_answers_long_questions_without_allow_longer(capsys, monkeypatch, aligned_model, tiny_model):
+def test_predict_answers_long_questions_without_allow_longer(
+    capsys, monkeypatch, aligned_model, tiny_model
+):
     huge = "1" * 60 + "+1"
     code, out, err = run(capsys, monkeypatch, "--model", aligned_model, huge)
     assert (code, err) == (0, [])
@@ -410,10 +461,19 @@ def test_predict_answers_long_questions_without_allow_longer(capsys, monkeypatch
     # What the model answers for those ids, read at 60 digits.
     trained = model_file.load(aligned_model)
     wide = trained.format.with_digits(60)
-    ids = answering.answer_questions(trained.model, question_ids(["1" * 60], ["1"], wide), wide.answer_width)[0]
+    ids = answering.answer_questions(
+        trained.model, question_ids(["1" * 60], ["1"], wide), wide.answer_width
+    )[0]
     assert out == [wide.vocab.decode(ids)[0].strip()]
     # Long and short questions together, from stdin: one answer each.
-    code, out, err = run(capsys, monkeypatch, "--model", aligned_model, "--confidence", stdin=f"{huge}\n12+34\n{'9' * 200}+1\n")
+    code, out, err = run(
+        capsys,
+        monkeypatch,
+        "--model",
+        aligned_model,
+        "--confidence",
+        stdin=f"{huge}\n12+34\n{'9' * 200}+1\n",
+    )
     assert (code, err) == (0, []) and len(out) == 3
     for line in out:
         text, confidence = line.split("\t")

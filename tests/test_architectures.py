@@ -8,9 +8,9 @@ from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
 from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.model import ARCHITECTURES, ModelSpec, answering, build
 from arith_seq2seq.model.base import IGNORE, reverse_before_padding
+from arith_seq2seq.model.seq2seq import teacher_forcing, until_end
 from arith_seq2seq.pipeline.errors import ConfigError
 from arith_seq2seq.pipeline.params import CELLS, NETS, section_keys
-from arith_seq2seq.model.seq2seq import teacher_forcing, until_end
 
 from .conftest import config
 
@@ -26,7 +26,10 @@ def operation_of(arch: str) -> str:
 def spec(arch="repeat", cell="lstm", **kw):
     """A 3-digit model's spec; cell None for an architecture without one (`columns`)."""
     kw = {"cell": cell, **kw} if cell else kw
-    return ModelSpec(config("model", **{"arch": arch, "hidden_size": 32, **kw}), QuestionFormat(operation_of(arch), 3, True))
+    return ModelSpec(
+        config("model", **{"arch": arch, "hidden_size": 32, **kw}),
+        QuestionFormat(operation_of(arch), 3, True),
+    )
 
 
 def questions(operation: str):
@@ -58,7 +61,11 @@ def test_until_end_pads_everything_from_the_end_token():
 
 
 # Every cell for the architectures that have one (`aligned` and `columns` have none: cell None).
-ARCH_CELLS = [(arch, cell) for arch in sorted(ARCHITECTURES) for cell in (CELLS if "cell" in section_keys(arch) else [None])]
+ARCH_CELLS = [
+    (arch, cell)
+    for arch in sorted(ARCHITECTURES)
+    for cell in (CELLS if "cell" in section_keys(arch) else [None])
+]
 
 
 # The bound of the test below: the loss falls by more than 5% in 15 steps. Over seeds 0
@@ -76,7 +83,11 @@ def few_steps_losses(arch: str, cell: str | None, batch, seed: int = 0):
     torch.manual_seed(seed)
     question, answer = batch if operation_of(arch) == "add" else questions(operation_of(arch))
     # The character architectures' own keys (the digit-column ones have none of them).
-    own = {"layers": 2 if cell == "gru" else 1, "embedding_dim": 8 if cell == "rnn" else 0} if arch in ("repeat", "seq2seq", "attention") else {}
+    own = (
+        {"layers": 2 if cell == "gru" else 1, "embedding_dim": 8 if cell == "rnn" else 0}
+        if arch in ("repeat", "seq2seq", "attention")
+        else {}
+    )
     model = build(spec(arch, cell, **own))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     losses = []
@@ -134,17 +145,30 @@ def test_greedy_decoding_stops_at_the_end_token_and_matches_step_by_step(arch, b
 
 def test_only_encoder_decoders_answer_longer_questions():
     assert not ARCHITECTURES["repeat"].reads_longer_input
-    assert ARCHITECTURES["seq2seq"].reads_longer_input and ARCHITECTURES["attention"].reads_longer_input
+    assert (
+        ARCHITECTURES["seq2seq"].reads_longer_input
+        and ARCHITECTURES["attention"].reads_longer_input
+    )
     question = torch.zeros(2, 9, dtype=torch.long) + VOCAB.ids("1")[0]
-    with pytest.raises(ValueError, match="the repeat architecture answers with exactly 4 characters"):
+    with pytest.raises(
+        ValueError, match="the repeat architecture answers with exactly 4 characters"
+    ):
         answering.answer_questions(build(spec("repeat")), question.numpy(), 5)
     ids, _ = build(spec("attention")).predict(question, 5)
     assert ids.shape == (2, 5)
 
 
 def test_unknown_arch_names_the_choices():
-    with pytest.raises(ConfigError, match="model.arch is 'transformer'; choose one of repeat, seq2seq, attention, aligned, columns"):
-        build(ModelSpec(dataclasses.replace(config("model"), arch="transformer"), QuestionFormat("add", 3, True)))
+    with pytest.raises(
+        ConfigError,
+        match="model.arch is 'transformer'; choose one of repeat, seq2seq, attention, aligned, columns",
+    ):
+        build(
+            ModelSpec(
+                dataclasses.replace(config("model"), arch="transformer"),
+                QuestionFormat("add", 3, True),
+            )
+        )
 
 
 def test_one_hot_reference_size_matches_keras_parameter_count():
@@ -169,9 +193,16 @@ def test_repeat_loss_predictions_are_its_answers_so_validation_need_not_decode_t
 def test_reverse_before_padding_turns_each_answer_around_and_back():
     pad = VOCAB.pad_id
     one, two, three, four = (VOCAB.chars.index(c) for c in "1234")
-    ids = torch.tensor([[two, four, three, pad], [one, two, three, four], [four, pad, pad, pad], [pad] * 4])
+    ids = torch.tensor(
+        [[two, four, three, pad], [one, two, three, four], [four, pad, pad, pad], [pad] * 4]
+    )
     turned = reverse_before_padding(ids, pad)
-    assert turned.tolist() == [[three, four, two, pad], [four, three, two, one], [four, pad, pad, pad], [pad] * 4]
+    assert turned.tolist() == [
+        [three, four, two, pad],
+        [four, three, two, one],
+        [four, pad, pad, pad],
+        [pad] * 4,
+    ]
     assert torch.equal(reverse_before_padding(turned, pad), ids)
 
 

@@ -22,12 +22,23 @@ import torch
 from arith_seq2seq.cli import main as cli_main
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.questions import generate_questions
-from .conftest import config, TINY_PARAMS, evaluate_args, rewrite_npz, run_stage, run_stage_in_process, write_params
+
+from .conftest import (
+    TINY_PARAMS,
+    config,
+    evaluate_args,
+    rewrite_npz,
+    run_stage,
+    run_stage_in_process,
+    write_params,
+)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` (hidden ones too) and its bytes."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def assert_refused(result, *fragments: str) -> str:
@@ -50,8 +61,12 @@ DAMAGES = {
     "wrong dtype": lambda p: rewrite_npz(p, question=np.load(p)["question"].astype(np.int32)),
     "wrong metadata": lambda p: rewrite_npz(p, reverse=np.str_("no")),
     "wrong shape": lambda p: rewrite_npz(p, answer=np.load(p)["answer"][:, :2]),
-    "ids outside the vocabulary": lambda p: rewrite_npz(p, question=np.full_like(np.load(p)["question"], 14)),
+    "ids outside the vocabulary": lambda p: rewrite_npz(
+        p, question=np.full_like(np.load(p)["question"], 14)
+    ),
 }
+
+
 def claim_a_huge_array(path: Path) -> None:
     """Rewrite the .npz with array 'a''s header claiming 10**13 rows (80 TB), data unchanged:
     numpy allocates what a header claims before it reads."""
@@ -61,10 +76,16 @@ def claim_a_huge_array(path: Path) -> None:
     with io.BytesIO(data) as stream:
         np.lib.format.read_magic(stream)
         shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-        body = data[stream.tell():]
+        body = data[stream.tell() :]
     header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(dtype),
-                                                  "fortran_order": fortran, "shape": (10**13,)})
+    np.lib.format.write_array_header_1_0(
+        header,
+        {
+            "descr": np.lib.format.dtype_to_descr(dtype),
+            "fortran_order": fortran,
+            "shape": (10**13,),
+        },
+    )
     members["a.npy"] = header.getvalue() + body
     with zipfile.ZipFile(path, "w") as archive:
         for name, content in members.items():
@@ -83,9 +104,11 @@ def claim_in_the_directory_too(path: Path) -> None:
     with io.BytesIO(members["a.npy"]) as stream:
         np.lib.format.read_magic(stream)
         np.lib.format.read_array_header_1_0(stream)
-        body = members["a.npy"][stream.tell():]
+        body = members["a.npy"][stream.tell() :]
     header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<i8", "fortran_order": False, "shape": (2**28,)})
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<i8", "fortran_order": False, "shape": (2**28,)}
+    )
     members["a.npy"] = header.getvalue() + body
     with zipfile.ZipFile(path, "w") as archive:
         for name, content in members.items():
@@ -93,16 +116,18 @@ def claim_in_the_directory_too(path: Path) -> None:
     # The central directory's uncompressed size of a.npy (offset 24 of its entry).
     data = bytearray(path.read_bytes())
     entry = data.index(b"PK\x01\x02")
-    while not data[entry + 46: entry + 46 + 5] == b"a.npy":
+    while not data[entry + 46 : entry + 46 + 5] == b"a.npy":
         entry = data.index(b"PK\x01\x02", entry + 4)
-    data[entry + 24: entry + 28] = (len(header.getvalue()) + 8 * 2**28).to_bytes(4, "little")
+    data[entry + 24 : entry + 28] = (len(header.getvalue()) + 8 * 2**28).to_bytes(4, "little")
     path.write_bytes(bytes(data))
 
 
 DAMAGES["huge directory claim"] = claim_in_the_directory_too
 # A 2.9 MB deflate bomb grew to 3 GB before its shape was refused.
-DAMAGES["compressed"] = lambda p: np.savez_compressed(p.with_suffix(".tmp.npz"), **dict(np.load(p))) or (
-    p.with_suffix(".tmp.npz").replace(p))
+DAMAGES["compressed"] = lambda p: (
+    np.savez_compressed(p.with_suffix(".tmp.npz"), **dict(np.load(p)))
+    or (p.with_suffix(".tmp.npz").replace(p))
+)
 
 
 def add_a_member(path: Path) -> None:
@@ -136,18 +161,31 @@ def split_outputs(tmp_path_factory):
     """A questions file and the split of it that the split stage wrote."""
     folder = tmp_path_factory.mktemp("split")
     params = write_params(folder / "params.yaml")
-    question_set.save(generate_questions(config("data", **TINY_PARAMS["data"])), folder / "questions.npz")
+    question_set.save(
+        generate_questions(config("data", **TINY_PARAMS["data"])), folder / "questions.npz"
+    )
     out = folder / "out"
     result = run_stage(
-        "split", "--params", params, "--questions", folder / "questions.npz",
-        "--train", out / "train.npz", "--val", out / "val.npz", "--test", out / "test.npz",
+        "split",
+        "--params",
+        params,
+        "--questions",
+        folder / "questions.npz",
+        "--train",
+        out / "train.npz",
+        "--val",
+        out / "val.npz",
+        "--test",
+        out / "test.npz",
     )
     assert result.returncode == 0, result.stderr
     return folder
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
-def test_split_refuses_a_damaged_questions_file_and_keeps_its_outputs(tmp_path, split_outputs, damage):
+def test_split_refuses_a_damaged_questions_file_and_keeps_its_outputs(
+    tmp_path, split_outputs, damage
+):
     shutil.copytree(split_outputs, tmp_path, dirs_exist_ok=True)
     questions, out = tmp_path / "questions.npz", tmp_path / "out"
     DAMAGES[damage](questions)
@@ -155,15 +193,29 @@ def test_split_refuses_a_damaged_questions_file_and_keeps_its_outputs(tmp_path, 
     # One of them in a real process of its own, as `dvc repro` runs it.
     runner = run_stage if damage == "truncated" else run_stage_in_process
     result = runner(
-        "split", "--params", tmp_path / "params.yaml", "--questions", questions,
-        "--train", out / "train.npz", "--val", out / "val.npz", "--test", out / "test.npz",
+        "split",
+        "--params",
+        tmp_path / "params.yaml",
+        "--questions",
+        questions,
+        "--train",
+        out / "train.npz",
+        "--val",
+        out / "val.npz",
+        "--test",
+        out / "test.npz",
     )
     assert_refused(result, f"error: {questions}: ", WHAT[damage])
     assert snapshot(out) == before
 
 
 def run_evaluate(folder: Path, model: Path, test: Path, longer: Path, runner=run_stage_in_process):
-    split = {"train": folder / "train.npz", "val": folder / "val.npz", "test": test, "longer": longer}
+    split = {
+        "train": folder / "train.npz",
+        "val": folder / "val.npz",
+        "test": test,
+        "longer": longer,
+    }
     return runner("evaluate", *evaluate_args(folder / "params.yaml", model, split, folder / "out"))
 
 
@@ -176,7 +228,9 @@ def evaluated(tmp_path_factory, tiny_split, tiny_model):
     for name in ("train", "val", "test"):
         shutil.copy(tiny_split[name], folder / f"{name}.npz")
     shutil.copytree(tiny_split["longer"], folder / "longer")
-    result = run_evaluate(folder, folder / "model.pt", folder / "test.npz", folder / "longer", runner=run_stage)
+    result = run_evaluate(
+        folder, folder / "model.pt", folder / "test.npz", folder / "longer", runner=run_stage
+    )
     assert result.returncode == 0, result.stderr
     return folder
 
@@ -210,9 +264,14 @@ def _other_test_set(folder: Path, operation: str) -> Path:
 def test_evaluate_refuses_a_test_set_of_another_operation(evaluation):
     folder, before = evaluation
     test = _other_test_set(folder, "sub")
-    assert question_set.load(test).question.shape[1:] == question_set.load(folder / "test.npz").question.shape[1:]
+    assert (
+        question_set.load(test).question.shape[1:]
+        == question_set.load(folder / "test.npz").question.shape[1:]
+    )
     result = run_evaluate(folder, folder / "model.pt", test, folder / "longer", runner=run_stage)
-    line = assert_refused(result, str(folder / "model.pt"), str(test), "add questions", "sub questions")
+    line = assert_refused(
+        result, str(folder / "model.pt"), str(test), "add questions", "sub questions"
+    )
     assert "' $+0123456789^'" in line and "' $-0123456789^'" in line
     assert snapshot(folder / "out") == before
 
@@ -225,7 +284,9 @@ def test_evaluate_refuses_a_test_set_with_other_vocabulary_characters(evaluation
     rewrite_npz(test, vocab=np.str_(" $+9876543210^"))
     result = run_evaluate(folder, folder / "model.pt", test, folder / "longer")
     # Refused as it is read: no file this project writes has another vocabulary.
-    assert_refused(result, str(test), "'vocab' is ' $+9876543210^', not the add vocabulary ' $+0123456789^'")
+    assert_refused(
+        result, str(test), "'vocab' is ' $+9876543210^', not the add vocabulary ' $+0123456789^'"
+    )
     assert snapshot(folder / "out") == before
 
 
@@ -234,13 +295,18 @@ def test_evaluate_refuses_damaged_or_foreign_longer_sets(evaluation):
     longer = folder / "longer" / "digits_3.npz"
     good = longer.read_bytes()
     longer.write_bytes(good[:300])
-    assert_refused(run_evaluate(folder, folder / "model.pt", folder / "test.npz", folder / "longer"),
-                   f"error: {longer}: not a readable .npz file")
+    assert_refused(
+        run_evaluate(folder, folder / "model.pt", folder / "test.npz", folder / "longer"),
+        f"error: {longer}: not a readable .npz file",
+    )
     assert snapshot(folder / "out") == before
     longer.write_bytes(good)
     rewrite_npz(longer, operation=np.str_("sub"), vocab=np.str_(" $-0123456789^"))
-    assert_refused(run_evaluate(folder, folder / "model.pt", folder / "test.npz", folder / "longer"),
-                   str(longer), "sub questions")
+    assert_refused(
+        run_evaluate(folder, folder / "model.pt", folder / "test.npz", folder / "longer"),
+        str(longer),
+        "sub questions",
+    )
     assert snapshot(folder / "out") == before
 
 
@@ -261,8 +327,14 @@ def _model_with(tiny_model: Path, path: Path, **changes) -> Path:
 
 
 BROKEN_MODELS = {
-    "truncated": (lambda src, dst: dst.write_bytes(src.read_bytes()[:2000]), "not a readable model file"),
-    "foreign": (lambda src, dst: torch.save({"weights": torch.zeros(3)}, dst), "not an arith-seq2seq model file"),
+    "truncated": (
+        lambda src, dst: dst.write_bytes(src.read_bytes()[:2000]),
+        "not a readable model file",
+    ),
+    "foreign": (
+        lambda src, dst: torch.save({"weights": torch.zeros(3)}, dst),
+        "not an arith-seq2seq model file",
+    ),
     "other vocabulary characters": (
         lambda src, dst: _model_with(src, dst, vocab=" $+9876543210^"),
         "model file has vocabulary ' $+9876543210^', not the add vocabulary ' $+0123456789^'",
@@ -283,12 +355,18 @@ BROKEN_MODELS = {
     ),
     # Beyond params.yaml's bounds: 22 s and 5.6 GB for 10**8 layers before it failed.
     "layers beyond the bound": (
-        lambda src, dst: _model_with(src, dst, model_config={**torch.load(src, weights_only=True)["model_config"],
-                                                             "layers": 10**8}),
+        lambda src, dst: _model_with(
+            src,
+            dst,
+            model_config={**torch.load(src, weights_only=True)["model_config"], "layers": 10**8},
+        ),
         "repeat.layers must be at most 16, got 100000000",
     ),
     # A ValueError traceback.
-    "info not a mapping": (lambda src, dst: _model_with(src, dst, info="x"), "model file's info is a str, not a mapping"),
+    "info not a mapping": (
+        lambda src, dst: _model_with(src, dst, info="x"),
+        "model file's info is a str, not a mapping",
+    ),
 }
 
 
@@ -321,7 +399,8 @@ def test_predict_command_exits_2_on_a_model_file_of_another_vocabulary(tmp_path,
     model = _model_with(tiny_model, tmp_path / "model.pt", vocab=" $+9876543210^")
     result = subprocess.run(
         [sys.executable, "-m", "arith_seq2seq.cli", "predict", "--model", str(model), "12+34"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.stdout == ""
     assert_refused(result, f"error: {model}: model file has vocabulary")

@@ -37,7 +37,9 @@ def test_reference_generator_makes_distinct_correct_padded_questions():
 
 def test_generation_benchmark_runs(tmp_path):
     run = _load("run")
-    sizes = run.Sizes(ref_small=200, ref_large=300, ref_large_digits=4, ref_repeats=(1, 1), ours_repeats=1)
+    sizes = run.Sizes(
+        ref_small=200, ref_large=300, ref_large_digits=4, ref_repeats=(1, 1), ours_repeats=1
+    )
     bench = run.Bench(sizes, quick=True, workdir=tmp_path, model=None)
     details = run.bench_generate(bench)
     assert details["200x3"]["reference"]["rows"] == details["200x3"]["ours"]["rows"] == 200
@@ -85,19 +87,42 @@ def test_cpu_matrix_judges_each_cell_by_the_promise():
     assert matrix.verdict(cell) == ["strata below 99.99%: 1+3"]
     assert matrix.verdict({**cell, "by_digits": {"3+3": 5}}) == []
     assert matrix.verdict({"errors": 21, "short_errors": 1, "by_digits": {"1+1": 1}}) == [
-        "21 wrong > 20", "1 short wrong", "strata below 99.99%: 1+1"]
+        "21 wrong > 20",
+        "1 short wrong",
+        "strata below 99.99%: 1+1",
+    ]
     cells = [
         {"errors": 3, "short_errors": 0, "precision": "bf16-mixed", "seconds": 50.0, "broken": []},
         {"errors": 9, "short_errors": 0, "precision": "32-true", "seconds": 80.0, "broken": []},
-        {"errors": 30, "short_errors": 0, "precision": "32-true", "seconds": 85.0, "broken": ["30 wrong > 20"]},
+        {
+            "errors": 30,
+            "short_errors": 0,
+            "precision": "32-true",
+            "seconds": 85.0,
+            "broken": ["30 wrong > 20"],
+        },
     ]
     assert matrix.summary(cells) == {
-        "errors": [3, 30], "short_errors_max": 0, "cells": 3, "cells_kept": 2,
+        "errors": [3, 30],
+        "short_errors_max": 0,
+        "cells": 3,
+        "cells_kept": 2,
         "seconds": {"32-true": [80.0, 85.0], "bf16-mixed": [50.0, 50.0]},
     }
-    row = {"cpu": "avx2", "seed": 1, "precision": "32-true", "errors": 30, "short_errors": 0,
-           "worst": {"digits": "3+3", "exact_match": 0.99997}, "seconds": 85.0, "broken": ["30 wrong > 20"]}
-    assert matrix.table([row]).splitlines()[-1] == "| avx2 | 1 | 32-true | 30 | 0 | 3+3 99.9970% | 85 | 30 wrong > 20 |"
+    row = {
+        "cpu": "avx2",
+        "seed": 1,
+        "precision": "32-true",
+        "errors": 30,
+        "short_errors": 0,
+        "worst": {"digits": "3+3", "exact_match": 0.99997},
+        "seconds": 85.0,
+        "broken": ["30 wrong > 20"],
+    }
+    assert (
+        matrix.table([row]).splitlines()[-1]
+        == "| avx2 | 1 | 32-true | 30 | 0 | 3+3 99.9970% | 85 | 30 wrong > 20 |"
+    )
 
 
 def test_the_training_tests_bounds_are_the_ones_the_bench_measured_and_they_hold():

@@ -10,11 +10,16 @@ from arith_seq2seq.pipeline.errors import DataFileError
 
 def test_model_file_rebuilds_the_same_model(tiny_model, tiny_split):
     trained = model_file.load(tiny_model)
-    assert trained.format == QuestionFormat("add", 2, True) and trained.format.vocab.chars == " $+0123456789^"
+    assert (
+        trained.format == QuestionFormat("add", 2, True)
+        and trained.format.vocab.chars == " $+0123456789^"
+    )
     assert trained.model.spec.config.arch == "repeat"
     test = question_set.load(tiny_split["test"])
     first, confidence = answering.answer_questions(trained.model, test.question)
-    again, _ = answering.answer_questions(model_file.load(tiny_model).model, test.question, batch_size=7)
+    again, _ = answering.answer_questions(
+        model_file.load(tiny_model).model, test.question, batch_size=7
+    )
     np.testing.assert_array_equal(first, again)
     assert first.shape == test.answer.shape and confidence.shape == (len(test),)
 
@@ -26,7 +31,11 @@ def test_missing_corrupt_and_foreign_model_files(tmp_path, tiny_model):
     truncated.write_bytes(tiny_model.read_bytes()[:1000])
     with pytest.raises(DataFileError, match="not a readable model file"):
         model_file.load(truncated)
-    for name, content in [("empty.pt", b""), ("text.pt", b"hello"), ("noise.pt", bytes(range(256)) * 8)]:
+    for name, content in [
+        ("empty.pt", b""),
+        ("text.pt", b"hello"),
+        ("noise.pt", bytes(range(256)) * 8),
+    ]:
         broken = tmp_path / name
         broken.write_bytes(content)
         with pytest.raises(DataFileError, match="not a readable model file") as info:
@@ -60,13 +69,21 @@ def test_the_model_file_is_format_3_and_stores_the_network_of_its_arch(tmp_path,
     payload = torch.load(tiny_model, weights_only=True)
     assert payload["format"] == model_file.FORMAT == "arith-seq2seq/model/4"
     config = payload["model_config"]
-    assert (config["arch"], config["cell"], config["hidden_size"], config["layers"], config["embedding_dim"]) == (
-        "repeat", "lstm", 64, 1, 0)
+    assert (
+        config["arch"],
+        config["cell"],
+        config["hidden_size"],
+        config["layers"],
+        config["embedding_dim"],
+    ) == ("repeat", "lstm", 64, 1, 0)
     assert "decoder_layers" not in config
     # A file of the earlier format (it stored decoder_layers) is refused with one line.
     old = tmp_path / "old.pt"
     torch.save({**payload, "format": "arith-seq2seq/model/2"}, old)
-    with pytest.raises(DataFileError, match=r"not an arith-seq2seq model file \(expected format 'arith-seq2seq/model/4'\)"):
+    with pytest.raises(
+        DataFileError,
+        match=r"not an arith-seq2seq model file \(expected format 'arith-seq2seq/model/4'\)",
+    ):
         model_file.load(old)
     # An architecture this code does not know.
     unknown = tmp_path / "unknown.pt"
@@ -89,6 +106,11 @@ def test_a_digit_column_model_file_rebuilds_the_same_model(tmp_path, arch, opera
     model_file.save(path, TrainedModel(model=model, info={}))
     loaded = model_file.load(path)
     assert loaded.model.config == model.config == config(arch)
-    assert set(torch.load(path, weights_only=True)["model_config"]) >= {f for f in vars(model.config)}
+    assert set(torch.load(path, weights_only=True)["model_config"]) >= {
+        f for f in vars(model.config)
+    }
     qs = generate_questions(config("data", operation=operation, count=200, seed=1))
-    np.testing.assert_array_equal(answering.answer_questions(loaded.model, qs.question)[0], answering.answer_questions(model, qs.question)[0])
+    np.testing.assert_array_equal(
+        answering.answer_questions(loaded.model, qs.question)[0],
+        answering.answer_questions(model, qs.question)[0],
+    )

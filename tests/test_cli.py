@@ -37,7 +37,10 @@ def run(capsys, monkeypatch, *args, stdin=None):
 @pytest.fixture(scope="module")
 def attention_model(tiny_split, tmp_path_factory):
     return train_tiny(
-        tiny_split, tmp_path_factory.mktemp("attention"), {"arch": "attention", "hidden_size": 32}, {"max_epochs": 1}
+        tiny_split,
+        tmp_path_factory.mktemp("attention"),
+        {"arch": "attention", "hidden_size": 32},
+        {"max_epochs": 1},
     )
 
 
@@ -49,7 +52,10 @@ def test_answers_match_the_model_used_directly(capsys, monkeypatch, tiny_model, 
     trained = model_file.load(tiny_model)
     vocab = test.format.vocab
     questions = readable_questions(test.question[:50], test.format)
-    expected = [s.strip() for s in vocab.decode(answering.answer_questions(trained.model, test.question[:50])[0])]
+    expected = [
+        s.strip()
+        for s in vocab.decode(answering.answer_questions(trained.model, test.question[:50])[0])
+    ]
     code, out, err = run(capsys, monkeypatch, "--model", tiny_model, *questions)
     assert (code, err) == (0, [])
     assert out == expected
@@ -73,30 +79,46 @@ def test_stdin_bad_lines_get_a_message_and_the_rest_are_answered(capsys, monkeyp
     ]
 
 
-def test_longer_questions_need_an_architecture_that_reads_them(capsys, monkeypatch, tiny_model, attention_model):
+def test_longer_questions_need_an_architecture_that_reads_them(
+    capsys, monkeypatch, tiny_model, attention_model
+):
     for flags in (["--allow-longer"], []):
         code, out, err = run(capsys, monkeypatch, "--model", tiny_model, *flags, "123+4")
         assert code == 1 and out == []
         # Without the flag too: suggesting --allow-longer for a model that cannot use it misled.
-        assert err == ["error: question 1: '123+4': operands of 3 digits, but this model was trained on at most 2, "
-                       "and the repeat architecture cannot read longer ones (model.arch aligned can)"]
-    code, out, err = run(capsys, monkeypatch, "--model", attention_model, "--allow-longer", "123+4", "5+6")
+        assert err == [
+            "error: question 1: '123+4': operands of 3 digits, but this model was trained on at most 2, "
+            "and the repeat architecture cannot read longer ones (model.arch aligned can)"
+        ]
+    code, out, err = run(
+        capsys, monkeypatch, "--model", attention_model, "--allow-longer", "123+4", "5+6"
+    )
     assert (code, err) == (0, []) and len(out) == 2
     huge = "1" * 30 + "+1"
-    code, out, err = run(capsys, monkeypatch, "--model", attention_model, "--allow-longer", huge, "5+6")
+    code, out, err = run(
+        capsys, monkeypatch, "--model", attention_model, "--allow-longer", huge, "5+6"
+    )
     assert code == 1 and len(out) == 1
-    assert err == [f"error: question 1: '{huge}': operands of 30 digits; answers are exact up to 18 digits"]
+    assert err == [
+        f"error: question 1: '{huge}': operands of 30 digits; answers are exact up to 18 digits"
+    ]
     # --allow-longer is suggested only where it would help: not past the exact limit.
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, huge)
-    assert err == [f"error: question 1: '{huge}': operands of 30 digits; answers are exact up to 18 digits"]
+    assert err == [
+        f"error: question 1: '{huge}': operands of 30 digits; answers are exact up to 18 digits"
+    ]
     longest = "1" * 18 + "+1"
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, longest)
-    assert err == [f"error: question 1: '{longest}': operands of 18 digits, but this model was trained on at most 2; pass --allow-longer to try anyway"]
+    assert err == [
+        f"error: question 1: '{longest}': operands of 18 digits, but this model was trained on at most 2; pass --allow-longer to try anyway"
+    ]
     # Far past what Python converts to int by default: still one clear line.
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, "9" * 2000 + "+1")
     assert code == 1 and err[0].endswith("operands of 2,000 digits; predict takes at most 1,000")
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, "9" * 1000 + "+1")
-    assert code == 1 and err[0].endswith("operands of 1000 digits; answers are exact up to 18 digits")
+    assert code == 1 and err[0].endswith(
+        "operands of 1000 digits; answers are exact up to 18 digits"
+    )
 
 
 def test_a_huge_bad_line_is_quoted_in_part(capsys, monkeypatch, tiny_model):
@@ -108,10 +130,16 @@ def test_a_huge_bad_line_is_quoted_in_part(capsys, monkeypatch, tiny_model):
         f"error: line 1: '{'1' * 80}'... (2,003 characters) is not a question like 12+34 (digits, +, digits)"
     ]
     code, out, err = run(capsys, monkeypatch, "--model", tiny_model, "9" * 1000 + "+1")
-    assert len(err) == 1 and len(err[0]) < 300 and "(1,002 characters): operands of 1000 digits" in err[0]
+    assert (
+        len(err) == 1
+        and len(err[0]) < 300
+        and "(1,002 characters): operands of 1000 digits" in err[0]
+    )
 
 
-def test_a_line_longer_than_a_question_is_refused_unread_and_the_rest_answered(capsys, monkeypatch, tiny_model):
+def test_a_line_longer_than_a_question_is_refused_unread_and_the_rest_answered(
+    capsys, monkeypatch, tiny_model
+):
     # Before: held whole (`predict < /dev/zero` grew to 2.5 GB, then a MemoryError
     # traceback); a 100,000-digit product was an allocation traceback for its whole batch.
     too_long = "error: line {}: {:,} characters; a question is at most 2,064 (operands of up to 1,000 digits)"
@@ -120,12 +148,20 @@ def test_a_line_longer_than_a_question_is_refused_unread_and_the_rest_answered(c
     assert code == 1 and len(out) == 1
     assert err == [too_long.format(1, 100_002), too_long.format(3, 3_000_000)]
     code, out, err = run(capsys, monkeypatch, "--model", tiny_model, "1" * 3000 + "+1", "1+2")
-    assert (code, len(out), err) == (1, 1, ["error: question 1: 3,002 characters; a question is at most 2,064 "
-                                            "(operands of up to 1,000 digits)"])
+    assert (code, len(out), err) == (
+        1,
+        1,
+        [
+            "error: question 1: 3,002 characters; a question is at most 2,064 "
+            "(operands of up to 1,000 digits)"
+        ],
+    )
 
 
 def test_negative_and_non_ascii_operands_are_refused(capsys, monkeypatch, tiny_model):
-    code, out, err = run(capsys, monkeypatch, "--model", tiny_model, "--", "-5+3", "１２+３", "12+3")
+    code, out, err = run(
+        capsys, monkeypatch, "--model", tiny_model, "--", "-5+3", "１２+３", "12+3"
+    )
     assert code == 1 and len(out) == 1
     assert err == [
         "error: question 1: '-5+3': negative operands are not supported",
@@ -136,19 +172,28 @@ def test_negative_and_non_ascii_operands_are_refused(capsys, monkeypatch, tiny_m
 def test_a_missing_or_broken_model_exits_2(capsys, monkeypatch, tmp_path):
     code, out, err = run(capsys, monkeypatch, "--model", tmp_path / "none.pt", "1+2")
     assert (code, out) == (2, [])
-    assert err == [f"error: {tmp_path / 'none.pt'}: no such model file; run `dvc repro` to train one"]
+    assert err == [
+        f"error: {tmp_path / 'none.pt'}: no such model file; run `dvc repro` to train one"
+    ]
     code, out, err = run(capsys, monkeypatch, "--model", tmp_path, "1+2")
-    assert (code, err) == (2, [f"error: {tmp_path} is a folder; --model takes a model file such as data/model.pt"])
+    assert (code, err) == (
+        2,
+        [f"error: {tmp_path} is a folder; --model takes a model file such as data/model.pt"],
+    )
 
 
-@pytest.mark.parametrize("content", ["", "stages: {}", "stages:\n  train:\n    cmd: x\n", "stages: [unclosed"])
+@pytest.mark.parametrize(
+    "content", ["", "stages: {}", "stages:\n  train:\n    cmd: x\n", "stages: [unclosed"]
+)
 def test_a_dvc_yaml_without_a_trained_model_is_reported(capsys, monkeypatch, tmp_path, content):
     (tmp_path / ".dvc").mkdir()
     (tmp_path / "dvc.yaml").write_text(content)
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, monkeypatch, "1+2")
     assert (code, out) == (2, [])
-    assert err == [f"error: {tmp_path / 'dvc.yaml'} names no train stage with a .pt output; pass --model PATH"]
+    assert err == [
+        f"error: {tmp_path / 'dvc.yaml'} names no train stage with a .pt output; pass --model PATH"
+    ]
 
 
 def test_default_model_is_the_train_output_named_in_dvc_yaml(tmp_path):
@@ -159,17 +204,23 @@ def test_default_model_is_the_train_output_named_in_dvc_yaml(tmp_path):
         default_model_path(tmp_path)
 
 
-def test_the_default_model_is_never_taken_from_outside_the_repository(capsys, monkeypatch, tmp_path):
+def test_the_default_model_is_never_taken_from_outside_the_repository(
+    capsys, monkeypatch, tmp_path
+):
     # A dvc.yaml above the folder predict runs in, with no DVC repository around them: it
     # used to answer with its model (a planted one changed 999+1 to 1111, exit 0).
     rigged_model(tmp_path / "planted.pt", "1")
-    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    cmd: x\n    outs:\n    - planted.pt\n")
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  train:\n    cmd: x\n    outs:\n    - planted.pt\n"
+    )
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")
     code, out, err = run(capsys, monkeypatch, "999+1")
     assert (code, out) == (2, [])
-    assert err == ["error: no --model given and no dvc.yaml in this DVC repository (this folder or above it, up to "
-                   "the folder holding .dvc); pass --model PATH"]
+    assert err == [
+        "error: no --model given and no dvc.yaml in this DVC repository (this folder or above it, up to "
+        "the folder holding .dvc); pass --model PATH"
+    ]
     # Nor from above a repository that has none of its own.
     (tmp_path / "work" / ".dvc").mkdir()
     assert run(capsys, monkeypatch, "999+1")[0] == 2
@@ -196,7 +247,9 @@ def test_predict_names_the_model_it_found_to_a_person_at_a_terminal(capsys, monk
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     code, out, err = run(capsys, monkeypatch, "1+2")
     assert (code, out) == (0, ["111"])
-    assert err == [f"answering with {tmp_path / 'found.pt'} (repeat; a+b, operands of up to 2 digits)"]
+    assert err == [
+        f"answering with {tmp_path / 'found.pt'} (repeat; a+b, operands of up to 2 digits)"
+    ]
     # Given --model, or writing to a file or pipe, only the answers.
     assert run(capsys, monkeypatch, "--model", tmp_path / "found.pt", "1+2")[2] == []
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
@@ -228,7 +281,11 @@ def test_an_answer_that_is_not_a_number_is_an_error(capsys, monkeypatch, tmp_pat
         f"error: line 3: the model's answer {shown} is not a number",
     ]
     code, out, err = run(capsys, monkeypatch, "--model", model, "--confidence", "1+2")
-    assert (code, out, err) == (1, [], [f"error: question 1: the model's answer {shown} is not a number"])
+    assert (code, out, err) == (
+        1,
+        [],
+        [f"error: question 1: the model's answer {shown} is not a number"],
+    )
 
 
 def test_a_well_formed_answer_is_still_printed(capsys, monkeypatch, tmp_path):
@@ -239,9 +296,24 @@ def test_a_well_formed_answer_is_still_printed(capsys, monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     "answer, number",
-    [("0", True), ("7", True), ("120", True), ("-5", True), ("-10", True),
-     ("", False), ("^", False), ("-0", False), ("007", False), ("-05", False), ("-", False),
-     (" 12", False), ("1 2", False), ("1-2", False), ("--1", False), ("$", False)],
+    [
+        ("0", True),
+        ("7", True),
+        ("120", True),
+        ("-5", True),
+        ("-10", True),
+        ("", False),
+        ("^", False),
+        ("-0", False),
+        ("007", False),
+        ("-05", False),
+        ("-", False),
+        (" 12", False),
+        ("1 2", False),
+        ("1-2", False),
+        ("--1", False),
+        ("$", False),
+    ],
 )
 def test_which_answers_are_numbers(capsys, monkeypatch, tmp_path, answer, number):
     # A sub model's vocabulary has '-': its "answers" here are rigged at the answering step.
@@ -257,7 +329,11 @@ def test_which_answers_are_numbers(capsys, monkeypatch, tmp_path, answer, number
     if number:
         assert (code, out, err) == (0, [answer], [])
     else:
-        assert (code, out, err) == (1, [], [f"error: question 1: the model's answer {answer!r} is not a number"])
+        assert (code, out, err) == (
+            1,
+            [],
+            [f"error: question 1: the model's answer {answer!r} is not a number"],
+        )
 
 
 @pytest.mark.parametrize("char", ["^", " "])
@@ -275,24 +351,41 @@ def test_scoring_counts_an_answer_that_is_not_a_number_as_wrong(tmp_path, char):
     # The same answers given as already computed, mixed with right ones.
     rigged = fmt.vocab.encode([char * 3, "46", char * 3], fmt.answer_width)
     assert evaluate(trained, qs, predicted=rigged).metrics["test"]["n_errors"] == 2
-    empty = {name: QuestionSet(question[:0], expected[:0], a[:0], b[:0], fmt) for name in ("train", "val", "test")}
+    empty = {
+        name: QuestionSet(question[:0], expected[:0], a[:0], b[:0], fmt)
+        for name in ("train", "val", "test")
+    }
     score = score_space(trained, empty, limit=10_000, seed=0)
     assert len(score.right) == 10_000 and not score.right.any()
 
 
-@pytest.mark.parametrize("redirect, status, message", [
-    # Tracebacks before: OSError, and AttributeError for a closed stream.
-    ("> /dev/full", 1, "error: No space left on device"),
-    (">&-", 2, "error: standard output or input is closed; predict reads questions from standard input (or its "
-               "arguments) and writes answers to standard output"),
-    ("<&-", 2, "error: standard output or input is closed; predict reads questions from standard input (or its "
-               "arguments) and writes answers to standard output"),
-])
+@pytest.mark.parametrize(
+    "redirect, status, message",
+    [
+        # Tracebacks before: OSError, and AttributeError for a closed stream.
+        ("> /dev/full", 1, "error: No space left on device"),
+        (
+            ">&-",
+            2,
+            "error: standard output or input is closed; predict reads questions from standard input (or its "
+            "arguments) and writes answers to standard output",
+        ),
+        (
+            "<&-",
+            2,
+            "error: standard output or input is closed; predict reads questions from standard input (or its "
+            "arguments) and writes answers to standard output",
+        ),
+    ],
+)
 def test_a_stream_the_system_refuses_is_one_line(tiny_model, redirect, status, message):
     exe = shutil.which("arith-seq2seq")
     question = "" if redirect == "<&-" else " 1+2"
-    done = subprocess.run(["bash", "-c", f"'{exe}' predict --model '{tiny_model}'{question} {redirect}"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["bash", "-c", f"'{exe}' predict --model '{tiny_model}'{question} {redirect}"],
+        capture_output=True,
+        text=True,
+    )
     assert (done.returncode, done.stderr.splitlines()) == (status, [message])
 
 
@@ -300,8 +393,12 @@ def test_ctrl_c_while_predict_starts_is_exit_status_130_without_a_traceback(tiny
     # Before: the command imported torch before any handler, and Ctrl-C there was a
     # KeyboardInterrupt traceback. Now the model modules load inside main's handling.
     exe = shutil.which("arith-seq2seq")
-    proc = subprocess.Popen([exe, "predict", "--model", str(tiny_model), "1+2"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [exe, "predict", "--model", str(tiny_model), "1+2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(0.5)  # the imports take a second or two
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

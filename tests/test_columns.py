@@ -19,7 +19,9 @@ from arith_seq2seq.pipeline.params import ColumnsNet
 
 def columns_model(digits: int = 3, reverse: bool = True, **net) -> torch.nn.Module:
     cfg = {"hidden_size": 16, "layers": 2, "pair_dim": 4, **net}
-    return build(ModelSpec(ColumnsNet(arch="columns", **cfg), QuestionFormat("mul", digits, reverse)))
+    return build(
+        ModelSpec(ColumnsNet(arch="columns", **cfg), QuestionFormat("mul", digits, reverse))
+    )
 
 
 def digits_of(number: str, places: int) -> list[int]:
@@ -33,27 +35,38 @@ def random_number(rng, digits: int) -> str:
 def test_schoolbook_is_long_multiplication_with_every_step_a_digit_or_a_small_carry():
     rng = np.random.default_rng(0)
     pairs = [("9" * 20, "9" * 20), ("1" + "0" * 19, "7"), ("0", "12345"), ("5", "0")]
-    pairs += [(random_number(rng, n), random_number(rng, m)) for n, m in rng.integers(1, 21, (40, 2))]
+    pairs += [
+        (random_number(rng, n), random_number(rng, m)) for n, m in rng.integers(1, 21, (40, 2))
+    ]
     places = 20
     a = torch.tensor([digits_of(x, places) for x, _ in pairs])
     b = torch.tensor([digits_of(y, places) for _, y in pairs])
     book = schoolbook(a, b)
     for row, (x, y) in enumerate(pairs):
-        assert int("".join(map(str, book["product"][row].tolist()[::-1]))) == int(x) * int(y), (x, y)
+        assert int("".join(map(str, book["product"][row].tolist()[::-1]))) == int(x) * int(y), (
+            x,
+            y,
+        )
     # The bounded state: whatever the lengths, a step reads digits and carries of at most
     # 8 (multiplying) and 1 (adding).
     assert book["c"].max() == TIMES_CARRIES - 1 and book["k"].max() == PLUS_CARRIES - 1
     # A row's carry stays below its digit (bench/products.py checks a model on exactly
     # those multiplying steps).
     assert (book["c"] <= (b[:, :, None] - 1).clamp(min=0)).all()
-    assert book["q"].max() <= 9 and book["r"].max() <= 9 and min(v.min() for v in book.values()) == 0
+    assert (
+        book["q"].max() <= 9 and book["r"].max() <= 9 and min(v.min() for v in book.values()) == 0
+    )
 
 
 def test_answer_digits_least_significant_first_round_trip_to_products_of_any_length():
     model = columns_model(100)
     rng = np.random.default_rng(1)
-    a = ["9" * 100, "1" + "0" * 99, "5"] + ["".join(map(str, rng.integers(1, 10, n))) for n in (1, 7, 40, 100)]
-    b = ["9", "1" + "0" * 99, "0"] + ["".join(map(str, rng.integers(1, 10, n))) for n in (100, 3, 1, 60)]
+    a = ["9" * 100, "1" + "0" * 99, "5"] + [
+        "".join(map(str, rng.integers(1, 10, n))) for n in (1, 7, 40, 100)
+    ]
+    b = ["9", "1" + "0" * 99, "0"] + [
+        "".join(map(str, rng.integers(1, 10, n))) for n in (100, 3, 1, 60)
+    ]
     qs = question_set(a, b, QuestionFormat("mul", 100, True))
     answer = torch.as_tensor(qs.answer).long()
     digits, negative = model.targets(answer, 200)
@@ -71,11 +84,15 @@ def exact_columns(model: torch.nn.Module) -> torch.nn.Module:
 
     def times_step(a, b, c):
         s = a * b + c
-        return sharp * F.one_hot(s % 10, 10).float(), sharp * F.one_hot(s // 10, TIMES_CARRIES).float()
+        return sharp * F.one_hot(s % 10, 10).float(), sharp * F.one_hot(
+            s // 10, TIMES_CARRIES
+        ).float()
 
     def plus_step(r, q, k):
         s = r + q + k
-        return sharp * F.one_hot(s % 10, 10).float(), sharp * F.one_hot(s // 10, PLUS_CARRIES).float()
+        return sharp * F.one_hot(s % 10, 10).float(), sharp * F.one_hot(
+            s // 10, PLUS_CARRIES
+        ).float()
 
     model.times_step, model.plus_step = times_step, plus_step
     return model
@@ -92,8 +109,12 @@ def test_the_steps_in_order_answer_products_of_any_length_and_are_what_training_
     b += [random_number(rng, m) for m in (100, 1, 10, 100, 30)]
     fmt = QuestionFormat("mul", 100, True)
     with torch.no_grad():
-        ids, confidence = model.predict(torch.as_tensor(question_ids(a, b, fmt)).long(), fmt.answer_width)
-    assert [t.strip() for t in fmt.vocab.decode(ids.numpy())] == [str(int(x) * int(y)) for x, y in zip(a, b)]
+        ids, confidence = model.predict(
+            torch.as_tensor(question_ids(a, b, fmt)).long(), fmt.answer_width
+        )
+    assert [t.strip() for t in fmt.vocab.decode(ids.numpy())] == [
+        str(int(x) * int(y)) for x, y in zip(a, b)
+    ]
     torch.testing.assert_close(confidence, torch.ones(len(a)))
     assert model.refuses(1000, 1000) is None
     # Fed the true steps, the same networks have (almost) no loss, and training scores
@@ -103,7 +124,9 @@ def test_the_steps_in_order_answer_products_of_any_length_and_are_what_training_
     assert loss.item() < 1e-6 and torch.equal(pred, torch.as_tensor(qs.answer).long())
 
 
-@pytest.mark.parametrize("hidden_size, layers, pair_dim", [(16, 2, 4), (64, 2, 16), (300, 1, 7), (8, 5, 33)])
+@pytest.mark.parametrize(
+    "hidden_size, layers, pair_dim", [(16, 2, 4), (64, 2, 16), (300, 1, 7), (8, 5, 33)]
+)
 def test_the_weight_bound_counts_the_network_that_is_built(hidden_size, layers, pair_dim):
     # Before: an estimate about half the real count, which let networks past the bound.
     cfg = ColumnsNet("columns", hidden_size, layers, pair_dim)
@@ -112,7 +135,9 @@ def test_the_weight_bound_counts_the_network_that_is_built(hidden_size, layers, 
 
 
 def test_columns_learns_mul_only_and_aligned_refuses_mul_with_one_line_each():
-    with pytest.raises(ConfigError, match=r"model.arch is columns, which learns mul, not add \(data.operation\)"):
+    with pytest.raises(
+        ConfigError, match=r"model.arch is columns, which learns mul, not add \(data.operation\)"
+    ):
         build(ModelSpec(ColumnsNet("columns", 8, 1, 4), QuestionFormat("add", 3, True)))
 
 
@@ -152,7 +177,9 @@ def train_tiny_products(steps: int, seed: int = 0):
         opt.step()
         sched.step()
     a, b = np.divmod(np.arange(10_000), 100)
-    return model.eval(), question_set([str(v) for v in a], [str(v) for v in b], QuestionFormat("mul", 2, True))
+    return model.eval(), question_set(
+        [str(v) for v in a], [str(v) for v in b], QuestionFormat("mul", 2, True)
+    )
 
 
 # A run's rounding differs from CPU to CPU, and other seeds stand in for that: over seeds
@@ -161,8 +188,15 @@ def train_tiny_products(steps: int, seed: int = 0):
 # bench/test_thresholds.py --only columns_products`). The floors sit below the worst with
 # margin; the 3-digit pipeline model's figures are in docs/multiplication.md.
 PRODUCTS_STEPS = 300
-PRODUCTS_AT_LEAST = {"space": 0.999, "times1_5": 0.99, "times1_30": 0.99, "times1_100": 0.99, "square_3": 0.99, "square_5": 0.99,
-                     "square_10": 0.99}
+PRODUCTS_AT_LEAST = {
+    "space": 0.999,
+    "times1_5": 0.99,
+    "times1_30": 0.99,
+    "times1_100": 0.99,
+    "square_3": 0.99,
+    "square_5": 0.99,
+    "square_10": 0.99,
+}
 
 
 def products_scores(model: torch.nn.Module, qs) -> dict[str, float]:
@@ -172,10 +206,18 @@ def products_scores(model: torch.nn.Module, qs) -> dict[str, float]:
     with torch.no_grad():
         ids, _ = model.predict(torch.as_tensor(qs.question).long(), qs.answer.shape[1])
     texts = [t.strip() for t in qs.format.vocab.decode(ids.numpy())]
-    scores = {"space": float(np.mean([t == str(int(x) * int(y)) for t, x, y in zip(texts, qs.a, qs.b)]))}
+    scores = {
+        "space": float(np.mean([t == str(int(x) * int(y)) for t, x, y in zip(texts, qs.a, qs.b)]))
+    }
     rng = np.random.default_rng(2)
-    for name, n, m in (("times1_5", 5, 1), ("times1_30", 30, 1), ("times1_100", 100, 1),
-                       ("square_3", 3, 3), ("square_5", 5, 5), ("square_10", 10, 10)):
+    for name, n, m in (
+        ("times1_5", 5, 1),
+        ("times1_30", 30, 1),
+        ("times1_100", 100, 1),
+        ("square_3", 3, 3),
+        ("square_5", 5, 5),
+        ("square_10", 10, 10),
+    ):
         a = [random_number(rng, n) for _ in range(200)]
         b = [random_number(rng, m) for _ in range(200)]
         long = question_set(a, b, QuestionFormat("mul", n, True))

@@ -11,8 +11,7 @@ from arith_seq2seq.data.operations import OPERATIONS
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
 from arith_seq2seq.data.questions import question_and_answer_ids, readable_questions
 from arith_seq2seq.data.vocab import Vocab
-from arith_seq2seq.model import ModelSpec, build
-from arith_seq2seq.model import answering, model_file
+from arith_seq2seq.model import ModelSpec, answering, build, model_file
 
 from .conftest import config, train_tiny
 
@@ -21,8 +20,10 @@ from .conftest import config, train_tiny
 def decoder_model(request, tiny_split, tmp_path_factory):
     """An encoder-decoder trained one epoch on the tiny split: answers of several lengths."""
     return train_tiny(
-        tiny_split, tmp_path_factory.mktemp(request.param),
-        {"arch": request.param, "hidden_size": 32}, {"max_epochs": 1, "lr": 0.03},
+        tiny_split,
+        tmp_path_factory.mktemp(request.param),
+        {"arch": request.param, "hidden_size": 32},
+        {"max_epochs": 1, "lr": 0.03},
     )
 
 
@@ -69,7 +70,9 @@ def repeat_preconditions(model, question: np.ndarray) -> dict[str, float]:
     p = position_probabilities(model, question)
     product = p.prod(-1)
     return {
-        "unlike_any_position": float(min(np.abs(product - p[:, j]).max() for j in range(p.shape[1]))),
+        "unlike_any_position": float(
+            min(np.abs(product - p[:, j]).max() for j in range(p.shape[1]))
+        ),
         "spread": float(product.max() - product.min()),
     }
 
@@ -78,10 +81,14 @@ def repeat_preconditions(model, question: np.ndarray) -> dict[str, float]:
 def test_repeat_confidence_is_the_product_of_its_per_position_probabilities(tiny_model, tiny_split):
     trained = model_file.load(tiny_model)
     test = question_set.load(tiny_split["test"])
-    _, confidence = answering.answer_questions(trained.model, test.question, test.answer.shape[1], batch_size=64)
+    _, confidence = answering.answer_questions(
+        trained.model, test.question, test.answer.shape[1], batch_size=64
+    )
     expected = repeat_probability(trained.model, test.question)
     preconditions = repeat_preconditions(trained.model, test.question)
-    assert preconditions["unlike_any_position"] > UNLIKE_ANY_POSITION_BY, f"precondition: {preconditions}"
+    assert preconditions["unlike_any_position"] > UNLIKE_ANY_POSITION_BY, (
+        f"precondition: {preconditions}"
+    )
     assert preconditions["spread"] > SPREAD_AT_LEAST, f"precondition: {preconditions}"
     np.testing.assert_allclose(confidence, expected, rtol=0, atol=1e-5)
 
@@ -107,7 +114,9 @@ def answer_probabilities(model, question: np.ndarray, answers: list[str], vocab:
     probability, ended = np.empty(len(answers)), np.empty(len(answers), dtype=bool)
     for length in np.unique(lengths):
         rows = np.flatnonzero(lengths == length)
-        chars = torch.tensor([[vocab.chars.index(c) for c in answers[i]] for i in rows], dtype=torch.long)
+        chars = torch.tensor(
+            [[vocab.chars.index(c) for c in answers[i]] for i in rows], dtype=torch.long
+        )
         chars = chars.reshape(len(rows), length)
         decoder_input = torch.cat([torch.full((len(rows), 1), model.start_id), chars], 1)
         target = torch.cat([chars, torch.full((len(rows), 1), model.end_id)], 1)
@@ -137,8 +146,14 @@ def answers_of(decoder_model) -> dict:
     answers = [s.strip() for s in vocab.decode(ids)]
     probability, ended = answer_probabilities(trained.model, question, answers, vocab)
     return {
-        "model": decoder_model, "vocab": vocab, "format": trained.format, "question": question, "answers": answers,
-        "confidence": confidence, "probability": probability, "ended": ended,
+        "model": decoder_model,
+        "vocab": vocab,
+        "format": trained.format,
+        "question": question,
+        "answers": answers,
+        "confidence": confidence,
+        "probability": probability,
+        "ended": ended,
     }
 
 
@@ -147,18 +162,25 @@ def decoder_spread(answers: dict) -> dict[str, float]:
     model ends itself, the largest probability over the smallest."""
     probability = answers["probability"]
     return {
-        "answer_lengths": len({len(a) for a in answers["answers"]}), "ended": int(answers["ended"].sum()),
+        "answer_lengths": len({len(a) for a in answers["answers"]}),
+        "ended": int(answers["ended"].sum()),
         "probability_ratio": float(probability.max() / probability.min()),
     }
 
 
 @pytest.mark.trains
 def test_encoder_decoder_confidence_is_the_probability_of_its_whole_answer_and_end(decoder_answers):
-    answers, ended, probability = decoder_answers["answers"], decoder_answers["ended"], decoder_answers["probability"]
+    answers, ended, probability = (
+        decoder_answers["answers"],
+        decoder_answers["ended"],
+        decoder_answers["probability"],
+    )
     assert len({len(a) for a in answers}) > 1, "precondition: answers of several lengths"
     assert ended.sum() > 5000
     assert probability.max() > 2 * probability.min(), "precondition: confidences of all kinds"
-    np.testing.assert_allclose(decoder_answers["confidence"][ended], probability[ended], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        decoder_answers["confidence"][ended], probability[ended], rtol=0, atol=1e-5
+    )
 
 
 def test_encoder_decoder_confidence_printed_by_predict_is_that_probability(capsys, decoder_answers):
@@ -167,7 +189,9 @@ def test_encoder_decoder_confidence_printed_by_predict_is_that_probability(capsy
     printed = predict_cli(capsys, decoder_answers["model"], questions)
     assert [a for a, _ in printed] == [decoder_answers["answers"][i] for i in rows]
     # Printed with 4 decimals.
-    np.testing.assert_allclose([c for _, c in printed], decoder_answers["probability"][rows], rtol=0, atol=5e-5 + 1e-7)
+    np.testing.assert_allclose(
+        [c for _, c in printed], decoder_answers["probability"][rows], rtol=0, atol=5e-5 + 1e-7
+    )
 
 
 @pytest.mark.parametrize("arch", ["seq2seq", "attention"])
@@ -195,19 +219,25 @@ VOCAB = vocab_for(OPERATIONS["add"])
 
 def attention_model() -> torch.nn.Module:
     torch.manual_seed(0)
-    return build(ModelSpec(config("model", arch="attention", hidden_size=16), QuestionFormat("add", 2, True))).eval()
+    return build(
+        ModelSpec(config("model", arch="attention", hidden_size=16), QuestionFormat("add", 2, True))
+    ).eval()
 
 
 def test_attention_reads_nothing_from_the_encoder_outputs_at_padded_question_positions():
     model = attention_model()
     # Questions as the data files hold them (5 characters for 2 digits), padding at the
     # end, reversed (padding first), and none.
-    question = torch.from_numpy(np.stack([
-        VOCAB.encode(["3+4"], 5)[0],
-        VOCAB.encode(["3+4"], 5)[0][::-1],
-        VOCAB.encode(["12+7"], 5)[0][::-1],
-        VOCAB.encode(["12+34"], 5)[0],
-    ]).copy()).long()
+    question = torch.from_numpy(
+        np.stack(
+            [
+                VOCAB.encode(["3+4"], 5)[0],
+                VOCAB.encode(["3+4"], 5)[0][::-1],
+                VOCAB.encode(["12+7"], 5)[0][::-1],
+                VOCAB.encode(["12+34"], 5)[0],
+            ]
+        ).copy()
+    ).long()
     padded = question == VOCAB.pad_id
     assert padded.sum(1).tolist() == [2, 2, 1, 0]
     torch.manual_seed(1)
@@ -216,16 +246,22 @@ def test_attention_reads_nothing_from_the_encoder_outputs_at_padded_question_pos
     with torch.no_grad():
         before = model.readout(decoded, encoded, question)
         noise = torch.randn_like(encoded) * 5
-        after = model.readout(decoded, torch.where(padded.unsqueeze(-1), encoded + noise, encoded), question)
+        after = model.readout(
+            decoded, torch.where(padded.unsqueeze(-1), encoded + noise, encoded), question
+        )
         # It does read the characters: changing those changes its output.
-        changed = model.readout(decoded, torch.where(padded.unsqueeze(-1), encoded, encoded + noise), question)
+        changed = model.readout(
+            decoded, torch.where(padded.unsqueeze(-1), encoded, encoded + noise), question
+        )
     torch.testing.assert_close(after, before, rtol=0, atol=1e-6)
     assert ((changed - before).abs().amax((1, 2)) > 1e-3).all()
 
 
 def test_attention_answers_do_not_depend_on_what_the_encoder_wrote_at_padding(monkeypatch):
     model = attention_model()
-    question = torch.from_numpy(VOCAB.encode(["3+4", "12+7", "5+60", "0+0"], 5)[:, ::-1].copy()).long()
+    question = torch.from_numpy(
+        VOCAB.encode(["3+4", "12+7", "5+60", "0+0"], 5)[:, ::-1].copy()
+    ).long()
     padded = (question == VOCAB.pad_id).unsqueeze(-1)
     ids, confidence = model.predict(question, 3)
     read = model.read

@@ -13,7 +13,9 @@ RECORD = json.loads((ROOT / "bench" / "cpu-matrix.json").read_text())
 
 
 def matrix_module():
-    spec = importlib.util.spec_from_file_location("bench_cpu_matrix", ROOT / "bench" / "cpu_matrix.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_cpu_matrix", ROOT / "bench" / "cpu_matrix.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -30,14 +32,22 @@ def span(low, high, fmt="{}") -> str:
 def test_the_record_is_what_the_script_makes_of_its_cells():
     matrix = matrix_module()
     assert matrix.summary(RECORD["cells"]) == RECORD["summary"]
-    assert all(cell["broken"] == matrix.verdict(cell) for cell in RECORD["cells"] if "failed" not in cell)
+    assert all(
+        cell["broken"] == matrix.verdict(cell) for cell in RECORD["cells"] if "failed" not in cell
+    )
     # At least four CPU settings x three seeds, as the promise is made over.
-    assert len({c["cpu"] for c in RECORD["cells"]}) >= 4 and len({c["seed"] for c in RECORD["cells"]}) >= 3
+    assert (
+        len({c["cpu"] for c in RECORD["cells"]}) >= 4
+        and len({c["seed"] for c in RECORD["cells"]}) >= 3
+    )
 
 
 def test_the_readme_states_the_matrix_range_and_the_committed_run():
     summary, readme = RECORD["summary"], flat("README.md")
-    assert f"**{span(*summary['errors'])} wrong** of the 1,000,000 in every one of the {summary['cells']} runs" in readme
+    assert (
+        f"**{span(*summary['errors'])} wrong** of the 1,000,000 in every one of the {summary['cells']} runs"
+        in readme
+    )
     for precision, (low, high) in summary["seconds"].items():
         assert f"{span(low, high, '{:.0f}')} s in {precision}" in readme, precision
     assert RECORD["machine"]["cpu"] in readme

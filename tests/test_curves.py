@@ -10,8 +10,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from .conftest import ROOT, train_command, write_params
 from arith_seq2seq.training.curves import draw_curves, read_series
+
+from .conftest import ROOT, train_command, write_params
 
 
 @pytest.mark.slow
@@ -53,10 +54,15 @@ def test_dvc_plots_show_embeds_the_picture(repo):
     """In the reproduced tiny pipeline: the page `dvc plots show` writes has the curves
     and the map of the question space as images it holds itself, not fetched from the web."""
     assert (repo.path / "metrics/train/curves.png").is_file()
-    assert repo.run("git", "ls-files", "metrics/train/curves.png").strip() == "metrics/train/curves.png"
+    assert (
+        repo.run("git", "ls-files", "metrics/train/curves.png").strip()
+        == "metrics/train/curves.png"
+    )
     repo.run("dvc", "plots", "show")
     html = (repo.path / "dvc_plots" / "index.html").read_text()
     images = re.findall(r'<img src="([^"]+)"', html)
-    assert any("curves.png" in src for src in images) and any("space.png" in src for src in images), images
+    assert any("curves.png" in src for src in images) and any(
+        "space.png" in src for src in images
+    ), images
     for src in images:
         assert not src.startswith("http") and (repo.path / "dvc_plots" / src).is_file(), src

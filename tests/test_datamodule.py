@@ -19,7 +19,9 @@ def epochs(sampler, count):
 
 
 def test_batches_are_those_of_a_seeded_random_sampler_so_old_runs_reproduce():
-    old = BatchSampler(RandomSampler(range(103), generator=torch.Generator().manual_seed(5)), 10, drop_last=False)
+    old = BatchSampler(
+        RandomSampler(range(103), generator=torch.Generator().manual_seed(5)), 10, drop_last=False
+    )
     assert epochs(EpochBatches(103, 10, seed=5), 4) == epochs(old, 4)
 
 
@@ -42,9 +44,15 @@ def test_processes_share_each_batch_and_take_the_same_number_of_steps():
 
 
 def test_more_processes_than_validation_questions_is_refused(tiny_split):
-    QuestionDataModule(tiny_split["train"], tiny_split["val"], config("train", batch_size=300, devices=300)).setup()
-    with pytest.raises(ConfigError, match=r"val\.npz has 300 questions, fewer than the 301 training processes"):
-        QuestionDataModule(tiny_split["train"], tiny_split["val"], config("train", batch_size=301, devices=301)).setup()
+    QuestionDataModule(
+        tiny_split["train"], tiny_split["val"], config("train", batch_size=300, devices=300)
+    ).setup()
+    with pytest.raises(
+        ConfigError, match=r"val\.npz has 300 questions, fewer than the 301 training processes"
+    ):
+        QuestionDataModule(
+            tiny_split["train"], tiny_split["val"], config("train", batch_size=301, devices=301)
+        ).setup()
 
 
 def test_rare_strata_are_repeated_to_their_minimum_share():

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from arith_seq2seq.data import question_set
+from arith_seq2seq.data import question_set, splitting
 from arith_seq2seq.data.question_format import QuestionFormat
-from arith_seq2seq.data import splitting
 from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.pipeline.errors import ConfigError, DataFileError
+
 from .conftest import config, rewrite_npz
 
 
@@ -34,7 +34,9 @@ def test_split_is_disjoint_complete_and_deterministic(questions):
     again = splitting.split(questions, cfg)
     for first, second in zip((train, val, test), again):
         np.testing.assert_array_equal(first.question, second.question)
-    other = splitting.split(questions, config("split", val_fraction=0.1, test_fraction=0.2, seed=10))
+    other = splitting.split(
+        questions, config("split", val_fraction=0.1, test_fraction=0.2, seed=10)
+    )
     assert not np.array_equal(other[2].a, test.a)
 
 
@@ -81,7 +83,9 @@ def test_a_vocabulary_other_than_the_operations_is_refused(tmp_path, questions):
     path = tmp_path / "q.npz"
     question_set.save(questions, path)
     rewrite_npz(path, vocab=np.str_("0123"))
-    with pytest.raises(DataFileError, match=r"'vocab' is '0123', not the add vocabulary ' \$\+0123456789\^'"):
+    with pytest.raises(
+        DataFileError, match=r"'vocab' is '0123', not the add vocabulary ' \$\+0123456789\^'"
+    ):
         question_set.load(path)
 
 
@@ -96,8 +100,11 @@ def test_wrong_format_version_is_reported_even_when_not_a_number(tmp_path, quest
 
 def _meta(qs):
     return {
-        "format_version": np.int64(2), "digits": np.int64(qs.format.digits), "reverse": np.bool_(qs.format.reverse),
-        "vocab": np.str_(qs.format.vocab.chars), "operation": np.str_(qs.format.operation),
+        "format_version": np.int64(2),
+        "digits": np.int64(qs.format.digits),
+        "reverse": np.bool_(qs.format.reverse),
+        "vocab": np.str_(qs.format.vocab.chars),
+        "operation": np.str_(qs.format.operation),
     }
 
 
@@ -105,8 +112,14 @@ def test_files_are_what_np_savez_writes(tmp_path, questions):
     # save streams the arrays itself (so that the split needs no copy of its parts); the
     # bytes must stay those of np.savez, which every existing data file was written with.
     question_set.save(questions, tmp_path / "ours.npz")
-    np.savez(tmp_path / "savez.npz", question=questions.question, answer=questions.answer,
-             a=questions.a, b=questions.b, **_meta(questions))
+    np.savez(
+        tmp_path / "savez.npz",
+        question=questions.question,
+        answer=questions.answer,
+        a=questions.a,
+        b=questions.b,
+        **_meta(questions),
+    )
     assert (tmp_path / "ours.npz").read_bytes() == (tmp_path / "savez.npz").read_bytes()
 
 
@@ -134,7 +147,9 @@ def test_files_are_the_same_bytes_from_a_python_older_than_3_11_4(tmp_path, ques
     monkeypatch.setattr(zipfile.ZipInfo, "FileHeader", before_3_11_4)
     question_set.save(questions, tmp_path / "older.npz")
     assert (tmp_path / "older.npz").read_bytes() == (tmp_path / "today.npz").read_bytes()
-    assert question_set.load(tmp_path / "older.npz").question.tolist() == questions.question.tolist()
+    assert (
+        question_set.load(tmp_path / "older.npz").question.tolist() == questions.question.tolist()
+    )
 
 
 def test_saving_rows_writes_the_same_file_as_saving_their_copy(tmp_path, questions, monkeypatch):
@@ -157,15 +172,25 @@ def test_saving_rows_writes_the_same_file_as_saving_their_copy(tmp_path, questio
         ("digits", np.float64(2.5), "'digits' should be an integer, found float64"),
         ("digits", np.int64(0), "'digits' is 0, outside 1..1000"),
         ("reverse", np.str_("no"), "'reverse' should be a boolean"),
-        ("reverse", np.array([True, False]), "'reverse' should be a boolean, found bool of shape (2,)"),
+        (
+            "reverse",
+            np.array([True, False]),
+            "'reverse' should be a boolean, found bool of shape (2,)",
+        ),
         ("vocab", np.int64(7), "'vocab' should be a string, found int64"),
         ("operation", np.str_("div"), "'operation' is 'div', not one of add, sub, mul"),
         ("operation", np.array(["add", "add"]), "'operation' should be a string"),
         ("format_version", np.str_("2"), "format version '2', this code reads 2"),
-        ("a", np.zeros((1000, 1), dtype=np.int64), "array 'a' has shape (1000, 1), expected (1000,)"),
+        (
+            "a",
+            np.zeros((1000, 1), dtype=np.int64),
+            "array 'a' has shape (1000, 1), expected (1000,)",
+        ),
     ],
 )
-def test_damaged_metadata_is_reported_not_a_traceback_or_silently_used(tmp_path, questions, name, value, message):
+def test_damaged_metadata_is_reported_not_a_traceback_or_silently_used(
+    tmp_path, questions, name, value, message
+):
     # Each of these once raised a TypeError/ValueError traceback or was read as something
     # else ("no" as reverse=True, 2.5 as 2 digits, a (n, 1) operand column).
     path = tmp_path / "q.npz"
@@ -189,7 +214,11 @@ def test_longer_sets_folder_ignores_temporary_and_foreign_files(tmp_path, questi
     (folder / "digits_5.npz.tmp").write_bytes(b"half")
     (folder / "digits_old.npz").write_bytes(b"not ours")
     (folder / "notes.txt").write_text("hello")
-    assert [p.name for p in question_set.load_longer(folder)] == ["digits_3.npz", "chains_3.npz", "digits_12.npz"]
+    assert [p.name for p in question_set.load_longer(folder)] == [
+        "digits_3.npz",
+        "chains_3.npz",
+        "digits_12.npz",
+    ]
 
 
 def test_missing_longer_sets_folder_is_an_error_not_an_empty_result(tmp_path):
@@ -197,19 +226,25 @@ def test_missing_longer_sets_folder_is_an_error_not_an_empty_result(tmp_path):
     # means generate did not finish, and must not be scored as "none".
     (tmp_path / "empty").mkdir()
     assert question_set.load_longer(tmp_path / "empty") == {}
-    with pytest.raises(DataFileError, match=r"longer: no such folder of longer held-out sets; run `dvc repro`"):
+    with pytest.raises(
+        DataFileError, match=r"longer: no such folder of longer held-out sets; run `dvc repro`"
+    ):
         question_set.load_longer(tmp_path / "longer")
 
 
 def test_a_question_and_its_mirror_land_in_the_same_part():
-    qs = generate_questions(config("data", digits=2, count=6000, seed=4, sampling="balanced"))  # both orders
+    qs = generate_questions(
+        config("data", digits=2, count=6000, seed=4, sampling="balanced")
+    )  # both orders
     mirrored = {(a, b) for a, b in zip(qs.a.tolist(), qs.b.tolist())}
     assert sum((b, a) in mirrored for a, b in mirrored if a != b) > 1000
     parts = splitting.split(qs, config("split", val_fraction=0.1, test_fraction=0.1, seed=3))
     pairs = [{(min(a, b), max(a, b)) for a, b in zip(p.a.tolist(), p.b.tolist())} for p in parts]
     assert not (pairs[0] & pairs[1] or pairs[0] & pairs[2] or pairs[1] & pairs[2])
     sizes = [len(p) for p in parts]
-    assert sum(sizes) == 6000 and all(abs(n - want) <= 1 for n, want in zip(sizes, (4800, 600, 600)))
+    assert sum(sizes) == 6000 and all(
+        abs(n - want) <= 1 for n, want in zip(sizes, (4800, 600, 600))
+    )
 
 
 def test_subtraction_keeps_a_minus_b_and_b_minus_a_apart():
@@ -254,8 +289,14 @@ def test_always_train_that_leaves_too_little_to_hold_out_is_refused():
     short = (qs.a < 100) & (qs.b < 100)
     mostly_short = qs.take(np.concatenate([np.flatnonzero(short), np.flatnonzero(~short)[:100]]))
     n = len(mostly_short)
-    with pytest.raises(ConfigError, match=rf"only 100 of the {n} questions may be held out .* lower split.always_train_digits"):
-        splitting.split(mostly_short, config("split", always_train_digits=2, val_fraction=0.1, test_fraction=0.1))
+    with pytest.raises(
+        ConfigError,
+        match=rf"only 100 of the {n} questions may be held out .* lower split.always_train_digits",
+    ):
+        splitting.split(
+            mostly_short,
+            config("split", always_train_digits=2, val_fraction=0.1, test_fraction=0.1),
+        )
 
 
 def test_a_multiplication_set_beyond_its_exact_digits_is_refused(tmp_path, questions):
@@ -265,6 +306,10 @@ def test_a_multiplication_set_beyond_its_exact_digits_is_refused(tmp_path, quest
     # operands there are refused.
     path = tmp_path / "q.npz"
     question_set.save(questions, path)
-    rewrite_npz(path, operation=np.str_("mul"), vocab=np.str_(" $*0123456789^"), digits=np.int64(10))
-    with pytest.raises(DataFileError, match=r"array 'a' has dtype int64, expected unicode strings; regenerate it"):
+    rewrite_npz(
+        path, operation=np.str_("mul"), vocab=np.str_(" $*0123456789^"), digits=np.int64(10)
+    )
+    with pytest.raises(
+        DataFileError, match=r"array 'a' has dtype int64, expected unicode strings; regenerate it"
+    ):
         question_set.load(path)

@@ -9,12 +9,12 @@ import subprocess
 
 import pytest
 
-from arith_seq2seq.data import question_set
-from arith_seq2seq.data import splitting
+from arith_seq2seq.data import question_set, splitting
 from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.model import answering, model_file
 from arith_seq2seq.model.metrics import exact_match
-from .conftest import config, TINY_PARAMS, train_command, write_params
+
+from .conftest import TINY_PARAMS, config, train_command, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,10 @@ def ddp_run(tmp_path, seed: int | None = None):
     question_set.save(train, files["train"])
     question_set.save(val, files["val"])
     train = {"devices": 2} if seed is None else {"devices": 2, "seed": seed}
-    params = write_params(tmp_path / "params.yaml", {"data": data, "train": train, "repeat": {"max_epochs": 4, "batch_size": 32, "lr": 0.02}})
+    params = write_params(
+        tmp_path / "params.yaml",
+        {"data": data, "train": train, "repeat": {"max_epochs": 4, "batch_size": 32, "lr": 0.02}},
+    )
     out = tmp_path / "out"
     result = subprocess.run(
         train_command(params, files, out, "--state-dir", out / "state"),
@@ -73,11 +76,21 @@ def test_a_machine_waiting_for_its_partners_says_so(tmp_path, tiny_split):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1",
-           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "NODE_RANK": "0", "WORLD_SIZE": "2"}
+    env = {
+        **os.environ,
+        "NO_COLOR": "1",
+        "PYTHONUNBUFFERED": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+        "NODE_RANK": "0",
+        "WORLD_SIZE": "2",
+    }
     proc = subprocess.Popen(
         train_command(params, tiny_split, tmp_path),
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         # The second machine never comes: the first must say what it is waiting for (once it
@@ -88,4 +101,7 @@ def test_a_machine_waiting_for_its_partners_says_so(tmp_path, tiny_split):
         proc.wait()
         proc.stdout.close()
     assert precision.startswith("train: precision ")
-    assert line.strip() == f"train: waiting for all 2 processes on 2 machines to join at 127.0.0.1:{port}"
+    assert (
+        line.strip()
+        == f"train: waiting for all 2 processes on 2 machines to join at 127.0.0.1:{port}"
+    )

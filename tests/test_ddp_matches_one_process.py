@@ -27,7 +27,13 @@ from .conftest import train_command, train_sections, write_params
 pytestmark = pytest.mark.slow
 
 # An even global batch, so every step splits it into two equal halves; fp32 throughout.
-TRAIN = {"max_epochs": 2, "batch_size": 64, "precision": "32-true", "patience": 2, "show_samples": 0}
+TRAIN = {
+    "max_epochs": 2,
+    "batch_size": 64,
+    "precision": "32-true",
+    "patience": 2,
+    "show_samples": 0,
+}
 # Measured on the tiny split: the largest weight difference after two epochs is 1.1e-5
 # (float32 sums in another order, which Adam's normalised steps amplify near the peak
 # rate); the tolerance leaves room for other CPUs and torch builds.
@@ -49,22 +55,38 @@ def even_train_odd_val(split: dict, folder) -> dict:
 
 def curve(live, split: str, name: str) -> list[tuple[int, float]]:
     with open(live / "plots" / "metrics" / split / f"{name}.tsv", newline="") as fh:
-        return [(int(float(row["step"])), float(row[name])) for row in csv.DictReader(fh, delimiter="\t")]
+        return [
+            (int(float(row["step"])), float(row[name]))
+            for row in csv.DictReader(fh, delimiter="\t")
+        ]
 
 
 def train(tmp_path, split, devices: int, seed: int | None = None):
-    train = {**TRAIN, "devices": devices} if seed is None else {**TRAIN, "devices": devices, "seed": seed}
+    train = (
+        {**TRAIN, "devices": devices}
+        if seed is None
+        else {**TRAIN, "devices": devices, "seed": seed}
+    )
     params = write_params(tmp_path / f"params-{devices}.yaml", train_sections(train))
     out = tmp_path / f"devices-{devices}"
     done = subprocess.run(
-        train_command(params, split, out), env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True, text=True, timeout=600,
+        train_command(params, split, out),
+        env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
     return model_file.load(out / "model.pt"), out / "live"
 
 
-CURVES = [("val", "exact_match"), ("val", "char_accuracy"), ("val", "loss"), ("train", "exact_match"), ("train", "loss")]
+CURVES = [
+    ("val", "exact_match"),
+    ("val", "char_accuracy"),
+    ("val", "loss"),
+    ("train", "exact_match"),
+    ("train", "loss"),
+]
 
 
 def one_and_two_processes(folder, split: dict, seed: int | None = None):
@@ -75,12 +97,21 @@ def one_and_two_processes(folder, split: dict, seed: int | None = None):
     two, two_live = train(folder, files, 2, seed)
     a, b = one.model.state_dict(), two.model.state_dict()
     assert a.keys() == b.keys()
-    return one, one_live, two, two_live, {name: float((a[name] - b[name]).abs().max()) for name in a}
+    return (
+        one,
+        one_live,
+        two,
+        two_live,
+        {name: float((a[name] - b[name]).abs().max()) for name in a},
+    )
 
 
 def curve_difference(one_live, two_live, split: str, name: str) -> float:
     """The largest difference of a curve's values, 1 against 2 processes."""
-    return max(abs(x - y) for (_, x), (_, y) in zip(curve(one_live, split, name), curve(two_live, split, name)))
+    return max(
+        abs(x - y)
+        for (_, x), (_, y) in zip(curve(one_live, split, name), curve(two_live, split, name))
+    )
 
 
 @pytest.mark.trains
@@ -92,7 +123,9 @@ def test_two_processes_train_the_model_one_process_trains(tmp_path, tiny_split):
     train_rows = len(question_set.load(tmp_path / "train.npz"))
     assert (one.info["processes"], two.info["processes"]) == (1, 2)
     largest = max(differences.values())
-    print(f"\nlargest weight difference, 1 vs 2 processes, {train_rows} training rows: {largest:.3g}")
+    print(
+        f"\nlargest weight difference, 1 vs 2 processes, {train_rows} training rows: {largest:.3g}"
+    )
     assert largest <= TOLERANCE, sorted(differences.items(), key=lambda item: -item[1])[:5]
     assert one.info["epochs"] == two.info["epochs"] == TRAIN["max_epochs"]
 
@@ -101,9 +134,16 @@ def test_two_processes_train_the_model_one_process_trains(tmp_path, tiny_split):
     for split, name in CURVES:
         curve_one, curve_two = curve(one_live, split, name), curve(two_live, split, name)
         assert [step for step, _ in curve_one] == [step for step, _ in curve_two] == [1, 2]
-        values_one, values_two = [value for _, value in curve_one], [value for _, value in curve_two]
+        values_one, values_two = (
+            [value for _, value in curve_one],
+            [value for _, value in curve_two],
+        )
         print(f"{split}/{name}: {values_one} vs {values_two}")
         # Scores are counts over the val set (1/299 apart); the loss moves with the weights.
-        assert values_two == pytest.approx(values_one, abs=1e-5 if name == "loss" else 1e-6), f"{split}/{name}"
+        assert values_two == pytest.approx(values_one, abs=1e-5 if name == "loss" else 1e-6), (
+            f"{split}/{name}"
+        )
     assert one.info["best_epoch"] == two.info["best_epoch"]
-    assert one.info["best_val_exact_match"] == pytest.approx(two.info["best_val_exact_match"], abs=1e-6)
+    assert one.info["best_val_exact_match"] == pytest.approx(
+        two.info["best_val_exact_match"], abs=1e-6
+    )

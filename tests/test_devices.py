@@ -18,21 +18,29 @@ from torch.overrides import TorchFunctionMode
 from arith_seq2seq.data.operations import OPERATIONS
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
 from arith_seq2seq.data.questions import generate_questions
-from arith_seq2seq.model import ARCHITECTURES, ModelSpec, build
-from arith_seq2seq.model import answering
-from arith_seq2seq.model import devices
+from arith_seq2seq.model import ARCHITECTURES, ModelSpec, answering, build, devices
 from arith_seq2seq.pipeline.errors import ConfigError
 from arith_seq2seq.pipeline.params import NETS, section_keys
 from arith_seq2seq.training.fit import process_group_backend
 from arith_seq2seq.training.module import Seq2SeqModule
 
-from .conftest import config, ROOT, train_command, write_params
+from .conftest import ROOT, config, train_command, write_params
 
 PACKAGE = str(ROOT / "src" / "arith_seq2seq")
 # torch functions that create a tensor from nothing: on the CPU unless told otherwise.
 FACTORIES = {
-    torch.zeros, torch.ones, torch.empty, torch.full, torch.arange, torch.tensor, torch.as_tensor,
-    torch.rand, torch.randn, torch.randint, torch.eye, torch.linspace,
+    torch.zeros,
+    torch.ones,
+    torch.empty,
+    torch.full,
+    torch.arange,
+    torch.tensor,
+    torch.as_tensor,
+    torch.rand,
+    torch.randn,
+    torch.randint,
+    torch.eye,
+    torch.linspace,
 }
 
 
@@ -52,7 +60,9 @@ class UndirectedTensors(TorchFunctionMode):
             while frame and "/torch/" in frame.f_code.co_filename:
                 frame = frame.f_back
             if frame and frame.f_code.co_filename.startswith(PACKAGE):
-                self.lines.add(f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {func.__name__}")
+                self.lines.add(
+                    f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {func.__name__}"
+                )
         return func(*args, **kwargs)
 
 
@@ -66,12 +76,17 @@ def operation_of(arch: str) -> str:
 
 def spec(arch: str) -> ModelSpec:
     cell = {"cell": "lstm"} if "cell" in section_keys(arch) else {}
-    return ModelSpec(config("model", arch=arch, hidden_size=16, **cell), QuestionFormat(operation_of(arch), 3, True))
+    return ModelSpec(
+        config("model", arch=arch, hidden_size=16, **cell),
+        QuestionFormat(operation_of(arch), 3, True),
+    )
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_no_tensor_is_created_on_the_cpu_by_accident(arch):
-    qs = generate_questions(config("data", digits=3, count=64, seed=0, operation=operation_of(arch)))
+    qs = generate_questions(
+        config("data", digits=3, count=64, seed=0, operation=operation_of(arch))
+    )
     question, answer = torch.from_numpy(qs.question).long(), torch.from_numpy(qs.answer).long()
     width = answer.shape[1]
     module = Seq2SeqModule(build(spec(arch)), config("train", show_samples=0, arch=arch))
@@ -103,9 +118,14 @@ def test_auto_is_the_cpu_here_and_a_missing_device_is_refused():
     assert devices.resolve("auto", "train.accelerator") == torch.device("cpu")
     assert devices.resolve("cpu", "evaluate.device") == torch.device("cpu")
     for name in ("gpu", "cuda"):
-        with pytest.raises(ConfigError, match=rf"^train.accelerator is '{name}', but torch .* finds no CUDA GPU"):
+        with pytest.raises(
+            ConfigError, match=rf"^train.accelerator is '{name}', but torch .* finds no CUDA GPU"
+        ):
             devices.resolve(name, "train.accelerator")
-    with pytest.raises(ConfigError, match=r"^--device is 'mps', but this machine has no Apple mps device; use auto or cpu$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^--device is 'mps', but this machine has no Apple mps device; use auto or cpu$",
+    ):
         devices.resolve("mps", "--device")
 
 
@@ -116,8 +136,16 @@ def test_train_on_auto_without_a_gpu_is_the_cpu_model_byte_for_byte_and_quiet(tm
     env = {**os.environ, "NO_COLOR": "1", "PYTHONWARNINGS": "default"}
     runs = {}
     for accelerator in ("cpu", "auto"):
-        params = write_params(tmp_path / f"{accelerator}.yaml", {"train": {"accelerator": accelerator, "show_samples": 0}})
-        done = subprocess.run(train_command(params, tiny_split, tmp_path / accelerator), env=env, capture_output=True, text=True)
+        params = write_params(
+            tmp_path / f"{accelerator}.yaml",
+            {"train": {"accelerator": accelerator, "show_samples": 0}},
+        )
+        done = subprocess.run(
+            train_command(params, tiny_split, tmp_path / accelerator),
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stderr
         runs[accelerator] = done
     digest = {a: hashlib.md5((tmp_path / a / "model.pt").read_bytes()).hexdigest() for a in runs}
@@ -138,4 +166,8 @@ def test_predict_answers_on_the_cpu_when_told_and_refuses_a_missing_device(capsy
     assert len(out) == 2 and out[0] == out[1]
     assert main(["predict", "--model", str(tiny_model), "--device", "cuda", "1+2"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith("error: --device is 'cuda', but torch ") and err[0].endswith("use auto or cpu")
+    assert (
+        len(err) == 1
+        and err[0].startswith("error: --device is 'cuda', but torch ")
+        and err[0].endswith("use auto or cpu")
+    )

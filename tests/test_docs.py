@@ -26,14 +26,14 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
-from .conftest import ROOT, config, run_stage_in_process, write_params
-
 # The package's own modules, named here only, so that moving them is one edit.
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.model import ModelSpec, build, model_file
 from arith_seq2seq.model.model_file import TrainedModel
 from arith_seq2seq.pipeline.params import load_params
 from arith_seq2seq.training.fit import fit
+
+from .conftest import ROOT, config, run_stage_in_process, write_params
 
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 # The installed command, as a user runs it.
@@ -73,7 +73,9 @@ def prose(text: str) -> str:
 def assert_quoted(name: str, line: str, output: str) -> None:
     """`line` is a whole line of the page `name` and of the code's `output`."""
     assert line in page(name).splitlines(), f"{name} does not quote this line:\n{line}"
-    assert line in output.splitlines(), f"the code does not print this line:\n{line}\nIt printed:\n{output}"
+    assert line in output.splitlines(), (
+        f"the code does not print this line:\n{line}\nIt printed:\n{output}"
+    )
 
 
 def stage_args(name: str) -> list[str]:
@@ -83,14 +85,22 @@ def stage_args(name: str) -> list[str]:
     return command[2:]
 
 
-def run_dvc_yaml_stage(name: str, folder: Path, env: dict | None = None, **popen) -> subprocess.CompletedProcess:
+def run_dvc_yaml_stage(
+    name: str, folder: Path, env: dict | None = None, **popen
+) -> subprocess.CompletedProcess:
     """The stage's command from dvc.yaml, run in `folder` with this interpreter."""
     command = [sys.executable, str(ROOT / "stages" / f"{name}.py"), *stage_args(name)]
     return subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, **popen)
 
 
 def quiet_env(**extra: str) -> dict:
-    return {**os.environ, "NO_COLOR": "1", "OMP_NUM_THREADS": "1", "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **extra}
+    return {
+        **os.environ,
+        "NO_COLOR": "1",
+        "OMP_NUM_THREADS": "1",
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -110,47 +120,103 @@ def tiny_project(tmp_path_factory) -> Path:
 
 # -- bad parameters (docs/reliability.md) -------------------------------------------------
 
+
 def updated(**sections):
     """A change to params.yaml: these keys of these sections set."""
-    return lambda params: {name: {**values, **sections.get(name, {})} for name, values in params.items()}
+    return lambda params: {
+        name: {**values, **sections.get(name, {})} for name, values in params.items()
+    }
 
 
 # (the stage dvc repro runs first for that change, the change to the committed params.yaml, the quoted line)
 BAD_PARAMS = [
-    ("generate", updated(data={"count": 1_200_000}),
-     "error: data.count is 1,200,000, but only 1,000,000 distinct ordered add questions with up to 3 digit(s) "
-     "exist; lower data.count or raise data.digits"),
-    ("check_params", updated(repeat={"hiden_size": 64}),
-     "error: params.yaml: unknown key repeat.hiden_size; repeat takes batch_size, cell, embedding_dim, grad_clip, "
-     "hidden_size, layers, lr, max_epochs, patience, precision, reverse_answer"),
-    ("check_params", updated(aligned={"embedding_dim": 8}),
-     "error: params.yaml: unknown key aligned.embedding_dim (aligned does not use it; repeat, seq2seq, attention use it); "
-     "aligned takes batch_size, grad_clip, hidden_size, layers, lr, max_epochs, pair_dim, patience, precision"),
-    ("check_params", updated(repeat={"cell": "transformer"}), "error: repeat.cell is 'transformer'; choose one of lstm, gru, rnn"),
-    ("check_params", updated(split={"val_fraction": 0.5, "test_fraction": 0.5}),
-     "error: split.val_fraction + split.test_fraction = 1 leaves no training data; make their sum smaller than 1 "
-     "(for example 0.1 and 0.1)"),
-    ("check_params", lambda params: {("trian" if name == "train" else name): v for name, v in params.items()},
-     "error: params.yaml: unknown section 'trian' (did you mean 'train'?); known sections are data, split, model, repeat, "
-     "seq2seq, attention, aligned, columns, train, evaluate"),
-    ("check_params", lambda params: {name: v for name, v in params.items() if name != "train"},
-     "error: params.yaml: missing or empty section 'train'; every section must be set (the project's params.yaml has "
-     "each one, with its meaning)"),
-    ("check_params", lambda params: None,
-     "error: params.yaml: missing or empty section 'data', 'split', 'model', 'repeat', 'seq2seq', 'attention', 'aligned', "
-     "'columns', 'train', 'evaluate'; every section must be set (the project's params.yaml has each one, with its meaning)"),
-    ("check_params", updated(repeat={"lr": float("inf")}), "error: repeat.lr must be a finite number, got inf"),
-    ("check_params", updated(train={"weight_decay": float("nan")}), "error: train.weight_decay must be a finite number, got nan"),
-    ("check_params", updated(repeat={"hidden_size": 100_000}), "error: repeat.hidden_size must be at most 4096, got 100000"),
+    (
+        "generate",
+        updated(data={"count": 1_200_000}),
+        "error: data.count is 1,200,000, but only 1,000,000 distinct ordered add questions with up to 3 digit(s) "
+        "exist; lower data.count or raise data.digits",
+    ),
+    (
+        "check_params",
+        updated(repeat={"hiden_size": 64}),
+        "error: params.yaml: unknown key repeat.hiden_size; repeat takes batch_size, cell, embedding_dim, grad_clip, "
+        "hidden_size, layers, lr, max_epochs, patience, precision, reverse_answer",
+    ),
+    (
+        "check_params",
+        updated(aligned={"embedding_dim": 8}),
+        "error: params.yaml: unknown key aligned.embedding_dim (aligned does not use it; repeat, seq2seq, attention use it); "
+        "aligned takes batch_size, grad_clip, hidden_size, layers, lr, max_epochs, pair_dim, patience, precision",
+    ),
+    (
+        "check_params",
+        updated(repeat={"cell": "transformer"}),
+        "error: repeat.cell is 'transformer'; choose one of lstm, gru, rnn",
+    ),
+    (
+        "check_params",
+        updated(split={"val_fraction": 0.5, "test_fraction": 0.5}),
+        "error: split.val_fraction + split.test_fraction = 1 leaves no training data; make their sum smaller than 1 "
+        "(for example 0.1 and 0.1)",
+    ),
+    (
+        "check_params",
+        lambda params: {("trian" if name == "train" else name): v for name, v in params.items()},
+        "error: params.yaml: unknown section 'trian' (did you mean 'train'?); known sections are data, split, model, repeat, "
+        "seq2seq, attention, aligned, columns, train, evaluate",
+    ),
+    (
+        "check_params",
+        lambda params: {name: v for name, v in params.items() if name != "train"},
+        "error: params.yaml: missing or empty section 'train'; every section must be set (the project's params.yaml has "
+        "each one, with its meaning)",
+    ),
+    (
+        "check_params",
+        lambda params: None,
+        "error: params.yaml: missing or empty section 'data', 'split', 'model', 'repeat', 'seq2seq', 'attention', 'aligned', "
+        "'columns', 'train', 'evaluate'; every section must be set (the project's params.yaml has each one, with its meaning)",
+    ),
+    (
+        "check_params",
+        updated(repeat={"lr": float("inf")}),
+        "error: repeat.lr must be a finite number, got inf",
+    ),
+    (
+        "check_params",
+        updated(train={"weight_decay": float("nan")}),
+        "error: train.weight_decay must be a finite number, got nan",
+    ),
+    (
+        "check_params",
+        updated(repeat={"hidden_size": 100_000}),
+        "error: repeat.hidden_size must be at most 4096, got 100000",
+    ),
 ]
 
 
-@pytest.mark.parametrize("stage, change, line", BAD_PARAMS, ids=[
-    "count", "unknown-key", "unused-key", "cell", "fractions", "misspelled-section", "missing-section", "empty", "inf", "nan", "huge",
-])
+@pytest.mark.parametrize(
+    "stage, change, line",
+    BAD_PARAMS,
+    ids=[
+        "count",
+        "unknown-key",
+        "unused-key",
+        "cell",
+        "fractions",
+        "misspelled-section",
+        "missing-section",
+        "empty",
+        "inf",
+        "nan",
+        "huge",
+    ],
+)
 def test_bad_params_messages_are_what_the_stages_print(tmp_path, monkeypatch, stage, change, line):
     params = change(yaml.safe_load((ROOT / "params.yaml").read_text()))
-    (tmp_path / "params.yaml").write_text("" if params is None else yaml.safe_dump(params, sort_keys=False))
+    (tmp_path / "params.yaml").write_text(
+        "" if params is None else yaml.safe_dump(params, sort_keys=False)
+    )
     monkeypatch.chdir(tmp_path)
     proc = run_stage_in_process(stage, *stage_args(stage))
     assert proc.returncode == 2
@@ -191,9 +257,18 @@ def predict_transcripts(name: str) -> list[list[tuple[str, list[str]]]]:
 def run_transcript(steps, folder: Path) -> list[list[str]]:
     """Run the commands in one shell, in `folder`; each one's output lines (stderr and
     stdout as a terminal shows them)."""
-    script = "\n".join(f"__status=$?; echo '@@@'; (exit $__status)\n{command}" for command, _ in steps)
-    proc = subprocess.run(["bash", "-c", script], cwd=folder, env=quiet_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=300)
+    script = "\n".join(
+        f"__status=$?; echo '@@@'; (exit $__status)\n{command}" for command, _ in steps
+    )
+    proc = subprocess.run(
+        ["bash", "-c", script],
+        cwd=folder,
+        env=quiet_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
     return [part.splitlines() for part in proc.stdout.split("@@@\n")[1:]]
 
 
@@ -209,7 +284,9 @@ def committed_model() -> Path | None:
     model = ROOT / "data" / "model.pt"
     lock = yaml.safe_load((ROOT / "dvc.lock").read_text())
     recorded = {out["path"]: out.get("md5") for out in lock["stages"]["train"]["outs"]}
-    if not model.is_file() or hashlib.md5(model.read_bytes()).hexdigest() != recorded.get("data/model.pt"):
+    if not model.is_file() or hashlib.md5(model.read_bytes()).hexdigest() != recorded.get(
+        "data/model.pt"
+    ):
         return None
     return model
 
@@ -219,8 +296,10 @@ def committed_model() -> Path | None:
 def test_predict_transcripts_are_what_the_committed_model_prints(name):
     # Every line, answers and confidences included: only the committed run's model gives them.
     if committed_model() is None:
-        pytest.skip("data/model.pt is not the model dvc.lock records: run the README's first command "
-                    "(`dvc repro`) to check the predict transcripts' answers exactly")
+        pytest.skip(
+            "data/model.pt is not the model dvc.lock records: run the README's first command "
+            "(`dvc repro`) to check the predict transcripts' answers exactly"
+        )
     for steps in predict_transcripts(name):
         assert run_transcript(steps, ROOT) == [expected for _, expected in steps]
 
@@ -279,13 +358,27 @@ class CtrlC(pl.Callback):
 def test_resume_messages_are_what_training_prints(tiny_project, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     split = tiny_project / "data" / "split"
-    first = load_params(write_params(tmp_path / "a.yaml", {**TINY, "repeat": {**TINY["repeat"], "max_epochs": 2}}))
-    other = load_params(write_params(tmp_path / "b.yaml", {**TINY, "repeat": {**TINY["repeat"], "max_epochs": 2, "lr": 0.005}}))
+    first = load_params(
+        write_params(tmp_path / "a.yaml", {**TINY, "repeat": {**TINY["repeat"], "max_epochs": 2}})
+    )
+    other = load_params(
+        write_params(
+            tmp_path / "b.yaml",
+            {**TINY, "repeat": {**TINY["repeat"], "max_epochs": 2, "lr": 0.005}},
+        )
+    )
 
     def train(params, stop_at: int) -> None:
         with pytest.raises(SystemExit):
-            fit(params.model, params.train, split / "train.npz", split / "val.npz", progress=False,
-                state_dir="data/train-state", callbacks=[CtrlC(stop_at)])
+            fit(
+                params.model,
+                params.train,
+                split / "train.npz",
+                split / "val.npz",
+                progress=False,
+                state_dir="data/train-state",
+                callbacks=[CtrlC(stop_at)],
+            )
 
     handler = signal.getsignal(signal.SIGINT)  # Lightning ignores SIGINT once interrupted
     try:
@@ -310,11 +403,20 @@ def test_the_waiting_message_of_a_multi_machine_run(tiny_project, tmp_path):
     # waits for the others, so it is stopped once it has said so.
     folder = tmp_path / "first"
     shutil.copytree(tiny_project, folder, ignore=shutil.ignore_patterns("model.pt", "train-state"))
-    write_params(folder / "params.yaml", {**TINY, "train": {**TINY["train"], "devices": 2, "num_nodes": 2}})
+    write_params(
+        folder / "params.yaml", {**TINY, "train": {**TINY["train"], "devices": 2, "num_nodes": 2}}
+    )
     env = quiet_env(MASTER_ADDR="10.0.0.1", MASTER_PORT="29500", NODE_RANK="0", WORLD_SIZE="4")
     command = [sys.executable, str(ROOT / "stages" / "train.py"), *stage_args("train")]
-    proc = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        command,
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     seen = []
     try:
         for line in proc.stdout:
@@ -323,13 +425,18 @@ def test_the_waiting_message_of_a_multi_machine_run(tiny_project, tmp_path):
                 break
     finally:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)  # its own session: the stage and anything it started
+            os.killpg(
+                proc.pid, signal.SIGKILL
+            )  # its own session: the stage and anything it started
         except ProcessLookupError:
             pass
         proc.wait()
         proc.stdout.close()
-    assert_quoted("docs/distributed.md", "train: waiting for all 4 processes on 2 machines to join at 10.0.0.1:29500",
-                  "\n".join(seen))
+    assert_quoted(
+        "docs/distributed.md",
+        "train: waiting for all 4 processes on 2 machines to join at 10.0.0.1:29500",
+        "\n".join(seen),
+    )
 
 
 def test_a_missing_gpu_message(tmp_path, monkeypatch):
@@ -342,9 +449,16 @@ def test_a_missing_gpu_message(tmp_path, monkeypatch):
     proc = run_stage_in_process("train", *stage_args("train"))
     assert proc.returncode == 2
     # The page shows the torch the README installs; the message names the one installed.
-    quoted = [line for line in page("docs/distributed.md").splitlines()
-              if line.startswith("error: train.accelerator is 'gpu'")]
-    assert len(quoted) == 1 and "torch 2.13.0+cpu " in quoted[0] and "pip install torch==2.13.0 " in page("README.md")
+    quoted = [
+        line
+        for line in page("docs/distributed.md").splitlines()
+        if line.startswith("error: train.accelerator is 'gpu'")
+    ]
+    assert (
+        len(quoted) == 1
+        and "torch 2.13.0+cpu " in quoted[0]
+        and "pip install torch==2.13.0 " in page("README.md")
+    )
     installed = quoted[0].replace("torch 2.13.0+cpu ", f"torch {torch.__version__} ")
     assert installed in proc.stderr.splitlines(), proc.stderr
 
@@ -366,10 +480,13 @@ def frontier_module():
     return module
 
 
-@pytest.mark.parametrize("name, record, table", [
-    ("docs/architectures.md", "bench/architectures.json", "architecture_table"),
-    ("docs/calculator.md", "bench/frontier.json", "table"),
-])
+@pytest.mark.parametrize(
+    "name, record, table",
+    [
+        ("docs/architectures.md", "bench/architectures.json", "architecture_table"),
+        ("docs/calculator.md", "bench/frontier.json", "table"),
+    ],
+)
 def test_tables_are_bench_records(name, record, table):
     # Exactly what `python bench/frontier.py` printed for the recorded runs, at the commit they name.
     recorded = json.loads((ROOT / record).read_text())
@@ -427,4 +544,6 @@ def test_experiments_shown_in_sequence_do_not_carry_values_over():
             runs = [line for line in block.splitlines() if re.search(r"dvc exp run .*-S ", line)]
             if len(runs) > 1:
                 for line in runs:
-                    assert "--queue" in line or "--temp" in line, f"{source.relative_to(ROOT)}: {line}"
+                    assert "--queue" in line or "--temp" in line, (
+                        f"{source.relative_to(ROOT)}: {line}"
+                    )

@@ -4,7 +4,6 @@ not the other stages' 130, and the model file is not written."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -17,10 +16,16 @@ from .test_docs import page
 
 @pytest.mark.slow
 def test_ctrl_c_during_an_epoch_exits_1_with_trainings_line(tiny_split, tmp_path):
-    params = write_params(tmp_path / "params.yaml", {"repeat": {"max_epochs": 200, "patience": 200}})
+    params = write_params(
+        tmp_path / "params.yaml", {"repeat": {"max_epochs": 200, "patience": 200}}
+    )
     state = tmp_path / "state"
-    proc = subprocess.Popen(train_command(params, tiny_split, tmp_path, "--state-dir", state),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        train_command(params, tiny_split, tmp_path, "--state-dir", state),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 240
         while not (state / "last.ckpt").exists():  # an epoch has ended: training is under way
@@ -34,7 +39,9 @@ def test_ctrl_c_during_an_epoch_exits_1_with_trainings_line(tiny_split, tmp_path
             proc.kill()
             proc.communicate()
     assert proc.returncode == 1, err[-3000:]
-    line = f"train: interrupted; the finished epochs are saved in {state}: run `dvc repro` to resume"
+    line = (
+        f"train: interrupted; the finished epochs are saved in {state}: run `dvc repro` to resume"
+    )
     assert line in out.splitlines(), out[-3000:]
     assert "interrupted; the outputs are as they were before this run" not in err
     assert not (tmp_path / "model.pt").exists()

@@ -38,7 +38,11 @@ def removed_keys() -> set[str]:
 def pages() -> dict[str, str]:
     return {
         str(path.relative_to(ROOT)): path.read_text()
-        for path in [ROOT / "README.md", ROOT / "bench" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for path in [
+            ROOT / "README.md",
+            ROOT / "bench" / "README.md",
+            *sorted((ROOT / "docs").glob("*.md")),
+        ]
     }
 
 
@@ -54,8 +58,11 @@ def test_each_removed_key_is_refused_with_where_it_lives_now(key):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     section, name = key.split(".")
     params[section][name] = 1
-    with pytest.raises(ConfigError, match=rf"unknown key {re.escape(key)} \(an architecture's network and training "
-                                          r"recipe are in the section model.arch names"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"unknown key {re.escape(key)} \(an architecture's network and training "
+        r"recipe are in the section model.arch names",
+    ):
         params_from_dict(params)
 
 
@@ -68,7 +75,9 @@ def test_the_removed_keys_are_named_in_one_passage_only():
             passage, after = rest.split(END)
             assert named(passage), "the passage names the earlier layout's keys"
             text = before + after
-        assert not named(text), f"{name} names keys of the earlier layout (today's names: pipeline.md): {sorted(set(named(text)))}"
+        assert not named(text), (
+            f"{name} names keys of the earlier layout (today's names: pipeline.md): {sorted(set(named(text)))}"
+        )
 
 
 def test_the_removed_key_message_is_what_check_params_prints(tmp_path, monkeypatch):
@@ -86,9 +95,15 @@ def test_the_removed_key_message_is_what_check_params_prints(tmp_path, monkeypat
 @pytest.mark.slow
 def test_the_precision_message_names_the_architectures_key(tiny_split, tmp_path):
     # reliability.md quotes it: bf16-mixed asked for on a CPU without bfloat16 LSTM kernels.
-    params = write_params(tmp_path / "params.yaml", {"repeat": {"precision": "bf16-mixed", "max_epochs": 1}})
-    proc = subprocess.run(train_command(params, tiny_split, tmp_path), env={**os.environ, **NO_BF16_CPU},
-                          capture_output=True, text=True)
+    params = write_params(
+        tmp_path / "params.yaml", {"repeat": {"precision": "bf16-mixed", "max_epochs": 1}}
+    )
+    proc = subprocess.run(
+        train_command(params, tiny_split, tmp_path),
+        env={**os.environ, **NO_BF16_CPU},
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert_quoted("docs/reliability.md", proc.stderr.strip(), proc.stderr)
     assert proc.stderr.startswith("error: repeat.precision is bf16-mixed")

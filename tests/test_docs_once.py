@@ -26,7 +26,11 @@ def record(name: str) -> dict:
 def pages() -> dict[str, str]:
     return {
         str(path.relative_to(ROOT)): path.read_text()
-        for path in [ROOT / "README.md", ROOT / "bench" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for path in [
+            ROOT / "README.md",
+            ROOT / "bench" / "README.md",
+            *sorted((ROOT / "docs").glob("*.md")),
+        ]
     }
 
 
@@ -35,13 +39,19 @@ def generated_tables() -> dict[str, list[str]]:
     frontier = frontier_module()
     results = record("bench/results-table.json")["rows"]
     return {
-        "docs/architectures.md": [frontier.architecture_table(record("bench/architectures.json")["rows"])],
-        "docs/calculator.md": [frontier.table(record("bench/frontier.json")["rows"]),
-                               matrix_module().table(record("bench/cpu-matrix.json")["cells"])],
+        "docs/architectures.md": [
+            frontier.architecture_table(record("bench/architectures.json")["rows"])
+        ],
+        "docs/calculator.md": [
+            frontier.table(record("bench/frontier.json")["rows"]),
+            matrix_module().table(record("bench/cpu-matrix.json")["cells"]),
+        ],
         "docs/length-generalisation.md": [frontier.aligned_table(results)],
-        "docs/results.md": [frontier.results_table(frontier.results_page_rows(results)),
-                            frontier.results_commands(frontier.results_page_rows(results)),
-                            frontier.cpu_table(results, record("bench/results-avx2.json")["rows"])],
+        "docs/results.md": [
+            frontier.results_table(frontier.results_page_rows(results)),
+            frontier.results_commands(frontier.results_page_rows(results)),
+            frontier.cpu_table(results, record("bench/results-avx2.json")["rows"]),
+        ],
         "docs/multiplication.md": [frontier.multiplication_table(results)],
     }
 
@@ -52,7 +62,9 @@ def stated() -> dict[str, str]:
     out = {}
     for name, text in pages().items():
         for table in tables.get(name, []):
-            assert table in text, f"{name} does not show what bench/frontier.py renders from its record"
+            assert table in text, (
+                f"{name} does not show what bench/frontier.py renders from its record"
+            )
             text = text.replace(table, "")
         out[name] = prose(text)
     return out
@@ -67,9 +79,18 @@ def default_model() -> list[str]:
 def aligned() -> list[str]:
     """The digit-aligned architecture (bench/results-table.json): whole-space exact match of
     every row, and the shares of a longer set short of 100%."""
-    rows = [r for r in record("bench/results-table.json")["rows"] if r["changes"].get("model.arch") == "aligned"]
+    rows = [
+        r
+        for r in record("bench/results-table.json")["rows"]
+        if r["changes"].get("model.arch") == "aligned"
+    ]
     figures = {f"{r['space_exact_match']:.4%}" for r in rows}
-    figures |= {f"{v:.2%}" for r in rows for k, v in r["longer"].items() if k.startswith("digits_") and v < 1}
+    figures |= {
+        f"{v:.2%}"
+        for r in rows
+        for k, v in r["longer"].items()
+        if k.startswith("digits_") and v < 1
+    }
     return sorted(figures)
 
 
@@ -77,9 +98,15 @@ def columns() -> list[str]:
     """Multiplication with `columns` (bench/results-table.json): whole-space exact match of
     every row, the range of the default recipe's three seeds, and its data count."""
     frontier = frontier_module()
-    rows = [r for r in record("bench/results-table.json")["rows"] if r["changes"].get("model.arch") == "columns"]
+    rows = [
+        r
+        for r in record("bench/results-table.json")["rows"]
+        if r["changes"].get("model.arch") == "columns"
+    ]
     figures = {f"{r['space_exact_match']:.4%}" for r in rows}
-    default = [r["space_exact_match"] for r in rows if re.fullmatch(r"mul, columns, seed \d+", r["name"])]
+    default = [
+        r["space_exact_match"] for r in rows if re.fullmatch(r"mul, columns, seed \d+", r["name"])
+    ]
     assert len(default) == len(frontier.SEEDS)
     low, high = f"{min(default):.2%}", f"{max(default):.2%}"
     if low != high:
@@ -104,7 +131,9 @@ def test_each_figure_is_quoted_on_one_page(what, owner, figures):
         if owner != "README.md":
             assert figure in pages()[owner], f"{owner} does not quote {figure!r} from its record"
         others = [name for name, body in text.items() if name != owner and figure in body]
-        assert not others, f"{figure!r} ({what}) is stated on {others}; quote it on {owner} only and link there"
+        assert not others, (
+            f"{figure!r} ({what}) is stated on {others}; quote it on {owner} only and link there"
+        )
 
 
 def test_the_multiplication_recipe_is_given_on_its_page_only():

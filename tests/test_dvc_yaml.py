@@ -29,7 +29,10 @@ def test_stage_deps_are_the_library_files_it_imports(name):
     script = next(dep for dep in stage["deps"] if dep.startswith("stages/"))
     out = subprocess.run(
         [sys.executable, "-c", _IMPORTED, str(ROOT / script)],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
         env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""},
     ).stdout
     imported = {str(Path(f).resolve().relative_to(ROOT)) for f in json.loads(out)}
@@ -38,7 +41,9 @@ def test_stage_deps_are_the_library_files_it_imports(name):
         if dep.startswith("src/"):
             path = ROOT / dep
             # A folder dep stands for its Python files (.dvcignore hides the bytecode).
-            files = {str(f.relative_to(ROOT)) for f in (path.rglob("*.py") if path.is_dir() else [path])}
+            files = {
+                str(f.relative_to(ROOT)) for f in (path.rglob("*.py") if path.is_dir() else [path])
+            }
             listed |= files
             if not files & imported:
                 unused.append(dep)
@@ -60,8 +65,12 @@ def _outputs():
 def test_git_ignores_what_dvc_caches_and_tracks_the_rest(path, cached):
     # A cached output that git tracks stops `dvc repro` in a fresh clone ("output ... is
     # already tracked by SCM"); an uncached one that git ignores is lost to everyone else.
-    tracked = subprocess.run(["git", "ls-files", "--", path], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT).returncode == 0
+    tracked = subprocess.run(
+        ["git", "ls-files", "--", path], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    ignored = (
+        subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT).returncode == 0
+    )
     if cached:
         assert (tracked, ignored) == ([], True), f"{path}: cached by DVC, so git must ignore it"
     else:

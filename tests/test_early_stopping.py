@@ -34,13 +34,18 @@ TRAIN = {"max_epochs": MAX_EPOCHS, "patience": 1, "lr": 2.5, "show_samples": 0}
 
 def val_curve(live) -> list[tuple[int, float]]:
     with open(live / "plots" / "metrics" / "val" / "exact_match.tsv", newline="") as fh:
-        return [(int(float(row["step"])), float(row["exact_match"])) for row in csv.DictReader(fh, delimiter="\t")]
+        return [
+            (int(float(row["step"])), float(row["exact_match"]))
+            for row in csv.DictReader(fh, delimiter="\t")
+        ]
 
 
 def early_stopping_run(split: dict, folder, seed: int | None = None):
     """The train stage with TRAIN (and train.seed `seed`, TINY_PARAMS's by default) on
     `split`: the finished process, the model file and the validation curve."""
-    params = write_params(folder / "params.yaml", train_sections(TRAIN if seed is None else {**TRAIN, "seed": seed}))
+    params = write_params(
+        folder / "params.yaml", train_sections(TRAIN if seed is None else {**TRAIN, "seed": seed})
+    )
     out = folder / "out"
     # The stage's entry point in this process (the same code, without a new interpreter).
     done = run_stage_in_process("train", *train_command(params, split, out)[2:])
@@ -62,9 +67,13 @@ def test_early_stopping_fires_and_the_best_epoch_is_kept(tmp_path, one_digit):
     # It fired `patience` epochs after the last improvement, and not before.
     best_epoch = int(np.argmax(scores)) + 1  # the first of equal scores: a tie is no improvement
     assert info["epochs"] - best_epoch == TRAIN["patience"], scores
-    assert all(later > earlier for earlier, later in zip(scores[:best_epoch], scores[1:best_epoch])), scores
+    assert all(
+        later > earlier for earlier, later in zip(scores[:best_epoch], scores[1:best_epoch])
+    ), scores
     # The test discriminates: the run did not end on its best epoch.
-    assert scores[-1] < max(scores) and best_epoch > 1, f"pick other params: the curve {scores} cannot tell which epoch was kept"
+    assert scores[-1] < max(scores) and best_epoch > 1, (
+        f"pick other params: the curve {scores} cannot tell which epoch was kept"
+    )
 
     # Of equal scores the later epoch is kept (a tie is no improvement for early stopping).
     kept = len(scores) - int(np.argmax(scores[::-1]))
@@ -92,7 +101,9 @@ def test_of_equal_val_scores_the_later_epoch_is_kept():
 
     from arith_seq2seq.training.fit import _LaterTiesCheckpoint
 
-    trainer = SimpleNamespace(strategy=SimpleNamespace(reduce_boolean_decision=lambda decision: decision))
+    trainer = SimpleNamespace(
+        strategy=SimpleNamespace(reduce_boolean_decision=lambda decision: decision)
+    )
     for cls, keeps_tie in ((_LaterTiesCheckpoint, True), (ModelCheckpoint, False)):
         best = cls(monitor="val/exact_match", mode="max", save_top_k=1)
         assert best.check_monitor_top_k(trainer, torch.tensor(0.5))  # nothing kept yet

@@ -1,5 +1,5 @@
-import pytest
 import numpy as np
+import pytest
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.questions import count_carries
@@ -21,7 +21,12 @@ def test_metrics_breakdowns_and_error_rows_agree(tiny_model, tiny_split):
     weighted = (result.by_carries["n"] * result.by_carries["exact_match"]).sum() / len(test)
     assert np.isclose(weighted, summary["exact_match"])
     assert list(result.errors.columns) == [
-        "question", "expected", "predicted", "a_digits", "b_digits", "carries",
+        "question",
+        "expected",
+        "predicted",
+        "a_digits",
+        "b_digits",
+        "carries",
         "first_wrong_position",
     ]
 

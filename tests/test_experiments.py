@@ -29,7 +29,9 @@ def repo(reproduced, tmp_path_factory) -> Repo:
     repo.commit("baseline")
     yield repo
     # The queue's workers stop once idle; do not leave them to find out.
-    subprocess.run(["dvc", "queue", "stop", "--kill"], cwd=repo.path, env=repo.env, capture_output=True)
+    subprocess.run(
+        ["dvc", "queue", "stop", "--kill"], cwd=repo.path, env=repo.env, capture_output=True
+    )
 
 
 def experiments(repo: Repo) -> dict[str, dict]:

@@ -21,7 +21,9 @@ BIN = Path(sys.executable).parent
 
 
 def info(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "arith-seq2seq"), "info", *args], cwd=cwd, capture_output=True, text=True)
+    return subprocess.run(
+        [str(BIN / "arith-seq2seq"), "info", *args], cwd=cwd, capture_output=True, text=True
+    )
 
 
 def test_info_is_what_the_file_holds(tiny_model):
@@ -33,8 +35,12 @@ def test_info_is_what_the_file_holds(tiny_model):
 
     out = info("--model", str(tiny_model))
     assert out.returncode == 0 and out.stderr == "", out.stderr
-    lines = dict(line.split(None, 1) if not line.startswith(("model file", "whole space", "test split"))
-                 else (line[:12].strip(), line[12:].strip()) for line in out.stdout.splitlines())
+    lines = dict(
+        line.split(None, 1)
+        if not line.startswith(("model file", "whole space", "test split"))
+        else (line[:12].strip(), line[12:].strip())
+        for line in out.stdout.splitlines()
+    )
     assert lines["architecture"].startswith("repeat (cell lstm, hidden_size 64")
     assert lines["operation"] == "add: a+b, operands of up to 2 digits, read reversed"
     assert lines["precision"] == payload["info"]["precision"]

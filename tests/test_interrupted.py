@@ -115,10 +115,21 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-def run_killed(kill_at: str, name: str, *args, status: int = -signal.SIGKILL) -> subprocess.CompletedProcess:
+def run_killed(
+    kill_at: str, name: str, *args, status: int = -signal.SIGKILL
+) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, "-c", _KILLING_STAGE, str(ROOT / "stages" / f"{name}.py"), *map(str, args)],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "KILL_AT": kill_at},
+        [
+            sys.executable,
+            "-c",
+            _KILLING_STAGE,
+            str(ROOT / "stages" / f"{name}.py"),
+            *map(str, args),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KILL_AT": kill_at},
     )
     # Killed where intended, not finished nor failed some other way.
     assert result.returncode == status, (result.returncode, result.stderr)
@@ -130,7 +141,8 @@ def files(folder: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(folder)): p.read_bytes()
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "params.yaml"
+        if p.is_file()
+        and p.name != "params.yaml"
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     }
 
@@ -142,7 +154,15 @@ def leftovers(folder: Path) -> list[str]:
 
 def generate(folder: Path, **data):
     params = write_params(folder / "params.yaml", {"data": data})
-    return ("generate", "--params", params, "--out", folder / "questions.npz", "--longer-dir", folder / "longer")
+    return (
+        "generate",
+        "--params",
+        params,
+        "--out",
+        folder / "questions.npz",
+        "--longer-dir",
+        folder / "longer",
+    )
 
 
 def test_generate_killed_while_writing_keeps_the_previous_data(tmp_path):
@@ -155,18 +175,26 @@ def test_generate_killed_while_writing_keeps_the_previous_data(tmp_path):
         assert leftovers(tmp_path), "the kill should have left a temporary file or folder"
         # What a later stage reads is the previous, complete data.
         question_set.load(tmp_path / "questions.npz")
-        assert list(question_set.load_longer(tmp_path / "longer")) == [tmp_path / "longer" / "digits_3.npz", tmp_path / "longer" / "chains_3.npz"]
+        assert list(question_set.load_longer(tmp_path / "longer")) == [
+            tmp_path / "longer" / "digits_3.npz",
+            tmp_path / "longer" / "chains_3.npz",
+        ]
     # The next run is not confused by the leftovers: it writes the new data in place.
     assert run_stage(*generate(tmp_path, seed=9)).returncode == 0
     assert files(tmp_path)["questions.npz"] != before["questions.npz"]
-    assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == ["chains_3.npz", "digits_3.npz"]
+    assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == [
+        "chains_3.npz",
+        "digits_3.npz",
+    ]
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     assert run_stage(*generate(fresh, seed=9)).returncode == 0
     assert (tmp_path / "questions.npz").read_bytes() == (fresh / "questions.npz").read_bytes()
 
 
-def test_generate_killed_while_swapping_the_longer_folder_is_not_read_as_no_longer_sets(tmp_path, tiny_model, tiny_split):
+def test_generate_killed_while_swapping_the_longer_folder_is_not_read_as_no_longer_sets(
+    tmp_path, tiny_model, tiny_split
+):
     # atomic_dir moves the old folder aside, then the new one in: killed in between, the
     # folder is missing. evaluate used to read that as "no longer sets" and score without them.
     assert run_stage(*generate(tmp_path, seed=8)).returncode == 0
@@ -182,7 +210,10 @@ def test_generate_killed_while_swapping_the_longer_folder_is_not_read_as_no_long
     ]
     assert not out.exists()
     assert run_stage(*generate(tmp_path, seed=9)).returncode == 0
-    assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == ["chains_3.npz", "digits_3.npz"]
+    assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == [
+        "chains_3.npz",
+        "digits_3.npz",
+    ]
 
 
 def test_split_killed_while_writing_keeps_all_three_previous_parts(tmp_path):
@@ -191,7 +222,16 @@ def test_split_killed_while_writing_keeps_all_three_previous_parts(tmp_path):
     assert run_stage(*generate(tmp_path, seed=8)).returncode == 0
     params = tmp_path / "params.yaml"
     parts = [tmp_path / "split" / f"{name}.npz" for name in ("train", "val", "test")]
-    args = ("--questions", tmp_path / "questions.npz", "--train", parts[0], "--val", parts[1], "--test", parts[2])
+    args = (
+        "--questions",
+        tmp_path / "questions.npz",
+        "--train",
+        parts[0],
+        "--val",
+        parts[1],
+        "--test",
+        parts[2],
+    )
     assert run_stage("split", "--params", params, *args).returncode == 0
     before = files(tmp_path / "split")
     write_params(params, {"data": {"seed": 8}, "split": {"seed": 99}})
@@ -206,7 +246,9 @@ def test_split_killed_while_writing_keeps_all_three_previous_parts(tmp_path):
     assert not train_keys & set(zip(val.a.tolist(), val.b.tolist()))
 
 
-def evaluated_then_changed(folder: Path, model: Path, split: dict) -> tuple[list, Path, dict[str, bytes]]:
+def evaluated_then_changed(
+    folder: Path, model: Path, split: dict
+) -> tuple[list, Path, dict[str, bytes]]:
     """Evaluate once into `folder`/out, then change an evaluate param: the stage's arguments,
     its output folder and the outputs that a failed or interrupted rerun must leave."""
     params = write_params(folder / "params.yaml")
@@ -229,15 +271,21 @@ def test_evaluate_killed_while_writing_keeps_all_previous_outputs(tmp_path, tiny
     assert set(json.loads((out / "m.json").read_text())["longer"]) == {"digits_3", "chains_3"}
 
 
-def test_ctrl_c_during_evaluate_is_one_line_and_keeps_every_output(tmp_path, tiny_model, tiny_split):
+def test_ctrl_c_during_evaluate_is_one_line_and_keeps_every_output(
+    tmp_path, tiny_model, tiny_split
+):
     # It printed a 36-line traceback.
     args, out, before = evaluated_then_changed(tmp_path, tiny_model, tiny_split)
     result = run_killed("ctrl-c:2", "evaluate", *args, status=130)
-    assert result.stderr.splitlines() == ["interrupted; the outputs are as they were before this run"]
+    assert result.stderr.splitlines() == [
+        "interrupted; the outputs are as they were before this run"
+    ]
     assert files(out) == before and leftovers(out) == []
 
 
-def test_a_temporary_file_left_in_the_longer_folder_is_not_read_as_a_set(tmp_path, tiny_model, tiny_split):
+def test_a_temporary_file_left_in_the_longer_folder_is_not_read_as_a_set(
+    tmp_path, tiny_model, tiny_split
+):
     longer = tmp_path / "longer"
     longer.mkdir()
     for path in tiny_split["longer"].iterdir():
@@ -246,7 +294,12 @@ def test_a_temporary_file_left_in_the_longer_folder_is_not_read_as_a_set(tmp_pat
     (longer / ".digits_4.npz.x1y2z3.tmp").write_bytes(good[: len(good) // 2])
     out = tmp_path / "out"
     split = {**tiny_split, "longer": longer}
-    result = run_stage("evaluate", *evaluate_args(write_params(tmp_path / "params.yaml"), tiny_model, split, out))
+    result = run_stage(
+        "evaluate", *evaluate_args(write_params(tmp_path / "params.yaml"), tiny_model, split, out)
+    )
     assert result.returncode == 0, result.stderr
     assert set(json.loads((out / "m.json").read_text())["longer"]) == {"digits_3", "chains_3"}
-    assert np.array_equal(question_set.load(longer / "digits_3.npz").a, question_set.load(tiny_split["longer"] / "digits_3.npz").a)
+    assert np.array_equal(
+        question_set.load(longer / "digits_3.npz").a,
+        question_set.load(tiny_split["longer"] / "digits_3.npz").a,
+    )

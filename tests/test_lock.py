@@ -11,7 +11,9 @@ def test_lock_matches_the_committed_sources_and_params():
     # On a fresh clone the data are missing (DVC reports them as deleted); what must not
     # show is a changed source file, folder or parameter.
     status = json.loads(
-        subprocess.run(["dvc", "status", "--json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            ["dvc", "status", "--json"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
     )
     stale = [
         f"{stage}: {path}"

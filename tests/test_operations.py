@@ -17,7 +17,9 @@ def operands(digits: int, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     top = 10**digits
     a, b = rng.integers(0, top, n, dtype=np.int64), rng.integers(0, top, n, dtype=np.int64)
     # The extremes too: 0 and the largest operands.
-    return np.concatenate([a, [0, top - 1, top - 1, 0]]), np.concatenate([b, [top - 1, top - 1, 0, 0]])
+    return np.concatenate([a, [0, top - 1, top - 1, 0]]), np.concatenate(
+        [b, [top - 1, top - 1, 0, 0]]
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -27,7 +29,10 @@ def test_int64_arithmetic_is_exact_up_to_max_digits_and_equals_pythons(name):
     expected = [op.exact(int(x), int(y)) for x, y in zip(a, b)]
     assert op.array(a, b).tolist() == expected
     # Python's integers at any length; int64 would overflow one digit further for products.
-    assert op.exact(10**40 + 7, 3) == {"add": 10**40 + 10, "sub": 10**40 + 4, "mul": 3 * 10**40 + 21}[name]
+    assert (
+        op.exact(10**40 + 7, 3)
+        == {"add": 10**40 + 10, "sub": 10**40 + 4, "mul": 3 * 10**40 + 21}[name]
+    )
     assert max(abs(v) for v in expected) < 2**63
 
 
@@ -37,7 +42,11 @@ def test_the_answer_width_holds_the_longest_answer_and_no_more(name):
     for digits in (1, 2, 3, 7):
         a, b = operands(digits, 3000, seed=digits)
         widths = [len(str(op.exact(int(x), int(y)))) for x, y in zip(a, b)]
-        assert max(widths) == op.answer_width(digits) == QuestionFormat(name, digits, True).answer_width
+        assert (
+            max(widths)
+            == op.answer_width(digits)
+            == QuestionFormat(name, digits, True).answer_width
+        )
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -91,11 +91,32 @@ def run_pipeline(name: str, folder: Path, seed: int | None = None) -> dict:
     split["longer"] = folder / "longer"
     # Each stage's entry point in this process (conftest's run_stage_in_process), not a new
     # interpreter per stage: the same code, without importing torch and Lightning 4 times.
-    ok(run_stage_in_process("generate", "--params", params, "--out", folder / "questions.npz", "--longer-dir", split["longer"]))
-    ok(run_stage_in_process(
-        "split", "--params", params, "--questions", folder / "questions.npz",
-        "--train", split["train"], "--val", split["val"], "--test", split["test"],
-    ))
+    ok(
+        run_stage_in_process(
+            "generate",
+            "--params",
+            params,
+            "--out",
+            folder / "questions.npz",
+            "--longer-dir",
+            split["longer"],
+        )
+    )
+    ok(
+        run_stage_in_process(
+            "split",
+            "--params",
+            params,
+            "--questions",
+            folder / "questions.npz",
+            "--train",
+            split["train"],
+            "--val",
+            split["val"],
+            "--test",
+            split["test"],
+        )
+    )
     ok(run_stage_in_process("train", *train_command(params, split, folder)[2:]))
     model = folder / "model.pt"
     trained = model_file.load(model)
@@ -105,7 +126,9 @@ def run_pipeline(name: str, folder: Path, seed: int | None = None) -> dict:
         # those are right by construction, the rest as the model is.
         for path in sorted(split["longer"].iterdir()):
             qs = question_set.load(path)
-            own = answering.answer_questions(trained.model, qs.question, longer_answer_width(digits_of(path), operation))[0]
+            own = answering.answer_questions(
+                trained.model, qs.question, longer_answer_width(digits_of(path), operation)
+            )[0]
             answer = qs.answer.copy()
             answer[::3] = own[::3]
             rewrite_npz(path, answer=answer)
@@ -113,9 +136,16 @@ def run_pipeline(name: str, folder: Path, seed: int | None = None) -> dict:
     out.mkdir()
     ok(run_stage_in_process("evaluate", *evaluate_args(params, model, split, out)))
     return {
-        "operation": operation, "split": split, "model": model, "trained": trained,
+        "operation": operation,
+        "split": split,
+        "model": model,
+        "trained": trained,
         "metrics": json.loads((out / "m.json").read_text()),
-        "errors": pd.read_csv(out / "e.csv", dtype={"question": str, "expected": str, "predicted": str}, keep_default_na=False),
+        "errors": pd.read_csv(
+            out / "e.csv",
+            dtype={"question": str, "expected": str, "predicted": str},
+            keep_default_na=False,
+        ),
     }
 
 
@@ -129,8 +159,15 @@ def pipeline_scores(run: dict) -> dict[str, float]:
     NEGATIVE_PAIRS answered right (bench/test_thresholds.py)."""
     operation, trained, errors = run["operation"], run["trained"], run["errors"]
     test = question_set.load(run["split"]["test"])
-    predicted = decode(trained, answering.answer_questions(trained.model, test.question, test.answer.shape[1])[0])
-    right = np.array([p == str(PYTHON[operation](a, b)) for p, a, b in zip(predicted, test.a.tolist(), test.b.tolist())])
+    predicted = decode(
+        trained, answering.answer_questions(trained.model, test.question, test.answer.shape[1])[0]
+    )
+    right = np.array(
+        [
+            p == str(PYTHON[operation](a, b))
+            for p, a, b in zip(predicted, test.a.tolist(), test.b.tolist())
+        ]
+    )
     scores = {"error_rows": len(errors), "test_right": int(right.sum())}
     longer = [v for v in run["metrics"]["longer"].values() if isinstance(v, float)]
     if longer:
@@ -143,7 +180,9 @@ def pipeline_scores(run: dict) -> dict[str, float]:
         }
         question = np.concatenate([question_ids(trained, a, b, "sub") for a, b in NEGATIVE_PAIRS])
         answers = decode(trained, answering.answer_questions(trained.model, question, 3)[0])
-        scores["negative_pairs_right"] = sum(got == str(a - b) for got, (a, b) in zip(answers, NEGATIVE_PAIRS))
+        scores["negative_pairs_right"] = sum(
+            got == str(a - b) for got, (a, b) in zip(answers, NEGATIVE_PAIRS)
+        )
     return scores
 
 
@@ -191,7 +230,9 @@ def test_subtraction_error_rows_show_negative_answers_with_their_sign(sub_run):
 def test_evaluate_test_exact_match_equals_a_rescoring_of_the_test_set(pipeline):
     operation, trained = pipeline["operation"], pipeline["trained"]
     test = question_set.load(pipeline["split"]["test"])
-    predicted = decode(trained, answering.answer_questions(trained.model, test.question, test.answer.shape[1])[0])
+    predicted = decode(
+        trained, answering.answer_questions(trained.model, test.question, test.answer.shape[1])[0]
+    )
     truth = [str(PYTHON[operation](a, b)) for a, b in zip(test.a.tolist(), test.b.tolist())]
     right = np.array([p == t for p, t in zip(predicted, truth)])
     assert right.any(), "precondition: the tiny model gets some test questions right"
@@ -231,7 +272,14 @@ def test_longer_scores_of_the_columns_model_equal_a_rescoring_of_each_set(column
         # Against the set's answers (every third one the model's own, see run_pipeline).
         predicted = answering.answer_questions(trained.model, qs.question, qs.answer.shape[1])[0]
         expected[path.stem] = float((predicted == qs.answer).all(1).mean())
-    assert sorted(expected) == ["chains_3", "chains_6", "digits_3", "digits_6", "times1_3", "times1_6"]
+    assert sorted(expected) == [
+        "chains_3",
+        "chains_6",
+        "digits_3",
+        "digits_6",
+        "times1_3",
+        "times1_6",
+    ]
     # Every third answer is the model's own (run_pipeline), so each is at least a third.
     assert all(v >= 0.33 for v in expected.values()), expected
     longer = columns_run["metrics"]["longer"]
@@ -240,21 +288,39 @@ def test_longer_scores_of_the_columns_model_equal_a_rescoring_of_each_set(column
         assert longer[name] == pytest.approx(value, abs=1e-6), name
 
 
-def test_predict_on_a_columns_model_answers_products_of_any_length_and_refuses_sums(columns_run, capsys):
+def test_predict_on_a_columns_model_answers_products_of_any_length_and_refuses_sums(
+    columns_run, capsys
+):
     trained = columns_run["trained"]
     long = "9" * 40
-    code, out, err = predict(capsys, "--model", columns_run["model"], "12*34", "3+4", f"{long}*7", f"7*{long}")
+    code, out, err = predict(
+        capsys, "--model", columns_run["model"], "12*34", "3+4", f"{long}*7", f"7*{long}"
+    )
     assert code == 1
     assert err == ["error: question 2: '3+4': this model answers * questions, not +"]
     # A 40-digit operand with no --allow-longer: the model reads any length.
     assert len(out) == 3 and all(re.fullmatch(r"\d+", line) for line in out), out
-    assert out[0] == decode(trained, answering.answer_questions(trained.model, question_ids(trained, 12, 34, "mul"), 4)[0])[0]
+    assert (
+        out[0]
+        == decode(
+            trained,
+            answering.answer_questions(trained.model, question_ids(trained, 12, 34, "mul"), 4)[0],
+        )[0]
+    )
 
 
 def test_longer_scores_of_a_repeat_model_are_not_applicable(mul_run):
     # Multiplication's longer sets include N-digit by 1-digit products (times1_N).
-    assert sorted(path.name for path in mul_run["split"]["longer"].iterdir()) == ["chains_3.npz", "digits_3.npz", "times1_3.npz"]
-    assert mul_run["metrics"]["longer"] == {"digits_3": "not applicable", "times1_3": "not applicable", "chains_3": "not applicable"}
+    assert sorted(path.name for path in mul_run["split"]["longer"].iterdir()) == [
+        "chains_3.npz",
+        "digits_3.npz",
+        "times1_3.npz",
+    ]
+    assert mul_run["metrics"]["longer"] == {
+        "digits_3": "not applicable",
+        "times1_3": "not applicable",
+        "chains_3": "not applicable",
+    }
 
 
 def predict(capsys, *args):
@@ -285,7 +351,10 @@ def test_predict_on_a_multiplication_model_answers_products_and_refuses_sums(mul
     assert code == 1
     assert err == ["error: question 2: '3+4': this model answers * questions, not +"]
     expected = [
-        decode(trained, answering.answer_questions(trained.model, question_ids(trained, a, b, "mul"), 4)[0])[0]
+        decode(
+            trained,
+            answering.answer_questions(trained.model, question_ids(trained, a, b, "mul"), 4)[0],
+        )[0]
         for a, b in [(12, 34), (7, 8)]
     ]
     assert out == expected

@@ -21,7 +21,8 @@ from .conftest import ROOT
 
 def changed_lines(before: str, after: str) -> list[str]:
     return [
-        line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+        line
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
 
@@ -44,7 +45,13 @@ def test_exp_run_set_param_changes_only_the_lines_it_sets(tmp_path):
     extra = params["data"]["longer_digits"]
     for overrides, expected in [
         # Values as committed: nothing changes, the list included.
-        ([f"repeat.lr={params['repeat']['lr']}", f"data.longer_digits=[{','.join(map(str, extra))}]"], 0),
+        (
+            [
+                f"repeat.lr={params['repeat']['lr']}",
+                f"data.longer_digits=[{','.join(map(str, extra))}]",
+            ],
+            0,
+        ),
         ([f"repeat.hidden_size={hidden + 1}"], 2),  # one line out, one in
         (["model.arch=aligned"], 2),
         ([f"data.longer_digits=[{','.join(str(v + 7) for v in extra)}]"], 2 * len(extra)),
@@ -52,7 +59,9 @@ def test_exp_run_set_param_changes_only_the_lines_it_sets(tmp_path):
         copy.write_text(original)
         apply_overrides(copy, overrides)
         assert len(changed_lines(original, copy.read_text())) == expected, (
-            overrides, changed_lines(original, copy.read_text()))
+            overrides,
+            changed_lines(original, copy.read_text()),
+        )
 
 
 def test_params_yaml_has_every_section_with_its_keys_in_order():
@@ -68,9 +77,20 @@ def test_dvc_yaml_lists_each_section_for_the_one_stage_that_reads_it():
     # train reads model, the section model.arch names (DVC resolves ${model.arch}) and
     # train: a change to another architecture's section reruns nothing.
     assert listed["train"] == ["model", "${model.arch}", "train"]
-    assert (listed["generate"], listed["split"], listed["evaluate"]) == (["data"], ["split"], ["evaluate"])
-    resolved = [section for sections in listed.values() for section in sections if section != "${model.arch}"]
-    assert sorted([*resolved, *NETS]) == sorted(SECTIONS), "each params.yaml section read by exactly one stage"
+    assert (listed["generate"], listed["split"], listed["evaluate"]) == (
+        ["data"],
+        ["split"],
+        ["evaluate"],
+    )
+    resolved = [
+        section
+        for sections in listed.values()
+        for section in sections
+        if section != "${model.arch}"
+    ]
+    assert sorted([*resolved, *NETS]) == sorted(SECTIONS), (
+        "each params.yaml section read by exactly one stage"
+    )
 
 
 def test_each_stage_desc_quotes_a_key_of_every_section_it_may_read():
@@ -78,6 +98,8 @@ def test_each_stage_desc_quotes_a_key_of_every_section_it_may_read():
     # -s STAGE` too: a missing section then stops DVC with every output in place.
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
-        sections = [s for p in stage.get("params", []) for s in (NETS if p == "${model.arch}" else [p])]
+        sections = [
+            s for p in stage.get("params", []) for s in (NETS if p == "${model.arch}" else [p])
+        ]
         for section in sections:
             assert f"${{{section}." in stage["desc"], (name, section)

@@ -17,7 +17,9 @@ from .conftest import REFERENCE, TINY_PARAMS, run_stage_in_process
 
 def params_text(tmp_path, **lines: str):
     """The tiny params as YAML text, with `section.key: text` lines replaced verbatim."""
-    params = {section: {**REFERENCE[section], **TINY_PARAMS.get(section, {})} for section in REFERENCE}
+    params = {
+        section: {**REFERENCE[section], **TINY_PARAMS.get(section, {})} for section in REFERENCE
+    }
     lines_of = yaml.safe_dump(params, sort_keys=False).splitlines()
     for dotted, value in lines.items():
         section, key = dotted.split("__")
@@ -31,14 +33,18 @@ def params_text(tmp_path, **lines: str):
 
 
 def check(path):
-    done = run_stage_in_process("check_params", "--params", path, "--out", path.with_suffix(".checked"))
+    done = run_stage_in_process(
+        "check_params", "--params", path, "--out", path.with_suffix(".checked")
+    )
     return done.returncode, done.stderr.splitlines()
 
 
 def test_values_are_the_ones_dvc_records(tmp_path):
     # YAML 1.1 (PyYAML, before) and 1.2 (DVC) disagree on these: 020 trained 16 while DVC
     # recorded 20; 1:30 was 90; yes was true.
-    path = params_text(tmp_path, repeat__hidden_size="020", evaluate__batch_size="1:30", data__reverse="yes")
+    path = params_text(
+        tmp_path, repeat__hidden_size="020", evaluate__batch_size="1:30", data__reverse="yes"
+    )
     assert read_yaml(path) == parse_yaml(path.read_text(), str(path))
     code, err = check(path)
     assert (code, err) == (2, ["error: data.reverse must be true or false, got 'yes'"])
@@ -60,16 +66,35 @@ def laughs(levels: int) -> str:
     "lines, message",
     [
         # 9**8 items by reference in 1.5 KB: 90 s, 1.1 GB and a 360 MB error line before.
-        ({"repeat__hidden_size": laughs(8)}, "error: params.yaml: repeat holds more than 10,000 values (YAML aliases repeat it)"),
-        ({"split__seed": str(2**64)}, "error: split.seed must be at most 4294967295, got 18446744073709551616"),
-        ({"train__seed": str(2**32)}, "error: train.seed must be at most 4294967295, got 4294967296"),
+        (
+            {"repeat__hidden_size": laughs(8)},
+            "error: params.yaml: repeat holds more than 10,000 values (YAML aliases repeat it)",
+        ),
+        (
+            {"split__seed": str(2**64)},
+            "error: split.seed must be at most 4294967295, got 18446744073709551616",
+        ),
+        (
+            {"train__seed": str(2**32)},
+            "error: train.seed must be at most 4294967295, got 4294967296",
+        ),
         ({"repeat__lr": "1e300"}, "error: repeat.lr must be at most 100, got 1e+300"),
-        ({"train__weight_decay": "1e300"}, "error: train.weight_decay must be at most 100, got 1e+300"),
+        (
+            {"train__weight_decay": "1e300"},
+            "error: train.weight_decay must be at most 100, got 1e+300",
+        ),
         ({"data__seed": "1" * 5000}, "error: params.yaml: a value cannot be read"),
         ({"data__seed": "[" * 5000 + "]" * 5000}, "error: params.yaml: "),
     ],
-    ids=["billion laughs", "split.seed 2**64", "train.seed 2**32", "lr 1e300", "weight_decay 1e300", "5000 digits",
-         "5000 deep"],
+    ids=[
+        "billion laughs",
+        "split.seed 2**64",
+        "train.seed 2**32",
+        "lr 1e300",
+        "weight_decay 1e300",
+        "5000 digits",
+        "5000 deep",
+    ],
 )
 def test_a_crafted_value_is_one_short_line_at_once(tmp_path, lines, message):
     path = params_text(tmp_path, **lines)
@@ -86,4 +111,6 @@ def test_a_network_too_large_for_memory_is_refused_before_any_allocation(tmp_pat
     path = params_text(tmp_path, repeat__hidden_size="4096", repeat__layers="16")
     code, err = check(path)
     assert code == 2 and err[0].startswith("error: repeat's network would have about "), err
-    assert err[0].endswith("weights, more than 100,000,000; make repeat.hidden_size or repeat.layers smaller")
+    assert err[0].endswith(
+        "weights, more than 100,000,000; make repeat.hidden_size or repeat.layers smaller"
+    )

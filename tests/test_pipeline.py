@@ -27,11 +27,18 @@ pytestmark = pytest.mark.slow
 # tests/test_experiments.py.
 
 
-
 def test_first_repro_runs_everything_and_second_has_nothing_to_do(reproduced, repo):
     assert reproduced.ran == ALL
-    for out in ("data/questions.npz", "data/longer/digits_3.npz", "data/split/train.npz", "data/model.pt", "data/errors.csv",
-                "metrics/evaluate.json", "metrics/train/metrics.json", "metrics/by_carries.csv"):
+    for out in (
+        "data/questions.npz",
+        "data/longer/digits_3.npz",
+        "data/split/train.npz",
+        "data/model.pt",
+        "data/errors.csv",
+        "metrics/evaluate.json",
+        "metrics/train/metrics.json",
+        "metrics/by_carries.csv",
+    ):
         assert (repo.path / out).is_file(), out
     # The copy's DVC works on its own cache.
     assert Path(repo.run("dvc", "cache", "dir").strip()) == repo.path / ".dvc" / "cache"
@@ -43,8 +50,14 @@ def test_bad_params_fail_the_stage_and_keep_the_last_good_outputs(repo):
     # DVC deletes a stage's outputs before running it (none is `persist`, for the
     # run-cache's sake); the stage puts the ones dvc.lock describes back first.
     before = outputs(repo)
-    assert {"data/model.pt", "metrics/train/metrics.json", "metrics/train/plots/metrics/val/loss.tsv",
-            "metrics/evaluate.json", "metrics/space.png", "data/questions.npz"} <= set(before)
+    assert {
+        "data/model.pt",
+        "metrics/train/metrics.json",
+        "metrics/train/plots/metrics/val/loss.tsv",
+        "metrics/evaluate.json",
+        "metrics/space.png",
+        "data/questions.npz",
+    } <= set(before)
     for section, key, bad, message in [
         ("repeat", "cell", "lstmm", "repeat.cell is 'lstmm'"),
         ("data", "count", 10**6, "data.count is 1,000,000"),
@@ -52,13 +65,17 @@ def test_bad_params_fail_the_stage_and_keep_the_last_good_outputs(repo):
     ]:
         good = yaml.safe_load((repo.path / "params.yaml").read_text())[section][key]
         repo.set_param(section, key, bad)
-        result = subprocess.run(["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True)
+        result = subprocess.run(
+            ["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True
+        )
         assert result.returncode != 0
         assert f"error: {message}" in result.stderr + result.stdout
         assert outputs(repo) == before, key
         # dvc.lock still describes them: only the params differ.
         status = json.loads(repo.run("dvc", "status", "--json"))
-        assert [change for changes in status.values() for change in changes if "changed outs" in change] == [], status
+        assert [
+            change for changes in status.values() for change in changes if "changed outs" in change
+        ] == [], status
         repo.set_param(section, key, good)
     assert repo.repro() == []
 
@@ -68,8 +85,14 @@ def test_a_killed_repro_leaves_the_last_good_outputs(repo):
     before = outputs(repo)
     epochs = yaml.safe_load((repo.path / "params.yaml").read_text())["repeat"]["max_epochs"]
     repo.set_param("repeat", "max_epochs", 50)
-    proc = subprocess.Popen(["dvc", "repro"], cwd=repo.path, env=repo.env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["dvc", "repro"],
+        cwd=repo.path,
+        env=repo.env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     state = repo.path / "data" / "train-state" / "last.ckpt"
     deadline = time.monotonic() + 120
     while not state.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -79,7 +102,9 @@ def test_a_killed_repro_leaves_the_last_good_outputs(repo):
     proc.wait()
     assert outputs(repo) == before
     status = json.loads(repo.run("dvc", "status", "--json"))
-    assert [change for changes in status.values() for change in changes if "changed outs" in change] == [], status
+    assert [
+        change for changes in status.values() for change in changes if "changed outs" in change
+    ] == [], status
     repo.set_param("repeat", "max_epochs", epochs)
     assert repo.repro() == []
     shutil.rmtree(repo.path / "data" / "train-state", ignore_errors=True)
@@ -93,16 +118,27 @@ def test_an_output_missing_from_the_cache_is_not_restored_and_does_not_stop_the_
         pytest.skip("this machine has a CUDA GPU: train.accelerator gpu would train, not fail")
     before = outputs(repo)
     lock = yaml.safe_load((repo.path / "dvc.lock").read_text())
-    (summary,) = [out for out in lock["stages"]["train"]["outs"] if out["path"] == "metrics/train/metrics.json"]
-    cached = repo.path / ".dvc" / "cache" / "files" / "md5" / summary["md5"][:2] / summary["md5"][2:]
+    (summary,) = [
+        out
+        for out in lock["stages"]["train"]["outs"]
+        if out["path"] == "metrics/train/metrics.json"
+    ]
+    cached = (
+        repo.path / ".dvc" / "cache" / "files" / "md5" / summary["md5"][:2] / summary["md5"][2:]
+    )
     kept = cached.read_bytes()
     cached.chmod(0o644)
     cached.unlink()
     try:
         # A value check_params accepts and the train stage refuses: a GPU this machine lacks.
         repo.set_param("train", "accelerator", "gpu")
-        result = subprocess.run(["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True)
-        assert "error: train.accelerator is 'gpu'" in result.stderr and "Traceback" not in result.stderr
+        result = subprocess.run(
+            ["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True
+        )
+        assert (
+            "error: train.accelerator is 'gpu'" in result.stderr
+            and "Traceback" not in result.stderr
+        )
         after = outputs(repo)
         assert "metrics/train/metrics.json" not in after
         assert after == {k: v for k, v in before.items() if k != "metrics/train/metrics.json"}
@@ -137,9 +173,14 @@ def test_returning_to_params_already_run_restores_every_stage_from_the_run_cache
 
 def test_a_misspelled_key_is_reported_not_ignored(repo):
     repo.set_param("repeat", "hiden_size", 32)
-    result = subprocess.run(["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True)
+    result = subprocess.run(
+        ["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True
+    )
     assert result.returncode != 0
-    assert "error: params.yaml: unknown key repeat.hiden_size; repeat takes" in result.stderr + result.stdout
+    assert (
+        "error: params.yaml: unknown key repeat.hiden_size; repeat takes"
+        in result.stderr + result.stdout
+    )
     params = yaml.safe_load((repo.path / "params.yaml").read_text())
     del params["repeat"]["hiden_size"]
     (repo.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -155,7 +196,8 @@ def test_a_key_of_the_chosen_architecture_reruns_train_and_evaluate_and_diffs_sh
     assert repo.repro() == ["check_params", "train", "evaluate"]
     params_diff = json.loads(repo.run("dvc", "params", "diff", "--json"))["params.yaml"]
     assert {key: (c["old"], c["new"]) for key, c in params_diff.items()} == {
-        "repeat.hidden_size": (64, 32), "repeat.lr": (0.01, 0.005),
+        "repeat.hidden_size": (64, 32),
+        "repeat.lr": (0.01, 0.005),
     }
     metrics_diff = json.loads(repo.run("dvc", "metrics", "diff", "--json"))
     # The tiny model is barely trained, so which test metrics moved varies; some must.
@@ -190,7 +232,12 @@ def test_plots_and_metrics_render(repo):
     shown = json.loads(repo.run("dvc", "metrics", "show", "--json"))
     assert shown, "dvc metrics show found no metrics"
     table = repo.run("dvc", "metrics", "show")
-    for key in ("space.exact_match", "space.errors", "space.unseen.exact_match", "space.worst.digits"):
+    for key in (
+        "space.exact_match",
+        "space.errors",
+        "space.unseen.exact_match",
+        "space.worst.digits",
+    ):
         assert key in table
     plots = repo.run("dvc", "plots", "show", "--json")
     for title in ("Exact match per epoch", "Test exact match by number of carries"):
@@ -224,7 +271,9 @@ class Remote:
     url: str
     list_objects: Callable[[], set[str]]  # paths of the stored objects, relative to `url`
     settings: dict[str, str] = field(default_factory=dict)  # committed: `dvc remote modify`
-    secrets: dict[str, str] = field(default_factory=dict)  # each clone's: `dvc remote modify --local`
+    secrets: dict[str, str] = field(
+        default_factory=dict
+    )  # each clone's: `dvc remote modify --local`
     drop_env: tuple[str, ...] = ()  # prefixes of variables withheld from the dvc commands
     env: dict[str, str] = field(default_factory=dict)  # variables added for the dvc commands
 
@@ -249,7 +298,9 @@ def moto_s3_remote(folder: Path) -> Iterator[Remote]:
         import boto3
         from moto.server import ThreadedMotoServer
     except ImportError as error:
-        pytest.skip(f"S3 remote: moto's server cannot be imported ({error}); pip install -e '.[dev]' installs it")
+        pytest.skip(
+            f"S3 remote: moto's server cannot be imported ({error}); pip install -e '.[dev]' installs it"
+        )
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     # start() returns once its thread has bound the port, and never if binding fails (the
     # thread dies): wait for it here with a limit.
@@ -263,17 +314,28 @@ def moto_s3_remote(folder: Path) -> Iterator[Remote]:
         endpoint = f"http://{host}:{port}"
         keys = {"access_key_id": "test-key-id", "secret_access_key": "test-secret-key"}
         s3 = boto3.client(
-            "s3", endpoint_url=endpoint, region_name=S3_REGION,
-            aws_access_key_id=keys["access_key_id"], aws_secret_access_key=keys["secret_access_key"],
+            "s3",
+            endpoint_url=endpoint,
+            region_name=S3_REGION,
+            aws_access_key_id=keys["access_key_id"],
+            aws_secret_access_key=keys["secret_access_key"],
         )
         s3.create_bucket(Bucket=S3_BUCKET)
 
         def list_objects() -> set[str]:
-            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=S3_BUCKET, Prefix=f"{S3_PREFIX}/")
-            return {item["Key"].removeprefix(f"{S3_PREFIX}/") for page in pages for item in page.get("Contents", [])}
+            pages = s3.get_paginator("list_objects_v2").paginate(
+                Bucket=S3_BUCKET, Prefix=f"{S3_PREFIX}/"
+            )
+            return {
+                item["Key"].removeprefix(f"{S3_PREFIX}/")
+                for page in pages
+                for item in page.get("Contents", [])
+            }
 
         yield Remote(
-            "s3", f"s3://{S3_BUCKET}/{S3_PREFIX}", list_objects,
+            "s3",
+            f"s3://{S3_BUCKET}/{S3_PREFIX}",
+            list_objects,
             settings={"endpointurl": endpoint, "region": S3_REGION},
             secrets=keys,
             # Only the keys above, whatever AWS_* variables or ~/.aws files the machine has,
@@ -295,9 +357,13 @@ def remote(request, tmp_path) -> Iterator[Remote]:
         yield from moto_s3_remote(tmp_path)
     else:
         folder = tmp_path / "remote"
-        yield Remote("shared", str(folder), lambda: {
-            path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()
-        })
+        yield Remote(
+            "shared",
+            str(folder),
+            lambda: {
+                path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()
+            },
+        )
 
 
 def cached_objects(repo: Repo) -> set[str]:
@@ -327,7 +393,8 @@ def cached_objects(repo: Repo) -> set[str]:
 def data_files(repo: Repo) -> dict[str, bytes]:
     return {
         path.relative_to(repo.path).as_posix(): path.read_bytes()
-        for path in (repo.path / "data").rglob("*") if path.is_file() and "train-state" not in path.parts
+        for path in (repo.path / "data").rglob("*")
+        if path.is_file() and "train-state" not in path.parts
     }
 
 
@@ -346,7 +413,9 @@ def test_push_to_a_remote_and_pull_into_a_fresh_clone(repo, remote, tmp_path, mo
     assert remote.list_objects() == cached_objects(repo)
 
     clone = Repo(tmp_path / "clone")
-    subprocess.run(["git", "clone", "-q", str(repo.path), str(clone.path)], check=True, env=repo.env)
+    subprocess.run(
+        ["git", "clone", "-q", str(repo.path), str(clone.path)], check=True, env=repo.env
+    )
     clone.env = {**repo.env, "PYTHONPATH": str(clone.path / "src")}
     remote.configure(clone, add=False)
     clone.run("dvc", "pull")
@@ -355,7 +424,9 @@ def test_push_to_a_remote_and_pull_into_a_fresh_clone(repo, remote, tmp_path, mo
     assert clone.repro() == []
 
 
-def test_the_model_is_a_registry_artifact_that_a_fresh_clone_fetches_from_the_remote(repo, tmp_path):
+def test_the_model_is_a_registry_artifact_that_a_fresh_clone_fetches_from_the_remote(
+    repo, tmp_path
+):
     from dvc.repo import Repo as DvcRepo
 
     with DvcRepo(str(repo.path)) as dvc:
@@ -372,7 +443,14 @@ def test_the_model_is_a_registry_artifact_that_a_fresh_clone_fetches_from_the_re
     assert repo.repro() == []
     repo.commit("the model registry's remote")
     # A version in the registry is a git tag in GTO's format, as `gto register` writes it.
-    repo.run("git", "tag", "-a", "arith-model@v1.0.0", "-m", "Registering artifact arith-model version v1.0.0")
+    repo.run(
+        "git",
+        "tag",
+        "-a",
+        "arith-model@v1.0.0",
+        "-m",
+        "Registering artifact arith-model version v1.0.0",
+    )
     repo.run("dvc", "push")
     # A clone has no DVC cache: the model can only come from the remote.
     clone = tmp_path / "clone"
@@ -380,13 +458,29 @@ def test_the_model_is_a_registry_artifact_that_a_fresh_clone_fetches_from_the_re
     assert not (clone / ".dvc" / "cache").exists()
     user = tmp_path / "user"
     user.mkdir()
-    result = subprocess.run(["dvc", "artifacts", "get", str(clone), "arith-model", "--rev", "v1.0.0", "-o", "model.pt"],
-                            cwd=user, env=repo.env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        ["dvc", "artifacts", "get", str(clone), "arith-model", "--rev", "v1.0.0", "-o", "model.pt"],
+        cwd=user,
+        env=repo.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (user / "model.pt").read_bytes() == (repo.path / "data" / "model.pt").read_bytes()
 
     def answers(model: Path) -> str:
-        predict = [sys.executable, "-m", "arith_seq2seq.cli", "predict", "--model", str(model), "1+2", "40+2", "99+99"]
+        predict = [
+            sys.executable,
+            "-m",
+            "arith_seq2seq.cli",
+            "predict",
+            "--model",
+            str(model),
+            "1+2",
+            "40+2",
+            "99+99",
+        ]
         done = subprocess.run(predict, cwd=user, env=repo.env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         return done.stdout

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow
 
 
 def failed_repro(repo: Repo) -> str:
-    result = subprocess.run(["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True)
+    result = subprocess.run(
+        ["dvc", "repro"], cwd=repo.path, env=repo.env, capture_output=True, text=True
+    )
     assert result.returncode != 0, result.stdout
     return result.stdout + result.stderr
 
@@ -31,12 +33,17 @@ def params(repo: Repo) -> dict:
 
 
 def write(repo: Repo, values: dict | None) -> None:
-    (repo.path / "params.yaml").write_text("" if values is None else yaml.safe_dump(values, sort_keys=False))
+    (repo.path / "params.yaml").write_text(
+        "" if values is None else yaml.safe_dump(values, sort_keys=False)
+    )
 
 
 def untracked(repo: Repo) -> list[str]:
-    return [line[3:] for line in repo.run("git", "status", "--porcelain", "--untracked-files=all").splitlines()
-            if line.startswith("??")]
+    return [
+        line[3:]
+        for line in repo.run("git", "status", "--porcelain", "--untracked-files=all").splitlines()
+        if line.startswith("??")
+    ]
 
 
 def renamed(section: str):
@@ -48,15 +55,30 @@ def renamed(section: str):
     [
         # A missing or misspelled section stops DVC as it reads dvc.yaml (each stage's desc
         # quotes a key of every section it reads), before any stage runs.
-        (lambda p: {("trian" if k == "train" else k): v for k, v in p.items()},
-         "ERROR: failed to parse 'stages.train.desc' in 'dvc.yaml': Could not find 'train.seed'", []),
-        (lambda p: {k: v for k, v in p.items() if k != "evaluate"}, "Could not find 'evaluate.seed'", []),
+        (
+            lambda p: {("trian" if k == "train" else k): v for k, v in p.items()},
+            "ERROR: failed to parse 'stages.train.desc' in 'dvc.yaml': Could not find 'train.seed'",
+            [],
+        ),
+        (
+            lambda p: {k: v for k, v in p.items() if k != "evaluate"},
+            "Could not find 'evaluate.seed'",
+            [],
+        ),
         (lambda p: None, "Could not find 'data.operation'", []),
         # A section of an architecture model.arch does not name: every architecture's
         # section must be there, ready for `-S model.arch=...`.
-        (lambda p: {k: v for k, v in p.items() if k != "aligned"}, "Could not find 'aligned.lr'", []),
+        (
+            lambda p: {k: v for k, v in p.items() if k != "aligned"},
+            "Could not find 'aligned.lr'",
+            [],
+        ),
         # Passed `dvc repro` silently until some stage reran.
-        (lambda p: {**p, "extra": {"x": 1}}, "error: params.yaml: unknown section 'extra'", ["check_params"]),
+        (
+            lambda p: {**p, "extra": {"x": 1}},
+            "error: params.yaml: unknown section 'extra'",
+            ["check_params"],
+        ),
     ],
     ids=["misspelled", "evaluate missing", "empty", "aligned missing", "unknown"],
 )
@@ -77,13 +99,27 @@ def test_a_missing_section_under_repro_s_keeps_every_output(repo):
     # the curves, the git-tracked metrics.json), then failed on the missing params before
     # the stage's command could put them back.
     before, good = outputs(repo), params(repo)
-    for stage, section in [("generate", "data"), ("split", "split"), ("train", "train"), ("train", "model"),
-                           ("train", good["model"]["arch"]), ("evaluate", "evaluate")]:
+    for stage, section in [
+        ("generate", "data"),
+        ("split", "split"),
+        ("train", "train"),
+        ("train", "model"),
+        ("train", good["model"]["arch"]),
+        ("evaluate", "evaluate"),
+    ]:
         write(repo, renamed(section)(good))
-        result = subprocess.run(["dvc", "repro", "-s", stage], cwd=repo.path, env=repo.env,
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            ["dvc", "repro", "-s", stage],
+            cwd=repo.path,
+            env=repo.env,
+            capture_output=True,
+            text=True,
+        )
         assert outputs(repo) == before, (stage, section)
-        assert result.returncode != 0 and f"Could not find '{section}." in result.stderr, (stage, section)
+        assert result.returncode != 0 and f"Could not find '{section}." in result.stderr, (
+            stage,
+            section,
+        )
     write(repo, good)
     assert repo.repro() == []
 
@@ -94,7 +130,9 @@ def test_a_kill_after_the_model_is_written_costs_no_training(repo):
     repo.set_param("repeat", "lr", 0.02)
     assert repo.run("dvc", "repro", "check_params")  # (its stamp is the same as before)
     command = yaml.safe_load((repo.path / "dvc.yaml").read_text())["stages"]["train"]["cmd"]
-    subprocess.run(command, shell=True, cwd=repo.path, env=repo.env, check=True, capture_output=True)
+    subprocess.run(
+        command, shell=True, cwd=repo.path, env=repo.env, check=True, capture_output=True
+    )
     model = (repo.path / "data" / "model.pt").read_bytes()
     # DVC's .gitignore in metrics/train was deleted with the old curves: git showed the
     # new, DVC-cached curves as untracked files.
@@ -139,9 +177,15 @@ def stage_as_dvc_runs_it(repo: Repo, name: str) -> subprocess.Popen:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
-    return subprocess.Popen(shlex.split(stage["cmd"]), cwd=repo.path,
-                            env={**repo.env, "DVC_STAGE": name}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    return subprocess.Popen(
+        shlex.split(stage["cmd"]),
+        cwd=repo.path,
+        env={**repo.env, "DVC_STAGE": name},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def test_a_stage_killed_or_interrupted_during_its_imports_keeps_every_output(repo):
@@ -161,6 +205,9 @@ def test_a_stage_killed_or_interrupted_during_its_imports_keeps_every_output(rep
         time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert (proc.returncode, err) == (130, "interrupted; the outputs are as they were before this run\n")
+    assert (proc.returncode, err) == (
+        130,
+        "interrupted; the outputs are as they were before this run\n",
+    )
     assert outputs(repo) == before
     assert repo.repro() == []

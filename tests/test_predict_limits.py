@@ -10,12 +10,15 @@ import numpy as np
 import pytest
 
 from arith_seq2seq.cli import main
-from arith_seq2seq.data import question_set
-from arith_seq2seq.data import splitting
+from arith_seq2seq.data import question_set, splitting
 from arith_seq2seq.data.operations import INT64_DIGITS as MAX_DIGITS
 from arith_seq2seq.data.operations import OPERATIONS
 from arith_seq2seq.data.question_format import QuestionFormat
-from arith_seq2seq.data.questions import question_and_answer_ids, generate_questions, readable_questions
+from arith_seq2seq.data.questions import (
+    generate_questions,
+    question_and_answer_ids,
+    readable_questions,
+)
 from arith_seq2seq.model import answering, model_file
 
 from .conftest import TINY_PARAMS, config, train_tiny
@@ -67,11 +70,18 @@ def seq2seq_models(tmp_path_factory) -> dict[str, Path]:
     for operation in MOST:
         folder = tmp_path_factory.mktemp(operation)
         data = {**TINY_PARAMS["data"], "operation": operation, "count": 600, "longer_digits": []}
-        train, val, _ = splitting.split(generate_questions(config("data", **data)), config("split", **TINY_PARAMS["split"]))
+        train, val, _ = splitting.split(
+            generate_questions(config("data", **data)), config("split", **TINY_PARAMS["split"])
+        )
         split = {"train": folder / "train.npz", "val": folder / "val.npz"}
         question_set.save(train, split["train"])
         question_set.save(val, split["val"])
-        models[operation] = train_tiny(split, folder, {"arch": "seq2seq", "hidden_size": 16}, {"max_epochs": 1, "show_samples": 0})
+        models[operation] = train_tiny(
+            split,
+            folder,
+            {"arch": "seq2seq", "hidden_size": 16},
+            {"max_epochs": 1, "show_samples": 0},
+        )
     return models
 
 
@@ -82,7 +92,9 @@ def run(capsys, *args):
 
 
 @pytest.mark.parametrize("operation", list(MOST))
-def test_operands_up_to_the_limit_are_answered_and_longer_ones_refused(capsys, monkeypatch, seq2seq_models, operation):
+def test_operands_up_to_the_limit_are_answered_and_longer_ones_refused(
+    capsys, monkeypatch, seq2seq_models, operation
+):
     most, symbol = MOST[operation], SYMBOLS[operation]
     model = seq2seq_models[operation]
     trained = model_file.load(model)
@@ -100,7 +112,9 @@ def test_operands_up_to_the_limit_are_answered_and_longer_ones_refused(capsys, m
 
     longest = "9" * most + symbol + "9" * most
     too_long = "1" + "0" * most + symbol + "1"
-    code, out, err = run(capsys, "--model", model, "--allow-longer", "5" + symbol + "7", longest, too_long)
+    code, out, err = run(
+        capsys, "--model", model, "--allow-longer", "5" + symbol + "7", longest, too_long
+    )
     assert code == 1
     # One line per question asked: its answer, or (what the barely trained model says is
     # beside the point) the message that the answer is not a number.
@@ -118,7 +132,13 @@ def test_operands_up_to_the_limit_are_answered_and_longer_ones_refused(capsys, m
     # Alone, and with the most digits on one side only, as well.
     one_sided = "9" * most + symbol + "1"
     code, out, err = run(capsys, "--model", model, "--allow-longer", one_sided)
-    assert (code, err, len(out)) == (0, [], 1) or (code, out, len(err)) == (1, [], 1) and err[0].endswith("is not a number")
-    code, out, err = run(capsys, "--model", model, "--allow-longer", "1" + symbol + "9" * (most + 1))
+    assert (
+        (code, err, len(out)) == (0, [], 1)
+        or (code, out, len(err)) == (1, [], 1)
+        and err[0].endswith("is not a number")
+    )
+    code, out, err = run(
+        capsys, "--model", model, "--allow-longer", "1" + symbol + "9" * (most + 1)
+    )
     assert code == 1 and out == [] and len(err) == 1
     assert f"operands of {most + 1} digits" in err[0] and f"exact up to {most} digits" in err[0]

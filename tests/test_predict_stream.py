@@ -37,8 +37,13 @@ def test_invalid_utf8_is_one_bad_line(sevens):
     # Before: with a strict decoder (this setting, which some locales give too) the
     # whole input raised UnicodeDecodeError: a traceback and no answers at all.
     data = b"1+2\n\xff\xfe+1\n3+4\r\n5+\xe9\n\xef\xbc\x91+2\n6+7"
-    proc = subprocess.run([EXE, "predict", "--model", str(sevens)], input=data, capture_output=True,
-                          env=env(PYTHONIOENCODING="utf-8:strict"), timeout=120)
+    proc = subprocess.run(
+        [EXE, "predict", "--model", str(sevens)],
+        input=data,
+        capture_output=True,
+        env=env(PYTHONIOENCODING="utf-8:strict"),
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert proc.stdout.decode().splitlines() == ["777", "777", "777"]
     assert proc.stderr.decode().splitlines() == [
@@ -51,8 +56,13 @@ def test_invalid_utf8_is_one_bad_line(sevens):
 
 def test_an_interactive_line_is_answered_at_once_and_ctrl_c_ends_quietly(sevens):
     # Before: nothing was answered until standard input was closed.
-    proc = subprocess.Popen([EXE, "predict", "--model", str(sevens)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
+    proc = subprocess.Popen(
+        [EXE, "predict", "--model", str(sevens)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env(),
+    )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     try:
@@ -91,14 +101,17 @@ EMPTY_4 = "error: line 4: empty question; write one like 12+34"
 BAD_5 = "error: line 5: '５+1' is not a question like 12+34 (digits, +, digits)"
 
 
-@pytest.mark.parametrize("size, batches", [
-    # All at once: batches of BATCH_LINES (3) lines.
-    (1 << 16, [[BAD_2, "777", "777"], [EMPTY_4, BAD_5, "777"], ["777", "777"]]),
-    # Five bytes per read: whatever lines each read completes, at once.
-    (5, [["777"], [BAD_2], [EMPTY_4, "777"], [BAD_5], ["777"], ["777"], ["777"]]),
-    # One byte per read (a line, and '５''s three bytes, split over many reads).
-    (1, [["777"], [BAD_2], ["777"], [EMPTY_4], [BAD_5], ["777"], ["777"], ["777"]]),
-])
+@pytest.mark.parametrize(
+    "size, batches",
+    [
+        # All at once: batches of BATCH_LINES (3) lines.
+        (1 << 16, [[BAD_2, "777", "777"], [EMPTY_4, BAD_5, "777"], ["777", "777"]]),
+        # Five bytes per read: whatever lines each read completes, at once.
+        (5, [["777"], [BAD_2], [EMPTY_4, "777"], [BAD_5], ["777"], ["777"], ["777"]]),
+        # One byte per read (a line, and '５''s three bytes, split over many reads).
+        (1, [["777"], [BAD_2], ["777"], [EMPTY_4], [BAD_5], ["777"], ["777"], ["777"]]),
+    ],
+)
 def test_lines_split_across_reads_keep_their_numbers(monkeypatch, sevens, size, batches):
     # Messages name the line of the whole input, answers come in input order, each
     # batch's messages and answers before the next batch's.
@@ -139,7 +152,9 @@ def test_waiting_input_is_answered_in_full_batches(monkeypatch, tmp_path, sevens
         assert cli.main(["predict", "--model", str(sevens)]) == 0
     assert sizes == [4, 4, 2]
     sizes.clear()
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(Trickle(data, 4))))  # a line a read
+    monkeypatch.setattr(
+        sys, "stdin", io.TextIOWrapper(io.BufferedReader(Trickle(data, 4)))
+    )  # a line a read
     assert cli.main(["predict", "--model", str(sevens)]) == 0
     assert sizes == [1] * 10
 
@@ -161,14 +176,23 @@ def test_memory_does_not_grow_with_the_number_of_lines(tmp_path):
         # Lines of random lengths, so that reads hold varying numbers of lines.
         rng = random.Random(0)
         questions = tmp_path / f"{count}.txt"
-        lines = (f"{rng.randrange(10 ** rng.randint(1, 3))}+{rng.randrange(1000)}\n" for _ in range(count))
+        lines = (
+            f"{rng.randrange(10 ** rng.randint(1, 3))}+{rng.randrange(1000)}\n"
+            for _ in range(count)
+        )
         questions.write_text("".join(lines))
         # RUSAGE_CHILDREN of a small wrapper process: the predict process alone. This
         # process's own children would report this (torch-sized) process's high-water mark,
         # which Linux carries into a child's ru_maxrss through fork and exec.
         with open(questions, "rb") as stdin:
-            proc = subprocess.run([sys.executable, "-c", PEAK_RSS, EXE, "predict", "--model", str(model)],
-                                  stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), timeout=600)
+            proc = subprocess.run(
+                [sys.executable, "-c", PEAK_RSS, EXE, "predict", "--model", str(model)],
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env(),
+                timeout=600,
+            )
         *errors, last = proc.stderr.decode().splitlines()
         peak, code = map(int, last.split())
         assert (code, errors) == (0, [])

@@ -6,16 +6,32 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from arith_seq2seq.data import question_set
-from arith_seq2seq.data import questions
+from arith_seq2seq.data import longer_sets, question_set, questions
+from arith_seq2seq.data.longer_sets import generate_longer
 from arith_seq2seq.data.operations import OPERATIONS
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
-from arith_seq2seq.data import longer_sets
-from arith_seq2seq.data.longer_sets import generate_longer
-from arith_seq2seq.data.questions import POW10, _draw_operands, _fresh_pairs, _sample_by_enumeration, _sample_by_rejection, count_carries, distinct_questions, question_and_answer_ids, equal_shares, generate_questions, num_digits, operand_probabilities, readable_questions, strata, stratum_size
+from arith_seq2seq.data.questions import (
+    POW10,
+    _draw_operands,
+    _fresh_pairs,
+    _sample_by_enumeration,
+    _sample_by_rejection,
+    count_carries,
+    distinct_questions,
+    equal_shares,
+    generate_questions,
+    num_digits,
+    operand_probabilities,
+    question_and_answer_ids,
+    readable_questions,
+    strata,
+    stratum_size,
+)
 from arith_seq2seq.pipeline.errors import ConfigError
 
 from .conftest import config
+
+
 def decoded(qs):
     vocab = qs.format.vocab
     return vocab.decode(qs.question), vocab.decode(qs.answer)
@@ -37,7 +53,9 @@ def test_reversal_reverses_the_padded_question_only():
     rev = generate_questions(config("data", digits=3, count=500, reverse=True, seed=3))
     np.testing.assert_array_equal(rev.question, plain.question[:, ::-1])
     np.testing.assert_array_equal(rev.answer, plain.answer)
-    assert readable_questions(rev.question, rev.format) == readable_questions(plain.question, plain.format)
+    assert readable_questions(rev.question, rev.format) == readable_questions(
+        plain.question, plain.format
+    )
 
 
 def test_a_plus_b_and_b_plus_a_count_as_one_question():
@@ -74,7 +92,9 @@ def test_both_samplers_draw_the_same_distribution(ordered):
 @pytest.mark.parametrize("digits", [1, 3, 5])
 def test_answers_match_python_integers(operation, digits):
     count = min(3000, distinct_questions(digits, operation))
-    qs = generate_questions(config("data", digits=digits, count=count, operation=operation, seed=digits))
+    qs = generate_questions(
+        config("data", digits=digits, count=count, operation=operation, seed=digits)
+    )
     symbol = {"add": "+", "sub": "-", "mul": "*"}[operation]
     vocab = qs.format.vocab
     width = 2 * digits if operation == "mul" else digits + 1
@@ -90,10 +110,14 @@ def test_answers_match_python_integers(operation, digits):
 def test_subtraction_questions_are_ordered_and_can_be_exhausted():
     # a-b and b-a are different questions: 10*10 one-digit ones exist, not 55.
     assert distinct_questions(1, "sub") == 100
-    qs = generate_questions(config("data", digits=1, count=100, operation="sub", sampling="reference"))
+    qs = generate_questions(
+        config("data", digits=1, count=100, operation="sub", sampling="reference")
+    )
     assert len(set(zip(qs.a.tolist(), qs.b.tolist()))) == 100
     with pytest.raises(ConfigError, match="only 100 distinct sub questions"):
-        generate_questions(config("data", digits=1, count=101, operation="sub", sampling="reference"))
+        generate_questions(
+            config("data", digits=1, count=101, operation="sub", sampling="reference")
+        )
 
 
 def test_longer_sets_have_operands_of_exactly_their_length_and_their_own_seeds():
@@ -113,15 +137,21 @@ def test_longer_sets_have_operands_of_exactly_their_length_and_their_own_seeds()
     assert answers == [str(int(x) + int(y)) for x, y in zip(big.a, big.b)]
     chains = longer["chains_25"]
     assert ("9" * 25, "1") in set(zip(chains.a.tolist(), chains.b.tolist()))
-    again = generate_longer(config("data", digits=2, count=100, longer_digits=(3,), longer_count=300))
+    again = generate_longer(
+        config("data", digits=2, count=100, longer_digits=(3,), longer_count=300)
+    )
     np.testing.assert_array_equal(again["digits_3"].a, longer["digits_3"].a)
 
 
 def test_long_questions_are_encoded_as_the_training_encoder_writes_them():
-    for fmt in (QuestionFormat("add", 6, True), QuestionFormat("sub", 6, False), QuestionFormat("mul", 4, True)):
+    for fmt in (
+        QuestionFormat("add", 6, True),
+        QuestionFormat("sub", 6, False),
+        QuestionFormat("mul", 4, True),
+    ):
         rng = np.random.default_rng(1)
-        a = rng.integers(0, 10 ** fmt.digits, 500)
-        b = rng.integers(0, 10 ** fmt.digits, 500)
+        a = rng.integers(0, 10**fmt.digits, 500)
+        b = rng.integers(0, 10**fmt.digits, 500)
         question, answer = question_and_answer_ids(a, b, fmt)
         qs = longer_sets.question_set([str(x) for x in a], [str(x) for x in b], fmt)
         np.testing.assert_array_equal(qs.question, question)
@@ -129,9 +159,16 @@ def test_long_questions_are_encoded_as_the_training_encoder_writes_them():
 
 
 def test_sub_chains_include_borrows_through_every_column_and_negative_answers():
-    chains = longer_sets.generate_longer(config("data", operation="sub", longer_digits=(50,)))["chains_50"]
+    chains = longer_sets.generate_longer(config("data", operation="sub", longer_digits=(50,)))[
+        "chains_50"
+    ]
     answers = [t.strip() for t in chains.format.vocab.decode(chains.answer)]
-    assert "9" * 49 in answers and "4" + "9" * 49 in answers and "-" + "9" * 49 in answers and "-1" in answers
+    assert (
+        "9" * 49 in answers
+        and "4" + "9" * 49 in answers
+        and "-" + "9" * 49 in answers
+        and "-1" in answers
+    )
 
 
 def test_generation_is_byte_identical_for_the_same_params(tmp_path):
@@ -150,21 +187,27 @@ def test_impossible_count_fails_at_once_with_the_limit():
     start = time.perf_counter()
     with pytest.raises(ConfigError, match=r"data.count is 56.*only 55 distinct"):
         generate_questions(config("data", digits=1, count=56, sampling="reference"))
-    with pytest.raises(ConfigError, match=r"data.count is 101.*only 100 distinct ordered add questions"):
+    with pytest.raises(
+        ConfigError, match=r"data.count is 101.*only 100 distinct ordered add questions"
+    ):
         generate_questions(config("data", digits=1, count=101, sampling="balanced"))
     assert time.perf_counter() - start < 1
 
 
 @pytest.mark.parametrize("digits,count", [(1, 55), (2, 5050), (3, 500_500), (3, 400_000)])
 def test_counts_at_or_near_the_limit_finish(digits, count):
-    qs = generate_questions(config("data", digits=digits, count=count, seed=2, sampling="reference"))
+    qs = generate_questions(
+        config("data", digits=digits, count=count, seed=2, sampling="reference")
+    )
     pairs = np.unique(np.stack([np.minimum(qs.a, qs.b), np.maximum(qs.a, qs.b)], 1), axis=0)
     assert len(pairs) == len(qs) == count
     assert qs.a.max() < 10**digits and qs.b.max() < 10**digits
 
 
 def test_num_digits_and_carries_on_hand_made_cases():
-    np.testing.assert_array_equal(num_digits(np.array([0, 9, 10, 99, 100, 999_999])), [1, 1, 2, 2, 3, 6])
+    np.testing.assert_array_equal(
+        num_digits(np.array([0, 9, 10, 99, 100, 999_999])), [1, 1, 2, 2, 3, 6]
+    )
     a = np.array([0, 1, 5, 99, 999, 123, 456, 905])
     b = np.array([0, 2, 5, 1, 1, 456, 544, 95])
     # 5+5 carries once; 99+1 twice; 999+1, 456+544 and 905+95 (= 1000) three times
@@ -191,7 +234,15 @@ def _digest(qs) -> str:
         (config("data", sampling="reference"), "0283fc3daa78a67c"),
         (config("data", digits=9, count=150_000, seed=3, sampling="reference"), "e5a45341d4997377"),
         (
-            config("data", digits=5, count=20_000, operation="sub", reverse=False, seed=4, sampling="reference"),
+            config(
+                "data",
+                digits=5,
+                count=20_000,
+                operation="sub",
+                reverse=False,
+                seed=4,
+                sampling="reference",
+            ),
             "2ed9b7bdc6f0443b",
         ),
         (
@@ -210,8 +261,10 @@ def test_generated_questions_are_unchanged(cfg, main):
 
 
 LONGER_DIGESTS = {
-    "digits_4": "142adda20dab1a0d", "chains_4": "e40bc75e0dd95622",
-    "digits_30": "b01319e99fb4b82f", "chains_30": "9def0951a30accb0",
+    "digits_4": "142adda20dab1a0d",
+    "chains_4": "e40bc75e0dd95622",
+    "digits_30": "b01319e99fb4b82f",
+    "chains_30": "9def0951a30accb0",
 }
 
 
@@ -229,7 +282,9 @@ def test_drawing_in_chunks_draws_what_one_call_would(monkeypatch):
         rng = np.random.default_rng(digits)
         lengths = rng.integers(1, digits + 1, size=5_500)
         expected = rng.integers(0, POW10[lengths], dtype=np.int64)
-        np.testing.assert_array_equal(_draw_operands(digits, 5_500, np.random.default_rng(digits)), expected)
+        np.testing.assert_array_equal(
+            _draw_operands(digits, 5_500, np.random.default_rng(digits)), expected
+        )
 
 
 @pytest.mark.parametrize("ordered", [False, True])
@@ -261,7 +316,9 @@ def test_extreme_operands_are_encoded_exactly(operation, digits):
         question, answer = question_and_answer_ids(a, b, QuestionFormat(operation, digits, reverse))
         symbol = {"add": "+", "sub": "-", "mul": "*"}[operation]
         expected = {"add": int.__add__, "sub": int.__sub__, "mul": int.__mul__}[operation]
-        for q, ans, x, y in zip(vocab.decode(question), vocab.decode(answer), a.tolist(), b.tolist()):
+        for q, ans, x, y in zip(
+            vocab.decode(question), vocab.decode(answer), a.tolist(), b.tolist()
+        ):
             assert (q[::-1] if reverse else q) == f"{x}{symbol}{y}".ljust(2 * digits + 1)
             assert ans == str(expected(x, y)).ljust(answer.shape[1])
 
@@ -277,7 +334,9 @@ def test_generation_memory_is_about_the_size_of_its_output(sampling):
     # 16 times its output here (int64 (rows x width) temporaries, whole-array sorts).
     tracemalloc.start()
     try:
-        qs = generate_questions(config("data", digits=9, count=1_000_000, seed=11, sampling=sampling))
+        qs = generate_questions(
+            config("data", digits=9, count=1_000_000, seed=11, sampling=sampling)
+        )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -313,13 +372,17 @@ def test_balanced_sampling_reaches_every_ordered_question_and_no_further():
     assert distinct_questions(2, "add", "balanced") == 10_000
     qs = generate_questions(config("data", digits=2, count=10_000, seed=1, sampling="balanced"))
     assert len(set(zip(qs.a.tolist(), qs.b.tolist()))) == 10_000
-    with pytest.raises(ConfigError, match=r"data.count is 10,001, but only 10,000 distinct ordered add questions"):
+    with pytest.raises(
+        ConfigError, match=r"data.count is 10,001, but only 10,000 distinct ordered add questions"
+    ):
         generate_questions(config("data", digits=2, count=10_001, sampling="balanced"))
 
 
 @pytest.mark.parametrize("digits", [9, 15])
 def test_balanced_sampling_of_vast_strata_stays_distinct_and_in_range(digits):
-    qs = generate_questions(config("data", digits=digits, count=20_000, seed=2, sampling="balanced"))
+    qs = generate_questions(
+        config("data", digits=digits, count=20_000, seed=2, sampling="balanced")
+    )
     assert len(set(zip(qs.a.tolist(), qs.b.tolist()))) == 20_000
     assert qs.a.max() < 10**digits and qs.b.max() < 10**digits
     per_stratum = Counter(zip(num_digits(qs.a).tolist(), num_digits(qs.b).tolist()))

@@ -15,8 +15,15 @@ def test_ci_runs_the_readme_test_command_verbatim():
 def test_ci_runs_the_training_tests_again_as_on_a_cpu_without_avx512():
     # After the README's command, the last command: the tests marked `trains` again, with
     # oneDNN and MKL limited to AVX2 (tests/conftest.py's --trains-only).
-    commands = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
-    assert commands[-1] == "ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 python -m pytest --trains-only"
+    commands = [
+        line
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert (
+        commands[-1]
+        == "ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 python -m pytest --trains-only"
+    )
     assert commands[-2].endswith("&& python -m pytest")
 
 
@@ -25,9 +32,13 @@ def test_every_file_with_training_tests_has_its_bounds_measured_by_the_bench():
     # settings; a file of such tests that it does not name has bounds nobody measured.
     bench = (ROOT / "bench" / "test_thresholds.py").read_text()
     mark = re.compile(r"^(@pytest\.mark\.trains$|pytestmark = .*\bpytest\.mark\.trains\b)", re.M)
-    marked = sorted(p.name for p in (ROOT / "tests").glob("test_*.py") if mark.search(p.read_text()))
+    marked = sorted(
+        p.name for p in (ROOT / "tests").glob("test_*.py") if mark.search(p.read_text())
+    )
     assert len(marked) >= 10, marked
-    assert [name for name in marked if f'"{name}::' not in bench and f'"{name} (' not in bench] == []
+    assert [
+        name for name in marked if f'"{name}::' not in bench and f'"{name} (' not in bench
+    ] == []
 
 
 def test_readme_pipeline_command_installs_then_runs_dvc_repro():

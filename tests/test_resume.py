@@ -30,7 +30,9 @@ def digest(data: bytes) -> str:
 
 
 def files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
@@ -43,16 +45,30 @@ def uninterrupted(tiny_split, tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("uninterrupted")
     params = write_params(folder / "params.yaml", train_sections(TRAIN))
     whole = folder / "whole"
-    done = subprocess.run(train_command(params, tiny_split, whole, "--state-dir", whole / "state"), env=ENV, capture_output=True, text=True)
+    done = subprocess.run(
+        train_command(params, tiny_split, whole, "--state-dir", whole / "state"),
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert "resuming" not in done.stdout
-    earlier = write_params(folder / "earlier.yaml", train_sections({**TRAIN, "max_epochs": 1, "seed": 99}))
-    assert subprocess.run(train_command(earlier, tiny_split, folder / "earlier"), env=ENV, capture_output=True).returncode == 0
+    earlier = write_params(
+        folder / "earlier.yaml", train_sections({**TRAIN, "max_epochs": 1, "seed": 99})
+    )
+    assert (
+        subprocess.run(
+            train_command(earlier, tiny_split, folder / "earlier"), env=ENV, capture_output=True
+        ).returncode
+        == 0
+    )
     return {"params": params, "whole": whole, "earlier": folder / "earlier"}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill -9", "ctrl-c"])
-def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path, tiny_split, uninterrupted, sig):
+def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(
+    tmp_path, tiny_split, uninterrupted, sig
+):
     params, whole, env = uninterrupted["params"], uninterrupted["whole"], ENV
 
     # The folder being retrained holds an earlier model and its curves (another seed).
@@ -62,7 +78,11 @@ def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path,
     assert old["live"]["metrics.json"] and old["model.pt"] != (whole / "model.pt").read_bytes()
 
     proc = subprocess.Popen(
-        train_command(params, tiny_split, cut, "--state-dir", cut / "state"), env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        train_command(params, tiny_split, cut, "--state-dir", cut / "state"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
         # Ctrl-C as at a terminal, even when the tests run as a background job (whose
         # children inherit an ignored SIGINT, and would then train to the end).
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -80,21 +100,34 @@ def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(tmp_path,
     # Until the new model is written, the model and dvclive's curves and summary beside it
     # are the earlier ones (dvclive wrote the killed run's into the state folder).
     # (Compared as digests: pytest's diff of two model files would take minutes.)
-    assert digest((cut / "model.pt").read_bytes()) == digest(old["model.pt"]), (proc.returncode, rest[-2000:])
+    assert digest((cut / "model.pt").read_bytes()) == digest(old["model.pt"]), (
+        proc.returncode,
+        rest[-2000:],
+    )
     assert files(cut / "live") == old["live"]
     assert not [p.name for p in cut.iterdir() if p.name.startswith(".")]
     if sig == signal.SIGINT:
         # Lightning shuts down cleanly and exits 1; the stage says what to do next.
         assert proc.returncode == 1
-        assert f"train: interrupted; the finished epochs are saved in {cut / 'state'}: run `dvc repro` to resume" in rest
+        assert (
+            f"train: interrupted; the finished epochs are saved in {cut / 'state'}: run `dvc repro` to resume"
+            in rest
+        )
     else:
         assert proc.returncode == -signal.SIGKILL
     last = torch.load(cut / "state" / "last.ckpt", map_location="cpu", weights_only=True)
     finished = last["epoch"] + 1
     assert 1 <= finished < TRAIN["max_epochs"]
-    assert last["optimizer_states"][0]["state"], "the optimiser state (Adam's moments) is in the checkpoint"
+    assert last["optimizer_states"][0]["state"], (
+        "the optimiser state (Adam's moments) is in the checkpoint"
+    )
 
-    rerun = subprocess.run(train_command(params, tiny_split, cut, "--state-dir", cut / "state"), env=env, capture_output=True, text=True)
+    rerun = subprocess.run(
+        train_command(params, tiny_split, cut, "--state-dir", cut / "state"),
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert f"train: resuming after epoch {finished} from" in rerun.stdout
     # Only the remaining epochs were trained.
@@ -146,7 +179,9 @@ def test_state_of_other_params_is_not_resumed(tmp_path, capsys, tiny_fit):
     tiny_fit(state)
     capsys.readouterr()
     other = tiny_fit(state, lr=0.005)
-    assert "holds a training with other params, data or code; starting over" in capsys.readouterr().out
+    assert (
+        "holds a training with other params, data or code; starting over" in capsys.readouterr().out
+    )
     assert same_weights(other, tiny_fit(tmp_path / "fresh", lr=0.005))
 
 
@@ -164,7 +199,9 @@ def test_an_unreadable_state_is_not_resumed(tmp_path, capsys, tiny_fit):
     state.mkdir()
     (state / f"{resume.LAST}.ckpt").write_bytes(b"PK\x03\x04 cut off")
     tiny_fit(state, max_epochs=1)
-    assert "is damaged or not a checkpoint of this project; starting over" in capsys.readouterr().out
+    assert (
+        "is damaged or not a checkpoint of this project; starting over" in capsys.readouterr().out
+    )
 
 
 class Planted:
@@ -185,7 +222,9 @@ def test_a_planted_checkpoint_runs_no_code(tmp_path, capsys, tiny_fit):
     torch.save({resume.KEY: Planted(marker), "epoch": 0}, state / f"{resume.LAST}.ckpt")
     tiny_fit(state, max_epochs=1)
     assert not marker.exists()
-    assert "is damaged or not a checkpoint of this project; starting over" in capsys.readouterr().out
+    assert (
+        "is damaged or not a checkpoint of this project; starting over" in capsys.readouterr().out
+    )
 
 
 def test_a_state_folder_that_moved_starts_over_instead_of_failing(tmp_path, capsys, tiny_fit):
@@ -198,5 +237,7 @@ def test_a_state_folder_that_moved_starts_over_instead_of_failing(tmp_path, caps
     capsys.readouterr()
     again = tiny_fit(moved, max_epochs=1)
     out = capsys.readouterr().out
-    assert "was written in another folder" in out and "starting over" in out and "resuming" not in out
+    assert (
+        "was written in another folder" in out and "starting over" in out and "resuming" not in out
+    )
     assert same_weights(first, again)

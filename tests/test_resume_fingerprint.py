@@ -30,7 +30,9 @@ OTHER_DATA = "holds a training with other params, data or code; starting over"
 
 def copy_split(split: dict, folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    return {name: Path(shutil.copy(split[name], folder / f"{name}.npz")) for name in ("train", "val")}
+    return {
+        name: Path(shutil.copy(split[name], folder / f"{name}.npz")) for name in ("train", "val")
+    }
 
 
 def swap_first_rows(path: Path) -> None:
@@ -124,7 +126,8 @@ print(json.dumps(keys))
 def copy_package(root: Path) -> Path:
     """A copy of the library's source (no bytecode) as `root`/arith_seq2seq."""
     shutil.copytree(
-        ROOT / "src" / "arith_seq2seq", root / "arith_seq2seq",
+        ROOT / "src" / "arith_seq2seq",
+        root / "arith_seq2seq",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
     return root / "arith_seq2seq"
@@ -142,10 +145,20 @@ def test_the_fingerprint_follows_the_library_source(tmp_path, tiny_split):
     edit(top / "training" / "fit.py")
     nested = copy_package(tmp_path / "nested")
     edit(nested / "model" / "repeat.py")
-    args = [[str(p.parent) for p in (same, top, nested)], str(tiny_split["train"]), str(tiny_split["val"]),
-            dataclasses.asdict(MODEL), dataclasses.asdict(TRAIN)]
+    args = [
+        [str(p.parent) for p in (same, top, nested)],
+        str(tiny_split["train"]),
+        str(tiny_split["val"]),
+        dataclasses.asdict(MODEL),
+        dataclasses.asdict(TRAIN),
+    ]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run([sys.executable, "-c", FINGERPRINTS, json.dumps(args)], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", FINGERPRINTS, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     in_same, in_top, in_nested = json.loads(done.stdout)
     # An identical copy of the code is the same training (as in a queued experiment's copy).
@@ -158,7 +171,9 @@ def test_the_fingerprint_follows_the_library_source(tmp_path, tiny_split):
 def test_a_state_of_other_code_is_not_resumed(tmp_path, tiny_split):
     # The train stage of a copy of the repository imports the copy's library (see
     # stages/train.py), so editing the copy is editing "the code" for that stage.
-    params = write_params(tmp_path / "params.yaml", train_sections(dataclasses.asdict(TRAIN), MODEL.arch))
+    params = write_params(
+        tmp_path / "params.yaml", train_sections(dataclasses.asdict(TRAIN), MODEL.arch)
+    )
     state = tmp_path / "state"
     fit(MODEL, TRAIN, tiny_split["train"], tiny_split["val"], progress=False, state_dir=state)
     finished = TRAIN.max_epochs
@@ -167,7 +182,9 @@ def test_a_state_of_other_code_is_not_resumed(tmp_path, tiny_split):
 
     def stage_in_copy(name: str, edited: bool) -> subprocess.CompletedProcess:
         copy = tmp_path / name
-        shutil.copytree(ROOT / "stages", copy / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "stages", copy / "stages", ignore=shutil.ignore_patterns("__pycache__")
+        )
         package = copy_package(copy / "src")
         if edited:
             edit(package / "training" / "fit.py")

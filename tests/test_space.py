@@ -5,9 +5,17 @@ import pandas as pd
 import pytest
 
 from arith_seq2seq.data import question_set
-from arith_seq2seq.data.questions import question_and_answer_ids, num_digits, stratum_size
+from arith_seq2seq.data.questions import num_digits, question_and_answer_ids, stratum_size
 from arith_seq2seq.evaluation.scoring import evaluate
-from arith_seq2seq.evaluation.space import SPLITS, SpaceScore, error_cases, score_space, space_metrics, space_operands, strata_table
+from arith_seq2seq.evaluation.space import (
+    SPLITS,
+    SpaceScore,
+    error_cases,
+    score_space,
+    space_metrics,
+    space_operands,
+    strata_table,
+)
 from arith_seq2seq.evaluation.space_map import SHADES, WRONG, draw_space
 from arith_seq2seq.model import answering, model_file
 
@@ -56,7 +64,11 @@ def test_scoring_the_space_answers_as_predict_does(scored, tiny_model):
 
 def test_every_question_knows_its_split(scored, sets):
     _, score = scored
-    where = {(x, y): SPLITS.index(name) for name in ("train", "val", "test") for x, y in zip(sets[name].a.tolist(), sets[name].b.tolist())}
+    where = {
+        (x, y): SPLITS.index(name)
+        for name in ("train", "val", "test")
+        for x, y in zip(sets[name].a.tolist(), sets[name].b.tolist())
+    }
     expected = [where.get((x, y), 0) for x, y in zip(score.a.tolist(), score.b.tolist())]
     np.testing.assert_array_equal(score.split, expected)
 
@@ -70,7 +82,9 @@ def test_space_metrics_add_up(scored, sets):
     assert metrics["exact_match"] == pytest.approx(1 - metrics["errors"] / 10_000, abs=1e-7)
     trained_on = len(sets["train"]) + len(sets["val"])
     assert metrics["unseen"]["scored"] == 10_000 - trained_on
-    assert metrics["unseen"]["exact_match"] == pytest.approx(1 - metrics["unseen"]["errors"] / metrics["unseen"]["scored"], abs=1e-7)
+    assert metrics["unseen"]["exact_match"] == pytest.approx(
+        1 - metrics["unseen"]["errors"] / metrics["unseen"]["scored"], abs=1e-7
+    )
     assert list(metrics["by_digits"]) == ["1+1", "1+2", "2+1", "2+2"]
     assert list(table["questions"]) == [100, 900, 900, 8100]
     worst = min(metrics["by_digits"], key=lambda d: (metrics["by_digits"][d], d))
@@ -88,13 +102,20 @@ def test_a_sampled_space_weighs_each_stratum_by_its_size():
         a.append(rng.integers(lo_a, 10**la, 50))
         b.append(rng.integers(lo_b, 10**lb, 50))
     a, b = np.concatenate(a), np.concatenate(b)
-    right = np.concatenate([np.zeros(50, bool), np.arange(50) % 2 == 0, np.arange(50) % 2 == 0, np.ones(50, bool)])
+    right = np.concatenate(
+        [np.zeros(50, bool), np.arange(50) % 2 == 0, np.arange(50) % 2 == 0, np.ones(50, bool)]
+    )
     score = SpaceScore(2, a, b, None, None, right, np.zeros(200, np.int8))
     assert score.sampled
     metrics = space_metrics(score)
     assert metrics["exact_match"] == pytest.approx((450 + 450 + 8100) / 10_000)
     assert metrics["worst"]["digits"] == "1+1" and metrics["errors"] == 100
-    assert strata_table(score)["questions"].tolist() == [stratum_size(1, 1), stratum_size(1, 2), stratum_size(2, 1), stratum_size(2, 2)]
+    assert strata_table(score)["questions"].tolist() == [
+        stratum_size(1, 1),
+        stratum_size(1, 2),
+        stratum_size(2, 1),
+        stratum_size(2, 2),
+    ]
 
 
 def test_error_cases_cover_the_space_worst_stratum_first(scored, sets):
@@ -103,7 +124,14 @@ def test_error_cases_cover_the_space_worst_stratum_first(scored, sets):
     errors = error_cases(score, trained.format, sets["test"], test_eval.errors, test_eval.wrong)
     assert len(errors) == (~score.right).sum()
     assert list(errors.columns) == [
-        "question", "expected", "predicted", "a_digits", "b_digits", "carries", "first_wrong_position", "split",
+        "question",
+        "expected",
+        "predicted",
+        "a_digits",
+        "b_digits",
+        "carries",
+        "first_wrong_position",
+        "split",
     ]
     by_digits = space_metrics(score)["by_digits"]
     rates = [by_digits[f"{x}+{y}"] for x, y in zip(errors["a_digits"], errors["b_digits"])]
@@ -119,11 +147,21 @@ def test_error_cases_cover_the_space_worst_stratum_first(scored, sets):
 def test_error_cases_of_a_sampled_space_add_the_test_errors_it_left_out(scored, sets):
     trained, full = scored
     keep = np.flatnonzero(full.split != SPLITS.index("test"))[:3000]
-    score = SpaceScore(2, full.a[keep], full.b[keep], full.predicted[keep], full.expected[keep], full.right[keep], full.split[keep])
+    score = SpaceScore(
+        2,
+        full.a[keep],
+        full.b[keep],
+        full.predicted[keep],
+        full.expected[keep],
+        full.right[keep],
+        full.split[keep],
+    )
     test_eval = evaluate(trained, sets["test"])
     errors = error_cases(score, trained.format, sets["test"], test_eval.errors, test_eval.wrong)
     assert len(errors) == (~score.right).sum() + len(test_eval.errors)
-    assert set(errors.loc[errors["split"] == "test", "question"]) == set(test_eval.errors["question"])
+    assert set(errors.loc[errors["split"] == "test", "question"]) == set(
+        test_eval.errors["question"]
+    )
 
 
 def test_the_map_has_one_pixel_per_question_and_marks_each_error(scored):
@@ -140,12 +178,16 @@ def test_the_map_of_a_sampled_space_is_banded_by_digit_count():
     a, b = space_operands(5, 5_000, seed=1)
     right = np.ones(len(a), bool)
     right[:7] = False
-    image = np.asarray(draw_space(SpaceScore(5, a, b, None, None, right, np.zeros(len(a), np.int8)), "*"))
+    image = np.asarray(
+        draw_space(SpaceScore(5, a, b, None, None, right, np.zeros(len(a), np.int8)), "*")
+    )
     assert (image == WRONG).all(-1).sum() > 7  # seven pixels and their circles
     assert image.shape[0] > 1000
     # Five equal bands a side, one per operand digit count: 25 shaded blocks.
     right[:] = True
-    clean = np.asarray(draw_space(SpaceScore(5, a, b, None, None, right, np.zeros(len(a), np.int8)), "*"))
+    clean = np.asarray(
+        draw_space(SpaceScore(5, a, b, None, None, right, np.zeros(len(a), np.int8)), "*")
+    )
     assert not (clean == WRONG).all(-1).any()
     row = clean[500, 60:1060]
     changes = np.flatnonzero((row[1:] != row[:-1]).any(-1))
@@ -156,7 +198,9 @@ def test_a_few_wrong_answers_are_circled_too():
     a, b = space_operands(3, 1_000_000, seed=0)
     right = np.ones(len(a), bool)
     right[[5 * 1000 + 7, 600 * 1000 + 900]] = False  # 5+7 and 600+900
-    image = np.asarray(draw_space(SpaceScore(3, a, b, None, None, right, np.zeros(len(a), np.int8)), "+"))
+    image = np.asarray(
+        draw_space(SpaceScore(3, a, b, None, None, right, np.zeros(len(a), np.int8)), "+")
+    )
     red = np.argwhere((image == WRONG).all(-1))
     # The two pixels themselves (60 is the margin), and a ring around each.
     assert {(60 + 5, 60 + 7), (60 + 600, 60 + 900)} <= set(map(tuple, red.tolist()))

@@ -13,7 +13,16 @@ from PIL import Image
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.questions import generate_questions
-from .conftest import config, ROOT, evaluate_args, run_stage, run_stage_in_process, train_command, write_params
+
+from .conftest import (
+    ROOT,
+    config,
+    evaluate_args,
+    run_stage,
+    run_stage_in_process,
+    train_command,
+    write_params,
+)
 
 
 def assert_user_error(result, *fragments):
@@ -27,18 +36,37 @@ def assert_user_error(result, *fragments):
 def test_generate_then_split_write_their_outputs(tmp_path):
     params = write_params(tmp_path / "params.yaml")
     out = tmp_path / "q.npz"
-    assert run_stage("generate", "--params", params, "--out", out, "--longer-dir", tmp_path / "longer").returncode == 0
+    assert (
+        run_stage(
+            "generate", "--params", params, "--out", out, "--longer-dir", tmp_path / "longer"
+        ).returncode
+        == 0
+    )
     paths = [tmp_path / f"{n}.npz" for n in ("train", "val", "test")]
     result = run_stage(
-        "split", "--params", params, "--questions", out,
-        "--train", paths[0], "--val", paths[1], "--test", paths[2],
+        "split",
+        "--params",
+        params,
+        "--questions",
+        out,
+        "--train",
+        paths[0],
+        "--val",
+        paths[1],
+        "--test",
+        paths[2],
     )
     assert result.returncode == 0, result.stderr
     # 80/10/10, give or take a question: a+b and b+a land in the same part.
     sizes = [int(n.replace(",", "")) for n in result.stdout.split("=")[1].split("/")]
-    assert sum(sizes) == 3000 and all(abs(n - want) <= 1 for n, want in zip(sizes, (2400, 300, 300)))
+    assert sum(sizes) == 3000 and all(
+        abs(n - want) <= 1 for n, want in zip(sizes, (2400, 300, 300))
+    )
     assert all(p.is_file() for p in paths)
-    assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == ["chains_3.npz", "digits_3.npz"]
+    assert sorted(p.name for p in (tmp_path / "longer").iterdir()) == [
+        "chains_3.npz",
+        "digits_3.npz",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -47,27 +75,55 @@ def test_generate_then_split_write_their_outputs(tmp_path):
         ({"data": {"digitz": 2}}, ["unknown key data.digitz"]),
         ({"data": {"digits": 0}}, ["data.digits must be at least 1"]),
         ({"data": {"digits": 1, "count": 101}}, ["data.count is 101", "only 100 distinct ordered"]),
-        ({"data": {"digits": 1, "count": 56, "sampling": "reference"}}, ["data.count is 56", "only 55 distinct"]),
-        ({"data": {"sampling": "uniform"}}, ["data.sampling is 'uniform'; choose one of balanced, reference"]),
+        (
+            {"data": {"digits": 1, "count": 56, "sampling": "reference"}},
+            ["data.count is 56", "only 55 distinct"],
+        ),
+        (
+            {"data": {"sampling": "uniform"}},
+            ["data.sampling is 'uniform'; choose one of balanced, reference"],
+        ),
         ({"repeat": {"cell": "lstmm"}}, ["repeat.cell is 'lstmm'"]),
-        ({"aligned": {"embedding_dim": 8}}, ["unknown key aligned.embedding_dim (aligned does not use it"]),
-        ({"train": {"lr": 0.01}}, ["unknown key train.lr (an architecture's network and training recipe"]),
+        (
+            {"aligned": {"embedding_dim": 8}},
+            ["unknown key aligned.embedding_dim (aligned does not use it"],
+        ),
+        (
+            {"train": {"lr": 0.01}},
+            ["unknown key train.lr (an architecture's network and training recipe"],
+        ),
     ],
 )
 def test_generate_refuses_bad_params_and_keeps_the_old_output(tmp_path, overrides, fragments):
     params = write_params(tmp_path / "params.yaml", overrides)
     out = tmp_path / "q.npz"
     out.write_bytes(b"previous output")
-    assert_user_error(run_stage("generate", "--params", params, "--out", out, "--longer-dir", tmp_path / "longer"), *fragments)
+    assert_user_error(
+        run_stage(
+            "generate", "--params", params, "--out", out, "--longer-dir", tmp_path / "longer"
+        ),
+        *fragments,
+    )
     assert out.read_bytes() == b"previous output"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml", "q.npz"]
 
 
 def test_split_refuses_fractions_that_leave_no_training_data(tmp_path, tiny_split):
-    params = write_params(tmp_path / "params.yaml", {"split": {"val_fraction": 0.6, "test_fraction": 0.4}})
+    params = write_params(
+        tmp_path / "params.yaml", {"split": {"val_fraction": 0.6, "test_fraction": 0.4}}
+    )
     result = run_stage(
-        "split", "--params", params, "--questions", tiny_split["train"],
-        "--train", tmp_path / "a.npz", "--val", tmp_path / "b.npz", "--test", tmp_path / "c.npz",
+        "split",
+        "--params",
+        params,
+        "--questions",
+        tiny_split["train"],
+        "--train",
+        tmp_path / "a.npz",
+        "--val",
+        tmp_path / "b.npz",
+        "--test",
+        tmp_path / "c.npz",
     )
     assert_user_error(result, "leaves no training data")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
@@ -82,8 +138,17 @@ def test_split_refuses_a_bad_questions_file(tmp_path, tiny_split, damage):
     elif damage == "not npz":
         source.write_text("hello")
     result = run_stage(
-        "split", "--params", params, "--questions", source,
-        "--train", tmp_path / "a.npz", "--val", tmp_path / "b.npz", "--test", tmp_path / "c.npz",
+        "split",
+        "--params",
+        params,
+        "--questions",
+        source,
+        "--train",
+        tmp_path / "a.npz",
+        "--val",
+        tmp_path / "b.npz",
+        "--test",
+        tmp_path / "c.npz",
     )
     assert_user_error(result, str(source))
     assert not (tmp_path / "a.npz").exists()
@@ -101,7 +166,12 @@ def test_evaluate_refuses_a_corrupt_model_and_writes_nothing(tmp_path, tiny_spli
 def test_evaluate_refuses_test_data_of_another_shape(tmp_path, tiny_model):
     params = write_params(tmp_path / "params.yaml", {"data": {"digits": 3, "longer_digits": [4]}})
     questions = tmp_path / "q3.npz"
-    assert run_stage("generate", "--params", params, "--out", questions, "--longer-dir", tmp_path / "longer").returncode == 0
+    assert (
+        run_stage(
+            "generate", "--params", params, "--out", questions, "--longer-dir", tmp_path / "longer"
+        ).returncode
+        == 0
+    )
     split = {"train": questions, "val": questions, "test": questions, "longer": tmp_path / "longer"}
     result = run_stage("evaluate", *evaluate_args(params, tiny_model, split, tmp_path / "out"))
     assert_user_error(result, "2 digits", "3 digits")
@@ -117,8 +187,14 @@ def test_evaluate_writes_metrics_and_error_cases(tmp_path, tiny_split, tiny_mode
     # The tiny model is the repeat architecture, which cannot write longer answers.
     assert summary["longer"] == {"digits_3": "not applicable", "chains_3": "not applicable"}
     groups = set(summary["exact_match_by"])
-    assert {g for g in groups if g.startswith("digits_")} <= {f"digits_{a}+{b}" for a in (1, 2) for b in (1, 2)}
-    assert {g for g in groups if g.startswith("carries_")} <= {"carries_0", "carries_1", "carries_2"}
+    assert {g for g in groups if g.startswith("digits_")} <= {
+        f"digits_{a}+{b}" for a in (1, 2) for b in (1, 2)
+    }
+    assert {g for g in groups if g.startswith("carries_")} <= {
+        "carries_0",
+        "carries_1",
+        "carries_2",
+    }
     # Two-digit operands: all 10,000 ordered questions are scored.
     space = summary["space"]
     assert (space["questions"], space["scored"]) == (10_000, 10_000)
@@ -147,15 +223,26 @@ def test_split_needs_about_the_memory_of_its_input(tmp_path, monkeypatch):
     tracemalloc.start()
     try:
         result = run_stage_in_process(
-            "split", "--params", params, "--questions", source,
-            "--train", tmp_path / "a.npz", "--val", tmp_path / "b.npz", "--test", tmp_path / "c.npz",
+            "split",
+            "--params",
+            params,
+            "--questions",
+            source,
+            "--train",
+            tmp_path / "a.npz",
+            "--val",
+            tmp_path / "b.npz",
+            "--test",
+            tmp_path / "c.npz",
         )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert result.returncode == 0, result.stderr
     # The input, one int64 row number per question, and chunks.
-    assert peak < size + 8 * 1_000_000 + (8 << 20), f"peak {peak / 1e6:.0f} MB for {size / 1e6:.0f} MB of questions"
+    assert peak < size + 8 * 1_000_000 + (8 << 20), (
+        f"peak {peak / 1e6:.0f} MB for {size / 1e6:.0f} MB of questions"
+    )
     parts = [question_set.load(tmp_path / f"{name}.npz") for name in "abc"]
     assert sum(len(p) for p in parts) == 1_000_000
 
@@ -167,12 +254,19 @@ def test_a_stage_imports_the_library_of_its_own_copy_of_the_repository(tmp_path,
     # record for that run (and which may have changed since the experiment was queued).
     copy = tmp_path / "copy"
     shutil.copytree(ROOT / "stages", copy / "stages", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "src", copy / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(
+        ROOT / "src", copy / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     init = copy / "src" / "arith_seq2seq" / "__init__.py"
     init.write_text(init.read_text() + "\nprint('library of the copy', flush=True)\n")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run([sys.executable, str(copy / "stages" / f"{name}.py"), "--help"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(copy / "stages" / f"{name}.py"), "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("library of the copy\n")
 
@@ -186,8 +280,12 @@ def test_a_refused_write_is_one_line_and_keeps_the_outputs(tmp_path, tiny_split,
     blocker = tmp_path / "state"
     blocker.write_text("not a folder")
     params = write_params(tmp_path / "params.yaml", {"repeat": {"max_epochs": 1}})
-    done = run_stage_in_process("train", *train_command(params, tiny_split, out, "--state-dir", blocker)[2:])
+    done = run_stage_in_process(
+        "train", *train_command(params, tiny_split, out, "--state-dir", blocker)[2:]
+    )
     assert done.returncode == 1, done.stderr
     (line,) = done.stderr.splitlines()
-    assert line.startswith(f"error: {blocker}") and line.endswith("; the outputs are as they were before this run")
+    assert line.startswith(f"error: {blocker}") and line.endswith(
+        "; the outputs are as they were before this run"
+    )
     assert (out / "model.pt").read_bytes() == tiny_model.read_bytes()

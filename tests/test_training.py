@@ -11,7 +11,6 @@ from arith_seq2seq.training.fit import fit
 from .conftest import config
 from .test_precision import requires_bf16
 
-
 # The floor of the two tests below: bench/test_thresholds.py (settings one_digit,
 # one_digit_bf16) reruns this training over 5 seeds x 2 CPU settings into
 # bench/test-thresholds.json (fp32: seeds 1337, 1 to 4, both CPU settings: every question right).
@@ -19,19 +18,31 @@ ONE_DIGIT_AT_LEAST = 0.98
 ONE_DIGIT_SEED = config("train").seed
 
 
-def learn_one_digit(paths: dict, precision: str = "32-true", seed: int = ONE_DIGIT_SEED, live_dir=None):
+def learn_one_digit(
+    paths: dict, precision: str = "32-true", seed: int = ONE_DIGIT_SEED, live_dir=None
+):
     """A repeat model of 64 trained 8 epochs on the 55 one-digit sums; with its exact
     match on them, rescored here."""
     trained = fit(
         config("model", hidden_size=64),
-        config("train", batch_size=64, max_epochs=8, lr=0.02, show_samples=0, precision=precision, seed=seed),
+        config(
+            "train",
+            batch_size=64,
+            max_epochs=8,
+            lr=0.02,
+            show_samples=0,
+            precision=precision,
+            seed=seed,
+        ),
         paths["train"],
         paths["val"],
         live_dir=live_dir,
         progress=False,
     )
     val = question_set.load(paths["val"])
-    return trained, float(exact_match(answer_questions(trained.model, val.question)[0], val.answer).mean())
+    return trained, float(
+        exact_match(answer_questions(trained.model, val.question)[0], val.answer).mean()
+    )
 
 
 @pytest.mark.slow
@@ -45,9 +56,15 @@ def test_small_model_learns_one_digit_addition(one_digit, tmp_path):
     assert summary["val"]["best_exact_match"] == pytest.approx(accuracy)
     # dvclive wrote the per-epoch curves and the summary dvc.yaml points at.
     assert (tmp_path / "live" / "metrics.json").is_file()
-    rows = (tmp_path / "live" / "plots" / "metrics" / "val" / "exact_match.tsv").read_text().splitlines()
+    rows = (
+        (tmp_path / "live" / "plots" / "metrics" / "val" / "exact_match.tsv")
+        .read_text()
+        .splitlines()
+    )
     assert rows[0].split("\t") == ["step", "exact_match"]
-    assert [r.split("\t")[0] for r in rows[1:]] == [str(e) for e in range(1, trained.info["epochs"] + 1)]
+    assert [r.split("\t")[0] for r in rows[1:]] == [
+        str(e) for e in range(1, trained.info["epochs"] + 1)
+    ]
 
 
 @pytest.mark.slow
@@ -56,7 +73,14 @@ def test_training_is_deterministic(tiny_split, precision):
     def run():
         return fit(
             config("model", hidden_size=32),
-            config("train", batch_size=64, max_epochs=1, show_samples=0, precision=precision, min_stratum_share=0.05),
+            config(
+                "train",
+                batch_size=64,
+                max_epochs=1,
+                show_samples=0,
+                precision=precision,
+                min_stratum_share=0.05,
+            ),
             tiny_split["train"],
             tiny_split["val"],
             progress=False,
@@ -80,7 +104,9 @@ def test_bfloat16_training_learns_like_float32(one_digit):
 
 
 @pytest.mark.parametrize("grad_clip", [0.0, 0.05])
-def test_grad_clip_clips_every_steps_gradient_norm_and_0_clips_none(tiny_split, tmp_path, monkeypatch, grad_clip):
+def test_grad_clip_clips_every_steps_gradient_norm_and_0_clips_none(
+    tiny_split, tmp_path, monkeypatch, grad_clip
+):
     # The recipe key (`attention.grad_clip: 0.5` and others): every optimizer step's
     # gradient is scaled to at most this norm; 0 leaves the gradients alone.
     from .conftest import train_tiny
@@ -91,7 +117,9 @@ def test_grad_clip_clips_every_steps_gradient_norm_and_0_clips_none(tiny_split, 
     def recording(parameters, max_norm, *args, **kwargs):
         parameters = list(parameters)
         total = original(parameters, max_norm, *args, **kwargs)
-        after = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in parameters]))
+        after = torch.linalg.vector_norm(
+            torch.stack([torch.linalg.vector_norm(p.grad) for p in parameters])
+        )
         calls.append((max_norm, float(total), float(after)))
         return total
 
@@ -103,6 +131,8 @@ def test_grad_clip_clips_every_steps_gradient_norm_and_0_clips_none(tiny_split, 
         assert calls == []
         return
     assert len(calls) == steps
-    assert all(max_norm == grad_clip and after <= grad_clip * (1 + 1e-4) for max_norm, _, after in calls)
+    assert all(
+        max_norm == grad_clip and after <= grad_clip * (1 + 1e-4) for max_norm, _, after in calls
+    )
     # The gradients it met were larger than the bound, so the clipping did something.
     assert max(total for _, total, _ in calls) > grad_clip

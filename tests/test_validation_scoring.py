@@ -11,12 +11,11 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from arith_seq2seq.data import question_set
+from arith_seq2seq.data.longer_sets import generate_longer
 from arith_seq2seq.data.operations import OPERATIONS
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
-from arith_seq2seq.data.longer_sets import generate_longer
 from arith_seq2seq.evaluation.scoring import error_table, evaluate_longer
-from arith_seq2seq.model import ModelSpec, build
-from arith_seq2seq.model import answering, model_file
+from arith_seq2seq.model import ModelSpec, answering, build, model_file
 from arith_seq2seq.model.metrics import first_wrong_position
 from arith_seq2seq.model.model_file import TrainedModel
 from arith_seq2seq.training.module import Seq2SeqModule
@@ -33,7 +32,9 @@ def scores(pred, answer) -> tuple[float, float]:
 def teacher_forced_scores(model, qs) -> tuple[float, float]:
     """What scoring the predictions of the training loss (teacher forcing) would give."""
     with torch.no_grad():
-        _, pred = model.eval().loss(torch.from_numpy(qs.question).long(), torch.from_numpy(qs.answer).long())
+        _, pred = model.eval().loss(
+            torch.from_numpy(qs.question).long(), torch.from_numpy(qs.answer).long()
+        )
     return scores(pred.numpy(), qs.answer)
 
 
@@ -57,7 +58,10 @@ def few_steps(arch: str, split: dict, seed: int = 0):
     model = build(ModelSpec(config("model", arch=arch, hidden_size=32), train.format))
     module = Seq2SeqModule(model, tiny_config("train", arch=arch))
     optimizer = torch.optim.Adam(module.model.parameters(), lr=0.01)
-    question, answer = torch.from_numpy(train.question).long(), torch.from_numpy(train.answer).long()
+    question, answer = (
+        torch.from_numpy(train.question).long(),
+        torch.from_numpy(train.answer).long(),
+    )
     for _ in range(50):
         rows = torch.randint(0, len(question), (128,))
         loss, _ = module.model.loss(question[rows], answer[rows])
@@ -80,11 +84,16 @@ def test_validation_of_a_teacher_forced_model_scores_its_greedy_answers(arch, ti
     assert abs(difference) > DIFFER_BY_MORE_THAN, "precondition: the two kinds of prediction differ"
 
     trainer = pl.Trainer(
-        accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-        enable_checkpointing=False, enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
     )
     batches = DataLoader(
-        TensorDataset(torch.from_numpy(val.question).long(), torch.from_numpy(val.answer).long()), batch_size=64
+        TensorDataset(torch.from_numpy(val.question).long(), torch.from_numpy(val.answer).long()),
+        batch_size=64,
     )
     trainer.validate(module, dataloaders=batches, verbose=False)
     logged = trainer.callback_metrics
@@ -96,24 +105,35 @@ def one_epoch_stage(split: dict, folder, seed: int | None = None):
     """The train stage, seq2seq of 32 for one epoch (train.seed `seed`, TINY_PARAMS's by
     default): the model file, the validation set, its greedy exact match and character
     accuracy, and its teacher-forced character accuracy."""
-    sections = {"model": {"arch": "seq2seq"}, "seq2seq": {"hidden_size": 32, "max_epochs": 1, "lr": 0.03, "batch_size": 32}}
-    params = write_params(folder / "params.yaml", sections if seed is None else {**sections, "train": {"seed": seed}})
+    sections = {
+        "model": {"arch": "seq2seq"},
+        "seq2seq": {"hidden_size": 32, "max_epochs": 1, "lr": 0.03, "batch_size": 32},
+    }
+    params = write_params(
+        folder / "params.yaml", sections if seed is None else {**sections, "train": {"seed": seed}}
+    )
     result = run_stage_in_process("train", *train_command(params, split, folder)[2:])
     assert result.returncode == 0, result.stderr
     trained = model_file.load(folder / "model.pt")
     val = question_set.load(split["val"])
-    greedy_exact, greedy_chars = scores(answering.answer_questions(trained.model, val.question, val.answer.shape[1])[0], val.answer)
+    greedy_exact, greedy_chars = scores(
+        answering.answer_questions(trained.model, val.question, val.answer.shape[1])[0], val.answer
+    )
     _, forced_chars = teacher_forced_scores(trained.model, val)
     return trained, greedy_exact, greedy_chars, forced_chars
 
 
 @pytest.mark.slow
 @pytest.mark.trains
-def test_the_train_stage_logs_the_validation_score_of_the_greedy_answers_of_the_model_it_writes(tiny_split, tmp_path):
+def test_the_train_stage_logs_the_validation_score_of_the_greedy_answers_of_the_model_it_writes(
+    tiny_split, tmp_path
+):
     # One epoch: the model written is that epoch's, the one dvclive's summary describes.
     trained, greedy_exact, greedy_chars, forced_chars = one_epoch_stage(tiny_split, tmp_path)
     logged = json.loads((tmp_path / "live" / "metrics.json").read_text())["val"]
-    assert abs(forced_chars - greedy_chars) > DIFFER_BY_MORE_THAN, "precondition: the two kinds of prediction differ"
+    assert abs(forced_chars - greedy_chars) > DIFFER_BY_MORE_THAN, (
+        "precondition: the two kinds of prediction differ"
+    )
     assert logged["char_accuracy"] == pytest.approx(greedy_chars, abs=1e-5)
     assert logged["exact_match"] == pytest.approx(greedy_exact, abs=1e-5)
     assert trained.info["best_val_exact_match"] == pytest.approx(greedy_exact, abs=1e-5)
@@ -147,7 +167,9 @@ def ids(*texts: str, width: int = 4) -> np.ndarray:
         ("5321", "1234", 0),  # several wrong: the first counts, not the last
     ],
 )
-def test_first_wrong_position_is_the_index_of_the_first_wrong_character(predicted, expected, position):
+def test_first_wrong_position_is_the_index_of_the_first_wrong_character(
+    predicted, expected, position
+):
     assert first_wrong_position(ids(predicted), ids(expected)).tolist() == [position]
 
 
@@ -159,8 +181,10 @@ def test_first_wrong_position_is_computed_per_row_of_a_batch():
 
 def test_error_rows_give_the_first_wrong_position_of_each_answer():
     table = error_table(
-        np.array([3, 50, 9]), np.array([15, 8, 9]),
-        ids("-13", "42", "0"), ids("-12", "42 ", "0"),
+        np.array([3, 50, 9]),
+        np.array([15, 8, 9]),
+        ids("-13", "42", "0"),
+        ids("-12", "42 ", "0"),
         QuestionFormat("sub", 2, True),
     )
     assert table["question"].tolist() == ["3-15", "50-8", "9-9"]
@@ -174,16 +198,22 @@ def test_longer_scores_answer_each_set_at_its_own_answer_width(tmp_path):
     """A model that writes as many characters as it is given (an untrained encoder-decoder
     never ends): cut at its training width, 3-digit subtractions would lose a character."""
     torch.manual_seed(0)
-    model = build(ModelSpec(config("model", arch="seq2seq", hidden_size=16), QuestionFormat("sub", 2, True))).eval()
+    model = build(
+        ModelSpec(config("model", arch="seq2seq", hidden_size=16), QuestionFormat("sub", 2, True))
+    ).eval()
     trained = TrainedModel(model=model, info={})
     expected = {}
-    sets = generate_longer(config("data", digits=2, operation="sub", longer_digits=(3, 4), longer_count=300, seed=3))
+    sets = generate_longer(
+        config("data", digits=2, operation="sub", longer_digits=(3, 4), longer_count=300, seed=3)
+    )
     for name, qs in sets.items():
         if not name.startswith("digits_"):
             continue
         width = qs.format.digits + 1  # "-" and the digits
         own = answering.answer_questions(model, qs.question, width)[0]
-        assert ((own != SUB.pad_id).sum(1) == width).mean() > 0.5, "precondition: answers filling the width"
+        assert ((own != SUB.pad_id).sum(1) == width).mean() > 0.5, (
+            "precondition: answers filling the width"
+        )
         # Every third answer is the model's own, right by construction.
         answer = qs.answer.copy()
         answer[::3] = own[::3]

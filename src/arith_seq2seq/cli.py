@@ -1,8 +1,8 @@
 """The `arith-seq2seq` command: ask a trained model questions.
 
-    arith-seq2seq predict "123+456"
-    printf '1+2\\n40+2\\n' | arith-seq2seq predict --confidence
-    arith-seq2seq info [--model PATH] [--json]
+arith-seq2seq predict "123+456"
+printf '1+2\\n40+2\\n' | arith-seq2seq predict --confidence
+arith-seq2seq info [--model PATH] [--json]
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import select
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 import yaml
 
@@ -57,7 +58,9 @@ class Overlong(int):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="arith-seq2seq", description="Ask a trained arith-seq2seq model questions.")
+    parser = argparse.ArgumentParser(
+        prog="arith-seq2seq", description="Ask a trained arith-seq2seq model questions."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     predict_parser = commands.add_parser(
         "predict",
@@ -75,18 +78,28 @@ def main(argv: list[str] | None = None) -> int:
             "follow '--'."
         ),
     )
-    predict_parser.add_argument("questions", nargs="*", metavar="QUESTION", help='for example "123+456"')
     predict_parser.add_argument(
-        "--model", type=Path,
+        "questions", nargs="*", metavar="QUESTION", help='for example "123+456"'
+    )
+    predict_parser.add_argument(
+        "--model",
+        type=Path,
         help="model file (default: the train stage's .pt output named in dvc.yaml, in this folder or the nearest one above)",
     )
-    predict_parser.add_argument("--confidence", action="store_true", help="also print the probability the model gives its answer")
     predict_parser.add_argument(
-        "--device", choices=DEVICES, default="auto",
+        "--confidence",
+        action="store_true",
+        help="also print the probability the model gives its answer",
+    )
+    predict_parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
         help="where to answer: auto (a CUDA GPU, else Apple's mps, else the CPU; the default) or one of those",
     )
     predict_parser.add_argument(
-        "--allow-longer", action="store_true",
+        "--allow-longer",
+        action="store_true",
         help="accept operands longer than the training data (seq2seq and attention models; an aligned model takes any length without it)",
     )
     info_parser = commands.add_parser(
@@ -101,15 +114,20 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     info_parser.add_argument(
-        "--model", type=Path,
+        "--model",
+        type=Path,
         help="model file (default: the train stage's .pt output named in dvc.yaml, in this folder or the nearest one above)",
     )
     info_parser.add_argument("--json", action="store_true", help="print it all as one JSON object")
     args = parser.parse_args(argv)
     try:
-        if sys.stdout is None or (args.command == "predict" and not args.questions and sys.stdin is None):
-            raise UserError("standard output or input is closed; predict reads questions from standard input "
-                            "(or its arguments) and writes answers to standard output")
+        if sys.stdout is None or (
+            args.command == "predict" and not args.questions and sys.stdin is None
+        ):
+            raise UserError(
+                "standard output or input is closed; predict reads questions from standard input "
+                "(or its arguments) and writes answers to standard output"
+            )
         return _info(args) if args.command == "info" else _predict(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -150,39 +168,67 @@ def _info(args) -> int:
 
     model_path = args.model or default_model_path(Path.cwd())
     if model_path.is_dir():
-        raise UserError(f"{model_path} is a folder; --model takes a model file such as data/model.pt")
+        raise UserError(
+            f"{model_path} is a folder; --model takes a model file such as data/model.pt"
+        )
     info = model_file.read_info(model_path)
     scores = pipeline_scores(model_path)
     if args.json:
         print(json.dumps({**info, "scores": scores}, indent=2, default=str))
         return 0
     config, trained = info["model_config"], info.get("info", {})
-    network = ", ".join(f"{key} {value}" for key, value in config.items()
-                        if key not in ("arch", "vocab_size", "answer_len", "pad_id", "start_id", "end_id"))
+    network = ", ".join(
+        f"{key} {value}"
+        for key, value in config.items()
+        if key not in ("arch", "vocab_size", "answer_len", "pad_id", "start_id", "end_id")
+    )
     known = OPERATIONS.get(info["operation"])
     symbol = known.symbol if known else info["operation"]
     lines = [
         ("model file", str(model_path)),
         ("architecture", f"{config['arch']} ({network}; {info['weights']:,} weights)"),
-        ("operation", f"{info['operation']}: a{symbol}b, operands of up to {info['digits']} digits"
-                      f"{', read reversed' if info['reverse'] else ''}"),
+        (
+            "operation",
+            f"{info['operation']}: a{symbol}b, operands of up to {info['digits']} digits"
+            f"{', read reversed' if info['reverse'] else ''}",
+        ),
         ("precision", str(trained.get("precision", "not recorded"))),
     ]
     if "best_val_exact_match" in trained:
         processes = trained.get("processes", 1)
-        lines.append(("validation", f"exact match {trained['best_val_exact_match']:.4f} at epoch "
-                                    f"{trained.get('best_epoch')} of {trained.get('epochs')}"
-                                    f"{f', {processes} processes' if processes > 1 else ''}"))
+        lines.append(
+            (
+                "validation",
+                f"exact match {trained['best_val_exact_match']:.4f} at epoch "
+                f"{trained.get('best_epoch')} of {trained.get('epochs')}"
+                f"{f', {processes} processes' if processes > 1 else ''}",
+            )
+        )
     if scores is None:
-        lines.append(("scores", "none recorded for this file (dvc.lock's evaluate stage scored another model, or none)"))
+        lines.append(
+            (
+                "scores",
+                "none recorded for this file (dvc.lock's evaluate stage scored another model, or none)",
+            )
+        )
     else:
         space, test = scores.get("space", {}), scores.get("test", {})
         if space:
-            lines.append(("whole space", f"{space['errors']:,} wrong of {space['questions']:,} "
-                                         f"({100 * space['exact_match']:.4f}% right)"))
+            lines.append(
+                (
+                    "whole space",
+                    f"{space['errors']:,} wrong of {space['questions']:,} "
+                    f"({100 * space['exact_match']:.4f}% right)",
+                )
+            )
         if test:
-            lines.append(("test split", f"{test['n_errors']:,} wrong of {test['n_samples']:,} "
-                                        f"({100 * test['exact_match']:.4f}% right)"))
+            lines.append(
+                (
+                    "test split",
+                    f"{test['n_errors']:,} wrong of {test['n_samples']:,} "
+                    f"({100 * test['exact_match']:.4f}% right)",
+                )
+            )
     width = max(len(name) for name, _ in lines)
     for name, value in lines:
         print(f"{name:<{width}}  {value}")
@@ -215,7 +261,9 @@ def pipeline_scores(model_path: Path) -> dict | None:
 def _predict(args) -> int:
     model_path = args.model or default_model_path(Path.cwd())
     if model_path.is_dir():
-        raise UserError(f"{model_path} is a folder; --model takes a model file such as data/model.pt")
+        raise UserError(
+            f"{model_path} is a folder; --model takes a model file such as data/model.pt"
+        )
     with interrupt_after():
         from .model import devices, model_file
 
@@ -262,8 +310,14 @@ def report(answers: dict, problems: dict, numbers: range, where: str, confidence
 def stdin_batches(stream: BinaryIO) -> Iterator[tuple[int, list[bytes]]]:
     """(number of the first line, up to BATCH_LINES lines without their line ends), as the
     lines arrive. `read1` returns what has arrived and waits only when nothing has."""
-    first, lines, partial = 0, [], []  # lines: complete, not yet answered; partial: pieces of the next
-    partial_bytes = 0  # the length of the next line so far; its pieces are dropped once it is too long
+    first, lines, partial = (
+        0,
+        [],
+        [],
+    )  # lines: complete, not yet answered; partial: pieces of the next
+    partial_bytes = (
+        0  # the length of the next line so far; its pieces are dropped once it is too long
+    )
 
     def line() -> bytes | Overlong:
         return b"".join(partial) if partial_bytes <= MAX_LINE_BYTES else Overlong(partial_bytes)
@@ -335,8 +389,10 @@ def default_model_path(start: Path) -> Path:
     """The train stage's .pt output, as dvc.yaml in `start` or a parent folder names it."""
     folder = pipeline_folder(start)
     if folder is None:
-        raise UserError("no --model given and no dvc.yaml in this DVC repository (this folder or above it, up to the "
-                        "folder holding .dvc); pass --model PATH")
+        raise UserError(
+            "no --model given and no dvc.yaml in this DVC repository (this folder or above it, up to the "
+            "folder holding .dvc); pass --model PATH"
+        )
     dvc_yaml = folder / "dvc.yaml"
     try:
         outs = yaml.safe_load(dvc_yaml.read_text())["stages"]["train"]["outs"]
@@ -370,7 +426,9 @@ def answer_numbered_lines(trained: TrainedModel, lines: dict[int, str], allow_lo
     for digits in sorted(set(widths.values())):
         numbers = [n for n, d in widths.items() if d == digits]
         asked = fmt.with_digits(digits)
-        question = question_ids([parsed[n][0] for n in numbers], [parsed[n][1] for n in numbers], asked)
+        question = question_ids(
+            [parsed[n][0] for n in numbers], [parsed[n][1] for n in numbers], asked
+        )
         from .model import answering
 
         ids, confidence = answering.answer_questions(trained.model, question, asked.answer_width)
@@ -408,8 +466,10 @@ def os_error(exc: OSError) -> str:
 
 
 def overlong(length: int) -> str:
-    return (f"{length:,} characters; a question is at most {MAX_QUESTION_CHARS:,} "
-            f"(operands of up to {LONGEST_DIGITS:,} digits)")
+    return (
+        f"{length:,} characters; a question is at most {MAX_QUESTION_CHARS:,} "
+        f"(operands of up to {LONGEST_DIGITS:,} digits)"
+    )
 
 
 def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, str]:
@@ -425,14 +485,18 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, st
     if not match:
         if line.strip().startswith("-"):
             raise ValueError(f"{quoted(line)}: negative operands are not supported")
-        raise ValueError(f"{quoted(line)} is not a question like 12{symbol}34 (digits, {symbol}, digits)")
+        raise ValueError(
+            f"{quoted(line)} is not a question like 12{symbol}34 (digits, {symbol}, digits)"
+        )
     left, operator, right = match.groups()
     if operator != symbol:
         raise ValueError(f"{quoted(line)}: this model answers {symbol} questions, not {operator}")
     left, right = left.lstrip("0") or "0", right.lstrip("0") or "0"
     longest = max(len(left), len(right))
     if longest > LONGEST_DIGITS:
-        raise ValueError(f"{quoted(line)}: operands of {longest:,} digits; predict takes at most {LONGEST_DIGITS:,}")
+        raise ValueError(
+            f"{quoted(line)}: operands of {longest:,} digits; predict takes at most {LONGEST_DIGITS:,}"
+        )
     model = trained.model
     # The aligned architecture answers every length the way it answers the training one.
     if longest > fmt.digits and not model.any_length:

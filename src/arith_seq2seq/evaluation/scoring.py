@@ -28,10 +28,17 @@ class Evaluation:
 
 
 def evaluate(
-    trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096, predicted: np.ndarray | None = None
+    trained: TrainedModel,
+    qs: QuestionSet,
+    batch_size: int = 4096,
+    predicted: np.ndarray | None = None,
 ) -> Evaluation:
     """Score `qs`; `predicted`, if given, are the model's answers to it, already computed."""
-    pred = answer_questions(trained.model, qs.question, qs.answer.shape[1], batch_size)[0] if predicted is None else predicted
+    pred = (
+        answer_questions(trained.model, qs.question, qs.answer.shape[1], batch_size)[0]
+        if predicted is None
+        else predicted
+    )
     right = exact_match(pred, qs.answer)
     a_digits, b_digits = num_digits(qs.a), num_digits(qs.b)
     digits_key = np.char.add(np.char.add(a_digits.astype(str), "+"), b_digits.astype(str))
@@ -54,7 +61,9 @@ def evaluate(
         # Exact match only; the sample counts per group are in the breakdown CSVs.
         "exact_match_by": {**_by_group(by_carries, "carries"), **_by_group(by_digits, "digits")},
     }
-    return Evaluation(metrics=metrics, by_carries=by_carries, by_digits=by_digits, errors=errors, wrong=wrong)
+    return Evaluation(
+        metrics=metrics, by_carries=by_carries, by_digits=by_digits, errors=errors, wrong=wrong
+    )
 
 
 def error_table(
@@ -87,7 +96,9 @@ def evaluate_longer(trained: TrainedModel, model_path, folder, batch_size: int =
     return results
 
 
-def longer_exact_match(trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096) -> float | str:
+def longer_exact_match(
+    trained: TrainedModel, qs: QuestionSet, batch_size: int = 4096
+) -> float | str:
     """Exact match on questions longer than any seen in training, or NOT_APPLICABLE: where
     the model cannot read them, or refuses any of them (model.refuses)."""
     if not trained.model.reads_longer_input:

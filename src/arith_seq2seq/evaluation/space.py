@@ -66,7 +66,11 @@ def space_operands(digits: int, limit: int, seed: int) -> tuple[np.ndarray, np.n
 
 
 def score_space(
-    trained: TrainedModel, sets: dict[str, QuestionSet], limit: int, seed: int, batch_size: int = 4096
+    trained: TrainedModel,
+    sets: dict[str, QuestionSet],
+    limit: int,
+    seed: int,
+    batch_size: int = 4096,
 ) -> SpaceScore:
     """Score the model on its question space; `sets` are the train, val and test splits,
     to tell which questions it trained on."""
@@ -74,7 +78,9 @@ def score_space(
     digits = fmt.digits
     a, b = space_operands(digits, limit, seed)
     question, expected = question_and_answer_ids(a, b, fmt)
-    predicted, _ = answer_questions(trained.model, question, fmt.answer_width, batch_size, share_prefixes=True)
+    predicted, _ = answer_questions(
+        trained.model, question, fmt.answer_width, batch_size, share_prefixes=True
+    )
     del question
     split = np.zeros(len(a), dtype=np.int8)
     keys = _pair_keys(a, b, digits)
@@ -97,7 +103,11 @@ def strata_table(score: SpaceScore) -> pd.DataFrame:
     in stratum order (1+1, 1+2, ...)."""
     la, lb = num_digits(score.a), num_digits(score.b)
     frame = pd.DataFrame({"la": la, "lb": lb, "wrong": ~score.right})
-    table = frame.groupby(["la", "lb"], sort=True)["wrong"].agg(scored="size", errors="sum").reset_index()
+    table = (
+        frame.groupby(["la", "lb"], sort=True)["wrong"]
+        .agg(scored="size", errors="sum")
+        .reset_index()
+    )
     table["errors"] = table["errors"].astype(int)
     table.insert(0, "digits", table["la"].astype(str) + "+" + table["lb"].astype(str))
     table["questions"] = [stratum_size(x, y) for x, y in zip(table["la"], table["lb"])]
@@ -121,7 +131,10 @@ def space_metrics(score: SpaceScore) -> dict:
             "scored": int(unseen.sum()),
             "errors": int((~score.right & unseen).sum()),
         },
-        "worst": {"digits": str(worst["digits"]), "exact_match": round(float(worst["exact_match"]), 7)},
+        "worst": {
+            "digits": str(worst["digits"]),
+            "exact_match": round(float(worst["exact_match"]), 7),
+        },
         "by_digits": {d: round(float(e), 7) for d, e in zip(table["digits"], table["exact_match"])},
     }
 
@@ -134,7 +147,9 @@ def _estimate(score: SpaceScore, mask: np.ndarray) -> float:
         return 0.0
     if not score.sampled:
         return round(float(score.right[mask].mean()), 7)
-    strata, stratum = np.unique(num_digits(score.a) * 100 + num_digits(score.b), return_inverse=True)
+    strata, stratum = np.unique(
+        num_digits(score.a) * 100 + num_digits(score.b), return_inverse=True
+    )
     size = np.array([stratum_size(s // 100, s % 100) for s in strata.tolist()], dtype=np.float64)
     scored = np.bincount(stratum)
     chosen = np.bincount(stratum, weights=mask)
@@ -145,7 +160,11 @@ def _estimate(score: SpaceScore, mask: np.ndarray) -> float:
 
 
 def error_cases(
-    score: SpaceScore, fmt: QuestionFormat, test: QuestionSet, test_errors: pd.DataFrame, test_wrong: np.ndarray
+    score: SpaceScore,
+    fmt: QuestionFormat,
+    test: QuestionSet,
+    test_errors: pd.DataFrame,
+    test_wrong: np.ndarray,
 ) -> pd.DataFrame:
     """Every wrong answer in the space, plus the test split's (`test_errors`, at rows
     `test_wrong` of `test`) that a sampled space left out: the worst stratum first, then by
@@ -155,11 +174,18 @@ def error_cases(
     table = error_table(a, b, score.predicted[wrong], score.expected[wrong], fmt)
     table["split"] = np.asarray(SPLITS)[score.split[wrong]]
     table["a"], table["b"] = a, b
-    left_out = ~np.isin(_pair_keys(test.a[test_wrong], test.b[test_wrong], score.digits), _pair_keys(a, b, score.digits))
-    extra = test_errors[left_out].assign(split="test", a=test.a[test_wrong][left_out], b=test.b[test_wrong][left_out])
+    left_out = ~np.isin(
+        _pair_keys(test.a[test_wrong], test.b[test_wrong], score.digits),
+        _pair_keys(a, b, score.digits),
+    )
+    extra = test_errors[left_out].assign(
+        split="test", a=test.a[test_wrong][left_out], b=test.b[test_wrong][left_out]
+    )
     table = pd.concat([table, extra], ignore_index=True) if len(extra) else table
     strata = strata_table(score)
     rank = {d: r for r, d in enumerate(strata.sort_values("exact_match", kind="stable")["digits"])}
-    table["rank"] = [rank.get(f"{x}+{y}", len(rank)) for x, y in zip(table["a_digits"], table["b_digits"])]
+    table["rank"] = [
+        rank.get(f"{x}+{y}", len(rank)) for x, y in zip(table["a_digits"], table["b_digits"])
+    ]
     table = table.sort_values(["rank", "a", "b"], kind="stable")
     return table.drop(columns=["rank", "a", "b"]).reset_index(drop=True)

@@ -48,9 +48,13 @@ def draw_space(score: SpaceScore, symbol: str) -> Image.Image:
     )
     measure = ImageDraw.Draw(picture)
     # Room on the right for the last label across, and for the caption below.
-    width = MARGIN + 8 + max(
-        side * scale + int(measure.textlength(f"{10**digits - 1:,}", font=font)),
-        int(measure.textlength(caption, font=font)),
+    width = (
+        MARGIN
+        + 8
+        + max(
+            side * scale + int(measure.textlength(f"{10**digits - 1:,}", font=font)),
+            int(measure.textlength(caption, font=font)),
+        )
     )
     canvas = Image.new("RGB", (width, MARGIN + side * scale + FOOTER), "white")
     canvas.paste(picture, (MARGIN, MARGIN))
@@ -59,7 +63,10 @@ def draw_space(score: SpaceScore, symbol: str) -> Image.Image:
         half = scale // 2
         for row, col in zip(to_pixel(score.a[wrong]).tolist(), to_pixel(score.b[wrong]).tolist()):
             x, y = MARGIN + col * scale + half, MARGIN + row * scale + half
-            pen.ellipse([x - RING - half, y - RING - half, x + RING + half, y + RING + half], outline=tuple(WRONG))
+            pen.ellipse(
+                [x - RING - half, y - RING - half, x + RING + half, y + RING + half],
+                outline=tuple(WRONG),
+            )
     pen.text((MARGIN, 4), f"a {symbol} b: a down, b across", fill=INK, font=font)
     # A label too close to the previous one moves out by a line, so that none overlap.
     across_end = down_end = -100
@@ -96,7 +103,9 @@ def _axis(digits: int):
     # Indexed by digit count; float64, as (x - low) * band overflows int64 for long
     # operands and a pixel needs no more precision.
     low = np.array([0] + [lowest_with_digits(n) for n in range(1, digits + 1)], dtype=np.float64)
-    count = np.array([1] + [operands_with_digits(n) for n in range(1, digits + 1)], dtype=np.float64)
+    count = np.array(
+        [1] + [operands_with_digits(n) for n in range(1, digits + 1)], dtype=np.float64
+    )
 
     def to_pixel(x):
         length = num_digits(x)

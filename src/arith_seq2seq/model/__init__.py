@@ -24,7 +24,9 @@ ARCHITECTURES: dict[str, type[Seq2SeqModel]] = {
 }
 
 
-assert set(ARCHITECTURES) == set(NETS), "every architecture has a params section (pipeline/params.py NETS)"
+assert set(ARCHITECTURES) == set(NETS), (
+    "every architecture has a params section (pipeline/params.py NETS)"
+)
 
 
 def build(spec: ModelSpec) -> Seq2SeqModel:

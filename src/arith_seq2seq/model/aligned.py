@@ -75,14 +75,22 @@ class AlignedColumns(DigitColumns):
         a, b, a_len, b_len = self.operands(question)
         # Columns up to the longer operand's, and the one after (a sum's last carry):
         # leading zeros past it would outnumber the columns that carry.
-        taken = torch.arange(a.shape[1], device=a.device)[None, :] <= torch.maximum(a_len, b_len)[:, None]
+        taken = (
+            torch.arange(a.shape[1], device=a.device)[None, :]
+            <= torch.maximum(a_len, b_len)[:, None]
+        )
         losses, wrong, written = [], torch.zeros_like(a_len, dtype=torch.bool), []
         for x, y in self.passes(a, b):
             steps = column_steps(x, y, self.signed)
             digit, carry = self.step(x[taken], y[taken], steps["c"][taken])
-            losses += [F.cross_entropy(digit, steps["digit"][taken]), F.cross_entropy(carry, steps["next_c"][taken])]
+            losses += [
+                F.cross_entropy(digit, steps["digit"][taken]),
+                F.cross_entropy(carry, steps["next_c"][taken]),
+            ]
             miss = torch.zeros_like(taken)
-            miss[taken] = (digit.argmax(-1) != steps["digit"][taken]) | (carry.argmax(-1) != steps["next_c"][taken])
+            miss[taken] = (digit.argmax(-1) != steps["digit"][taken]) | (
+                carry.argmax(-1) != steps["next_c"][taken]
+            )
             wrong |= miss.any(1)
             written.append(steps)
         negative = written[0]["next_c"][:, -1].bool() if self.signed else torch.zeros_like(wrong)

@@ -12,7 +12,11 @@ from .base import Seq2SeqModel
 
 @torch.no_grad()
 def answer_questions(
-    model: Seq2SeqModel, question, answer_len: int | None = None, batch_size: int = 4096, share_prefixes: bool = False
+    model: Seq2SeqModel,
+    question,
+    answer_len: int | None = None,
+    batch_size: int = 4096,
+    share_prefixes: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Answer ids (uint8, padded to `answer_len`) and confidences for question ids.
 
@@ -22,7 +26,9 @@ def answer_questions(
     for architectures that read longer questions."""
     answer_len = model.answer_len if answer_len is None else answer_len
     if answer_len != model.answer_len and not model.reads_longer_input:
-        raise ValueError(f"the {model.config.arch} architecture answers with exactly {model.answer_len} characters")
+        raise ValueError(
+            f"the {model.config.arch} architecture answers with exactly {model.answer_len} characters"
+        )
     question = np.asarray(question)
     # Lexicographic order: the rows sharing a prefix are contiguous (see read_shared).
     order = np.lexsort(question.T[::-1]) if share_prefixes and len(question) else None
@@ -38,7 +44,9 @@ def answer_questions(
             rows = slice(i, i + batch_size) if order is None else order[i : i + batch_size]
             batch = torch.as_tensor(question[rows], device=device).long()
             if share_prefixes:
-                batch_ids, batch_confidence = model.write(model.read_shared(batch), batch, answer_len)
+                batch_ids, batch_confidence = model.write(
+                    model.read_shared(batch), batch, answer_len
+                )
             else:
                 batch_ids, batch_confidence = model.predict(batch, answer_len)
             ids[rows] = batch_ids.cpu().numpy()

@@ -62,7 +62,9 @@ class Seq2SeqModel(nn.Module):
         self.answer_len = spec.questions.answer_width
         self.pad_id, self.start_id, self.end_id = vocab.pad_id, vocab.start_id, vocab.end_id
 
-    def loss(self, question: torch.Tensor, answer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def loss(
+        self, question: torch.Tensor, answer: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Training loss and the (teacher-forced, where that applies) predicted answer ids."""
         raise NotImplementedError
 
@@ -121,7 +123,9 @@ class CharacterModel(Seq2SeqModel):
         return F.one_hot(ids.long(), self.vocab_size).float()
 
     def rnn(self, input_size: int, layers: int) -> nn.RNNBase:
-        return RNN_CLASSES[self.config.cell](input_size, self.config.hidden_size, num_layers=layers, batch_first=True)
+        return RNN_CLASSES[self.config.cell](
+            input_size, self.config.hidden_size, num_layers=layers, batch_first=True
+        )
 
     def read(self, question: torch.Tensor):
         """The encoder's outputs (batch, question_len, hidden) and final state."""
@@ -145,7 +149,11 @@ class CharacterModel(Seq2SeqModel):
             x = self.characters(question[first, k : k + 1])
             if state is not None:
                 parent = node[first]
-                state = tuple(s[:, parent] for s in state) if isinstance(state, tuple) else state[:, parent]
+                state = (
+                    tuple(s[:, parent] for s in state)
+                    if isinstance(state, tuple)
+                    else state[:, parent]
+                )
             out, state = self.encoder(x, state)
             node = new.cumsum(0) - 1
             outputs.append(out[node, 0])

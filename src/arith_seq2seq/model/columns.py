@@ -120,10 +120,14 @@ class ProductColumns(DigitColumns):
         loss = sum(F.cross_entropy(value, step[name]) for name, value in logits.items())
         # The answer the steps write when fed their true inputs: the true product, unless
         # a step of any kind chose wrong, which marks the answer wrong.
-        wrong = torch.stack([value.argmax(-1) != step[name] for name, value in logits.items()]).any(0)
+        wrong = torch.stack([value.argmax(-1) != step[name] for name, value in logits.items()]).any(
+            0
+        )
         any_wrong = torch.zeros(n, rows, width, dtype=torch.bool, device=a.device)
         any_wrong[taken] = wrong
-        digits = torch.where(any_wrong.any((1, 2))[:, None], (book["product"] + 1) % 10, book["product"])
+        digits = torch.where(
+            any_wrong.any((1, 2))[:, None], (book["product"] + 1) % 10, book["product"]
+        )
         none = torch.zeros_like(a_len, dtype=torch.bool)
         return loss, self.characters_of(digits, none, answer.shape[1])
 
@@ -169,7 +173,12 @@ class ProductColumns(DigitColumns):
             total[:, i + j] = torch.where(live, table["digit"][plus], total[:, i + j])
             c[:, j] = torch.where(live, table["c"][times], c[:, j])
             k[:, j] = torch.where(live, table["k"][plus], k[:, j])
-            logp = table["q_logp"][times] + table["c_logp"][times] + table["digit_logp"][plus] + table["k_logp"][plus]
+            logp = (
+                table["q_logp"][times]
+                + table["c_logp"][times]
+                + table["digit_logp"][plus]
+                + table["k_logp"][plus]
+            )
             log_confidence += (logp * live).sum(1)
         digits = F.pad(total[:, : width + rows], (0, max(0, answer_len - width - rows)))
         negative = torch.zeros(n, dtype=torch.bool, device=a.device)

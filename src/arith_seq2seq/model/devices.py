@@ -27,7 +27,9 @@ def resolve(name: str, setting: str) -> torch.device:
             "(a CPU-only build of torch finds none either); use auto or cpu"
         )
     if kind == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"{setting} is {name!r}, but this machine has no Apple mps device; use auto or cpu")
+        raise ConfigError(
+            f"{setting} is {name!r}, but this machine has no Apple mps device; use auto or cpu"
+        )
     return torch.device(kind)
 
 

@@ -29,7 +29,9 @@ def every_input(carries: int, device=None) -> tuple[torch.Tensor, torch.Tensor, 
     return torch.cartesian_prod(d, d, d[:carries]).unbind(1)
 
 
-def input_index(x: torch.Tensor, y: torch.Tensor, carry: torch.Tensor, carries: int) -> torch.Tensor:
+def input_index(
+    x: torch.Tensor, y: torch.Tensor, carry: torch.Tensor, carries: int
+) -> torch.Tensor:
     """The row of `every_input(carries)` that holds (x, y, carry)."""
     return (10 * x + y) * carries + carry
 
@@ -74,7 +76,9 @@ class DigitColumns(Seq2SeqModel):
             digit_of[vocab.chars.index(str(d))] = d
         # Character id -> digit value (-1: not a digit); the inverse for writing answers.
         self.register_buffer("digit_of", digit_of, persistent=False)
-        self.register_buffer("digit_id", torch.tensor(vocab.ids("0123456789"), dtype=torch.long), persistent=False)
+        self.register_buffer(
+            "digit_id", torch.tensor(vocab.ids("0123456789"), dtype=torch.long), persistent=False
+        )
         self.symbol_id = vocab.chars.index(op.symbol)
         self.signed = op.signed
         self.minus_id = vocab.chars.index("-") if op.signed else None
@@ -109,12 +113,18 @@ class DigitColumns(Seq2SeqModel):
         answer = answer.long()
         digit = self.digit_of[answer]
         count = (digit >= 0).sum(1, keepdim=True)
-        negative = answer[:, 0] == self.minus_id if self.signed else torch.zeros_like(answer[:, 0], dtype=torch.bool)
+        negative = (
+            answer[:, 0] == self.minus_id
+            if self.signed
+            else torch.zeros_like(answer[:, 0], dtype=torch.bool)
+        )
         i = torch.arange(places, device=answer.device)
         col = (negative.long().unsqueeze(1) + count - 1 - i).clamp(0, answer.shape[1] - 1)
         return torch.where(i < count, digit.gather(1, col), 0), negative
 
-    def characters_of(self, digits: torch.Tensor, negative: torch.Tensor, width: int) -> torch.Tensor:
+    def characters_of(
+        self, digits: torch.Tensor, negative: torch.Tensor, width: int
+    ) -> torch.Tensor:
         """Digits least significant first and signs -> answer character ids, leading zeros
         dropped, padded or cut to `width`."""
         n, places = digits.shape

@@ -116,12 +116,21 @@ def _question_format(payload: dict, path: Path) -> QuestionFormat:
     """The file's question format, if it is one this code writes and fits the model: with
     another vocabulary every question would be encoded into the wrong ids and answered
     with confident nonsense."""
-    vocab, operation, digits, reverse = payload["vocab"], payload["operation"], payload["digits"], payload["reverse"]
+    vocab, operation, digits, reverse = (
+        payload["vocab"],
+        payload["operation"],
+        payload["digits"],
+        payload["reverse"],
+    )
     if operation not in OPERATIONS:
         problem = f"operation {operation!r}, not one of {', '.join(OPERATIONS)}"
     elif vocab != vocab_for(OPERATIONS[operation]).chars:
         problem = f"vocabulary {vocab!r}, not the {operation} vocabulary {vocab_for(OPERATIONS[operation]).chars!r}"
-    elif type(digits) is not int or not 1 <= digits <= OPERATIONS[operation].max_digits or type(reverse) is not bool:
+    elif (
+        type(digits) is not int
+        or not 1 <= digits <= OPERATIONS[operation].max_digits
+        or type(reverse) is not bool
+    ):
         problem = f"digits {digits!r} and reverse {reverse!r}"
     else:
         fmt = QuestionFormat(operation, digits, reverse)
@@ -178,12 +187,24 @@ def read_info(path: str | Path) -> dict:
         raise DataFileError(f"{path}: no such model file; run `dvc repro` to train one")
     try:
         with zipfile.ZipFile(path) as archive:
-            records = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith("/data.pkl")]
+            records = [
+                n for n in archive.namelist() if n.count("/") == 1 and n.endswith("/data.pkl")
+            ]
             if len(records) != 1:
                 raise ValueError("no data.pkl record")
             payload = _InfoUnpickler(archive.open(records[0])).load()
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError, pickle.UnpicklingError,
-            AttributeError, IndexError, KeyError, TypeError, RecursionError) as exc:
+    except (
+        zipfile.BadZipFile,
+        ValueError,
+        EOFError,
+        OSError,
+        pickle.UnpicklingError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        TypeError,
+        RecursionError,
+    ) as exc:
         raise DataFileError(
             f"{path}: not a readable model file (truncated, damaged or not written by this "
             f"project: {(str(exc).splitlines() or [type(exc).__name__])[0]}); retrain with `dvc repro`"
@@ -193,5 +214,11 @@ def read_info(path: str | Path) -> dict:
             f"{path}: not an arith-seq2seq model file (expected format {FORMAT!r}); retrain with `dvc repro`"
         )
     state = payload.get("state_dict")
-    weights = sum(math.prod(t.shape) for t in state.values() if isinstance(t, _Tensor)) if isinstance(state, dict) else 0
-    return {key: value for key, value in payload.items() if key != "state_dict"} | {"weights": weights}
+    weights = (
+        sum(math.prod(t.shape) for t in state.values() if isinstance(t, _Tensor))
+        if isinstance(state, dict)
+        else 0
+    )
+    return {key: value for key, value in payload.items() if key != "state_dict"} | {
+        "weights": weights
+    }

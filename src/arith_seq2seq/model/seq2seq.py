@@ -49,7 +49,9 @@ class EncoderDecoder(CharacterModel):
         self.decoder = self.rnn(self.input_size, spec.config.layers)
         self.head = nn.Linear(spec.config.hidden_size, self.vocab_size)
 
-    def readout(self, decoded: torch.Tensor, encoded: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
+    def readout(
+        self, decoded: torch.Tensor, encoded: torch.Tensor, question: torch.Tensor
+    ) -> torch.Tensor:
         """Decoder outputs -> character logits (the attention subclass looks back here)."""
         return self.head(decoded)
 
@@ -58,7 +60,9 @@ class EncoderDecoder(CharacterModel):
         return self.readout(decoded, encoded, question), state
 
     def loss(self, question, answer):
-        decoder_input, target = teacher_forcing(self.written(answer), self.pad_id, self.start_id, self.end_id)
+        decoder_input, target = teacher_forcing(
+            self.written(answer), self.pad_id, self.start_id, self.end_id
+        )
         encoded, state = self.read(question)
         logits, _ = self.decode(decoder_input, state, encoded, question)
         loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE)

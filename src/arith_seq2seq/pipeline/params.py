@@ -11,9 +11,10 @@ from __future__ import annotations
 import difflib
 import math
 import reprlib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -61,7 +62,14 @@ def shown(value: Any) -> str:
     """`value` as an error message quotes it: repr, cut short by reprlib (a value may be
     huge, or an alias of itself)."""
     short = reprlib.Repr()  # (keyword arguments from Python 3.12 on)
-    short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxlong, short.maxother = 2, 4, 4, 40, 40, 40
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxlong, short.maxother = (
+        2,
+        4,
+        4,
+        40,
+        40,
+        40,
+    )
     return short.repr(value)
 
 
@@ -91,7 +99,9 @@ class DataConfig:
         _check_int("data.seed", self.seed, 0, MAX_SEED)
         lengths = self.longer_digits
         if not isinstance(lengths, (list, tuple)):
-            raise ConfigError(f"data.longer_digits must be a list such as [4, 5, 10], got {shown(lengths)}")
+            raise ConfigError(
+                f"data.longer_digits must be a list such as [4, 5, 10], got {shown(lengths)}"
+            )
         for value in lengths:
             _check_int("data.longer_digits entries", value, 1)
             if not self.digits < value <= LONGEST_DIGITS:
@@ -353,7 +363,9 @@ def read_yaml(path: Path) -> Any:
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such parameters file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read ({type(exc).__name__}: {shown(str(exc))})") from None
+        raise ConfigError(
+            f"{path}: cannot be read ({type(exc).__name__}: {shown(str(exc))})"
+        ) from None
     try:
         raw = YAML(typ="safe").load(text)
     except YAMLError as exc:
@@ -362,10 +374,12 @@ def read_yaml(path: Path) -> Any:
         problem = getattr(exc, "problem", None) or "cannot be parsed"
         raise ConfigError(f"{path}: not valid YAML: {problem}{where}") from None
     except RecursionError:
-        raise ConfigError(f"{path}: nested too deeply to be parameters (at most {MAX_DEPTH} levels)") from None
+        raise ConfigError(
+            f"{path}: nested too deeply to be parameters (at most {MAX_DEPTH} levels)"
+        ) from None
     except ValueError as exc:  # a number of more digits than Python converts (4,300)
         raise ConfigError(f"{path}: a value cannot be read ({shown(str(exc))})") from None
-    for where, value in (raw.items() if isinstance(raw, Mapping) else [("the file", raw)]):
+    for where, value in raw.items() if isinstance(raw, Mapping) else [("the file", raw)]:
         _check_size(f"{path}: {where}", value)
     return raw or {}
 
@@ -398,7 +412,11 @@ def params_from_dict(raw: Any, source: str = "params") -> Params:
         raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
     unknown = sorted(set(raw) - set(SECTIONS), key=str)
     if unknown:
-        guesses = [match for name in unknown for match in difflib.get_close_matches(str(name), SECTIONS, n=1)]
+        guesses = [
+            match
+            for name in unknown
+            for match in difflib.get_close_matches(str(name), SECTIONS, n=1)
+        ]
         hint = f" (did you mean {', '.join(map(repr, guesses))}?)" if guesses else ""
         raise ConfigError(
             f"{source}: unknown section {', '.join(map(repr, unknown))}{hint}; "
@@ -422,7 +440,11 @@ def params_from_dict(raw: Any, source: str = "params") -> Params:
         trains[name] = _build(TrainConfig, {**values["train"], **recipe, "recipe_of": name})
     check_learns(nets[arch], values["data"].operation)
     return Params(
-        data=values["data"], split=values["split"], model=nets[arch], train=trains[arch], evaluate=values["evaluate"]
+        data=values["data"],
+        split=values["split"],
+        model=nets[arch],
+        train=trains[arch],
+        evaluate=values["evaluate"],
     )
 
 
@@ -441,7 +463,11 @@ def section_keys(name: str) -> list[str]:
     if name in NETS:
         return [f.name for f in fields(NETS[name]) if f.name != "arch"] + list(RECIPE_KEYS)
     if name == "train":
-        return [f.name for f in fields(TrainConfig) if f.name not in RECIPE_KEYS and f.name != "recipe_of"]
+        return [
+            f.name
+            for f in fields(TrainConfig)
+            if f.name not in RECIPE_KEYS and f.name != "recipe_of"
+        ]
     return [f.name for f in fields(SECTIONS[name])]
 
 
@@ -454,7 +480,12 @@ def _keys(name: str, raw: Any, source: str) -> dict:
     if unknown:
         # A key the chosen architecture does not use is refused like a typo: a setting
         # that silently does nothing is a setting the user believes they changed.
-        homes = [other for key in unknown for other in NETS if other != name and key in section_keys(other)]
+        homes = [
+            other
+            for key in unknown
+            for other in NETS
+            if other != name and key in section_keys(other)
+        ]
         hint = ""
         if name == "model" or (name == "train" and set(unknown) & set(RECIPE_KEYS)):
             hint = " (an architecture's network and training recipe are in the section model.arch names, e.g. repeat.hidden_size)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import UserError
 
@@ -28,5 +28,8 @@ def run(main: Callable[[], object]) -> None:
         # The system refused a read or a write (a full disk, a folder where a file was
         # expected, no permission): one line naming it; the outputs are as they were.
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}; the outputs are as they were before this run", file=sys.stderr)
+        print(
+            f"error: {where}{exc.strerror or exc}; the outputs are as they were before this run",
+            file=sys.stderr,
+        )
         sys.exit(1)

@@ -15,7 +15,13 @@ from ..data.questions import readable_questions
 from ..model.answering import answer_questions
 
 _GREEN, _RED, _RESET = "\033[92m", "\033[91m", "\033[0m"
-EPOCH_SUMMARY = ("train/loss", "train/exact_match", "val/loss", "val/char_accuracy", "val/exact_match")
+EPOCH_SUMMARY = (
+    "train/loss",
+    "train/exact_match",
+    "val/loss",
+    "val/char_accuracy",
+    "val/exact_match",
+)
 
 # A message to the user, printed by the first process only: under DDP every process runs
 # the training code.

@@ -28,7 +28,9 @@ def read_series(plots_dir: Path, folder: str, metric: str) -> list[tuple[float, 
     if not path.is_file():
         return []
     with open(path, newline="") as fh:
-        return [(float(row["step"]), float(row[metric])) for row in csv.DictReader(fh, delimiter="\t")]
+        return [
+            (float(row["step"]), float(row[metric])) for row in csv.DictReader(fh, delimiter="\t")
+        ]
 
 
 def draw_curves(live_dir: str | Path) -> Image.Image:
@@ -39,7 +41,9 @@ def draw_curves(live_dir: str | Path) -> Image.Image:
     pen = ImageDraw.Draw(canvas)
     for index, (title, metric) in enumerate(PANELS):
         x0 = index * (LEFT + WIDTH + GAP) + LEFT
-        series = [(label, colour, read_series(plots, folder, metric)) for label, folder, colour in SERIES]
+        series = [
+            (label, colour, read_series(plots, folder, metric)) for label, folder, colour in SERIES
+        ]
         _panel(pen, font, x0, title, series)
     return canvas
 
@@ -58,7 +62,10 @@ def _panel(pen: ImageDraw.ImageDraw, font, x0: int, title: str, series) -> None:
     first, last = steps[0], max(steps[-1], steps[0] + 1)
 
     def at(step: float, value: float) -> tuple[float, float]:
-        return (x0 + (step - first) / (last - first) * WIDTH, TOP + HEIGHT - (value - low) / (high - low) * HEIGHT)
+        return (
+            x0 + (step - first) / (last - first) * WIDTH,
+            TOP + HEIGHT - (value - low) / (high - low) * HEIGHT,
+        )
 
     for k in range(5):  # value grid and labels
         value = low + (high - low) * k / 4

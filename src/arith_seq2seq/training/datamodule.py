@@ -11,8 +11,8 @@ may differ in size by one; the metrics weigh every sample, see module.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytorch_lightning as pl
@@ -59,7 +59,9 @@ class QuestionDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         rank, world = self._rank()
-        sampler = EpochBatches(len(self.train_rows), self.cfg.batch_size, self.cfg.seed, rank, world)
+        sampler = EpochBatches(
+            len(self.train_rows), self.cfg.batch_size, self.cfg.seed, rank, world
+        )
         return _loader(self.train_set.take(self.train_rows), sampler)
 
     def val_dataloader(self) -> DataLoader:
@@ -67,7 +69,9 @@ class QuestionDataModule(pl.LightningDataModule):
         part = np.array_split(np.arange(len(self.val_set)), world)[rank]
         # Evaluation holds no activations for backward, so larger batches are cheap.
         size = 4 * self.cfg.batch_size
-        return _loader(self.val_set, [part[i : i + size].tolist() for i in range(0, len(part), size)])
+        return _loader(
+            self.val_set, [part[i : i + size].tolist() for i in range(0, len(part), size)]
+        )
 
 
 def epoch_rows(qs: QuestionSet, min_share: float) -> np.ndarray:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -58,10 +58,20 @@ def fit(
     with ExitStack() as stack:
         state = resume.open_state(stack, state_dir, model_cfg, train_cfg, train_path, val_path)
         best = _LaterTiesCheckpoint(
-            dirpath=state.path, filename=resume.BEST, monitor=MONITOR, mode="max", save_top_k=1,
-            save_weights_only=True, enable_version_counter=False,
+            dirpath=state.path,
+            filename=resume.BEST,
+            monitor=MONITOR,
+            mode="max",
+            save_top_k=1,
+            save_weights_only=True,
+            enable_version_counter=False,
         )
-        callbacks = [best, *_callbacks(train_cfg, state), *callbacks, *([_ProgressBar()] if progress else [])]
+        callbacks = [
+            best,
+            *_callbacks(train_cfg, state),
+            *callbacks,
+            *([_ProgressBar()] if progress else []),
+        ]
         trainer = _trainer(train_cfg, chosen.name, device, state, live_dir, callbacks, progress)
         _run(trainer, module, data, state)
         if not trainer.is_global_zero:
@@ -71,7 +81,9 @@ def fit(
         return trained
 
 
-def _precision(cfg: TrainConfig, model, data: QuestionDataModule, device: torch.device) -> precision.Precision:
+def _precision(
+    cfg: TrainConfig, model, data: QuestionDataModule, device: torch.device
+) -> precision.Precision:
     """The recipe's precision on this machine (`auto`: bf16 where a trial step works), said once."""
     question, answer = tensors(data.train_set.take(slice(0, precision.CHECK_ROWS))).tensors
     chosen = precision.choose(
@@ -104,14 +116,23 @@ def _callbacks(cfg: TrainConfig, state: resume.StateFolder) -> list[Callback]:
     early stopping have updated their state, so a resumed run carries on exactly where
     this one stopped."""
     last = ModelCheckpoint(
-        dirpath=state.path, filename=resume.LAST, save_top_k=1, enable_version_counter=False,
+        dirpath=state.path,
+        filename=resume.LAST,
+        save_top_k=1,
+        enable_version_counter=False,
         save_on_train_epoch_end=True,
     )
     return [EarlyStopping(monitor=MONITOR, mode="max", patience=cfg.patience), last]
 
 
 def _trainer(
-    cfg: TrainConfig, precision_name: str, device: torch.device, state: resume.StateFolder, live_dir, callbacks: list[Callback], progress: bool
+    cfg: TrainConfig,
+    precision_name: str,
+    device: torch.device,
+    state: resume.StateFolder,
+    live_dir,
+    callbacks: list[Callback],
+    progress: bool,
 ) -> pl.Trainer:
     with _quiet_lightning():
         return pl.Trainer(
@@ -142,7 +163,9 @@ def _trainer(
         )
 
 
-def _run(trainer: pl.Trainer, module: Seq2SeqModule, data: QuestionDataModule, state: resume.StateFolder) -> None:
+def _run(
+    trainer: pl.Trainer, module: Seq2SeqModule, data: QuestionDataModule, state: resume.StateFolder
+) -> None:
     if trainer.num_nodes > 1:
         # Otherwise a machine whose partners never come looks hung.
         say(
@@ -205,7 +228,9 @@ class _ProgressBar(TQDMProgressBar):
 
     def on_train_epoch_start(self, trainer, *args) -> None:
         super().on_train_epoch_start(trainer, *args)
-        self.train_progress_bar.set_description(f"Epoch {trainer.current_epoch + 1}/{trainer.max_epochs}")
+        self.train_progress_bar.set_description(
+            f"Epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
+        )
 
     def get_metrics(self, trainer, pl_module):
         items = super().get_metrics(trainer, pl_module)
@@ -227,11 +252,17 @@ def _quiet_lightning():
             warnings.filterwarnings("ignore", message=r"The number of training batches")
             # Under DDP: our epoch metrics are torchmetrics, already reduced over every
             # process before they are logged, so Lightning must not average them again.
-            warnings.filterwarnings("ignore", message=r"It is recommended to use `self.log\(.*sync_dist=True\)")
+            warnings.filterwarnings(
+                "ignore", message=r"It is recommended to use `self.log\(.*sync_dist=True\)"
+            )
             # The summary's size estimate under bf16-mixed: the weights are float32 anyway.
-            warnings.filterwarnings("ignore", message=r"Precision bf16-mixed is not supported by the model summary")
+            warnings.filterwarnings(
+                "ignore", message=r"Precision bf16-mixed is not supported by the model summary"
+            )
             # Expected when resuming: the state folder holds the checkpoints to resume from.
-            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            warnings.filterwarnings(
+                "ignore", message=r"Checkpoint directory .* exists and is not empty"
+            )
             yield
     finally:
         log.setLevel(level)

@@ -49,7 +49,9 @@ class Seq2SeqModule(pl.LightningModule):
             metric = self.epoch_metrics
             n = answer.numel()
             metric[f"{stage}_loss"].update(loss.detach(), weight=n)
-            metric[f"{stage}_char_accuracy"].update(char_correct(pred, answer).float().mean(), weight=n)
+            metric[f"{stage}_char_accuracy"].update(
+                char_correct(pred, answer).float().mean(), weight=n
+            )
             metric[f"{stage}_exact_match"].update(
                 exact_match(pred, answer).float().mean(), weight=len(answer)
             )
@@ -72,7 +74,9 @@ class Seq2SeqModule(pl.LightningModule):
             # scores a model without training it.)
             values.update(self._compute_epoch("train"))
             # The summary dvclive writes holds the last epoch; the model kept is the best.
-            best = max([values["val/exact_match"]] + [e["val/best_exact_match"] for e in self.history])
+            best = max(
+                [values["val/exact_match"]] + [e["val/best_exact_match"] for e in self.history]
+            )
             values["val/best_exact_match"] = best
             self.history.append(values)
         for name, value in values.items():
@@ -126,4 +130,7 @@ class Seq2SeqModule(pl.LightningModule):
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=cfg.lr, total_steps=self.trainer.estimated_stepping_batches
         )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

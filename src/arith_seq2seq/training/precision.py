@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -32,10 +32,20 @@ FLOAT32 = "32-true"
 # Rows of training data the check steps on: enough to reach every kernel the model uses.
 CHECK_ROWS = 8
 # oneDNN's instruction-set caps (ONEDNN_MAX_CPU_ISA) that keep bfloat16 instructions.
-BF16_ISAS = frozenset({
-    "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16",
-    "AVX10_1_512", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16", "AVX10_2_512", "AVX10_2_512_AMX_2", "ALL",
-})
+BF16_ISAS = frozenset(
+    {
+        "AVX512_CORE_BF16",
+        "AVX512_CORE_FP16",
+        "AVX512_CORE_AMX",
+        "AVX512_CORE_AMX_FP16",
+        "AVX10_1_512",
+        "AVX10_1_512_AMX",
+        "AVX10_1_512_AMX_FP16",
+        "AVX10_2_512",
+        "AVX10_2_512_AMX_2",
+        "ALL",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,10 @@ class Precision:
 
 
 def choose(
-    requested: str, bf16_problem: Callable[[], str | None], where: str, key: str = "repeat.precision",
+    requested: str,
+    bf16_problem: Callable[[], str | None],
+    where: str,
+    key: str = "repeat.precision",
     bf16_slow: Callable[[], str | None] = lambda: None,
 ) -> Precision:
     """The precision `requested` (the params key `key`) comes to on this machine.
@@ -66,12 +79,16 @@ def choose(
     if problem is None:
         slow = bf16_slow()
         if slow is not None:
-            return Precision(FLOAT32, f"auto: {slow}, where bfloat16 is emulated and slower, so float32")
+            return Precision(
+                FLOAT32, f"auto: {slow}, where bfloat16 is emulated and slower, so float32"
+            )
         return Precision(BF16, f"auto: bfloat16 kernels work on {where}")
     return Precision(FLOAT32, f"auto: no bfloat16 on {where} ({problem}), so float32")
 
 
-def bf16_problem(model: Seq2SeqModel, question: torch.Tensor, answer: torch.Tensor, device: torch.device) -> str | None:
+def bf16_problem(
+    model: Seq2SeqModel, question: torch.Tensor, answer: torch.Tensor, device: torch.device
+) -> str | None:
     """Run one forward and backward pass of a copy of `model` on these rows under bfloat16
     autocast on `device`; None if it ran, else the error's first sentence.
 
@@ -95,7 +112,10 @@ def cpu_bf16_slow(device: torch.device) -> str | None:
     """None unless `device` is a CPU without bfloat16 instructions for oneDNN: else why."""
     if device.type != "cpu":
         return None
-    has = [getattr(torch.cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    has = [
+        getattr(torch.cpu, name, lambda: False)()
+        for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    ]
     if not any(has):
         return "this CPU has no AVX-512 BF16 or AMX instructions"
     for variable in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):

@@ -45,15 +45,23 @@ class StateFolder:
 
 
 def open_state(
-    stack: ExitStack, state_dir: str | Path | None, model_cfg: ModelConfig, train_cfg: TrainConfig, *data_files
+    stack: ExitStack,
+    state_dir: str | Path | None,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    *data_files,
 ) -> StateFolder:
     """The state folder for a training on `data_files` with these params: `state_dir`,
     continuing from its last checkpoint if that was written for the same params, data and
     code; or, without `state_dir`, a temporary folder that `stack` removes."""
     if state_dir is None:
-        return StateFolder(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="arith-seq2seq-ckpt-"))))
+        return StateFolder(
+            Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="arith-seq2seq-ckpt-")))
+        )
     key = fingerprint(model_cfg, train_cfg, *data_files)
-    return StateFolder(Path(state_dir), resume_point(state_dir, key), [StateCheckpointIO(key)], kept=True)
+    return StateFolder(
+        Path(state_dir), resume_point(state_dir, key), [StateCheckpointIO(key)], kept=True
+    )
 
 
 def fingerprint(
@@ -98,7 +106,9 @@ def resume_point(folder: str | Path, key: str) -> Path | None:
         if isinstance(callback, dict) and callback.get("dirpath")
     }
     if written_in - {os.path.realpath(folder)}:
-        say(f"train: {last} was written in another folder ({', '.join(sorted(written_in))}); starting over")
+        say(
+            f"train: {last} was written in another folder ({', '.join(sorted(written_in))}); starting over"
+        )
         clear(folder)
         return None
     say(f"train: resuming after epoch {epoch} from {last}")
@@ -123,7 +133,9 @@ def keep_finished(folder: str | Path, key: str, model: str | Path, live: str | P
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
-def finished(folder: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, *data_files) -> Path | None:
+def finished(
+    folder: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, *data_files
+) -> Path | None:
     """The finished training kept for these params, data and code (its folder holds
     model.pt and live/), or None; also None where a data file is missing, which the
     training then reports."""
@@ -144,7 +156,9 @@ def clear(folder: str | Path) -> None:
 def interrupted(folder: str | Path) -> None:
     last = Path(folder) / f"{LAST}.ckpt"
     if last.is_file():
-        say(f"train: interrupted; the finished epochs are saved in {folder}: run `dvc repro` to resume")
+        say(
+            f"train: interrupted; the finished epochs are saved in {folder}: run `dvc repro` to resume"
+        )
     else:
         say("train: interrupted before the first epoch ended; nothing to resume from")
 
