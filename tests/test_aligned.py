@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.longer_sets import generate_longer, question_ids
 from arith_seq2seq.data.longer_sets import question_set as asked
+from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.data.questions import question_and_answer_ids
 from arith_seq2seq.evaluation.scoring import NOT_APPLICABLE, evaluate_longer
@@ -37,7 +38,11 @@ PAD = " "
 
 def aligned(operation: str, digits: int = 3, reverse: bool = True) -> AlignedColumns:
     torch.manual_seed(0)
-    model = build(ModelSpec(config("model", **ALIGNED), QuestionFormat(operation, digits, reverse)))
+    model = build(
+        ModelSpec(
+            config("model", **ALIGNED), QuestionFormat(operation_named(operation), digits, reverse)
+        )
+    )
     assert isinstance(model, AlignedColumns) and model.signed == (operation == "sub")
     return model.eval()
 
@@ -131,7 +136,7 @@ def number_of(columns: torch.Tensor) -> list[int]:
 @pytest.mark.parametrize("digits", [1, 2, 3, 7, 25])
 def test_operands_and_targets_round_trip_questions_and_answers(operation, reverse, digits):
     rng = np.random.default_rng([digits, reverse, operation == "sub"])
-    fmt = QuestionFormat(operation, digits, reverse)
+    fmt = QuestionFormat(operation_named(operation), digits, reverse)
     model = aligned(operation, digits, reverse)
     a, b = (list(map(str, x)) for x in mixed_pairs(digits, 60, seed=int(rng.integers(1000))))
     if digits <= fmt.max_digits:
@@ -308,13 +313,15 @@ def test_an_aligned_model_of_multiplication_is_refused():
         match=r"^model\.arch is aligned, which \w+ add and sub\b.*, not mul \(data\.operation\); "
         r"for mul choose .*\brepeat\b.*\bseq2seq\b.*\battention\b.*\bcolumns$",
     ):
-        build(ModelSpec(config("model", **ALIGNED), QuestionFormat("mul", 3, True)))
+        build(
+            ModelSpec(config("model", **ALIGNED), QuestionFormat(operation_named("mul"), 3, True))
+        )
 
 
 def test_the_weight_bound_counts_the_network_exactly():
     for values in (ALIGNED, {**ALIGNED, "layers": 3}, config("aligned").__dict__):
         net = config("model", **{**values, "arch": "aligned"})
-        model = build(ModelSpec(net, QuestionFormat("add", 3, True)))
+        model = build(ModelSpec(net, QuestionFormat(operation_named("add"), 3, True)))
         assert net.weights() == sum(p.numel() for p in model.parameters()), values
 
 
@@ -336,7 +343,9 @@ def train_aligned(operation: str, seed: int = 0) -> AlignedColumns:
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = build(ModelSpec(config("aligned"), QuestionFormat(operation, 3, True))).train()
+            model = build(
+                ModelSpec(config("aligned"), QuestionFormat(operation_named(operation), 3, True))
+            ).train()
             rng = np.random.default_rng(seed)
             optimizer = torch.optim.Adam(model.parameters(), lr=LR)
             for _ in range(STEPS):

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from arith_seq2seq.data import question_set
+from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.model import answering, model_file
 from arith_seq2seq.pipeline.errors import DataFileError
@@ -11,7 +12,7 @@ from arith_seq2seq.pipeline.errors import DataFileError
 def test_model_file_rebuilds_the_same_model(tiny_model, tiny_split):
     trained = model_file.load(tiny_model)
     assert (
-        trained.format == QuestionFormat("add", 2, True)
+        trained.format == QuestionFormat(operation_named("add"), 2, True)
         and trained.format.vocab.chars == " $+0123456789^"
     )
     assert trained.model.spec.config.arch == "repeat"
@@ -67,7 +68,7 @@ def test_saving_the_same_model_twice_gives_identical_bytes(tmp_path, tiny_model)
 
 def test_the_model_file_is_format_3_and_stores_the_network_of_its_arch(tmp_path, tiny_model):
     payload = torch.load(tiny_model, weights_only=True)
-    assert payload["format"] == model_file.FORMAT == "arith-seq2seq/model/4"
+    assert payload["format"] == model_file.FILE_VERSION == "arith-seq2seq/model/4"
     config = payload["model_config"]
     assert (
         config["arch"],
@@ -101,7 +102,9 @@ def test_a_digit_column_model_file_rebuilds_the_same_model(tmp_path, arch, opera
     from .conftest import config
 
     torch.manual_seed(0)
-    model = build(ModelSpec(config("model", arch=arch), QuestionFormat(operation, 3, True))).eval()
+    model = build(
+        ModelSpec(config("model", arch=arch), QuestionFormat(operation_named(operation), 3, True))
+    ).eval()
     path = tmp_path / "model.pt"
     model_file.save(path, TrainedModel(model=model, info={}))
     loaded = model_file.load(path)

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from arith_seq2seq.cli import default_model_path, main
+from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.data.question_set import QuestionSet
 from arith_seq2seq.data.questions import question_and_answer_ids
@@ -259,7 +260,7 @@ def test_predict_names_the_model_it_found_to_a_person_at_a_terminal(capsys, monk
 def rigged_model(path, char: str, operation: str = "add", digits: int = 2, hidden_size: int = 8):
     """A repeat model, untrained, whose output layer always picks `char`: every answer is
     that character repeated (all padding for " ", i.e. an empty answer)."""
-    fmt = QuestionFormat(operation, digits, True)
+    fmt = QuestionFormat(operation_named(operation), digits, True)
     model = build(ModelSpec(config("model", hidden_size=hidden_size), fmt))
     with torch.no_grad():
         model.head.weight.zero_()
@@ -317,7 +318,7 @@ def test_a_well_formed_answer_is_still_printed(capsys, monkeypatch, tmp_path):
 )
 def test_which_answers_are_numbers(capsys, monkeypatch, tmp_path, answer, number):
     # A sub model's vocabulary has '-': its "answers" here are rigged at the answering step.
-    fmt = QuestionFormat("sub", 2, True)
+    fmt = QuestionFormat(operation_named("sub"), 2, True)
     model = rigged_model(tmp_path / "sub.pt", "7", "sub")
 
     def rigged_predict(model, question, answer_len=None, *args, **kwargs):

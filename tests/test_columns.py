@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from arith_seq2seq.data.longer_sets import question_ids, question_set
+from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.model import ModelSpec, build
 from arith_seq2seq.model.columns import PLUS_CARRIES, TIMES_CARRIES, schoolbook
@@ -20,7 +21,10 @@ from arith_seq2seq.pipeline.params import ColumnsNet
 def columns_model(digits: int = 3, reverse: bool = True, **net) -> torch.nn.Module:
     cfg = {"hidden_size": 16, "layers": 2, "pair_dim": 4, **net}
     return build(
-        ModelSpec(ColumnsNet(arch="columns", **cfg), QuestionFormat("mul", digits, reverse))
+        ModelSpec(
+            ColumnsNet(arch="columns", **cfg),
+            QuestionFormat(operation_named("mul"), digits, reverse),
+        )
     )
 
 
@@ -67,7 +71,7 @@ def test_answer_digits_least_significant_first_round_trip_to_products_of_any_len
     b = ["9", "1" + "0" * 99, "0"] + [
         "".join(map(str, rng.integers(1, 10, n))) for n in (100, 3, 1, 60)
     ]
-    qs = question_set(a, b, QuestionFormat("mul", 100, True))
+    qs = question_set(a, b, QuestionFormat(operation_named("mul"), 100, True))
     answer = torch.as_tensor(qs.answer).long()
     digits, negative = model.targets(answer, 200)
     assert not negative.any()
@@ -107,7 +111,7 @@ def test_the_steps_in_order_answer_products_of_any_length_and_are_what_training_
     b = ["9" * 100, "99999999", "5", "123", "8", "9" * 3]
     a += [random_number(rng, n) for n in (100, 57, 10, 4, 1)]
     b += [random_number(rng, m) for m in (100, 1, 10, 100, 30)]
-    fmt = QuestionFormat("mul", 100, True)
+    fmt = QuestionFormat(operation_named("mul"), 100, True)
     with torch.no_grad():
         ids, confidence = model.predict(
             torch.as_tensor(question_ids(a, b, fmt)).long(), fmt.answer_width
@@ -130,7 +134,7 @@ def test_the_steps_in_order_answer_products_of_any_length_and_are_what_training_
 def test_the_weight_bound_counts_the_network_that_is_built(hidden_size, layers, pair_dim):
     # Before: an estimate about half the real count, which let networks past the bound.
     cfg = ColumnsNet("columns", hidden_size, layers, pair_dim)
-    model = build(ModelSpec(cfg, QuestionFormat("mul", 3, True)))
+    model = build(ModelSpec(cfg, QuestionFormat(operation_named("mul"), 3, True)))
     assert cfg.weights() == sum(p.numel() for p in model.parameters())
 
 
@@ -138,12 +142,16 @@ def test_columns_learns_mul_only_and_aligned_refuses_mul_with_one_line_each():
     with pytest.raises(
         ConfigError, match=r"model.arch is columns, which learns mul, not add \(data.operation\)"
     ):
-        build(ModelSpec(ColumnsNet("columns", 8, 1, 4), QuestionFormat("add", 3, True)))
+        build(
+            ModelSpec(
+                ColumnsNet("columns", 8, 1, 4), QuestionFormat(operation_named("add"), 3, True)
+            )
+        )
 
 
 def test_one_model_answers_a_question_of_any_length_with_the_products_width():
     model = columns_model(3).eval()
-    wide = QuestionFormat("mul", 60, True)
+    wide = QuestionFormat(operation_named("mul"), 60, True)
     question = torch.as_tensor(question_ids(["1" * 60, "12"], ["7", "3"], wide)).long()
     with torch.no_grad():
         ids, confidence = model.predict(question, wide.answer_width)
@@ -161,7 +169,7 @@ def train_tiny_products(steps: int, seed: int = 0):
     of 2-digit operands alone never show an adding step that reads a 9 and a carry: their
     running totals' top digit is at most 8.)"""
     torch.manual_seed(seed)
-    fmt = QuestionFormat("mul", 3, True)
+    fmt = QuestionFormat(operation_named("mul"), 3, True)
     a, b = np.divmod(np.random.default_rng(seed).choice(1_000_000, 20_000, replace=False), 1000)
     train = question_set([str(v) for v in a], [str(v) for v in b], fmt)
     question, answer = torch.as_tensor(train.question).long(), torch.as_tensor(train.answer).long()
@@ -178,7 +186,7 @@ def train_tiny_products(steps: int, seed: int = 0):
         sched.step()
     a, b = np.divmod(np.arange(10_000), 100)
     return model.eval(), question_set(
-        [str(v) for v in a], [str(v) for v in b], QuestionFormat("mul", 2, True)
+        [str(v) for v in a], [str(v) for v in b], QuestionFormat(operation_named("mul"), 2, True)
     )
 
 
@@ -220,7 +228,7 @@ def products_scores(model: torch.nn.Module, qs) -> dict[str, float]:
     ):
         a = [random_number(rng, n) for _ in range(200)]
         b = [random_number(rng, m) for _ in range(200)]
-        long = question_set(a, b, QuestionFormat("mul", n, True))
+        long = question_set(a, b, QuestionFormat(operation_named("mul"), n, True))
         with torch.no_grad():
             ids, _ = model.predict(torch.as_tensor(long.question).long(), long.answer.shape[1])
         texts = [t.strip() for t in long.format.vocab.decode(ids.numpy())]
@@ -250,7 +258,7 @@ def test_predict_and_evaluate_answer_products_of_any_size(tmp_path, capsys):
     # Before: refused, exit 1 (more than 7 digits in both operands); evaluate scored such
     # a held-out set "not applicable".
     trained = TrainedModel(model=exact_columns(columns_model(3)).eval(), info={})
-    fmt = QuestionFormat("mul", 10, True)
+    fmt = QuestionFormat(operation_named("mul"), 10, True)
     qs = question_set(["9" * 10, "1" * 10], ["9" * 10, "3" * 10], fmt)
     assert longer_exact_match(trained, qs) == 1.0
     path = tmp_path / "columns.pt"

@@ -7,7 +7,7 @@ import torch
 
 from arith_seq2seq.cli import main
 from arith_seq2seq.data import question_set
-from arith_seq2seq.data.operations import OPERATIONS
+from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
 from arith_seq2seq.data.questions import question_and_answer_ids, readable_questions
 from arith_seq2seq.data.vocab import Vocab
@@ -200,7 +200,7 @@ def test_an_answer_cut_at_the_answer_width_gets_the_probability_of_that_answer_e
     # Before, such an answer got the probability of the character the model went on to
     # write instead of the end token's.
     torch.manual_seed(0)
-    fmt = QuestionFormat("add", 2, True)
+    fmt = QuestionFormat(operation_named("add"), 2, True)
     model = build(ModelSpec(config("model", arch=arch, hidden_size=16), fmt)).eval()
     a, b = np.divmod(np.arange(0, 10_000, 7), 100)
     question, _ = question_and_answer_ids(a, b, fmt)
@@ -214,13 +214,16 @@ def test_an_answer_cut_at_the_answer_width_gets_the_probability_of_that_answer_e
 
 # --- attention: padding masked ----------------------------------------------------------
 
-VOCAB = vocab_for(OPERATIONS["add"])
+VOCAB = vocab_for(operation_named("add"))
 
 
 def attention_model() -> torch.nn.Module:
     torch.manual_seed(0)
     return build(
-        ModelSpec(config("model", arch="attention", hidden_size=16), QuestionFormat("add", 2, True))
+        ModelSpec(
+            config("model", arch="attention", hidden_size=16),
+            QuestionFormat(operation_named("add"), 2, True),
+        )
     ).eval()
 
 

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from arith_seq2seq.data import question_set, splitting
+from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.pipeline.errors import ConfigError, DataFileError
@@ -20,7 +21,7 @@ def test_save_load_round_trip(tmp_path, questions):
     loaded = question_set.load(path)
     for name in ("question", "answer", "a", "b"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(questions, name))
-    assert loaded.format == questions.format == QuestionFormat("add", 2, True)
+    assert loaded.format == questions.format == QuestionFormat(operation_named("add"), 2, True)
     assert [p.name for p in tmp_path.iterdir()] == ["q.npz"]  # no temporary left behind
 
 
@@ -104,7 +105,7 @@ def _meta(qs):
         "digits": np.int64(qs.format.digits),
         "reverse": np.bool_(qs.format.reverse),
         "vocab": np.str_(qs.format.vocab.chars),
-        "operation": np.str_(qs.format.operation),
+        "operation": np.str_(qs.format.operation.name),
     }
 
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from arith_seq2seq.data.operations import OPERATIONS
+from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
 from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.model import ARCHITECTURES, ModelSpec, answering, build, devices
@@ -66,19 +66,19 @@ class UndirectedTensors(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-VOCAB = vocab_for(OPERATIONS["add"])
+VOCAB = vocab_for(operation_named("add"))
 
 
 def operation_of(arch: str) -> str:
     """add, or mul for an architecture that answers products only (columns)."""
-    return "add" if "add" in NETS[arch].operations else "mul"
+    return "add" if "add" in (NETS[arch].operations or ("add",)) else "mul"
 
 
 def spec(arch: str) -> ModelSpec:
     cell = {"cell": "lstm"} if "cell" in section_keys(arch) else {}
     return ModelSpec(
         config("model", arch=arch, hidden_size=16, **cell),
-        QuestionFormat(operation_of(arch), 3, True),
+        QuestionFormat(operation_named(operation_of(arch)), 3, True),
     )
 
 

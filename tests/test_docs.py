@@ -27,6 +27,7 @@ import torch
 import yaml
 
 # The package's own modules, named here only, so that moving them is one edit.
+from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.model import ModelSpec, build, model_file
 from arith_seq2seq.model.model_file import TrainedModel
@@ -314,7 +315,7 @@ def sevens_project(tmp_path_factory) -> Path:
     (folder / ".dvc").mkdir()  # a DVC repository: predict takes the default model only in one
     shutil.copy(ROOT / "dvc.yaml", folder / "dvc.yaml")
     (folder / "data").mkdir()
-    fmt = QuestionFormat("add", 3, True)
+    fmt = QuestionFormat(operation_named("add"), 3, True)
     model = build(ModelSpec(config("model", arch="repeat", hidden_size=8), fmt))
     with torch.no_grad():
         model.head.weight.zero_()

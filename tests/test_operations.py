@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from arith_seq2seq.data.operations import INT64_DIGITS, OPERATIONS
+from arith_seq2seq.data.operations import INT64_DIGITS, OPERATIONS, operation_named
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
 
 NAMES = list(OPERATIONS)
@@ -24,7 +24,7 @@ def operands(digits: int, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
 
 @pytest.mark.parametrize("name", NAMES)
 def test_int64_arithmetic_is_exact_up_to_max_digits_and_equals_pythons(name):
-    op = OPERATIONS[name]
+    op = operation_named(name)
     a, b = operands(op.max_digits, 2000)
     expected = [op.exact(int(x), int(y)) for x, y in zip(a, b)]
     assert op.array(a, b).tolist() == expected
@@ -38,20 +38,20 @@ def test_int64_arithmetic_is_exact_up_to_max_digits_and_equals_pythons(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_answer_width_holds_the_longest_answer_and_no_more(name):
-    op = OPERATIONS[name]
+    op = operation_named(name)
     for digits in (1, 2, 3, 7):
         a, b = operands(digits, 3000, seed=digits)
         widths = [len(str(op.exact(int(x), int(y)))) for x, y in zip(a, b)]
         assert (
             max(widths)
             == op.answer_width(digits)
-            == QuestionFormat(name, digits, True).answer_width
+            == QuestionFormat(operation_named(name), digits, True).answer_width
         )
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_commutative_and_signed_say_what_the_arithmetic_does(name):
-    op = OPERATIONS[name]
+    op = operation_named(name)
     a, b = operands(3, 3000, seed=1)
     swapped_equal = all(op.exact(int(x), int(y)) == op.exact(int(y), int(x)) for x, y in zip(a, b))
     assert swapped_equal == op.commutative
@@ -63,7 +63,7 @@ def test_commutative_and_signed_say_what_the_arithmetic_does(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_carry_chains_have_the_longer_operand_of_n_digits(name):
-    op = OPERATIONS[name]
+    op = operation_named(name)
     for n in (1, 4, 30):
         chains = op.chains(n)
         assert chains and all(max(len(x), len(y)) == n for x, y in chains)
@@ -71,5 +71,5 @@ def test_carry_chains_have_the_longer_operand_of_n_digits(name):
 
 
 def test_product_digits_are_half_of_int64s():
-    assert OPERATIONS["mul"].max_digits == INT64_DIGITS // 2
-    assert OPERATIONS["add"].max_digits == OPERATIONS["sub"].max_digits == INT64_DIGITS
+    assert operation_named("mul").max_digits == INT64_DIGITS // 2
+    assert operation_named("add").max_digits == operation_named("sub").max_digits == INT64_DIGITS

@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 
+from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.model import ModelSpec, build, model_file
 from arith_seq2seq.model.repeat import RepeatSeq2Seq
@@ -57,7 +58,7 @@ def test_bf16_asked_for_where_it_cannot_work_is_one_clear_error():
 
 
 def tiny_model(arch: str = "repeat", cell: str = "lstm"):
-    fmt = QuestionFormat("add", 2, True)
+    fmt = QuestionFormat(operation_named("add"), 2, True)
     model = build(ModelSpec(config("model", arch=arch, cell=cell, hidden_size=16), fmt))
     question = torch.randint(0, len(fmt.vocab), (4, fmt.question_width))
     answer = torch.randint(0, len(fmt.vocab), (4, fmt.answer_width))
@@ -75,7 +76,10 @@ def test_the_check_leaves_the_model_and_the_random_state_as_they_were():
 
     _, question, answer = tiny_model()
     model = Noisy(
-        ModelSpec(config("model", arch="repeat", hidden_size=16), QuestionFormat("add", 2, True))
+        ModelSpec(
+            config("model", arch="repeat", hidden_size=16),
+            QuestionFormat(operation_named("add"), 2, True),
+        )
     )
     before = {k: v.clone() for k, v in model.state_dict().items()}
     rng = torch.random.get_rng_state()

@@ -12,7 +12,7 @@ import pytest
 from arith_seq2seq.cli import main
 from arith_seq2seq.data import question_set, splitting
 from arith_seq2seq.data.operations import INT64_DIGITS as MAX_DIGITS
-from arith_seq2seq.data.operations import OPERATIONS
+from arith_seq2seq.data.operations import OPERATIONS, operation_named
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.data.questions import (
     generate_questions,
@@ -49,7 +49,7 @@ def test_the_limits_are_the_ones_data_digits_allows():
 )
 def test_the_longest_questions_encode_their_exact_answers(operation, a, b):
     digits = MOST[operation]
-    fmt = QuestionFormat(operation, digits, True)
+    fmt = QuestionFormat(operation_named(operation), digits, True)
     vocab = fmt.vocab
     question, answer = question_and_answer_ids(np.array([a]), np.array([b]), fmt)
     assert readable_questions(question, fmt) == [f"{a}{SYMBOLS[operation]}{b}"]
@@ -125,8 +125,8 @@ def test_operands_up_to_the_limit_are_answered_and_longer_ones_refused(
     assert err[0].startswith(f"error: question 3: '{too_long}': operands of {most + 1} digits")
     assert f"exact up to {most} digits" in err[0]
     assert sorted(asked, key=lambda x: x[1]) == [
-        (["5" + symbol + "7"], QuestionFormat(operation, 2, True).answer_width),
-        ([longest], QuestionFormat(operation, most, True).answer_width),
+        (["5" + symbol + "7"], QuestionFormat(operation_named(operation), 2, True).answer_width),
+        ([longest], QuestionFormat(operation_named(operation), most, True).answer_width),
     ]
 
     # Alone, and with the most digits on one side only, as well.

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from arith_seq2seq.data import question_set
+from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.questions import num_digits, question_and_answer_ids, stratum_size
 from arith_seq2seq.evaluation.scoring import evaluate
 from arith_seq2seq.evaluation.space import (
@@ -19,6 +20,8 @@ from arith_seq2seq.evaluation.space import (
 from arith_seq2seq.evaluation.space_map import SHADES, WRONG, draw_space
 from arith_seq2seq.model import answering, model_file
 
+ADD = operation_named("add")
+
 
 @pytest.fixture(scope="module")
 def sets(tiny_split):
@@ -32,7 +35,7 @@ def scored(tiny_model, sets):
 
 
 def test_small_spaces_are_enumerated_a_down_b_across():
-    a, b = space_operands(2, 10_000, seed=0)
+    a, b = space_operands(ADD, 2, 10_000, seed=0)
     assert len(a) == 10_000
     np.testing.assert_array_equal(a[:3], [0, 0, 0])
     np.testing.assert_array_equal(b[:3], [0, 1, 2])
@@ -40,7 +43,7 @@ def test_small_spaces_are_enumerated_a_down_b_across():
 
 
 def test_large_spaces_are_sampled_an_equal_share_per_stratum():
-    a, b = space_operands(4, 16_000, seed=3)
+    a, b = space_operands(ADD, 4, 16_000, seed=3)
     assert len(a) == 16_000
     assert len(set(zip(a.tolist(), b.tolist()))) == 16_000  # distinct
     la, lb = num_digits(a), num_digits(b)
@@ -48,13 +51,13 @@ def test_large_spaces_are_sampled_an_equal_share_per_stratum():
     assert counts[(1, 1)] == 100  # a stratum smaller than its share is scored whole
     assert counts[(4, 4)] == counts[(3, 4)]  # the rest share equally
     np.testing.assert_array_equal(np.lexsort((b, a)), np.arange(len(a)))  # sorted
-    again = space_operands(4, 16_000, seed=3)
+    again = space_operands(ADD, 4, 16_000, seed=3)
     np.testing.assert_array_equal(again[0], a)
 
 
 def test_scoring_the_space_answers_as_predict_does(scored, tiny_model):
     trained, score = scored
-    a, b = space_operands(2, 10_000, seed=0)
+    a, b = space_operands(ADD, 2, 10_000, seed=0)
     question, expected = question_and_answer_ids(a, b, trained.format)
     plain, _ = answering.answer_questions(trained.model, question, expected.shape[1])
     np.testing.assert_array_equal(score.predicted, plain)
@@ -105,7 +108,7 @@ def test_a_sampled_space_weighs_each_stratum_by_its_size():
     right = np.concatenate(
         [np.zeros(50, bool), np.arange(50) % 2 == 0, np.arange(50) % 2 == 0, np.ones(50, bool)]
     )
-    score = SpaceScore(2, a, b, None, None, right, np.zeros(200, np.int8))
+    score = SpaceScore(2, a, b, None, None, right, np.zeros(200, np.int8), ADD)
     assert score.sampled
     metrics = space_metrics(score)
     assert metrics["exact_match"] == pytest.approx((450 + 450 + 8100) / 10_000)
@@ -155,6 +158,7 @@ def test_error_cases_of_a_sampled_space_add_the_test_errors_it_left_out(scored, 
         full.expected[keep],
         full.right[keep],
         full.split[keep],
+        full.operation,
     )
     test_eval = evaluate(trained, sets["test"])
     errors = error_cases(score, trained.format, sets["test"], test_eval.errors, test_eval.wrong)
@@ -175,18 +179,18 @@ def test_the_map_has_one_pixel_per_question_and_marks_each_error(scored):
 
 
 def test_the_map_of_a_sampled_space_is_banded_by_digit_count():
-    a, b = space_operands(5, 5_000, seed=1)
+    a, b = space_operands(ADD, 5, 5_000, seed=1)
     right = np.ones(len(a), bool)
     right[:7] = False
     image = np.asarray(
-        draw_space(SpaceScore(5, a, b, None, None, right, np.zeros(len(a), np.int8)), "*")
+        draw_space(SpaceScore(5, a, b, None, None, right, np.zeros(len(a), np.int8), ADD), "*")
     )
     assert (image == WRONG).all(-1).sum() > 7  # seven pixels and their circles
     assert image.shape[0] > 1000
     # Five equal bands a side, one per operand digit count: 25 shaded blocks.
     right[:] = True
     clean = np.asarray(
-        draw_space(SpaceScore(5, a, b, None, None, right, np.zeros(len(a), np.int8)), "*")
+        draw_space(SpaceScore(5, a, b, None, None, right, np.zeros(len(a), np.int8), ADD), "*")
     )
     assert not (clean == WRONG).all(-1).any()
     row = clean[500, 60:1060]
@@ -195,11 +199,11 @@ def test_the_map_of_a_sampled_space_is_banded_by_digit_count():
 
 
 def test_a_few_wrong_answers_are_circled_too():
-    a, b = space_operands(3, 1_000_000, seed=0)
+    a, b = space_operands(ADD, 3, 1_000_000, seed=0)
     right = np.ones(len(a), bool)
     right[[5 * 1000 + 7, 600 * 1000 + 900]] = False  # 5+7 and 600+900
     image = np.asarray(
-        draw_space(SpaceScore(3, a, b, None, None, right, np.zeros(len(a), np.int8)), "+")
+        draw_space(SpaceScore(3, a, b, None, None, right, np.zeros(len(a), np.int8), ADD), "+")
     )
     red = np.argwhere((image == WRONG).all(-1))
     # The two pixels themselves (60 is the margin), and a ring around each.

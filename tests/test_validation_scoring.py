@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.longer_sets import generate_longer
-from arith_seq2seq.data.operations import OPERATIONS
+from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
 from arith_seq2seq.evaluation.scoring import error_table, evaluate_longer
 from arith_seq2seq.model import ModelSpec, answering, build, model_file
@@ -139,7 +139,7 @@ def test_the_train_stage_logs_the_validation_score_of_the_greedy_answers_of_the_
     assert trained.info["best_val_exact_match"] == pytest.approx(greedy_exact, abs=1e-5)
 
 
-SUB = vocab_for(OPERATIONS["sub"])  # answers such as "-12" need the minus sign
+SUB = vocab_for(operation_named("sub"))  # answers such as "-12" need the minus sign
 
 
 def ids(*texts: str, width: int = 4) -> np.ndarray:
@@ -185,7 +185,7 @@ def test_error_rows_give_the_first_wrong_position_of_each_answer():
         np.array([15, 8, 9]),
         ids("-13", "42", "0"),
         ids("-12", "42 ", "0"),
-        QuestionFormat("sub", 2, True),
+        QuestionFormat(operation_named("sub"), 2, True),
     )
     assert table["question"].tolist() == ["3-15", "50-8", "9-9"]
     assert table["expected"].tolist() == ["-12", "42", "0"]
@@ -199,7 +199,10 @@ def test_longer_scores_answer_each_set_at_its_own_answer_width(tmp_path):
     never ends): cut at its training width, 3-digit subtractions would lose a character."""
     torch.manual_seed(0)
     model = build(
-        ModelSpec(config("model", arch="seq2seq", hidden_size=16), QuestionFormat("sub", 2, True))
+        ModelSpec(
+            config("model", arch="seq2seq", hidden_size=16),
+            QuestionFormat(operation_named("sub"), 2, True),
+        )
     ).eval()
     trained = TrainedModel(model=model, info={})
     expected = {}

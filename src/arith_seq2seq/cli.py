@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import yaml
 
 from .data.longer_sets import question_ids
-from .data.operations import OPERATIONS
+from .data.operations import OPERATIONS, operation_named
 from .data.question_format import LONGEST_DIGITS
 from .data.vocab import PAD
 from .pipeline.errors import UserError
@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     predict_parser.add_argument(
         "--model",
         type=Path,
-        help="model file (default: the train stage's .pt output named in dvc.yaml, in this folder or the nearest one above)",
+        help=(
+            "model file (default: the train stage's .pt output named in dvc.yaml, in this "
+            "folder or the nearest one above)"
+        ),
     )
     predict_parser.add_argument(
         "--confidence",
@@ -95,12 +98,18 @@ def main(argv: list[str] | None = None) -> int:
         "--device",
         choices=DEVICES,
         default="auto",
-        help="where to answer: auto (a CUDA GPU, else Apple's mps, else the CPU; the default) or one of those",
+        help=(
+            "where to answer: auto (a CUDA GPU, else Apple's mps, else the CPU; the default) "
+            "or one of those"
+        ),
     )
     predict_parser.add_argument(
         "--allow-longer",
         action="store_true",
-        help="accept operands longer than the training data (seq2seq and attention models; an aligned model takes any length without it)",
+        help=(
+            "accept operands longer than the training data (seq2seq and attention models; an "
+            "aligned model takes any length without it)"
+        ),
     )
     info_parser = commands.add_parser(
         "info",
@@ -116,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     info_parser.add_argument(
         "--model",
         type=Path,
-        help="model file (default: the train stage's .pt output named in dvc.yaml, in this folder or the nearest one above)",
+        help=(
+            "model file (default: the train stage's .pt output named in dvc.yaml, in this "
+            "folder or the nearest one above)"
+        ),
     )
     info_parser.add_argument("--json", action="store_true", help="print it all as one JSON object")
     args = parser.parse_args(argv)
@@ -182,8 +194,8 @@ def _info(args) -> int:
         for key, value in config.items()
         if key not in ("arch", "vocab_size", "answer_len", "pad_id", "start_id", "end_id")
     )
-    known = OPERATIONS.get(info["operation"])
-    symbol = known.symbol if known else info["operation"]
+    name = info["operation"]
+    symbol = operation_named(name).symbol if name in OPERATIONS else name
     lines = [
         ("model file", str(model_path)),
         ("architecture", f"{config['arch']} ({network}; {info['weights']:,} weights)"),
@@ -208,7 +220,8 @@ def _info(args) -> int:
         lines.append(
             (
                 "scores",
-                "none recorded for this file (dvc.lock's evaluate stage scored another model, or none)",
+                "none recorded for this file (dvc.lock's evaluate stage scored another model, "
+                "or none)",
             )
         )
     else:
@@ -281,7 +294,7 @@ def _predict(args) -> int:
     # Batch by batch as the lines arrive: a user typing gets each answer at once, and a
     # million piped lines never sit in memory together.
     for first, raw in stdin_batches(sys.stdin.buffer):
-        numbered, problems = decoded(raw, first)
+        numbered, problems = utf8_lines(raw, first)
         answers, refused = answer_numbered_lines(trained, numbered, args.allow_longer)
         problems.update(refused)
         report(answers, problems, range(first, first + len(raw)), "line", args.confidence)
@@ -359,7 +372,7 @@ def more_waiting(stream: BinaryIO) -> bool:
         return False
 
 
-def decoded(raw: list[bytes], first: int) -> tuple[dict[int, str], dict[int, str]]:
+def utf8_lines(raw: list[bytes], first: int) -> tuple[dict[int, str], dict[int, str]]:
     """{line number: text} of the lines that are UTF-8, and {line number: message} of the rest."""
     lines, problems = {}, {}
     for number, line in enumerate(raw, first):
@@ -390,8 +403,8 @@ def default_model_path(start: Path) -> Path:
     folder = pipeline_folder(start)
     if folder is None:
         raise UserError(
-            "no --model given and no dvc.yaml in this DVC repository (this folder or above it, up to the "
-            "folder holding .dvc); pass --model PATH"
+            "no --model given and no dvc.yaml in this DVC repository (this folder or above it, "
+            "up to the folder holding .dvc); pass --model PATH"
         )
     dvc_yaml = folder / "dvc.yaml"
     try:
@@ -495,12 +508,16 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, st
     longest = max(len(left), len(right))
     if longest > LONGEST_DIGITS:
         raise ValueError(
-            f"{quoted(line)}: operands of {longest:,} digits; predict takes at most {LONGEST_DIGITS:,}"
+            f"{quoted(line)}: operands of {longest:,} digits; predict takes at most "
+            f"{LONGEST_DIGITS:,}"
         )
     model = trained.model
     # The aligned architecture answers every length the way it answers the training one.
     if longest > fmt.digits and not model.any_length:
-        too_long = f"{quoted(line)}: operands of {longest} digits, but this model was trained on at most {fmt.digits}"
+        too_long = (
+            f"{quoted(line)}: operands of {longest} digits, but this model was trained on at "
+            f"most {fmt.digits}"
+        )
         # --allow-longer is suggested only where it can help.
         if not model.reads_longer_input:
             raise ValueError(
@@ -511,7 +528,8 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, st
         # length; past it nothing would say whether they are right.
         if longest > fmt.max_digits:
             raise ValueError(
-                f"{quoted(line)}: operands of {longest} digits; answers are exact up to {fmt.max_digits} digits"
+                f"{quoted(line)}: operands of {longest} digits; answers are exact up to "
+                f"{fmt.max_digits} digits"
             )
         if not allow_longer:
             raise ValueError(f"{too_long}; pass --allow-longer to try anyway")

@@ -2,29 +2,31 @@
 digits, random N-digit by 1-digit products (for multiplication, whose carry then stays
 below 9 at any N), and carry chains (999...9+1, 5000...0-1, ...) where one column decides
 every digit above it. Numbers this long do not fit int64, so they are drawn as digit strings
-and computed with Python's integers; the operands are stored as decimal strings."""
+and computed with Python's integers; the operands are stored as decimal strings. Only pairs
+the operation's domain allows are drawn."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..pipeline.params import DataConfig
+from .operations import Operation, operation_named
 from .question_format import QuestionFormat
-from .operations import Operation, operation
 from .question_set import QuestionSet
+
 
 def generate_longer(cfg: DataConfig) -> dict[str, QuestionSet]:
     """For each N in cfg.longer_digits, shortest first: "digits_N" (both operands of N
     digits), the operation's other shapes (`Operation.longer_shapes`, e.g. "times1_N": N
     digits by 1), and "chains_N" (carry chains)."""
     sets = {}
-    op = operation(cfg.operation)
+    op = operation_named(cfg.operation)
     for digits in sorted(cfg.longer_digits):
-        fmt = QuestionFormat(cfg.operation, digits, cfg.reverse)
+        fmt = QuestionFormat(op, digits, cfg.reverse)
         for name, b_digits in op.longer_shapes:
             # Its own stream per set, so changing one set leaves the others alone.
             rng = np.random.default_rng([cfg.seed, digits] + ([b_digits] if b_digits else []))
-            a, b = random_operands(digits, cfg.longer_count, rng, b_digits or digits)
+            a, b = random_operands(op, digits, cfg.longer_count, rng, b_digits or digits)
             sets[f"{name}_{digits}"] = question_set(a, b, fmt)
         chain_a, chain_b = zip(*chains(op, digits))
         sets[f"chains_{digits}"] = question_set(list(chain_a), list(chain_b), fmt)
@@ -32,12 +34,12 @@ def generate_longer(cfg: DataConfig) -> dict[str, QuestionSet]:
 
 
 def random_operands(
-    digits: int, count: int, rng: np.random.Generator, b_digits: int | None = None
+    op: Operation, digits: int, count: int, rng: np.random.Generator, b_digits: int | None = None
 ) -> tuple[list[str], list[str]]:
-    """`count` distinct ordered pairs of numbers with exactly `digits` digits (the second
-    with `b_digits`, if given), as strings; fewer if fewer pairs exist."""
+    """`count` distinct ordered pairs that `op` allows of numbers with exactly `digits`
+    digits (the second with `b_digits`, if given), as strings; fewer if fewer exist."""
     b_digits = digits if b_digits is None else b_digits
-    count = min(count, _numbers_with(digits) * _numbers_with(b_digits))
+    count = min(count, op.pairs_with_digits(digits, b_digits))
     seen, a, b = set(), [], []
     while len(a) < count:
         n = count - len(a)
@@ -46,16 +48,15 @@ def random_operands(
             x_texts, y_texts = texts[:n], texts[n:]
         else:
             x_texts, y_texts = _numbers(digits, n, rng), _numbers(b_digits, n, rng)
+        if op.domain is not None:
+            allowed = op.allows(_python_ints(x_texts), _python_ints(y_texts))
+            x_texts, y_texts = x_texts[allowed], y_texts[allowed]
         for x, y in zip(x_texts, y_texts):
             if (x, y) not in seen:
                 seen.add((x, y))
                 a.append(x)
                 b.append(y)
     return a, b
-
-
-def _numbers_with(digits: int) -> int:
-    return 10 if digits == 1 else 9 * 10 ** (digits - 1)
 
 
 def _numbers(digits: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -69,11 +70,20 @@ def chains(op: Operation, digits: int) -> list[tuple[str, str]]:
     """Questions whose longer operand has `digits` digits and where a carry or borrow runs
     through every column (or the sign is decided by the last one)."""
     # Distinct, in order (at one digit some coincide).
-    return list(dict.fromkeys(op.chains(digits)))
+    pairs = list(dict.fromkeys(op.chains(digits)))
+    if op.domain is None:
+        return pairs
+    allowed = op.allows(*(_python_ints(side) for side in zip(*pairs)))
+    return [pair for pair, keep in zip(pairs, allowed) if keep]
+
+
+def _python_ints(texts) -> np.ndarray:
+    """Decimal strings as an array of Python integers (too long for int64), for a domain."""
+    return np.array([int(t) for t in texts], dtype=object)
 
 
 def question_set(a: list[str], b: list[str], fmt: QuestionFormat) -> QuestionSet:
-    exact = fmt.op.exact
+    exact = fmt.operation.exact
     answers = [str(exact(int(x), int(y))) for x, y in zip(a, b)]
     return QuestionSet(
         question=question_ids(a, b, fmt),

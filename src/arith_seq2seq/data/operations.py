@@ -1,20 +1,41 @@
 """The operations a model can learn: everything the project knows about one is in its
 `Operation` record here, so adding an operation is one entry in OPERATIONS (and tests).
 
-Every other module asks the record (`op.commutative`, `op.exact(a, b)`, ...), never the
-operation's name.
+Every other module holds and asks the record (`op.commutative`, `op.exact(a, b)`,
+`op.allows(a, b)`, ...), never the operation's name; a name, where one is read (params,
+a data file, the model file), becomes its record once, through `operation_named`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 # int64 holds numbers below 10**18 (9.2e18): operands of 18 digits, and their sum or
 # difference; a product has the digits of both operands.
 INT64_DIGITS = 18
+
+
+def operands_with_digits(length: int) -> int:
+    """How many whole numbers have exactly `length` digits (0 counts as one digit)."""
+    return 10 if length == 1 else 9 * 10 ** (length - 1)
+
+
+@dataclass(frozen=True)
+class OperandDomain:
+    """The operand pairs an operation may be asked, where that is not every pair (integer
+    division: no b == 0). Samplers, the held-out sets and the whole-space enumeration
+    draw only these. For a commutative operation it must be symmetric: a?b and b?a are
+    one question."""
+
+    # Elementwise mask over operand arrays: int64, or Python integers (object arrays) for
+    # the held-out sets longer than int64.
+    allows: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    # How many ordered pairs it allows whose operands have exactly la and lb digits: the
+    # strata's sizes, which the balanced sampler and the whole-space estimates weigh by.
+    count: Callable[[int, int], int]
 
 
 @dataclass(frozen=True)
@@ -34,6 +55,9 @@ class Operation:
     # Extra held-out sets: name -> the second operand's digit count (the first has N).
     longer_shapes: tuple[tuple[str, int | None], ...] = (("digits", None),)
     carries_counted: bool = False  # whether scoring breaks results down by carries
+    # None: every operand pair may be asked (the samplers then draw exactly what they
+    # drew before domains existed, so the data files keep their bytes).
+    domain: OperandDomain | None = None
 
     @property
     def max_digits(self) -> int:
@@ -44,6 +68,18 @@ class Operation:
         """Characters of the longest answer to operands of up to `digits` digits: a sum
         carries, a difference has a sign, a product has both operands' digits."""
         return 2 * digits if self.product_width else digits + 1
+
+    def allows(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Mask of the operand pairs (a[i], b[i]) this operation may be asked."""
+        if self.domain is None:
+            return np.ones(np.shape(a), dtype=bool)
+        return np.asarray(self.domain.allows(a, b), dtype=bool)
+
+    def pairs_with_digits(self, la: int, lb: int) -> int:
+        """Ordered questions it may be asked whose operands have exactly la and lb digits."""
+        if self.domain is None:
+            return operands_with_digits(la) * operands_with_digits(lb)
+        return self.domain.count(la, lb)
 
     def __str__(self) -> str:
         return self.name
@@ -56,37 +92,83 @@ def _runs(n: int) -> tuple[str, str, str]:
 
 def _add_chains(n: int) -> list[tuple[str, str]]:
     nines, one_then_zeros, five_then_zeros = _runs(n)
-    return [(nines, "1"), ("1", nines), (nines, nines), (five_then_zeros, five_then_zeros),
-            ("4" + "9" * (n - 1), "5" + "0" * (n - 2) + "1" if n > 1 else "6"), (one_then_zeros, nines)]
+    return [
+        (nines, "1"),
+        ("1", nines),
+        (nines, nines),
+        (five_then_zeros, five_then_zeros),
+        ("4" + "9" * (n - 1), "5" + "0" * (n - 2) + "1" if n > 1 else "6"),
+        (one_then_zeros, nines),
+    ]
 
 
 def _sub_chains(n: int) -> list[tuple[str, str]]:
     nines, one_then_zeros, five_then_zeros = _runs(n)
-    return [(one_then_zeros, "1"), (five_then_zeros, "1"), ("1", one_then_zeros), (one_then_zeros, nines),
-            (nines, nines), (one_then_zeros[:-1] + "1", one_then_zeros[:-1] + "2")]
+    return [
+        (one_then_zeros, "1"),
+        (five_then_zeros, "1"),
+        ("1", one_then_zeros),
+        (one_then_zeros, nines),
+        (nines, nines),
+        (one_then_zeros[:-1] + "1", one_then_zeros[:-1] + "2"),
+    ]
 
 
 def _mul_chains(n: int) -> list[tuple[str, str]]:
     nines, one_then_zeros, five_then_zeros = _runs(n)
-    return [(nines, nines), (nines, "9"), ("9", nines), (one_then_zeros, one_then_zeros),
-            (five_then_zeros, "2"), (nines, "1")]
+    return [
+        (nines, nines),
+        (nines, "9"),
+        ("9", nines),
+        (one_then_zeros, one_then_zeros),
+        (five_then_zeros, "2"),
+        (nines, "1"),
+    ]
 
 
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
-        Operation("add", "+", np.add, lambda x, y: x + y, commutative=True, signed=False,
-                  product_width=False, chains=_add_chains, carries_counted=True),
-        Operation("sub", "-", np.subtract, lambda x, y: x - y, commutative=False, signed=True,
-                  product_width=False, chains=_sub_chains),
+        Operation(
+            "add",
+            "+",
+            np.add,
+            lambda x, y: x + y,
+            commutative=True,
+            signed=False,
+            product_width=False,
+            chains=_add_chains,
+            carries_counted=True,
+        ),
+        Operation(
+            "sub",
+            "-",
+            np.subtract,
+            lambda x, y: x - y,
+            commutative=False,
+            signed=True,
+            product_width=False,
+            chains=_sub_chains,
+        ),
         # times1_N: an N-digit number by a 1-digit one, which needs a carry of 0 to 8 only
         # and so can be answered at any N by a model of bounded state.
-        Operation("mul", "*", np.multiply, lambda x, y: x * y, commutative=True, signed=False,
-                  product_width=True, chains=_mul_chains, longer_shapes=(("digits", None), ("times1", 1))),
+        Operation(
+            "mul",
+            "*",
+            np.multiply,
+            lambda x, y: x * y,
+            commutative=True,
+            signed=False,
+            product_width=True,
+            chains=_mul_chains,
+            longer_shapes=(("digits", None), ("times1", 1)),
+        ),
     )
 }
 
 
-def operation(name: str) -> Operation:
-    """The record of data.operation `name` (KeyError for an unknown one)."""
+def operation_named(name: str) -> Operation:
+    """The record of the operation called `name` (data.operation, a data file's or a
+    model file's "operation"); KeyError for an unknown one. The one place a name becomes
+    a record: OPERATIONS itself is for listing and membership."""
     return OPERATIONS[name]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..pipeline.errors import DataFileError
-from .operations import Operation, operation
+from .operations import Operation
 from .vocab import END, PAD, START, Vocab
 
 # The longest operands a held-out set may have; beyond int64 they are decimal strings.
@@ -28,21 +28,19 @@ def vocab_for(op: Operation) -> Vocab:
 
 @dataclass(frozen=True)
 class QuestionFormat:
-    operation: str  # a name in operations.OPERATIONS
+    # The record, resolved from its name once where a name is read (params, a data file,
+    # the model file); files store operation.name.
+    operation: Operation
     digits: int  # operands have at most this many digits
     reverse: bool  # questions are written last character first
 
     @property
-    def op(self) -> Operation:
-        return operation(self.operation)
-
-    @property
     def symbol(self) -> str:
-        return self.op.symbol
+        return self.operation.symbol
 
     @property
     def vocab(self) -> Vocab:
-        return vocab_for(self.op)
+        return vocab_for(self.operation)
 
     @property
     def question_width(self) -> int:
@@ -50,32 +48,38 @@ class QuestionFormat:
 
     @property
     def answer_width(self) -> int:
-        return self.op.answer_width(self.digits)
+        return self.operation.answer_width(self.digits)
 
     @property
     def max_digits(self) -> int:
-        return self.op.max_digits
+        return self.operation.max_digits
 
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Exact answers for int64 operands of up to `max_digits` digits."""
-        return self.op.array(a, b)
+        return self.operation.array(a, b)
 
-    def with_digits(self, digits: int) -> "QuestionFormat":
+    def with_digits(self, digits: int) -> QuestionFormat:
         """The same questions with operands of up to `digits` digits (longer held-out sets)."""
         return replace(self, digits=digits)
 
     def __str__(self) -> str:
         return (
-            f"{self.operation} questions of up to {self.digits} digits (vocabulary {self.vocab.chars!r}), "
-            f"reverse={self.reverse}"
+            f"{self.operation} questions of up to {self.digits} digits "
+            f"(vocabulary {self.vocab.chars!r}), reverse={self.reverse}"
         )
 
 
-def check_same(expected: QuestionFormat, expected_from, found: QuestionFormat, found_from, any_digits: bool = False) -> None:
+def check_same(
+    expected: QuestionFormat,
+    expected_from,
+    found: QuestionFormat,
+    found_from,
+    any_digits: bool = False,
+) -> None:
     """Stop with one message unless `found` (a data file's format) is `expected` (a model's,
     or another data file's); with `any_digits`, operand lengths may differ."""
     if (found.with_digits(expected.digits) if any_digits else found) != expected:
         raise DataFileError(
-            f"{expected_from} holds {expected}, but {found_from} holds {found}; they come from different "
-            "generate runs; rerun `dvc repro`"
+            f"{expected_from} holds {expected}, but {found_from} holds {found}; they come from "
+            "different generate runs; rerun `dvc repro`"
         )

@@ -13,10 +13,11 @@ import numpy as np
 
 from ..pipeline.errors import DataFileError
 from ..pipeline.files import atomic_path
-from .operations import OPERATIONS
+from .operations import OPERATIONS, Operation, operation_named
 from .question_format import LONGEST_DIGITS, QuestionFormat, vocab_for
 
-FORMAT_VERSION = 2
+# The layout of a data file (its stored key "format_version"), not its question format.
+FILE_VERSION = 2
 _ARRAYS = {"question": np.uint8, "answer": np.uint8, "a": np.int64, "b": np.int64}
 # Bytes of rows copied at a time when writing a subset of a set's rows.
 _WRITE_CHUNK = 16 << 20
@@ -38,7 +39,7 @@ class QuestionSet:
     def __len__(self) -> int:
         return len(self.a)
 
-    def take(self, index: np.ndarray) -> "QuestionSet":
+    def take(self, index: np.ndarray) -> QuestionSet:
         return QuestionSet(
             question=self.question[index],
             answer=self.answer[index],
@@ -64,18 +65,20 @@ def write(qs: QuestionSet, path: str | Path, rows: np.ndarray | None = None) -> 
     chunk at a time."""
     fmt = qs.format
     meta = {
-        "format_version": np.int64(FORMAT_VERSION),
+        "format_version": np.int64(FILE_VERSION),
         "digits": np.int64(fmt.digits),
         "reverse": np.bool_(fmt.reverse),
         "vocab": np.str_(fmt.vocab.chars),
-        "operation": np.str_(fmt.operation),
+        "operation": np.str_(fmt.operation.name),
     }
     with open(path, "wb") as fh:
         with zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
             for name in (*_ARRAYS, *meta):
                 with zf.open(_zip64_member(f"{name}.npy"), "w", force_zip64=True) as member:
                     if name in meta:
-                        np.lib.format.write_array(member, np.asanyarray(meta[name]), allow_pickle=False)
+                        np.lib.format.write_array(
+                            member, np.asanyarray(meta[name]), allow_pickle=False
+                        )
                     else:
                         _write_rows(member, np.asarray(getattr(qs, name)), rows)
         for info in zf.infolist():
@@ -104,7 +107,8 @@ def _write_rows(member, array: np.ndarray, rows: np.ndarray | None) -> None:
         np.lib.format.write_array(member, array, allow_pickle=False)
         return
     shape = (len(rows), *array.shape[1:])
-    header = {"descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False, "shape": shape}
+    descr = np.lib.format.dtype_to_descr(array.dtype)
+    header = {"descr": descr, "fortran_order": False, "shape": shape}
     np.lib.format.write_array_header_1_0(member, header)
     step = max(1, _WRITE_CHUNK // max(1, array[:1].nbytes))
     for start in range(0, len(rows), step):
@@ -131,13 +135,15 @@ def load(path: str | Path) -> QuestionSet:
             "project's generate or split stage; delete it and run `dvc repro`"
         )
     version = content["format_version"]
-    if version.shape != () or version.dtype.kind not in "iu" or int(version) != FORMAT_VERSION:
+    if version.shape != () or version.dtype.kind not in "iu" or int(version) != FILE_VERSION:
         raise DataFileError(
             f"{path}: format version {version.tolist()!r}, this code reads "
-            f"{FORMAT_VERSION}; regenerate it with `dvc repro`"
+            f"{FILE_VERSION}; regenerate it with `dvc repro`"
         )
-    _check_metadata(content, path)
-    as_text = int(content["digits"]) > OPERATIONS[str(content["operation"])].max_digits
+    fmt = QuestionFormat(
+        _check_metadata(content, path), int(content["digits"]), bool(content["reverse"])
+    )
+    as_text = fmt.digits > fmt.max_digits
     for name, dtype in _ARRAYS.items():
         found = content[name].dtype
         text_operands = as_text and name in ("a", "b")
@@ -152,7 +158,7 @@ def load(path: str | Path) -> QuestionSet:
         answer=content["answer"],
         a=content["a"],
         b=content["b"],
-        format=QuestionFormat(str(content["operation"]), int(content["digits"]), bool(content["reverse"])),
+        format=fmt,
     )
     _check_shapes(qs, path)
     return qs
@@ -170,12 +176,15 @@ def _check_members(archive: zipfile.ZipFile, path: Path) -> None:
         if not name.endswith(".npy") or name[: -len(".npy")] not in known:
             raise DataFileError(
                 f"{path}: holds {name[:60]!r}, which is not one of this project's arrays; "
-                "it was not written by this project's generate or split stage; delete it and run `dvc repro`"
+                "it was not written by this project's generate or split stage; delete it and "
+                "run `dvc repro`"
             )
-        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size or info.file_size > size:
+        stored = info.compress_type == zipfile.ZIP_STORED and info.file_size == info.compress_size
+        if not stored or info.file_size > size:
             raise DataFileError(
-                f"{path}: array {name[:-4]!r} is compressed or claims {info.file_size:,} bytes in a {size:,}-byte file; "
-                "this project writes its .npz files uncompressed; delete it and run `dvc repro`"
+                f"{path}: array {name[:-4]!r} is compressed or claims {info.file_size:,} bytes "
+                f"in a {size:,}-byte file; this project writes its .npz files uncompressed; "
+                "delete it and run `dvc repro`"
             )
 
 
@@ -185,7 +194,10 @@ def _read_array(npz, key: str, path: Path) -> np.ndarray:
     ask for terabytes (MemoryError) instead of being reported."""
     with npz.zip.open(f"{key}.npy") as member:
         version = np.lib.format.read_magic(member)
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        read_header = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }
         if version not in read_header:
             raise ValueError(f"array {key!r} has .npy format version {version}, not 1.0 or 2.0")
         shape, _, dtype = read_header[version](member)
@@ -195,14 +207,15 @@ def _read_array(npz, key: str, path: Path) -> np.ndarray:
         stored = npz.zip.getinfo(f"{key}.npy").file_size - member.tell()
     if claimed != stored:
         raise DataFileError(
-            f"{path}: array {key!r} claims shape {shape} ({claimed:,} bytes) but {stored:,} bytes are stored; "
-            "the file is damaged; delete it and run `dvc repro`"
+            f"{path}: array {key!r} claims shape {shape} ({claimed:,} bytes) but {stored:,} "
+            "bytes are stored; the file is damaged; delete it and run `dvc repro`"
         )
     return npz[key]
 
 
-def _check_metadata(content: dict, path: Path) -> None:
-    """The scalars describing the arrays: of the right kind, and values this code knows."""
+def _check_metadata(content: dict, path: Path) -> Operation:
+    """The scalars describing the arrays: of the right kind, and values this code knows;
+    the operation they name."""
     kinds = {
         "digits": ("i", "an integer"),
         "reverse": ("b", "a boolean"),
@@ -214,26 +227,31 @@ def _check_metadata(content: dict, path: Path) -> None:
         if value.shape != () or value.dtype.kind != kind:
             raise DataFileError(
                 f"{path}: {name!r} should be {what}, found {value.dtype} of shape {value.shape}; "
-                "it was not written by this project's generate or split stage; regenerate it with `dvc repro`"
+                "it was not written by this project's generate or split stage; regenerate it "
+                "with `dvc repro`"
             )
-    operation = str(content["operation"])
-    if operation not in OPERATIONS:
+    name = str(content["operation"])
+    try:
+        operation = operation_named(name)
+    except KeyError:
         raise DataFileError(
-            f"{path}: 'operation' is {operation!r}, not one of {', '.join(OPERATIONS)}; "
+            f"{path}: 'operation' is {name!r}, not one of {', '.join(OPERATIONS)}; "
             "regenerate it with `dvc repro`"
-        )
+        ) from None
     if not 1 <= int(content["digits"]) <= LONGEST_DIGITS:
         raise DataFileError(
-            f"{path}: 'digits' is {int(content['digits'])}, outside 1..{LONGEST_DIGITS}; regenerate it with `dvc repro`"
+            f"{path}: 'digits' is {int(content['digits'])}, outside 1..{LONGEST_DIGITS}; "
+            "regenerate it with `dvc repro`"
         )
     # The ids are read with the vocabulary the format implies: another one would turn
     # every question into other characters.
-    vocab = vocab_for(OPERATIONS[operation]).chars
+    vocab = vocab_for(operation).chars
     if str(content["vocab"]) != vocab:
         raise DataFileError(
-            f"{path}: 'vocab' is {str(content['vocab'])!r}, not the {operation} vocabulary {vocab!r}; "
-            "regenerate it with `dvc repro`"
+            f"{path}: 'vocab' is {str(content['vocab'])!r}, not the {operation} vocabulary "
+            f"{vocab!r}; regenerate it with `dvc repro`"
         )
+    return operation
 
 
 def _check_shapes(qs: QuestionSet, path: Path) -> None:
@@ -273,7 +291,8 @@ def load_longer(folder: str | Path) -> dict[Path, QuestionSet]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataFileError(
-            f"{folder}: no such folder of longer held-out sets; run `dvc repro` (stage generate) to create it"
+            f"{folder}: no such folder of longer held-out sets; run `dvc repro` (stage "
+            "generate) to create it"
         )
     found = {}
     for path in folder.iterdir():

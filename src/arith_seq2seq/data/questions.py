@@ -10,7 +10,8 @@ Two samplings (`data.sampling`):
   count; a stratum smaller than its share is taken whole and the rest goes to the others.
   The reference keeps one order of each pair and so leaves most short questions unseen
   ("0+1" fails where "1+0" was trained).
-Everything is vectorised numpy.
+Both draw only pairs the operation's domain allows (`Operation.allows`); for add, sub and
+mul that is every pair. Everything is vectorised numpy.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..pipeline.errors import ConfigError
 from ..pipeline.params import DataConfig
-from .operations import INT64_DIGITS, operation as operation_named
+from .operations import INT64_DIGITS, Operation, operands_with_digits, operation_named
 from .question_format import QuestionFormat
 from .question_set import QuestionSet
 
@@ -29,16 +30,27 @@ POW10 = 10 ** np.arange(INT64_DIGITS + 1, dtype=np.int64)
 _CHUNK = 1 << 16
 
 
-def distinct_questions(digits: int, operation: str = "add", sampling: str = "reference") -> int:
-    """How many different questions with operands below 10**digits exist (for the
-    reference's add and mul, a+b and b+a are one)."""
-    n = 10**digits
-    return n * n if not operation_named(operation).commutative or sampling == "balanced" else n * (n + 1) // 2
+def distinct_questions(digits: int, op: Operation, sampling: str = "reference") -> int:
+    """How many different questions `op` may be asked with operands below 10**digits (for
+    the reference's commutative operations, a+b and b+a are one)."""
+    unordered = op.commutative and sampling != "balanced"
+    if op.domain is None:
+        n = 10**digits
+        return n * (n + 1) // 2 if unordered else n * n
+    ordered = space_size(op, digits)
+    if not unordered:
+        return ordered
+    # A symmetric domain: each unordered pair twice among the ordered ones, but a?a once.
+    diagonal = 0
+    for start in range(0, 10**digits, _CHUNK):
+        x = np.arange(start, min(start + _CHUNK, 10**digits), dtype=np.int64)
+        diagonal += int(np.count_nonzero(op.allows(x, x)))
+    return (ordered + diagonal) // 2
 
 
-def operands_with_digits(length: int) -> int:
-    """How many whole numbers have exactly `length` digits (0 counts as one digit)."""
-    return 10 if length == 1 else 9 * 10 ** (length - 1)
+def space_size(op: Operation, digits: int) -> int:
+    """Ordered questions `op` may be asked with operands below 10**digits."""
+    return sum(op.pairs_with_digits(la, lb) for la, lb in strata(digits))
 
 
 def strata(digits: int) -> list[tuple[int, int]]:
@@ -89,44 +101,50 @@ def count_carries(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def generate_questions(cfg: DataConfig) -> QuestionSet:
     """Draw `cfg.count` distinct questions and encode them."""
+    op = operation_named(cfg.operation)
     rng = np.random.default_rng(cfg.seed)
     if cfg.sampling == "balanced":
-        a, b = sample_balanced(cfg.digits, cfg.count, rng, cfg.operation)
+        a, b = sample_balanced(cfg.digits, cfg.count, rng, op)
     else:
-        a, b = sample_operands(cfg.digits, cfg.count, rng, cfg.operation)
-    fmt = QuestionFormat(cfg.operation, cfg.digits, cfg.reverse)
+        a, b = sample_operands(cfg.digits, cfg.count, rng, op)
+    fmt = QuestionFormat(op, cfg.digits, cfg.reverse)
     question, answer = question_and_answer_ids(a, b, fmt)
     return QuestionSet(question=question, answer=answer, a=a, b=b, format=fmt)
 
 
-def sample_operands(digits: int, count: int, rng: np.random.Generator, operation: str = "add") -> tuple[np.ndarray, np.ndarray]:
-    ordered = not operation_named(operation).commutative
-    total = distinct_questions(digits, operation)
+def sample_operands(
+    digits: int, count: int, rng: np.random.Generator, op: Operation
+) -> tuple[np.ndarray, np.ndarray]:
+    total = distinct_questions(digits, op)
     if count > total:
         raise ConfigError(
-            f"data.count is {count:,}, but only {total:,} distinct {operation} questions with "
+            f"data.count is {count:,}, but only {total:,} distinct {op} questions with "
             f"up to {digits} digit(s) exist; lower data.count or raise data.digits"
         )
     # Rejection sampling (what the reference does) slows to a crawl as the last rare
     # questions are collected; past half of all questions, sample without replacement
     # from the full enumeration instead, which gives the same distribution.
     if 2 * count > total:
-        return _sample_by_enumeration(digits, count, rng, ordered)
-    return _sample_by_rejection(digits, count, rng, ordered)
+        return _sample_by_enumeration(digits, count, rng, op)
+    return _sample_by_rejection(digits, count, rng, op)
 
 
-def sample_balanced(digits: int, count: int, rng: np.random.Generator, operation: str = "add"):
+def sample_balanced(digits: int, count: int, rng: np.random.Generator, op: Operation):
     """`count` distinct ordered questions, an equal share per digit-count stratum (see the
     module's docstring), in random order."""
-    total = distinct_questions(digits, operation, "balanced")
+    total = distinct_questions(digits, op, "balanced")
     if count > total:
         raise ConfigError(
-            f"data.count is {count:,}, but only {total:,} distinct ordered {operation} questions "
+            f"data.count is {count:,}, but only {total:,} distinct ordered {op} questions "
             f"with up to {digits} digit(s) exist; lower data.count or raise data.digits"
         )
     cells = strata(digits)
-    shares = equal_shares(count, [stratum_size(la, lb) for la, lb in cells])
-    parts = [_sample_stratum(la, lb, share, rng, digits) for (la, lb), share in zip(cells, shares) if share]
+    shares = equal_shares(count, [op.pairs_with_digits(la, lb) for la, lb in cells])
+    parts = [
+        _sample_stratum(la, lb, share, rng, digits, op)
+        for (la, lb), share in zip(cells, shares)
+        if share
+    ]
     a = np.concatenate([p[0] for p in parts])
     b = np.concatenate([p[1] for p in parts])
     order = rng.permutation(count)
@@ -137,14 +155,23 @@ def sample_balanced(digits: int, count: int, rng: np.random.Generator, operation
 _ENUMERATE = 1 << 22
 
 
-def _sample_stratum(la: int, lb: int, count: int, rng: np.random.Generator, digits: int):
-    """`count` distinct ordered pairs, uniform among those with la and lb digits."""
+def _sample_stratum(
+    la: int, lb: int, count: int, rng: np.random.Generator, digits: int, op: Operation
+):
+    """`count` distinct ordered pairs, uniform among those with la and lb digits that `op`
+    allows."""
     n_b = operands_with_digits(lb)
     low_a, low_b = lowest_with_digits(la), lowest_with_digits(lb)
     size = stratum_size(la, lb)
     if size <= max(_ENUMERATE, 2 * count):
-        index = rng.choice(size, count, replace=False)
-        return low_a + index // n_b, low_b + index % n_b
+        if op.domain is None:
+            index = rng.choice(size, count, replace=False)
+            return low_a + index // n_b, low_b + index % n_b
+        a, b = np.divmod(np.arange(size, dtype=np.int64), n_b)
+        a, b = a + low_a, b + low_b
+        allowed = np.flatnonzero(op.allows(a, b))
+        index = allowed[rng.choice(len(allowed), count, replace=False)]
+        return a[index], b[index]
     # A vast stratum: draw pairs and drop repeats (rare at this size).
     a = np.empty(0, dtype=np.int64)
     b = np.empty(0, dtype=np.int64)
@@ -152,7 +179,7 @@ def _sample_stratum(la: int, lb: int, count: int, rng: np.random.Generator, digi
         n = max(1024, int((count - len(a)) * 1.05))
         new_a = rng.integers(low_a, 10**la, size=n, dtype=np.int64)
         new_b = rng.integers(low_b, 10**lb, size=n, dtype=np.int64)
-        fresh = _fresh_pairs(a, b, new_a, new_b, True, digits)
+        fresh = _fresh_pairs(a, b, new_a, new_b, True, digits) & op.allows(new_a, new_b)
         _keep_first(fresh, count - len(a))
         a = np.concatenate([a, new_a[fresh]])
         b = np.concatenate([b, new_b[fresh]])
@@ -170,12 +197,19 @@ def _draw_operands(digits: int, n: int, rng: np.random.Generator) -> np.ndarray:
         lengths[start : start + _CHUNK] = rng.integers(1, digits + 1, size=min(_CHUNK, n - start))
     out = np.empty(n, dtype=np.int64)
     for start in range(0, n, _CHUNK):
-        out[start : start + _CHUNK] = rng.integers(0, POW10[lengths[start : start + _CHUNK]], dtype=np.int64)
+        out[start : start + _CHUNK] = rng.integers(
+            0, POW10[lengths[start : start + _CHUNK]], dtype=np.int64
+        )
     return out
 
 
 def _fresh_pairs(
-    old_a: np.ndarray, old_b: np.ndarray, new_a: np.ndarray, new_b: np.ndarray, ordered: bool, digits: int
+    old_a: np.ndarray,
+    old_b: np.ndarray,
+    new_a: np.ndarray,
+    new_b: np.ndarray,
+    ordered: bool,
+    digits: int,
 ) -> np.ndarray:
     """Mask over the new pairs: True where a pair is the first draw of its question.
 
@@ -183,7 +217,9 @@ def _fresh_pairs(
     (a, b) and (b, a) are one question."""
     if 2 * digits <= INT64_DIGITS:
         # One int64 key per pair, lo * 10**digits + hi < 10**(2 * digits), grouped by sorting.
-        return _first_of_each_value(_pair_keys(old_a, old_b, new_a, new_b, ordered, digits))[len(old_a) :]
+        return _first_of_each_value(_pair_keys(old_a, old_b, new_a, new_b, ordered, digits))[
+            len(old_a) :
+        ]
     # Operands of 10 or more digits: no single int64 key; sort the pairs.
     all_a, all_b = np.concatenate([old_a, new_a]), np.concatenate([old_b, new_b])
     lo, hi = (all_a, all_b) if ordered else (np.minimum(all_a, all_b), np.maximum(all_a, all_b))
@@ -240,7 +276,8 @@ def _keep_first(mask: np.ndarray, k: int) -> None:
         seen += here
 
 
-def _sample_by_rejection(digits: int, count: int, rng: np.random.Generator, ordered: bool):
+def _sample_by_rejection(digits: int, count: int, rng: np.random.Generator, op: Operation):
+    ordered = not op.commutative
     a = np.empty(0, dtype=np.int64)
     b = np.empty(0, dtype=np.int64)
     acceptance = 1.0
@@ -250,6 +287,8 @@ def _sample_by_rejection(digits: int, count: int, rng: np.random.Generator, orde
         new_a = _draw_operands(digits, n, rng)
         new_b = _draw_operands(digits, n, rng)
         fresh = _fresh_pairs(a, b, new_a, new_b, ordered, digits)
+        if op.domain is not None:
+            fresh &= op.allows(new_a, new_b)
         acceptance = max(int(np.count_nonzero(fresh)) / n, 1e-3)
         _keep_first(fresh, need)
         a = np.concatenate([a, new_a[fresh]])
@@ -267,14 +306,17 @@ def operand_probabilities(digits: int) -> np.ndarray:
     return tail[lengths]
 
 
-def _sample_by_enumeration(digits: int, count: int, rng: np.random.Generator, ordered: bool):
+def _sample_by_enumeration(digits: int, count: int, rng: np.random.Generator, op: Operation):
+    ordered = not op.commutative
     p = operand_probabilities(digits)
     if ordered:
         lo, hi = np.divmod(np.arange(len(p) ** 2), len(p))
-        weight = p[lo] * p[hi]
     else:
         lo, hi = np.triu_indices(len(p))
-        weight = np.where(lo == hi, p[lo] ** 2, 2 * p[lo] * p[hi])
+    if op.domain is not None:
+        allowed = op.allows(lo, hi)
+        lo, hi = lo[allowed], hi[allowed]
+    weight = p[lo] * p[hi] if ordered else np.where(lo == hi, p[lo] ** 2, 2 * p[lo] * p[hi])
     # Efraimidis-Spirakis: the largest log(u)/w keys, in decreasing order, are a
     # weighted sample without replacement in the order successive draws would find it.
     keys = np.log(rng.random(len(weight))) / weight
@@ -337,7 +379,9 @@ class _Canvas:
         at = self.row_start + column
         self.flat[at if rows is None else at[rows]] = value
 
-    def write_digits(self, x: np.ndarray, end: np.ndarray, places: int, digit_ids: np.ndarray) -> None:
+    def write_digits(
+        self, x: np.ndarray, end: np.ndarray, places: int, digit_ids: np.ndarray
+    ) -> None:
         """Write the last `places` decimal digits of x[i] >= 0 so they end before column end[i]."""
         if len(end) and end.max() > self.view.shape[1]:
             raise ValueError(f"a number does not fit in {self.view.shape[1]} characters")

@@ -44,9 +44,10 @@ def split_rows(qs: QuestionSet, cfg: SplitConfig) -> tuple[np.ndarray, np.ndarra
     held = n - int(np.count_nonzero(rank == _TRAIN_ONLY))
     if held < n_val + n_test + 1:
         raise ConfigError(
-            f"only {held} of the {n} questions may be held out (the others have operands of at most "
-            f"split.always_train_digits = {cfg.always_train_digits} digits), too few for a validation "
-            f"split of {n_val} and a test split of {n_test}; lower split.always_train_digits or raise data.count"
+            f"only {held} of the {n} questions may be held out (the others have operands of at "
+            f"most split.always_train_digits = {cfg.always_train_digits} digits), too few for a "
+            f"validation split of {n_val} and a test split of {n_test}; lower "
+            "split.always_train_digits or raise data.count"
         )
     cuts = np.partition(rank, [n_val - 1, n_val + n_test - 1])
     last_val, last_test = cuts[n_val - 1], cuts[n_val + n_test - 1]
@@ -56,7 +57,8 @@ def split_rows(qs: QuestionSet, cfg: SplitConfig) -> tuple[np.ndarray, np.ndarra
     parts = ([], [], [])
     for start in range(0, n, _SPLIT_CHUNK):
         r = rank[start : start + _SPLIT_CHUNK]
-        for part, mask in zip(parts, (r > last_test, r <= last_val, (r > last_val) & (r <= last_test))):
+        masks = (r > last_test, r <= last_val, (r > last_val) & (r <= last_test))
+        for part, mask in zip(parts, masks):
             part.append((np.flatnonzero(mask) + start).astype(index))
     train, val, test = (np.concatenate(p) for p in parts)
     if not (len(train) and len(val) and len(test)):
@@ -74,14 +76,15 @@ _TRAIN_ONLY = np.uint32(2**32 - 1)
 
 def _question_hash(qs: QuestionSet, seed: int, train_only_digits: int = 0) -> np.ndarray:
     """A uint32 per row, pseudo-random but a pure function of (seed, question): splitmix64
-    over the operands, ordered where order matters and as the unordered pair for commutative operations; rows
-    whose operands both have at most `train_only_digits` digits get _TRAIN_ONLY."""
+    over the operands, ordered where order matters and as the unordered pair for
+    commutative operations; rows whose operands both have at most `train_only_digits`
+    digits get _TRAIN_ONLY."""
     out = np.empty(len(qs), dtype=np.uint32)
     base = _mix(np.array([seed], dtype=np.uint64))
     limit = 10**train_only_digits
     for start in range(0, len(qs), _SPLIT_CHUNK):
         a, b = qs.a[start : start + _SPLIT_CHUNK], qs.b[start : start + _SPLIT_CHUNK]
-        lo, hi = (np.minimum(a, b), np.maximum(a, b)) if qs.format.op.commutative else (a, b)
+        lo, hi = (np.minimum(a, b), np.maximum(a, b)) if qs.format.operation.commutative else (a, b)
         h = _mix(_mix(base ^ lo.astype(np.uint64)) ^ hi.astype(np.uint64)) >> np.uint64(32)
         out[start : start + _SPLIT_CHUNK] = np.minimum(h, _TRAIN_ONLY - 1)
         if train_only_digits:

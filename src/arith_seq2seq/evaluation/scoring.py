@@ -44,7 +44,7 @@ def evaluate(
     digits_key = np.char.add(np.char.add(a_digits.astype(str), "+"), b_digits.astype(str))
     by_digits = accuracy_by({"digits": digits_key}, right)
     # Carries are counted for addition only; other operations get the header only.
-    if qs.format.op.carries_counted:
+    if qs.format.operation.carries_counted:
         by_carries = accuracy_by({"carries": count_carries(qs.a, qs.b)}, right)
     else:
         by_carries = pd.DataFrame({"carries": [], "n": [], "exact_match": []})
@@ -72,7 +72,7 @@ def error_table(
     """One row per question, as a person reads it; callers pass the wrong answers.
 
     `carries` is -1 for operations other than addition, where carries say little."""
-    carries = count_carries(a, b) if fmt.op.carries_counted else np.full(len(a), -1)
+    carries = count_carries(a, b) if fmt.operation.carries_counted else np.full(len(a), -1)
     vocab = fmt.vocab
     return pd.DataFrame(
         {

@@ -1,7 +1,8 @@
 """The question space: every question a user can ask the model, scored at once.
 
 A model trained on operands of up to `digits` digits answers every ordered pair (a, b)
-with 0 <= a, b < 10**digits: 1,000,000 questions at 3 digits. When the space holds at most
+with 0 <= a, b < 10**digits that its operation allows (`Operation.allows`; every pair for
+add, sub and mul): 1,000,000 questions at 3 digits. When the space holds at most
 `evaluate.space_questions` questions all of them are scored; otherwise a sample of that
 many, an equal share per operand digit-count stratum (1+1, 1+2, ...; a stratum smaller
 than its share is scored whole), and the whole-space figures are estimates that weigh each
@@ -16,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..data.operations import INT64_DIGITS
+from ..data.operations import INT64_DIGITS, Operation
 from ..data.question_format import QuestionFormat
 from ..data.question_set import QuestionSet
-from ..data.questions import num_digits, question_and_answer_ids, sample_balanced, stratum_size
+from ..data.questions import num_digits, question_and_answer_ids, sample_balanced, space_size
 from ..model.answering import answer_questions
 from ..model.model_file import TrainedModel
 from .scoring import error_table
@@ -37,30 +38,41 @@ class SpaceScore:
     expected: np.ndarray
     right: np.ndarray  # bool: the whole answer right
     split: np.ndarray  # index into SPLITS
+    operation: Operation  # its domain says which questions the space holds
 
     @property
     def size(self) -> int:
         """Questions in the space, scored or not."""
-        return 10 ** (2 * self.digits)
+        return space_size(self.operation, self.digits)
 
     @property
     def sampled(self) -> bool:
         return len(self.a) < self.size
 
     def answers_to(self, qs: QuestionSet) -> np.ndarray | None:
-        """The answers already computed for the questions of `qs` (all of the space scored:
-        question (a, b) is row a * 10**digits + b), or None for a sampled space."""
+        """The answers already computed for the questions of `qs` (all of the space scored,
+        in (a, b) order), or None for a sampled space."""
         if self.sampled:
             return None
-        return self.predicted[qs.a * 10**self.digits + qs.b]
+        rows = np.searchsorted(
+            _pair_keys(self.a, self.b, self.digits), _pair_keys(qs.a, qs.b, self.digits)
+        )
+        return self.predicted[rows]
 
 
-def space_operands(digits: int, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every ordered pair of operands below 10**digits, or a stratified sample of `limit`."""
+def space_operands(
+    op: Operation, digits: int, limit: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every ordered pair of operands below 10**digits that `op` allows, or a stratified
+    sample of `limit` of them."""
     side = 10**digits
-    if side * side <= limit:
-        return np.divmod(np.arange(side * side, dtype=np.int64), side)
-    a, b = sample_balanced(digits, limit, np.random.default_rng(seed))
+    if space_size(op, digits) <= limit:
+        a, b = np.divmod(np.arange(side * side, dtype=np.int64), side)
+        if op.domain is None:
+            return a, b
+        allowed = op.allows(a, b)
+        return a[allowed], b[allowed]
+    a, b = sample_balanced(digits, limit, np.random.default_rng(seed), op)
     order = np.lexsort((b, a))
     return a[order], b[order]
 
@@ -76,7 +88,7 @@ def score_space(
     to tell which questions it trained on."""
     fmt = trained.format
     digits = fmt.digits
-    a, b = space_operands(digits, limit, seed)
+    a, b = space_operands(fmt.operation, digits, limit, seed)
     question, expected = question_and_answer_ids(a, b, fmt)
     predicted, _ = answer_questions(
         trained.model, question, fmt.answer_width, batch_size, share_prefixes=True
@@ -87,7 +99,7 @@ def score_space(
     for name in ("train", "val", "test"):
         split[np.isin(keys, _pair_keys(sets[name].a, sets[name].b, digits))] = SPLITS.index(name)
     right = (predicted == expected).all(1)
-    return SpaceScore(digits, a, b, predicted, expected, right, split)
+    return SpaceScore(digits, a, b, predicted, expected, right, split, fmt.operation)
 
 
 def _pair_keys(a: np.ndarray, b: np.ndarray, digits: int) -> np.ndarray:
@@ -110,7 +122,9 @@ def strata_table(score: SpaceScore) -> pd.DataFrame:
     )
     table["errors"] = table["errors"].astype(int)
     table.insert(0, "digits", table["la"].astype(str) + "+" + table["lb"].astype(str))
-    table["questions"] = [stratum_size(x, y) for x, y in zip(table["la"], table["lb"])]
+    table["questions"] = [
+        score.operation.pairs_with_digits(x, y) for x, y in zip(table["la"], table["lb"])
+    ]
     table["exact_match"] = 1 - table["errors"] / table["scored"]
     return table[["digits", "questions", "scored", "errors", "exact_match"]]
 
@@ -150,7 +164,10 @@ def _estimate(score: SpaceScore, mask: np.ndarray) -> float:
     strata, stratum = np.unique(
         num_digits(score.a) * 100 + num_digits(score.b), return_inverse=True
     )
-    size = np.array([stratum_size(s // 100, s % 100) for s in strata.tolist()], dtype=np.float64)
+    size = np.array(
+        [score.operation.pairs_with_digits(s // 100, s % 100) for s in strata.tolist()],
+        dtype=np.float64,
+    )
     scored = np.bincount(stratum)
     chosen = np.bincount(stratum, weights=mask)
     right = np.bincount(stratum, weights=mask & score.right)

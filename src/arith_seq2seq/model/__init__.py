@@ -33,7 +33,7 @@ def build(spec: ModelSpec) -> Seq2SeqModel:
     arch = spec.config.arch
     if arch not in ARCHITECTURES:
         raise ConfigError(f"model.arch is {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
-    check_learns(spec.config, spec.questions.operation)
+    check_learns(spec.config, spec.questions.operation.name)
     return ARCHITECTURES[arch](spec)
 
 

@@ -69,7 +69,7 @@ class DigitColumns(Seq2SeqModel):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         fmt = spec.questions
-        op = fmt.op
+        op = fmt.operation
         vocab = fmt.vocab
         digit_of = torch.full((len(vocab),), -1, dtype=torch.long)
         for d in range(10):

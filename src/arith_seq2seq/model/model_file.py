@@ -15,14 +15,15 @@ from pathlib import Path
 
 import torch
 
-from ..data.operations import OPERATIONS
+from ..data.operations import OPERATIONS, operation_named
 from ..data.question_format import QuestionFormat, vocab_for
 from ..pipeline.errors import DataFileError, UserError
 from ..pipeline.files import atomic_path
 from ..pipeline.params import NETS
 from . import ModelSpec, Seq2SeqModel, build
 
-FORMAT = "arith-seq2seq/model/4"
+# The layout of a model file (its stored key "format"), not its question format.
+FILE_VERSION = "arith-seq2seq/model/4"
 
 
 @dataclass
@@ -38,7 +39,8 @@ class TrainedModel:
 
 def _input_layer(fmt: QuestionFormat) -> dict:
     """What the format fixes of the model's input and output layers. The file stores these
-    beside the model params and loading checks them."""
+    beside the model params and loading checks them. "answer_len" is the stored key of
+    the format's answer_width (a model file's key, so it keeps its name)."""
     vocab = fmt.vocab
     return {
         "vocab_size": len(vocab),
@@ -53,12 +55,12 @@ def save(path: str | Path, trained: TrainedModel) -> None:
     spec = trained.model.spec
     fmt = spec.questions
     payload = {
-        "format": FORMAT,
+        "format": FILE_VERSION,
         "model_config": {**_input_layer(fmt), **asdict(spec.config)},
         "vocab": fmt.vocab.chars,
         "digits": fmt.digits,
         "reverse": fmt.reverse,
-        "operation": fmt.operation,
+        "operation": fmt.operation.name,
         "info": trained.info,
         "state_dict": trained.model.state_dict(),
     }
@@ -81,9 +83,9 @@ def load(path: str | Path) -> TrainedModel:
             f"{path}: not a readable model file ({type(exc).__name__}: truncated, damaged "
             "or not written by torch.save); retrain with `dvc repro`"
         ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(payload, dict) or payload.get("format") != FILE_VERSION:
         raise DataFileError(
-            f"{path}: not an arith-seq2seq model file (expected format {FORMAT!r}); "
+            f"{path}: not an arith-seq2seq model file (expected format {FILE_VERSION!r}); "
             "retrain with `dvc repro`"
         )
     try:
@@ -101,13 +103,14 @@ def load(path: str | Path) -> TrainedModel:
     except (KeyError, TypeError, ValueError, RuntimeError, UserError) as exc:
         raise DataFileError(
             f"{path}: model file is incomplete or does not match its config "
-            f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}); retrain with `dvc repro`"
+            f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}); "
+            "retrain with `dvc repro`"
         ) from None
     info = payload.get("info", {})
     if not isinstance(info, dict):
         raise DataFileError(
-            f"{path}: model file's info is a {type(info).__name__}, not a mapping; it was not written by this "
-            "project's train stage; retrain with `dvc repro`"
+            f"{path}: model file's info is a {type(info).__name__}, not a mapping; it was not "
+            "written by this project's train stage; retrain with `dvc repro`"
         )
     return TrainedModel(model=model.eval(), info=dict(info))
 
@@ -116,19 +119,20 @@ def _question_format(payload: dict, path: Path) -> QuestionFormat:
     """The file's question format, if it is one this code writes and fits the model: with
     another vocabulary every question would be encoded into the wrong ids and answered
     with confident nonsense."""
-    vocab, operation, digits, reverse = (
+    vocab, name, digits, reverse = (
         payload["vocab"],
         payload["operation"],
         payload["digits"],
         payload["reverse"],
     )
-    if operation not in OPERATIONS:
-        problem = f"operation {operation!r}, not one of {', '.join(OPERATIONS)}"
-    elif vocab != vocab_for(OPERATIONS[operation]).chars:
-        problem = f"vocabulary {vocab!r}, not the {operation} vocabulary {vocab_for(OPERATIONS[operation]).chars!r}"
+    operation = operation_named(name) if name in OPERATIONS else None
+    if operation is None:
+        problem = f"operation {name!r}, not one of {', '.join(OPERATIONS)}"
+    elif vocab != vocab_for(operation).chars:
+        problem = f"vocabulary {vocab!r}, not the {name} vocabulary {vocab_for(operation).chars!r}"
     elif (
         type(digits) is not int
-        or not 1 <= digits <= OPERATIONS[operation].max_digits
+        or not 1 <= digits <= operation.max_digits
         or type(reverse) is not bool
     ):
         problem = f"digits {digits!r} and reverse {reverse!r}"
@@ -137,7 +141,10 @@ def _question_format(payload: dict, path: Path) -> QuestionFormat:
         layer = _input_layer(fmt)
         if {key: payload["model_config"][key] for key in layer} == layer:
             return fmt
-        problem = f"vocabulary {vocab!r}, which does not fit its model's {payload['model_config']['vocab_size']}-character input"
+        problem = (
+            f"vocabulary {vocab!r}, which does not fit its model's "
+            f"{payload['model_config']['vocab_size']}-character input"
+        )
     raise DataFileError(
         f"{path}: model file has {problem}; it was not written by this project's train stage; "
         "retrain with `dvc repro`"
@@ -207,11 +214,13 @@ def read_info(path: str | Path) -> dict:
     ) as exc:
         raise DataFileError(
             f"{path}: not a readable model file (truncated, damaged or not written by this "
-            f"project: {(str(exc).splitlines() or [type(exc).__name__])[0]}); retrain with `dvc repro`"
+            f"project: {(str(exc).splitlines() or [type(exc).__name__])[0]}); "
+            "retrain with `dvc repro`"
         ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(payload, dict) or payload.get("format") != FILE_VERSION:
         raise DataFileError(
-            f"{path}: not an arith-seq2seq model file (expected format {FORMAT!r}); retrain with `dvc repro`"
+            f"{path}: not an arith-seq2seq model file (expected format {FILE_VERSION!r}); "
+            "retrain with `dvc repro`"
         )
     state = payload.get("state_dict")
     weights = (
