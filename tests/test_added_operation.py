@@ -73,7 +73,7 @@ def div() -> Iterator[Operation]:
 
 
 def answers(qs) -> list[str]:
-    return [text.strip() for text in qs.format.vocab.decode(qs.answer)]
+    return [text.strip() for text in qs.format.vocab.texts(qs.answer)]
 
 
 def assert_divisions(qs) -> None:

@@ -72,7 +72,7 @@ def expected(a: list[int], b: list[int], operation: str) -> list[str]:
 
 
 def answers(a: list[int], b: list[int], fmt: QuestionFormat) -> torch.Tensor:
-    return ids_of(expected(a, b, fmt.operation), fmt.answer_width, fmt)
+    return ids_of(expected(a, b, fmt.operation.name), fmt.answer_width, fmt)
 
 
 def texts_of(ids: torch.Tensor, fmt: QuestionFormat) -> list[str]:
@@ -118,7 +118,10 @@ def exact_match(model: AlignedColumns, a: list[int], b: list[int], digits: int) 
         ids, _ = model.predict(questions(a, b, fmt), fmt.answer_width)
     return float(
         np.mean(
-            [got == want for got, want in zip(texts_of(ids, fmt), expected(a, b, fmt.operation))]
+            [
+                got == want
+                for got, want in zip(texts_of(ids, fmt), expected(a, b, fmt.operation.name))
+            ]
         )
     )
 
@@ -301,7 +304,7 @@ def test_an_untrained_model_answers_questions_of_any_width(operation):
     # A probability (a product of 51 columns' may round to 0 in float32).
     assert confidence.shape == (len(a),) and ((confidence >= 0) & (confidence <= 1)).all()
     sign = "-?" if operation == "sub" else ""
-    for text in wide.vocab.decode(ids):
+    for text in wide.vocab.texts(ids):
         # Left-aligned, space padded, no leading zeros.
         assert re.fullmatch(rf"{sign}(0|[1-9][0-9]*) *", text), text
 
@@ -473,7 +476,7 @@ def test_predict_answers_long_questions_without_allow_longer(
     ids = answering.answer_questions(
         trained.model, question_ids(["1" * 60], ["1"], wide), wide.answer_width
     )[0]
-    assert out == [wide.vocab.decode(ids)[0].strip()]
+    assert out == [wide.vocab.texts(ids)[0].strip()]
     # Long and short questions together, from stdin: one answer each.
     code, out, err = run(
         capsys,

@@ -55,7 +55,7 @@ def test_answers_match_the_model_used_directly(capsys, monkeypatch, tiny_model, 
     questions = readable_questions(test.question[:50], test.format)
     expected = [
         s.strip()
-        for s in vocab.decode(answering.answer_questions(trained.model, test.question[:50])[0])
+        for s in vocab.texts(answering.answer_questions(trained.model, test.question[:50])[0])
     ]
     code, out, err = run(capsys, monkeypatch, "--model", tiny_model, *questions)
     assert (code, err) == (0, [])
@@ -321,8 +321,8 @@ def test_which_answers_are_numbers(capsys, monkeypatch, tmp_path, answer, number
     fmt = QuestionFormat(operation_named("sub"), 2, True)
     model = rigged_model(tmp_path / "sub.pt", "7", "sub")
 
-    def rigged_predict(model, question, answer_len=None, *args, **kwargs):
-        ids = fmt.vocab.encode([answer] * len(question), answer_len or fmt.answer_width)
+    def rigged_predict(model, question, answer_width=None, *args, **kwargs):
+        ids = fmt.vocab.encode([answer] * len(question), answer_width or fmt.answer_width)
         return ids, np.ones(len(question), dtype=np.float32)
 
     monkeypatch.setattr(answering, "answer_questions", rigged_predict)

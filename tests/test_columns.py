@@ -116,7 +116,7 @@ def test_the_steps_in_order_answer_products_of_any_length_and_are_what_training_
         ids, confidence = model.predict(
             torch.as_tensor(question_ids(a, b, fmt)).long(), fmt.answer_width
         )
-    assert [t.strip() for t in fmt.vocab.decode(ids.numpy())] == [
+    assert [t.strip() for t in fmt.vocab.texts(ids.numpy())] == [
         str(int(x) * int(y)) for x, y in zip(a, b)
     ]
     torch.testing.assert_close(confidence, torch.ones(len(a)))
@@ -159,7 +159,7 @@ def test_one_model_answers_a_question_of_any_length_with_the_products_width():
     # An untrained model's confidence in 120 digits underflows to 0, never past 1.
     assert ((confidence >= 0) & (confidence <= 1)).all()
     # Every answer is a number (digits, then padding).
-    for text in wide.vocab.decode(ids.numpy()):
+    for text in wide.vocab.texts(ids.numpy()):
         assert text.strip().isdigit() and text.rstrip() == text.strip()
 
 
@@ -213,7 +213,7 @@ def products_scores(model: torch.nn.Module, qs) -> dict[str, float]:
     products of 3, 5 and 10 digits each (never seen)."""
     with torch.no_grad():
         ids, _ = model.predict(torch.as_tensor(qs.question).long(), qs.answer.shape[1])
-    texts = [t.strip() for t in qs.format.vocab.decode(ids.numpy())]
+    texts = [t.strip() for t in qs.format.vocab.texts(ids.numpy())]
     scores = {
         "space": float(np.mean([t == str(int(x) * int(y)) for t, x, y in zip(texts, qs.a, qs.b)]))
     }
@@ -231,7 +231,7 @@ def products_scores(model: torch.nn.Module, qs) -> dict[str, float]:
         long = question_set(a, b, QuestionFormat(operation_named("mul"), n, True))
         with torch.no_grad():
             ids, _ = model.predict(torch.as_tensor(long.question).long(), long.answer.shape[1])
-        texts = [t.strip() for t in long.format.vocab.decode(ids.numpy())]
+        texts = [t.strip() for t in long.format.vocab.texts(ids.numpy())]
         assert all(t.isdigit() for t in texts)
         scores[name] = float(np.mean([t == str(int(x) * int(y)) for t, x, y in zip(texts, a, b)]))
     return scores

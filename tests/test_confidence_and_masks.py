@@ -34,7 +34,7 @@ def predict_cli(capsys, model, questions):
     return [(line.split("\t")[0], float(line.split("\t")[1])) for line in out.splitlines()]
 
 
-# --- repeat: the answer is answer_len independent choices -------------------------------
+# --- repeat: the answer is answer_width independent choices -------------------------------
 
 
 def position_probabilities(model, question: np.ndarray) -> np.ndarray:
@@ -143,7 +143,7 @@ def answers_of(decoder_model) -> dict:
     a, b = np.divmod(np.arange(10_000), 100)
     question, _ = question_and_answer_ids(a, b, trained.format)
     ids, confidence = answering.answer_questions(trained.model, question, 3)
-    answers = [s.strip() for s in vocab.decode(ids)]
+    answers = [s.strip() for s in vocab.texts(ids)]
     probability, ended = answer_probabilities(trained.model, question, answers, vocab)
     return {
         "model": decoder_model,
@@ -205,7 +205,7 @@ def test_an_answer_cut_at_the_answer_width_gets_the_probability_of_that_answer_e
     a, b = np.divmod(np.arange(0, 10_000, 7), 100)
     question, _ = question_and_answer_ids(a, b, fmt)
     ids, confidence = answering.answer_questions(model, question, fmt.answer_width)
-    answers = [s.strip() for s in fmt.vocab.decode(ids)]
+    answers = [s.strip() for s in fmt.vocab.texts(ids)]
     probability, ended = answer_probabilities(model, question, answers, fmt.vocab)
     cut = ~ended & (np.array([len(x) for x in answers]) == fmt.answer_width)
     assert cut.sum() > 100, "precondition: many answers cut at the width"

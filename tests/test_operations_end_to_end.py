@@ -252,7 +252,7 @@ def test_longer_scores_of_an_encoder_decoder_equal_a_rescoring_at_each_sets_answ
         digits = digits_of(path)
         qs = question_set.load(path)
         width = longer_answer_width(digits, "sub")
-        assert qs.answer.shape[1] == width > trained.model.answer_len
+        assert qs.answer.shape[1] == width > trained.model.answer_width
         predicted = answering.answer_questions(trained.model, qs.question, width)[0]
         expected[path.stem] = float((predicted == qs.answer).all(1).mean())
     assert sorted(expected) == ["chains_3", "chains_4", "digits_3", "digits_4"]

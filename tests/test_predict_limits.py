@@ -54,7 +54,7 @@ def test_the_longest_questions_encode_their_exact_answers(operation, a, b):
     question, answer = question_and_answer_ids(np.array([a]), np.array([b]), fmt)
     assert readable_questions(question, fmt) == [f"{a}{SYMBOLS[operation]}{b}"]
     exact = {"add": a + b, "sub": a - b, "mul": a * b}[operation]
-    assert [text.strip() for text in vocab.decode(answer)] == [str(exact)]
+    assert [text.strip() for text in vocab.texts(answer)] == [str(exact)]
     assert int(fmt.compute(np.array([a]), np.array([b]))[0]) == exact
     if (operation, a) == ("add", 10**18 - 1):
         assert str(exact) == "1999999999999999998"
@@ -104,9 +104,9 @@ def test_operands_up_to_the_limit_are_answered_and_longer_ones_refused(
     asked = []
     answer_questions = answering.answer_questions
 
-    def spy(model, question, answer_len=None, *args, **kwargs):
-        asked.append((readable_questions(question, trained.format), answer_len))
-        return answer_questions(model, question, answer_len, *args, **kwargs)
+    def spy(model, question, answer_width=None, *args, **kwargs):
+        asked.append((readable_questions(question, trained.format), answer_width))
+        return answer_questions(model, question, answer_width, *args, **kwargs)
 
     monkeypatch.setattr(answering, "answer_questions", spy)
 

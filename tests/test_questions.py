@@ -32,15 +32,15 @@ from arith_seq2seq.pipeline.errors import ConfigError
 from .conftest import config
 
 
-def decoded(qs):
+def texts_of(qs):
     vocab = qs.format.vocab
-    return vocab.decode(qs.question), vocab.decode(qs.answer)
+    return vocab.texts(qs.question), vocab.texts(qs.answer)
 
 
 @pytest.mark.parametrize("digits", [1, 2, 3, 6])
 def test_questions_are_padded_and_answers_are_correct(digits):
     qs = generate_questions(config("data", digits=digits, count=40, reverse=False, seed=1))
-    questions, answers = decoded(qs)
+    questions, answers = texts_of(qs)
     for q, ans, a, b in zip(questions, answers, qs.a, qs.b):
         assert len(q) == 2 * digits + 1 and len(ans) == digits + 1
         assert q == f"{a}+{b}".ljust(2 * digits + 1)
@@ -101,7 +101,7 @@ def test_answers_match_python_integers(operation, digits):
     width = 2 * digits if operation == "mul" else digits + 1
     assert qs.answer.shape == (count, width)
     questions = readable_questions(qs.question, qs.format)
-    for text, answer, a, b in zip(questions, vocab.decode(qs.answer), qs.a.tolist(), qs.b.tolist()):
+    for text, answer, a, b in zip(questions, vocab.texts(qs.answer), qs.a.tolist(), qs.b.tolist()):
         left, right = text.split(symbol, 1)
         assert (int(left), int(right)) == (a, b)
         expected = {"add": a + b, "sub": a - b, "mul": a * b}[operation]
@@ -134,7 +134,7 @@ def test_longer_sets_have_operands_of_exactly_their_length_and_their_own_seeds()
     # Beyond int64 the operands are decimal strings, and the answers are still exact.
     big = longer["digits_25"]
     assert big.a.dtype.kind == "U" and longer["digits_3"].a.dtype == np.int64
-    answers = [t.strip() for t in big.format.vocab.decode(big.answer)]
+    answers = [t.strip() for t in big.format.vocab.texts(big.answer)]
     assert answers == [str(int(x) + int(y)) for x, y in zip(big.a, big.b)]
     chains = longer["chains_25"]
     assert ("9" * 25, "1") in set(zip(chains.a.tolist(), chains.b.tolist()))
@@ -163,7 +163,7 @@ def test_sub_chains_include_borrows_through_every_column_and_negative_answers():
     chains = longer_sets.generate_longer(config("data", operation="sub", longer_digits=(50,)))[
         "chains_50"
     ]
-    answers = [t.strip() for t in chains.format.vocab.decode(chains.answer)]
+    answers = [t.strip() for t in chains.format.vocab.texts(chains.answer)]
     assert (
         "9" * 49 in answers
         and "4" + "9" * 49 in answers
@@ -319,9 +319,7 @@ def test_extreme_operands_are_encoded_exactly(operation, digits):
         )
         symbol = {"add": "+", "sub": "-", "mul": "*"}[operation]
         expected = {"add": int.__add__, "sub": int.__sub__, "mul": int.__mul__}[operation]
-        for q, ans, x, y in zip(
-            vocab.decode(question), vocab.decode(answer), a.tolist(), b.tolist()
-        ):
+        for q, ans, x, y in zip(vocab.texts(question), vocab.texts(answer), a.tolist(), b.tolist()):
             assert (q[::-1] if reverse else q) == f"{x}{symbol}{y}".ljust(2 * digits + 1)
             assert ans == str(expected(x, y)).ljust(answer.shape[1])
 

@@ -18,7 +18,7 @@ def test_encode_decode_round_trip_pads_with_spaces():
     vocab = vocab_for(operation_named("add"))
     ids = vocab.encode(["12+345", "7+8", ""], width=7)
     assert ids.shape == (3, 7) and ids.dtype == np.uint8
-    assert vocab.decode(ids) == ["12+345 ", "7+8    ", "       "]
+    assert vocab.texts(ids) == ["12+345 ", "7+8    ", "       "]
 
 
 def test_encode_rejects_unknown_characters_and_overlong_text():

@@ -445,7 +445,7 @@ def answer_numbered_lines(trained: TrainedModel, lines: dict[int, str], allow_lo
         from .model import answering
 
         ids, confidence = answering.answer_questions(trained.model, question, asked.answer_width)
-        for n, text, c in zip(numbers, fmt.vocab.decode(ids), confidence):
+        for n, text, c in zip(numbers, fmt.vocab.texts(ids), confidence):
             # Only the padding after the answer is dropped: padding before or inside it
             # makes it no number, as the evaluate stage scores it.
             text = text.rstrip(PAD)

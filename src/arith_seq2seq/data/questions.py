@@ -398,5 +398,5 @@ class _Canvas:
 
 def readable_questions(question_ids: np.ndarray, fmt: QuestionFormat) -> list[str]:
     """Questions as a person writes them ("345+678"), undoing reversal and padding."""
-    texts = fmt.vocab.decode(question_ids)
+    texts = fmt.vocab.texts(question_ids)
     return [(t[::-1] if fmt.reverse else t).strip() for t in texts]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 
@@ -21,7 +21,7 @@ class Vocab:
     chars: str
 
     @classmethod
-    def from_chars(cls, chars: Iterable[str]) -> "Vocab":
+    def from_chars(cls, chars: Iterable[str]) -> Vocab:
         return cls("".join(sorted(set(chars))))
 
     def __len__(self) -> int:
@@ -43,7 +43,9 @@ class Vocab:
         """Ids of each character of `chars`, in order."""
         missing = sorted(set(chars) - set(self.chars))
         if missing:
-            raise ValueError(f"characters {''.join(missing)!r} are not in the vocabulary {self.chars!r}")
+            raise ValueError(
+                f"characters {''.join(missing)!r} are not in the vocabulary {self.chars!r}"
+            )
         return np.array([self.chars.index(c) for c in chars], dtype=np.uint8)
 
     def encode(self, texts: Iterable[str], width: int) -> np.ndarray:
@@ -58,12 +60,13 @@ class Vocab:
         # One table lookup over the bytes of all rows (the characters are ASCII): long
         # held-out questions are thousands of rows of hundreds of characters.
         table = np.zeros(128, dtype=np.uint8)
-        table[np.frombuffer(self.chars.encode("ascii"), dtype=np.uint8)] = np.arange(len(self), dtype=np.uint8)
+        codes = np.frombuffer(self.chars.encode("ascii"), dtype=np.uint8)
+        table[codes] = np.arange(len(self), dtype=np.uint8)
         padded = np.array([t.ljust(width, PAD) for t in texts], dtype=f"S{width}")
         return table[padded.view(np.uint8).reshape(len(texts), width)]
 
-    def decode(self, ids: np.ndarray) -> list[str]:
-        """Decode a (n, width) array of ids into strings (padding kept)."""
+    def texts(self, ids: np.ndarray) -> list[str]:
+        """The strings a (n, width) array of ids spells (padding kept): encode's inverse."""
         ids = np.asarray(ids)
         if ids.ndim == 1:
             ids = ids[None, :]

@@ -77,8 +77,8 @@ def error_table(
     return pd.DataFrame(
         {
             "question": [f"{x}{fmt.symbol}{y}" for x, y in zip(a.tolist(), b.tolist())],
-            "expected": [s.strip() for s in vocab.decode(expected)],
-            "predicted": [s.strip() for s in vocab.decode(predicted)],
+            "expected": [s.strip() for s in vocab.texts(expected)],
+            "predicted": [s.strip() for s in vocab.texts(predicted)],
             "a_digits": num_digits(a),
             "b_digits": num_digits(b),
             "carries": carries,

@@ -130,7 +130,7 @@ class AlignedColumns(DigitColumns):
             logp = logp + table["digit_logp"][step] + table["c_logp"][step]
         return torch.stack(digits, 1), carry, logp
 
-    def write(self, reading, question, answer_len):
+    def write(self, reading, question, answer_width):
         """The confidence is the product of the probabilities of every step's choices (a
         difference: of the pass that gives the sign, and of the one whose digits it takes)."""
         table = self.step_table()
@@ -140,4 +140,4 @@ class AlignedColumns(DigitColumns):
         if self.signed:
             digits = torch.where(negative[:, None], runs[1][0], digits)
             logp = logp + torch.where(negative, runs[1][2], 0.0)
-        return self.characters_of(digits, negative, answer_len), logp.exp()
+        return self.characters_of(digits, negative, answer_width), logp.exp()

@@ -14,20 +14,21 @@ from .base import Seq2SeqModel
 def answer_questions(
     model: Seq2SeqModel,
     question,
-    answer_len: int | None = None,
+    answer_width: int | None = None,
     batch_size: int = 4096,
     share_prefixes: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Answer ids (uint8, padded to `answer_len`) and confidences for question ids.
+    """Answer ids (uint8, padded to `answer_width`) and confidences for question ids.
 
     With `share_prefixes` the rows are read in sorted order, each batch with
     `Seq2SeqModel.read_shared`: the same answers, several times faster for many questions
-    that begin alike (a whole question space). `answer_len` other than the model's own is
+    that begin alike (a whole question space). `answer_width` other than the model's own is
     for architectures that read longer questions."""
-    answer_len = model.answer_len if answer_len is None else answer_len
-    if answer_len != model.answer_len and not model.reads_longer_input:
+    answer_width = model.answer_width if answer_width is None else answer_width
+    if answer_width != model.answer_width and not model.reads_longer_input:
         raise ValueError(
-            f"the {model.config.arch} architecture answers with exactly {model.answer_len} characters"
+            f"the {model.config.arch} architecture answers with exactly {model.answer_width} "
+            "characters"
         )
     question = np.asarray(question)
     # Lexicographic order: the rows sharing a prefix are contiguous (see read_shared).
@@ -37,7 +38,7 @@ def answer_questions(
     device = devices.of(model)
     was_training = model.training
     model.eval()
-    ids = np.empty((len(question), answer_len), dtype=np.uint8)
+    ids = np.empty((len(question), answer_width), dtype=np.uint8)
     confidence = np.empty(len(question), dtype=np.float32)
     try:
         for i in range(0, len(question), batch_size):
@@ -45,10 +46,10 @@ def answer_questions(
             batch = torch.as_tensor(question[rows], device=device).long()
             if share_prefixes:
                 batch_ids, batch_confidence = model.write(
-                    model.read_shared(batch), batch, answer_len
+                    model.read_shared(batch), batch, answer_width
                 )
             else:
-                batch_ids, batch_confidence = model.predict(batch, answer_len)
+                batch_ids, batch_confidence = model.predict(batch, answer_width)
             ids[rows] = batch_ids.cpu().numpy()
             confidence[rows] = batch_confidence.float().cpu().numpy()
     finally:

@@ -59,7 +59,7 @@ class Seq2SeqModel(nn.Module):
         self.config = spec.config
         vocab = spec.questions.vocab
         self.vocab_size = len(vocab)
-        self.answer_len = spec.questions.answer_width
+        self.answer_width = spec.questions.answer_width
         self.pad_id, self.start_id, self.end_id = vocab.pad_id, vocab.start_id, vocab.end_id
 
     def loss(
@@ -84,14 +84,16 @@ class Seq2SeqModel(nn.Module):
         here nothing is shared between them."""
         return self.read(question)
 
-    def write(self, reading, question: torch.Tensor, answer_len: int):
-        """Answer ids padded to `answer_len` and the model's confidence in each answer
+    def write(self, reading, question: torch.Tensor, answer_width: int):
+        """Answer ids padded to `answer_width` and the model's confidence in each answer
         (the probability of the whole answer it chose), from what `read` returned."""
         raise NotImplementedError
 
-    def predict(self, question: torch.Tensor, answer_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Answer ids padded to `answer_len` and the model's confidence in each answer."""
-        return self.write(self.read(question), question, answer_len)
+    def predict(
+        self, question: torch.Tensor, answer_width: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Answer ids padded to `answer_width` and the model's confidence in each answer."""
+        return self.write(self.read(question), question, answer_width)
 
 
 class CharacterModel(Seq2SeqModel):

@@ -144,7 +144,7 @@ class ProductColumns(DigitColumns):
         digit, k = self.plus_step(*every_input(PLUS_CARRIES, device))
         return chosen(q=q, c=c, digit=digit, k=k)
 
-    def write(self, reading, question, answer_len):
+    def write(self, reading, question, answer_width):
         """The steps in order, diagonal after diagonal; the confidence is the product of
         the probabilities of every step's chosen outputs."""
         a, b, a_len, b_len = reading
@@ -180,6 +180,6 @@ class ProductColumns(DigitColumns):
                 + table["k_logp"][plus]
             )
             log_confidence += (logp * live).sum(1)
-        digits = F.pad(total[:, : width + rows], (0, max(0, answer_len - width - rows)))
+        digits = F.pad(total[:, : width + rows], (0, max(0, answer_width - width - rows)))
         negative = torch.zeros(n, dtype=torch.bool, device=a.device)
-        return self.characters_of(digits, negative, answer_len), log_confidence.exp()
+        return self.characters_of(digits, negative, answer_width), log_confidence.exp()

@@ -18,14 +18,14 @@ class RepeatSeq2Seq(CharacterModel):
         self.head = nn.Linear(spec.config.hidden_size, self.vocab_size)
 
     def forward(self, question: torch.Tensor) -> torch.Tensor:
-        """(batch, question_len) ids -> (batch, answer_len, vocab_size) logits."""
+        """(batch, question_len) ids -> (batch, answer_width, vocab_size) logits."""
         _, state = self.read(question)
         return self.decode(state)
 
     def decode(self, state) -> torch.Tensor:
         h = state[0] if isinstance(state, tuple) else state  # LSTM returns (h, c)
         # The decoder sees the same summary of the question at every output step.
-        repeated = h[-1].unsqueeze(1).expand(-1, self.answer_len, -1)
+        repeated = h[-1].unsqueeze(1).expand(-1, self.answer_width, -1)
         out, _ = self.decoder(repeated)
         return self.head(out)
 
@@ -36,9 +36,9 @@ class RepeatSeq2Seq(CharacterModel):
         loss = F.cross_entropy(logits.flatten(0, 1), self.written(answer.long()).flatten())
         return loss, self.written(logits.argmax(-1))
 
-    def write(self, reading, question, answer_len):
+    def write(self, reading, question, answer_width):
         _, state = reading
-        # Always self.answer_len characters: reads_longer_input is False.
+        # Always self.answer_width characters: reads_longer_input is False.
         probs = self.decode(state).softmax(-1)
         best = probs.max(-1)
         return self.written(best.indices), best.values.prod(-1)

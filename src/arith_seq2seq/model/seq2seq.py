@@ -69,17 +69,17 @@ class EncoderDecoder(CharacterModel):
         pred = until_end(logits.argmax(-1), self.end_id, self.pad_id, answer.shape[1])
         return loss, self.written(pred)
 
-    def write(self, reading, question, answer_len):
+    def write(self, reading, question, answer_width):
         encoded, state = reading
         token = question.new_full((len(question), 1), self.start_id).long()
         finished = torch.zeros(len(question), dtype=torch.bool, device=question.device)
         log_confidence = torch.zeros(len(question), device=question.device)
         generated = []
-        # At most answer_len characters and the end token.
-        for step in range(answer_len + 1):
+        # At most answer_width characters and the end token.
+        for step in range(answer_width + 1):
             logits, state = self.decode(token, state, encoded, question)
             log_probs = logits[:, -1].log_softmax(-1)
-            if step == answer_len:
+            if step == answer_width:
                 # An answer that filled the width is given as it is: its confidence is the
                 # probability that the model ends it there, whatever it would write next.
                 log_confidence += log_probs[:, self.end_id].masked_fill(finished, 0.0)
@@ -91,5 +91,5 @@ class EncoderDecoder(CharacterModel):
             finished |= token.squeeze(1) == self.end_id
             if finished.all():
                 break
-        ids = until_end(torch.cat(generated, 1), self.end_id, self.pad_id, answer_len)
+        ids = until_end(torch.cat(generated, 1), self.end_id, self.pad_id, answer_width)
         return self.written(ids), log_confidence.exp()

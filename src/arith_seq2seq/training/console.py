@@ -63,8 +63,8 @@ def epoch_report(
     rng = np.random.default_rng([seed, epoch])
     idx = np.sort(rng.choice(len(val), size=min(n, len(val)), replace=False))
     fmt = val.format
-    guesses = fmt.vocab.decode(answer_questions(model, val.question[idx], fmt.answer_width)[0])
-    expected = fmt.vocab.decode(val.answer[idx])
+    guesses = fmt.vocab.texts(answer_questions(model, val.question[idx], fmt.answer_width)[0])
+    expected = fmt.vocab.texts(val.answer[idx])
     questions = readable_questions(val.question[idx], fmt)
     width = fmt.question_width
     lines += [format_sample(q, t, g, width, color) for q, t, g in zip(questions, expected, guesses)]
