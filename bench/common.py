@@ -1,6 +1,7 @@
 """What more than one benchmark uses: paths, git, timed commands, the pipeline's environment
-in a clone, the machine's description, the markdown table, and the state that run.py's
-benchmarks share (Sizes, Bench).
+in a clone, one pipeline setting run and measured (frontier.py's benchmarks), the
+machine's description, the markdown table, and the state that run.py's benchmarks share
+(Sizes, Bench).
 
 No torch, Lightning or package import at module level: `python bench/run.py --help` and
 predict's start-up figures must not pay for them; the functions that need them import them.
@@ -14,6 +15,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -68,6 +70,80 @@ def exp_run_command(changes: dict) -> list[str]:
         for k, v in changes.items()
     }
     return ["dvc", "exp", "run", *(arg for k, v in values.items() for arg in ("-S", f"{k}={v}"))]
+
+
+# ---------------------------------------------------------------------------- pipeline settings
+
+
+def set_params(path: Path, changes: dict) -> None:
+    """Write `changes` ({"section.key": value}) into the params file at `path`."""
+    import yaml
+
+    params = yaml.safe_load(path.read_text())
+    for dotted, value in changes.items():
+        section, key = dotted.split(".", 1)
+        params[section][key] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def short_errors(space: dict) -> int:
+    """Errors among the questions whose operands both have at most 2 digits."""
+    sizes = {1: 10, 2: 90}
+    total = 0
+    for stratum, exact in space["by_digits"].items():
+        la, lb = map(int, stratum.split("+"))
+        if la <= 2 and lb <= 2:
+            total += round((1 - exact) * sizes[la] * sizes[lb])
+    return total
+
+
+def run_setting(
+    clone: Path, name: str, changes: dict, env: dict, maps: Path | None = None, exp: bool = False
+) -> dict:
+    """One setting of the pipeline-setting benchmarks (benchmarks/frontier.py,
+    architectures.py, results.py) in `clone`, from its committed params: `dvc repro -f`
+    after writing the changes into params.yaml, or with `exp` the `dvc exp run -S ...` a
+    user types; its wall time and the metrics the tables show."""
+    shutil.copy(clone / "params.committed.yaml", clone / "params.yaml")
+    if exp:
+        command = [str(BIN / "dvc"), *exp_run_command(changes)[1:]]
+    else:
+        set_params(clone / "params.yaml", changes)
+        command = [str(BIN / "dvc"), "repro", "-f"]
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        return {
+            "name": name,
+            "changes": changes,
+            "seconds": seconds,
+            "failed": (proc.stdout + proc.stderr)[-2000:],
+        }
+    if maps is not None:
+        maps.mkdir(parents=True, exist_ok=True)
+        shutil.copy(
+            clone / "metrics" / "space.png",
+            maps / f"{name.split(' (')[0].replace(' ', '-').replace(',', '')}.png",
+        )
+    metrics = json.loads((clone / "metrics" / "evaluate.json").read_text())
+    train = json.loads((clone / "metrics" / "train" / "metrics.json").read_text())
+    space = metrics["space"]
+    return {
+        "name": name,
+        "changes": changes,
+        "seconds": seconds,
+        "space_exact_match": space["exact_match"],
+        "space_errors": space["errors"],
+        "unseen_exact_match": space["unseen"]["exact_match"],
+        "unseen_errors": space["unseen"]["errors"],
+        "unseen_scored": space["unseen"]["scored"],
+        "short_errors": short_errors(space),
+        "worst": space["worst"],
+        "test_exact_match": metrics["test"]["exact_match"],
+        "best_val": train["val"]["best_exact_match"],
+        "longer": metrics["longer"],
+    }
 
 
 # ---------------------------------------------------------------------------- the machine
