@@ -25,7 +25,7 @@ def bench_module(name: str):
     return importlib.import_module(name)
 
 
-def _load(name: str):
+def bench_script(name: str):
     """The script bench/NAME.py, as the module bench_NAME."""
     on_path()
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
@@ -36,7 +36,7 @@ def _load(name: str):
 
 
 def test_reference_generator_makes_distinct_correct_padded_questions():
-    ref = _load("reference_generate")
+    ref = bench_script("reference_generate")
     questions, expected = ref.generate(digits=2, count=300, seed=0)
     assert len(questions) == 300 and all(len(q) == 5 for q in questions)
     pairs = set()
@@ -52,9 +52,9 @@ def test_reference_generator_makes_distinct_correct_padded_questions():
 
 
 def test_run_py_names_one_module_per_benchmark():
-    run = _load("run")
+    run = bench_script("run")
     modules = sorted(p.stem for p in (BENCH / "benchmarks").glob("*.py"))
-    frontier = _load("frontier")
+    frontier = bench_script("frontier")
     named = [
         *run.BENCHMARKS.values(),
         *(m.__name__.split(".")[-1] for m in frontier.MODES.values()),
@@ -70,7 +70,7 @@ def test_generation_benchmark_runs(tmp_path):
         ref_small=200, ref_large=300, ref_large_digits=4, ref_repeats=(1, 1), ours_repeats=1
     )
     bench = common.Bench(sizes, quick=True, workdir=tmp_path, model=None)
-    details = _load("run").benchmark("generate")(bench)
+    details = bench_script("run").benchmark("generate")(bench)
     assert details["200x3"]["reference"]["rows"] == details["200x3"]["ours"]["rows"] == 200
     assert [r["unit"] for r in bench.rows] == ["s", "s", "x"] * 2
     json.dumps(details)
@@ -106,7 +106,7 @@ def test_the_full_runs_length_is_stated_once_and_from_its_output():
 
 
 def test_cpu_matrix_judges_each_cell_by_the_promise():
-    matrix = _load("cpu_matrix")
+    matrix = bench_script("cpu_matrix")
     sizes = {"1+1": 100, "1+3": 9000, "3+3": 810_000}
     space = {"by_digits": {"1+1": 1.0, "1+3": 1 - 1 / 9000, "3+3": 1 - 5 / 810_000}}
     by_digits = matrix.stratum_errors(space)
@@ -158,7 +158,7 @@ def test_the_training_tests_bounds_are_the_ones_the_bench_measured_and_they_hold
     # bench/test-thresholds.json: every `trains` test's training over 5 seeds x 2 CPU
     # settings. A bound changed in a test without a new measurement, or one the worst run
     # does not clear, fails here.
-    bench = _load("test_thresholds")
+    bench = bench_script("test_thresholds")
     recorded = json.loads((BENCH / "test-thresholds.json").read_text())["settings"]
     assert set(recorded) == set(bench.SETTINGS)
     for name, setting in bench.SETTINGS.items():
