@@ -56,7 +56,8 @@ def benchmark(name: str):
     return importlib.import_module(f"benchmarks.{BENCHMARKS[name]}").run
 
 
-def main(argv: list[str] | None = None) -> int:
+def arguments(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    """The options, and the names of the benchmarks to run, in the run's order."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -90,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.out is None:
         args.out = BENCH / ("results-quick.json" if args.quick else "results.json")
-
     names = (
         list(BENCHMARKS)
         if not args.only
@@ -101,6 +101,54 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"unknown benchmark {', '.join(unknown)}; choose among {', '.join(BENCHMARKS)}"
         )
+    return args, names
+
+
+def run_each(names: list[str], b: Bench, into: dict) -> None:
+    """Run the benchmarks one after the other, each entry of `into` written as soon as its
+    benchmark ends (an interrupted run keeps those that finished)."""
+    for name in names:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        before, start, first_row = loadavg(), time.perf_counter(), len(b.rows)
+        details = benchmark(name)(b)
+        into[name] = {
+            "seconds": time.perf_counter() - start,
+            "loadavg_before": before,
+            "loadavg_after": loadavg(),
+            "rows": b.rows[first_row:],
+            "details": details,
+        }
+        print(
+            f"  {name}: {time.perf_counter() - start:.1f} s, "
+            f"load average {before[0]:.2f} -> {loadavg()[0]:.2f}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def report(results: dict, rows: list[dict], out: Path, quick: bool) -> str:
+    """The printed report: the machine, the table, the load averages."""
+    m = results["machine"]
+    mode = results["mode"] + (", quick sizes: figures are not meaningful" if quick else "")
+    loads = [
+        (n, r["loadavg_before"][0], r["loadavg_after"][0]) for n, r in results["benchmarks"].items()
+    ]
+    return (
+        f"# arith-seq2seq benchmarks ({mode})\n\n"
+        f"Machine: {m['cpu']}, {m['cores_usable']} of {m['cores']} cores usable, "
+        f"{m['memory_gib']} GiB, {m['torch_threads']} torch threads; Python {m['python']}, "
+        f"torch {m['torch']}, Lightning {m['lightning']}, DVC {m['dvc']}, numpy {m['numpy']}; "
+        f"commit {m['commit'][:12]}"
+        f"{' (+uncommitted changes)' if 'uncommitted' in m['commit'] else ''}.\n\n"
+        + table(rows)
+        + "\n\nLoad average (1 min) before -> after each benchmark: "
+        + "; ".join(f"{n} {x:.2f} -> {y:.2f}" for n, x, y in loads)
+        + f". Total {results['total_seconds']:.0f} s. JSON: {out}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, names = arguments(argv)
     if args.threads:
         import torch
 
@@ -119,23 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     started = time.perf_counter()
     try:
-        for name in names:
-            print(f"running {name} ...", file=sys.stderr, flush=True)
-            before, start, first_row = loadavg(), time.perf_counter(), len(b.rows)
-            details = benchmark(name)(b)
-            results["benchmarks"][name] = {
-                "seconds": time.perf_counter() - start,
-                "loadavg_before": before,
-                "loadavg_after": loadavg(),
-                "rows": b.rows[first_row:],
-                "details": details,
-            }
-            print(
-                f"  {name}: {time.perf_counter() - start:.1f} s, "
-                f"load average {before[0]:.2f} -> {loadavg()[0]:.2f}",
-                file=sys.stderr,
-                flush=True,
-            )
+        run_each(names, b, results["benchmarks"])
     finally:
         results["total_seconds"] = time.perf_counter() - started
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -144,26 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scratch folder kept: {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-
-    m = machine
-    mode = results["mode"] + (", quick sizes: figures are not meaningful" if args.quick else "")
-    print(f"# arith-seq2seq benchmarks ({mode})\n")
-    print(
-        f"Machine: {m['cpu']}, {m['cores_usable']} of {m['cores']} cores usable, "
-        f"{m['memory_gib']} GiB, {m['torch_threads']} torch threads; Python {m['python']}, "
-        f"torch {m['torch']}, Lightning {m['lightning']}, DVC {m['dvc']}, numpy {m['numpy']}; "
-        f"commit {m['commit'][:12]}"
-        f"{' (+uncommitted changes)' if 'uncommitted' in m['commit'] else ''}.\n"
-    )
-    print(table(b.rows))
-    loads = [
-        (n, r["loadavg_before"][0], r["loadavg_after"][0]) for n, r in results["benchmarks"].items()
-    ]
-    print(
-        "\nLoad average (1 min) before -> after each benchmark: "
-        + "; ".join(f"{n} {x:.2f} -> {y:.2f}" for n, x, y in loads)
-        + f". Total {results['total_seconds']:.0f} s. JSON: {args.out}"
-    )
+    print(report(results, b.rows, args.out, args.quick))
     return 0
 
 
