@@ -3,8 +3,8 @@ in a clone, one pipeline setting run and measured (frontier.py's benchmarks), th
 machine's description, the markdown table, and the state that run.py's benchmarks share
 (Sizes, Bench).
 
-No torch, Lightning or package import at module level: `python bench/run.py --help` and
-predict's start-up figures must not pay for them; the functions that need them import them.
+No torch, Lightning or package import at module level, so that the runners' --help and the
+benchmarks that need none of them stay light; the functions that need them import them.
 """
 
 from __future__ import annotations
