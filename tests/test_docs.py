@@ -481,7 +481,8 @@ def percent(shown: str, value: float) -> bool:
     ],
 )
 def test_tables_are_bench_records(name, record, benchmark):
-    # Exactly what `python bench/frontier.py` printed for the recorded runs, at the commit they name.
+    # Exactly what `python bench/frontier.py` printed for the recorded runs, at the commit they
+    # name.
     recorded = json.loads((ROOT / record).read_text())
     assert bench_module(f"benchmarks.{benchmark}").table(recorded["rows"]) in page(name)
     assert f"commit {recorded['commit'][:7]}" in " ".join(page(name).split())
