@@ -4,21 +4,16 @@ cell as the script printed it, and the committed run is the matrix's own native 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 from .conftest import ROOT
+from .test_bench import bench_script
 
 RECORD = json.loads((ROOT / "bench" / "cpu-matrix.json").read_text())
 
 
 def matrix_module():
-    spec = importlib.util.spec_from_file_location(
-        "bench_cpu_matrix", ROOT / "bench" / "cpu_matrix.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("cpu_matrix")
 
 
 def flat(name: str) -> str:

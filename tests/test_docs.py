@@ -11,7 +11,6 @@ reachable from the README and every link working.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -34,6 +33,7 @@ from arith_seq2seq.pipeline.params import load_params
 from arith_seq2seq.training.fit import fit
 
 from .conftest import ROOT, config, run_stage_in_process, write_params
+from .test_bench import bench_module
 
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 # The installed command, as a user runs it.
@@ -473,24 +473,18 @@ def percent(shown: str, value: float) -> bool:
     return f"{100 * value:.{decimals}f}" == digits
 
 
-def frontier_module():
-    spec = importlib.util.spec_from_file_location("bench_frontier", ROOT / "bench" / "frontier.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(
-    "name, record, table",
+    "name, record, benchmark",
     [
-        ("docs/architectures.md", "bench/architectures.json", "architecture_table"),
-        ("docs/calculator.md", "bench/frontier.json", "table"),
+        ("docs/architectures.md", "bench/architectures.json", "architectures"),
+        ("docs/calculator.md", "bench/frontier.json", "frontier"),
     ],
 )
-def test_tables_are_bench_records(name, record, table):
-    # Exactly what `python bench/frontier.py` printed for the recorded runs, at the commit they name.
+def test_tables_are_bench_records(name, record, benchmark):
+    # Exactly what `python bench/frontier.py` printed for the recorded runs, at the commit they
+    # name.
     recorded = json.loads((ROOT / record).read_text())
-    assert getattr(frontier_module(), table)(recorded["rows"]) in page(name)
+    assert bench_module(f"benchmarks.{benchmark}").table(recorded["rows"]) in page(name)
     assert f"commit {recorded['commit'][:7]}" in " ".join(page(name).split())
 
 
