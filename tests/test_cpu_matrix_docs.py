@@ -40,8 +40,8 @@ def test_the_record_is_what_the_script_makes_of_its_cells():
 def test_the_readme_states_the_matrix_range_and_the_committed_run():
     summary, readme = RECORD["summary"], flat("README.md")
     assert (
-        f"**{span(*summary['errors'])} wrong** of the 1,000,000 in every one of the {summary['cells']} runs"
-        in readme
+        f"**{span(*summary['errors'])} wrong** of the 1,000,000 in every one of the "
+        f"{summary['cells']} runs" in readme
     )
     for precision, (low, high) in summary["seconds"].items():
         assert f"{span(low, high, '{:.0f}')} s in {precision}" in readme, precision
