@@ -1,7 +1,7 @@
 """Training benchmarks: Lightning against a bare PyTorch loop, and time to 99% validation.
 
 Only the project's public pieces are used (training.fit, QuestionDataModule,
-Seq2SeqModule, model.build and ModelSpec, the metric functions). The
+TrainingModule, model.build and ModelSpec, the metric functions). The
 throughput Trainer is set up the way training.fit sets it up (CPU, one device,
 deterministic, no sanity validation); what differs is said where it is.
 """
@@ -24,15 +24,15 @@ from torchmetrics import MeanMetric
 
 from arith_seq2seq.data import question_set, splitting
 from arith_seq2seq.data.questions import generate_questions
+from arith_seq2seq.evaluation.metrics import METRICS
 from arith_seq2seq.model import ModelSpec, build
-from arith_seq2seq.model.metrics import char_correct, exact_match
 from arith_seq2seq.pipeline.params import DataConfig, ModelConfig, SplitConfig, TrainConfig
 from arith_seq2seq.training.datamodule import QuestionDataModule, epoch_rows
 from arith_seq2seq.training.fit import MONITOR, fit
 from arith_seq2seq.training.fit import (
     _precision as resolve_precision,
 )  # the train stage's own choice
-from arith_seq2seq.training.module import Seq2SeqModule
+from arith_seq2seq.training.module import TrainingModule
 
 
 def make_split(folder: Path, data: DataConfig, split: SplitConfig) -> dict[str, Path]:
@@ -84,7 +84,8 @@ class EpochTimer(Callback):
 def lightning_epochs(
     paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int
 ) -> list[tuple[float, float]]:
-    """(Wall, CPU) seconds per training epoch with Seq2SeqModule under a Trainer like training.fit's.
+    """(Wall, CPU) seconds per training epoch with TrainingModule under a Trainer like
+    training.fit's.
 
     Differences from training.fit, all per-epoch or one-off costs, none per step: no
     validation (limit_val_batches=0), so no checkpointing or early stopping either; no
@@ -94,7 +95,7 @@ def lightning_epochs(
     data = QuestionDataModule(paths["train"], paths["val"], train_cfg)
     data.setup()
     cfg = dataclasses.replace(train_cfg, max_epochs=epochs, show_samples=0)
-    module = Seq2SeqModule(build(ModelSpec(model_cfg, data.train_set.format)), cfg)
+    module = TrainingModule(build(ModelSpec(model_cfg, data.train_set.format)), cfg)
     timer = EpochTimer()
     with quiet():
         trainer = pl.Trainer(
@@ -118,13 +119,14 @@ def lightning_epochs(
 def bare_epochs(
     paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int
 ) -> list[tuple[float, float]]:
-    """(Wall, CPU) seconds per training epoch of a plain PyTorch loop doing the module's per-step work.
+    """(Wall, CPU) seconds per training epoch of a plain PyTorch loop doing the module's
+    per-step work.
 
     Same model (architectures.build), same batches (the datamodule's train_dataloader,
     same sampler seed), same optimiser and schedule (Adam foreach, OneCycleLR stepped
     every batch over the same total steps), same per-step metric bookkeeping as
-    Seq2SeqModule's training step (three torchmetrics MeanMetric updates: loss,
-    per-character accuracy, exact match), same precision (bf16-mixed is the bfloat16
+    TrainingModule's training step (a torchmetrics MeanMetric update for the loss and for
+    each metric of evaluation/metrics.py), same precision (bf16-mixed is the bfloat16
     autocast Lightning applies), same deterministic-algorithms setting and the same torch
     threads (same process). Epoch-end work is outside the timing, as in lightning_epochs."""
     pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
@@ -141,7 +143,7 @@ def bare_epochs(
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=train_cfg.lr, total_steps=epochs * len(loader)
     )
-    metrics = {name: MeanMetric() for name in ("loss", "char_accuracy", "exact_match")}
+    metrics = {name: MeanMetric() for name in ("loss", *METRICS)}
     seconds = []
     for _ in range(epochs):
         start = (time.perf_counter(), time.process_time())
@@ -153,12 +155,10 @@ def bare_epochs(
             optimizer.step()
             scheduler.step()
             with torch.no_grad():
-                n = answer.numel()
-                metrics["loss"].update(loss.detach(), weight=n)
-                metrics["char_accuracy"].update(char_correct(pred, answer).float().mean(), weight=n)
-                metrics["exact_match"].update(
-                    exact_match(pred, answer).float().mean(), weight=len(answer)
-                )
+                metrics["loss"].update(loss.detach(), weight=answer.numel())
+                for name, score in METRICS.items():
+                    items = score(pred, answer)
+                    metrics[name].update(items.float().mean(), weight=items.numel())
         seconds.append((time.perf_counter() - start[0], time.process_time() - start[1]))
         for metric in metrics.values():
             metric.compute()
