@@ -9,7 +9,7 @@ Benchmarks (names for --only):
                     questions (3 digits) and 1,000,000 (6 digits: only 500,500 distinct
                     3-digit questions exist, the reference would loop forever)
   generate-10m      our generator, 10,000,000 questions of 9 digits: time and peak memory
-  train-throughput  samples/s of Seq2SeqModule under Lightning against a bare PyTorch loop
+  train-throughput  samples/s of TrainingModule under Lightning against a bare PyTorch loop
   time-to-99        time and epochs to 99% validation exact match, default params
   dvc-noop          `dvc repro` (and `dvc status`) on an up-to-date pipeline, in a clone
   predict           model load, one question, 10,000 questions, the whole command

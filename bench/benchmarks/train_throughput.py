@@ -1,7 +1,7 @@
-"""train-throughput: samples/s of Seq2SeqModule under Lightning against a bare PyTorch loop
+"""train-throughput: samples/s of TrainingModule under Lightning against a bare PyTorch loop
 doing the same per-step work.
 
-Only the project's public pieces are used (QuestionDataModule, Seq2SeqModule, model.build
+Only the project's public pieces are used (QuestionDataModule, TrainingModule, model.build
 and ModelSpec, the metric functions, training.fit's precision choice). The Trainer is set
 up the way training.fit sets it up (CPU, one device, deterministic, no sanity
 validation); what differs is said where it is.
@@ -20,14 +20,14 @@ from pytorch_lightning.callbacks import Callback
 from torchmetrics import MeanMetric
 
 from arith_seq2seq.data import question_set
+from arith_seq2seq.evaluation.metrics import METRICS
 from arith_seq2seq.model import ModelSpec, build
-from arith_seq2seq.model.metrics import char_correct, exact_match
 from arith_seq2seq.pipeline.params import ModelConfig, TrainConfig
 from arith_seq2seq.training.datamodule import QuestionDataModule, epoch_rows
 
 # The train stage's own choice of precision.
 from arith_seq2seq.training.fit import _precision as resolve_precision
-from arith_seq2seq.training.module import Seq2SeqModule
+from arith_seq2seq.training.module import TrainingModule
 
 
 class EpochTimer(Callback):
@@ -51,7 +51,7 @@ class EpochTimer(Callback):
 def lightning_epochs(
     paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int
 ) -> list[tuple[float, float]]:
-    """(Wall, CPU) seconds per training epoch with Seq2SeqModule under a Trainer like
+    """(Wall, CPU) seconds per training epoch with TrainingModule under a Trainer like
     training.fit's.
 
     Differences from training.fit, all per-epoch or one-off costs, none per step: no
@@ -62,7 +62,7 @@ def lightning_epochs(
     data = QuestionDataModule(paths["train"], paths["val"], train_cfg)
     data.setup()
     cfg = dataclasses.replace(train_cfg, max_epochs=epochs, show_samples=0)
-    module = Seq2SeqModule(build(ModelSpec(model_cfg, data.train_set.format)), cfg)
+    module = TrainingModule(build(ModelSpec(model_cfg, data.train_set.format)), cfg)
     timer = EpochTimer()
     with quiet():
         trainer = pl.Trainer(
@@ -92,8 +92,8 @@ def bare_epochs(
     Same model (architectures.build), same batches (the datamodule's train_dataloader,
     same sampler seed), same optimiser and schedule (Adam foreach, OneCycleLR stepped
     every batch over the same total steps), same per-step metric bookkeeping as
-    Seq2SeqModule's training step (three torchmetrics MeanMetric updates: loss,
-    per-character accuracy, exact match), same precision (bf16-mixed is the bfloat16
+    TrainingModule's training step (a torchmetrics MeanMetric update for the loss and for
+    each metric of evaluation/metrics.py), same precision (bf16-mixed is the bfloat16
     autocast Lightning applies), same deterministic-algorithms setting and the same torch
     threads (same process). Epoch-end work is outside the timing, as in lightning_epochs."""
     pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
@@ -110,7 +110,7 @@ def bare_epochs(
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=train_cfg.lr, total_steps=epochs * len(loader)
     )
-    metrics = {name: MeanMetric() for name in ("loss", "char_accuracy", "exact_match")}
+    metrics = {name: MeanMetric() for name in ("loss", *METRICS)}
     seconds = []
     for _ in range(epochs):
         start = (time.perf_counter(), time.process_time())
@@ -122,12 +122,10 @@ def bare_epochs(
             optimizer.step()
             scheduler.step()
             with torch.no_grad():
-                n = answer.numel()
-                metrics["loss"].update(loss.detach(), weight=n)
-                metrics["char_accuracy"].update(char_correct(pred, answer).float().mean(), weight=n)
-                metrics["exact_match"].update(
-                    exact_match(pred, answer).float().mean(), weight=len(answer)
-                )
+                metrics["loss"].update(loss.detach(), weight=answer.numel())
+                for name, score in METRICS.items():
+                    items = score(pred, answer)
+                    metrics[name].update(items.float().mean(), weight=items.numel())
         seconds.append((time.perf_counter() - start[0], time.process_time() - start[1]))
         for metric in metrics.values():
             metric.compute()
