@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -32,9 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-BIN = Path(sys.executable).parent
+from common import BENCH, BIN, clone_head, cpu_name, git
 
 # Each CPU setting's environment, and the CPU flag it needs (a cap above what the CPU has
 # changes nothing, so such a setting would only repeat `native`).
@@ -60,18 +57,8 @@ def cpu_flags() -> set[str]:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return set()
-    line = next((l for l in text.splitlines() if l.startswith("flags")), "")
-    return set(line.split(":", 1)[-1].split())
-
-
-def cpu_name() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        return next(
-            l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
+    flags = next((line for line in text.splitlines() if line.startswith("flags")), "")
+    return set(flags.split(":", 1)[-1].split())
 
 
 def stratum_errors(space: dict) -> dict[str, int]:
@@ -135,15 +122,10 @@ def run_cell(clone: Path, cpu: str, seed: int, env: dict, extra: list[str]) -> d
     return cell
 
 
-def clone_head(workdir: Path, name: str) -> Path:
-    clone = workdir / name
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
-    return clone
-
-
 def table(cells: list[dict]) -> str:
     lines = [
-        "| CPU setting | seed | precision | wrong of 1,000,000 | operands <= 2 digits wrong | worst stratum | `dvc exp run -f` s | promise |",
+        "| CPU setting | seed | precision | wrong of 1,000,000 | operands <= 2 digits wrong "
+        "| worst stratum | `dvc exp run -f` s | promise |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for c in cells:
@@ -153,8 +135,8 @@ def table(cells: list[dict]) -> str:
         worst = f"{c['worst']['digits']} {c['worst']['exact_match']:.4%}"
         kept = "kept" if not c["broken"] else "; ".join(c["broken"])
         lines.append(
-            f"| {c['cpu']} | {c['seed']} | {c['precision']} | {c['errors']} | {c['short_errors']} | {worst} | "
-            f"{c['seconds']:.0f} | {kept} |"
+            f"| {c['cpu']} | {c['seed']} | {c['precision']} | {c['errors']} "
+            f"| {c['short_errors']} | {worst} | {c['seconds']:.0f} | {kept} |"
         )
     return "\n".join(lines)
 
@@ -217,13 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS"):
         base_env.pop(name, None)
     cells: list[dict] = []
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
+    commit = git("rev-parse", "HEAD").strip()
     try:
         for cpu in cpus:
             # One clone (one DVC cache and run-cache) per CPU setting.
-            clone = clone_head(workdir, cpu)
+            clone = clone_head(workdir / cpu)
             env = {**base_env, **CPUS[cpu][0], "PYTHONPATH": str(clone / "src")}
             for seed in seeds:
                 print(f"running {cpu}, seed {seed} ...", file=sys.stderr, flush=True)

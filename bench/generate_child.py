@@ -4,8 +4,9 @@
 
 Prints one JSON object: seconds per repeat, the process's peak RSS and its peak RSS
 before generating (interpreter plus imports), so the generator's own footprint is their
-difference. run.py starts one process per measurement, so one measurement's memory never
-inflates another's.
+difference. The generation benchmarks (benchmarks/generate.py, generate_10m.py) start one
+process per measurement (`in_fresh_process`), so one measurement's memory never inflates
+another's.
 
 Peak RSS is VmHWM from /proc/self/status, the high-water mark of this process's own
 address space. Not getrusage's ru_maxrss: Linux carries the parent's high-water mark over
@@ -16,8 +17,33 @@ torch would report at least the parent's few hundred MB.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+
+
+def in_fresh_process(impl: str, digits: int, count: int, repeats: int) -> dict:
+    """What `main` returns, from a process of its own (the parent's side of this script)."""
+    env = {**os.environ, "PYTHONPATH": str(BENCH)}
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "generate_child.py"),
+            impl,
+            str(digits),
+            str(count),
+            str(repeats),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)
 
 
 def peak_rss_kb() -> int:

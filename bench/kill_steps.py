@@ -154,16 +154,16 @@ def main() -> int:
         rows = [r for r in kills if r["stage"] == name]
         lost = [f"{r['after_s']:.2f} s" for r in rows if r["lost"] or r["changed"]]
         ended = [r["after_s"] for r in rows if r["ended_first"]]
-        print(
-            f"| {name} | {len(rows)} ({rows[0]['after_s']:.2f}-{rows[-1]['after_s']:.2f} s) | {', '.join(lost) or 'never'} "
-            f"| {'from %.2f s' % min(ended) if ended else 'never'} |"
-        )
+        moments = f"{rows[0]['after_s']:.2f}-{rows[-1]['after_s']:.2f} s"
+        first_end = f"from {min(ended):.2f} s" if ended else "never"
+        print(f"| {name} | {len(rows)} ({moments}) | {', '.join(lost) or 'never'} | {first_end} |")
     print(
         "\n| package with a syntax error | `dvc repro` status | outputs lost |\n| --- | --- | --- |"
     )
     for row in broken:
+        syntax = " (SyntaxError)" if row["syntax_error"] else ""
         print(
-            f"| {row['package']} | {row['status']}{' (SyntaxError)' if row['syntax_error'] else ''} "
+            f"| {row['package']} | {row['status']}{syntax} "
             f"| {', '.join(row['lost'] + row['changed']) or 'none'} |"
         )
     late = [r for r in kills if r["after_s"] > 0 and (r["lost"] or r["changed"])]

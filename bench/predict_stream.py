@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             "predict: whole run",
             round(result["wall_s"], 1),
             "s",
-            f"{where}; {args.lines / result['wall_s']:,.0f} lines/s, start-up and model load included",
+            f"{where}; {args.lines / result['wall_s']:,.0f} lines/s, "
+            "start-up and model load included",
         ),
         (
             "predict: time to first answer",
@@ -180,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(
         f"`{' '.join(command)} < {args.lines:,} lines` (model {args.model}); "
-        f"{platform.node()}, {os.cpu_count()} cores, OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')}, "
+        f"{platform.node()}, {os.cpu_count()} cores, "
+        f"OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')}, "
         f"load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after\n"
     )
     print(table(rows))

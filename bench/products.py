@@ -74,9 +74,10 @@ def main() -> None:
     trained = model_file.load(args.model)
     steps = wrong_steps(trained.model)
     if steps is not None:
+        so = " (so every product is right)" if steps == (0, 0) else ""
         print(
             f"steps wrong: {steps[0]} of the 460 multiplying steps long multiplication reaches, "
-            f"{steps[1]} of the 200 adding steps{' (so every product is right)' if steps == (0, 0) else ''}\n"
+            f"{steps[1]} of the 200 adding steps{so}\n"
         )
     rng = np.random.default_rng(args.seed)
     rows = []
@@ -98,8 +99,9 @@ def main() -> None:
                 "seconds": seconds,
             }
         )
+        right = "right" if chain == 1.0 else "wrong"
         print(
-            f"| {shape} | {100 * score:.2f}% of {args.count:,} | {'right' if chain == 1.0 else 'wrong'} | {seconds:.1f} |",
+            f"| {shape} | {100 * score:.2f}% of {args.count:,} | {right} | {seconds:.1f} |",
             flush=True,
         )
     if args.json:

@@ -44,9 +44,10 @@ def generate(digits: int, count: int, invert: bool = True, seed: int = 1337):
     expected = []
     seen = set()
     while len(questions) < count:
-        f = lambda: int(
+        # The notebook's own lambda, kept as written there (this file is its algorithm).
+        f = lambda: int(  # noqa: E731
             "".join(
-                np.random.choice(list("0123456789"))  # noqa: E731
+                np.random.choice(list("0123456789"))
                 for i in range(np.random.randint(1, digits + 1))
             )
         )

@@ -36,13 +36,15 @@ def main() -> int:
         from products import wrong_steps
 
         times, plus = wrong_steps(model)
+        so = " (so every product of any length is right)" if (times, plus) == (0, 0) else ""
         print(
-            f"{args.model}: {times} of the 460 multiplying steps and {plus} of the 200 adding steps wrong"
-            f"{' (so every product of any length is right)' if (times, plus) == (0, 0) else ''}"
+            f"{args.model}: {times} of the 460 multiplying steps and {plus} of the 200 adding "
+            f"steps wrong{so}"
         )
         return 0 if (times, plus) == (0, 0) else 1
     print(
-        f"{args.model}: a {model.config.arch} model has no step table (only aligned and columns do)",
+        f"{args.model}: a {model.config.arch} model has no step table "
+        "(only aligned and columns do)",
         file=sys.stderr,
     )
     return 2

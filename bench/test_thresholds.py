@@ -38,7 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, cpu_name, git
+
 sys.path.insert(0, str(ROOT))  # the tests' package: tests/
 OUT = ROOT / "bench" / "test-thresholds.json"
 CPUS = {
@@ -50,7 +51,8 @@ EXTRA_SEEDS = (1, 2, 3, 4, 5)
 
 @dataclass
 class Bound:
-    """A test's bound on a score: `op` is >=, > or < (<= and == are not used); `value` the number."""
+    """A test's bound on a score: `op` is >=, > or < (<= and == are not used); `value` the
+    number."""
 
     op: str
     value: float
@@ -78,7 +80,8 @@ class Setting:
 
 
 def _written(folder: Path, write: Callable[[Path], object]) -> Path:
-    """`folder`, filled by write(folder) the first time it is asked for (data the settings share)."""
+    """`folder`, filled by write(folder) the first time it is asked for (data the settings
+    share)."""
     if not folder.exists():
         folder.mkdir()
         write(folder)
@@ -497,33 +500,31 @@ def run_workers(names: list[str], count: int, parallel: bool) -> dict[str, dict]
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         "NO_COLOR": "1",
     }
-    tmp = (
-        Path(tempfile.gettempdir()) / "test-thresholds-partial"
-    )  # kept: what a failed run measured
+    # Kept: what a failed run measured (--collect summarises it).
+    tmp = Path(tempfile.gettempdir()) / "test-thresholds-partial"
     tmp.mkdir(exist_ok=True)
-    if True:
-        procs = {}
-        for cpu, env in CPUS.items():
-            out = tmp / f"{cpu}-{'-'.join(names) if len(names) < 3 else len(names)}.json"
-            cmd = [
-                sys.executable,
-                __file__,
-                "--worker",
-                "--only",
-                ",".join(names),
-                "--seeds",
-                str(count),
-                "--out",
-                str(out),
-            ]
-            procs[cpu] = (subprocess.Popen(cmd, env={**env_base, **env, "CPU_SETTING": cpu}), out)
-            if not parallel:
-                procs[cpu][0].wait()
-        results = {}
-        for cpu, (proc, out) in procs.items():
-            if proc.wait() != 0:
-                raise SystemExit(f"the {cpu} worker failed (exit {proc.returncode})")
-            results[cpu] = json.loads(out.read_text())
+    procs = {}
+    for cpu, env in CPUS.items():
+        out = tmp / f"{cpu}-{'-'.join(names) if len(names) < 3 else len(names)}.json"
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--only",
+            ",".join(names),
+            "--seeds",
+            str(count),
+            "--out",
+            str(out),
+        ]
+        procs[cpu] = (subprocess.Popen(cmd, env={**env_base, **env, "CPU_SETTING": cpu}), out)
+        if not parallel:
+            procs[cpu][0].wait()
+    results = {}
+    for cpu, (proc, out) in procs.items():
+        if proc.wait() != 0:
+            raise SystemExit(f"the {cpu} worker failed (exit {proc.returncode})")
+        results[cpu] = json.loads(out.read_text())
     return results
 
 
@@ -580,10 +581,11 @@ def table(results: dict) -> str:
                 f"{bound.worst(list(v.values())):.4g}" if v else "skipped"
                 for v in s["by_cpu_and_seed"].values()
             ]
+            worst = "-" if s["worst"] is None else format(s["worst"], ".4g")
+            margin = "-" if s["margin"] is None else format(s["margin"], ".4g")
             lines.append(
                 f"| {name} | {score.strip()} | {s['bound']} | {' | '.join(worst_by)} | "
-                f"{'-' if s['worst'] is None else format(s['worst'], '.4g')} | "
-                f"{'-' if s['margin'] is None else format(s['margin'], '.4g')} | {'yes' if s['holds'] else 'FAIL'} |"
+                f"{worst} | {margin} | {'yes' if s['holds'] else 'FAIL'} |"
             )
     return "\n".join(lines)
 
@@ -643,16 +645,15 @@ def write_report(args, names: list[str], by_cpu: dict, seconds: float) -> int:
     previous = json.loads(args.out.read_text()) if args.out.exists() and merge else {"settings": {}}
     settings = {**previous["settings"], **{name: summarise(name, by_cpu) for name in names}}
     settings = {name: settings[name] for name in SETTINGS if name in settings}
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD").strip()
     import torch
 
     report = {
-        "what": "scores of the tests marked `trains`, by CPU setting and seed (bench/test_thresholds.py)",
+        "what": "scores of the tests marked `trains`, by CPU setting and seed "
+        "(bench/test_thresholds.py)",
         "cpu_settings": CPUS,
         "machine": {
-            "processor": _cpu_name(),
+            "processor": cpu_name(),
             "cores": os.cpu_count(),
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -665,16 +666,6 @@ def write_report(args, names: list[str], by_cpu: dict, seconds: float) -> int:
     text = table(settings)
     print(text)
     return 0 if "FAIL" not in text else 1
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

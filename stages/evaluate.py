@@ -23,6 +23,7 @@ last_good.start()
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.question_format import check_same
+from arith_seq2seq.evaluation.metrics import METRICS
 from arith_seq2seq.evaluation.scoring import NOT_APPLICABLE, evaluate, evaluate_longer
 from arith_seq2seq.evaluation.space import error_cases, score_space, space_metrics
 from arith_seq2seq.evaluation.space_map import draw_space, save_png
@@ -85,23 +86,36 @@ def main() -> None:
         result.by_digits.to_csv(tmp["by_digits"], index=False)
         save_png(picture, tmp["space_map"])
         tmp["metrics"].write_text(json.dumps(result.metrics, indent=2) + "\n")
-    test_metrics, space = result.metrics["test"], result.metrics["space"]
-    scores = result.metrics["longer"]
+    space, scores = result.metrics["space"], result.metrics["longer"]
     if scores and all(v == NOT_APPLICABLE for v in scores.values()):
-        longer = f"{NOT_APPLICABLE} ({trained.model.config.arch} reads {trained.format.digits}-digit questions only)"
+        reads = f"{trained.model.config.arch} reads {trained.format.digits}-digit questions only"
+        longer = f"{NOT_APPLICABLE} ({reads})"
     else:
         longer = ", ".join(f"{k}: {v}" for k, v in scores.items())
     scored = (
         "all" if space["scored"] == space["questions"] else f"a sample of {space['scored']:,} of"
     )
     print(
-        f"evaluate: test exact match {test_metrics['exact_match']:.6f} ({_errors(test_metrics['n_errors'])} "
-        f"in {test_metrics['n_samples']:,}); whole space ({scored} {space['questions']:,} questions) "
-        f"{space['exact_match']:.6f} ({_errors(space['errors'])}), never trained on "
-        f"{space['unseen']['exact_match']:.6f}, worst digits {space['worst']['digits']} "
-        f"{space['worst']['exact_match']:.4f}; errors -> {args.errors}, map -> {args.space_map}; "
-        f"longer questions: {longer or 'none'}"
+        f"evaluate: {_test_summary(result.metrics['test'])}; whole space ({scored} "
+        f"{space['questions']:,} questions) {space['exact_match']:.6f} "
+        f"({_errors(space['errors'])}), never trained on {space['unseen']['exact_match']:.6f}, "
+        f"worst digits {space['worst']['digits']} {space['worst']['exact_match']:.4f}; "
+        f"errors -> {args.errors}, map -> {args.space_map}; longer questions: {longer or 'none'}"
     )
+
+
+def _test_summary(test: dict) -> str:
+    """Every metric on the test split, the first (exact match) with its errors."""
+    first, *others = (name for name in test if name in METRICS)
+    errors = f"{_errors(test['n_errors'])} in {test['n_samples']:,}"
+    return ", ".join(
+        [f"test {_label(first)} {test[first]:.6f} ({errors})"]
+        + [f"{_label(name)} {test[name]:.6f}" for name in others]
+    )
+
+
+def _label(metric: str) -> str:
+    return metric.replace("_", " ")
 
 
 def _errors(n: int) -> str:

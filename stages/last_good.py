@@ -65,7 +65,8 @@ def restore() -> list[str]:
         return restored + (_restore_with_dvc(name, left) if left else [])
     except Exception as exc:
         print(
-            f"note: the last good outputs could not be restored from the DVC cache ({type(exc).__name__}: {exc})",
+            "note: the last good outputs could not be restored from the DVC cache "
+            f"({type(exc).__name__}: {exc})",
             file=sys.stderr,
         )
         return []

@@ -70,7 +70,8 @@ def tiny_repo(path: Path) -> Repo:
 
 
 def outputs(repo: Repo) -> dict[str, bytes]:
-    """Every pipeline output in the workspace, by path: data/ (but the resume state) and metrics/."""
+    """Every pipeline output in the workspace, by path: data/ (but the resume state) and
+    metrics/."""
     return {
         path.relative_to(repo.path).as_posix(): path.read_bytes()
         for folder in ("data", "metrics")

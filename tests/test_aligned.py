@@ -186,9 +186,10 @@ def test_column_steps_write_sums_and_differences_as_python_does(operation, place
         for _ in range(200)
     ]
     pairs += list(zip(*edge_pairs(places)))
-    digits = lambda values: torch.tensor(
-        [[v // 10**i % 10 for i in range(places + 1)] for v in values]
-    )  # noqa: E731
+
+    def digits(values):
+        return torch.tensor([[v // 10**i % 10 for i in range(places + 1)] for v in values])
+
     a, b = digits([x for x, _ in pairs]), digits([y for _, y in pairs])
     steps = column_steps(a, b, signed=operation == "sub")
     modulus = 10 ** (places + 1)

@@ -1,6 +1,7 @@
 """Smoke test of bench/: the reference generator is right, and the generation benchmark
 runs end to end at tiny sizes (no timing is asserted; benchmarks are not tests)."""
 
+import importlib
 import importlib.util
 import json
 import sys
@@ -11,7 +12,22 @@ import numpy as np
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
-def _load(name: str):
+def on_path() -> None:
+    """bench/ first on sys.path, as for `python bench/SCRIPT.py`: the scripts import
+    `common` and `benchmarks.*` from there."""
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+
+
+def bench_module(name: str):
+    """A module the scripts of bench/ import: "common", "benchmarks.results", ..."""
+    on_path()
+    return importlib.import_module(name)
+
+
+def bench_script(name: str):
+    """The script bench/NAME.py, as the module bench_NAME."""
+    on_path()
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -20,7 +36,7 @@ def _load(name: str):
 
 
 def test_reference_generator_makes_distinct_correct_padded_questions():
-    ref = _load("reference_generate")
+    ref = bench_script("reference_generate")
     questions, expected = ref.generate(digits=2, count=300, seed=0)
     assert len(questions) == 300 and all(len(q) == 5 for q in questions)
     pairs = set()
@@ -35,17 +51,30 @@ def test_reference_generator_makes_distinct_correct_padded_questions():
     assert (onehot.argmax(-1) == x[:3]).all()
 
 
+def test_run_py_names_one_module_per_benchmark():
+    run = bench_script("run")
+    modules = sorted(p.stem for p in (BENCH / "benchmarks").glob("*.py"))
+    frontier = bench_script("frontier")
+    named = [
+        *run.BENCHMARKS.values(),
+        *(m.__name__.split(".")[-1] for m in frontier.MODES.values()),
+    ]
+    assert sorted(named) == [m for m in modules if m != "__init__"]
+    for name in run.BENCHMARKS:
+        assert callable(run.benchmark(name))
+
+
 def test_generation_benchmark_runs(tmp_path):
-    run = _load("run")
-    sizes = run.Sizes(
+    common = bench_module("common")
+    sizes = common.Sizes(
         ref_small=200, ref_large=300, ref_large_digits=4, ref_repeats=(1, 1), ours_repeats=1
     )
-    bench = run.Bench(sizes, quick=True, workdir=tmp_path, model=None)
-    details = run.bench_generate(bench)
+    bench = common.Bench(sizes, quick=True, workdir=tmp_path, model=None)
+    details = bench_script("run").benchmark("generate")(bench)
     assert details["200x3"]["reference"]["rows"] == details["200x3"]["ours"]["rows"] == 200
     assert [r["unit"] for r in bench.rows] == ["s", "s", "x"] * 2
     json.dumps(details)
-    assert run.table(bench.rows).startswith("| benchmark | figure | unit | notes |")
+    assert common.table(bench.rows).startswith("| benchmark | figure | unit | notes |")
 
 
 def test_training_throughput_benchmark_resolves_precision_auto(tmp_path):
@@ -53,11 +82,11 @@ def test_training_throughput_benchmark_resolves_precision_auto(tmp_path):
     benchmark resolves it as the train stage does (bf16 where a trial step works)."""
     import dataclasses
 
-    run = _load("run")
-    sizes = dataclasses.replace(run.QUICK, warmup_epochs=0, measured_epochs=1, rounds=1)
-    bench = run.Bench(sizes, quick=True, workdir=tmp_path, model=None)
+    common = bench_module("common")
+    sizes = dataclasses.replace(common.QUICK, warmup_epochs=0, measured_epochs=1, rounds=1)
+    bench = common.Bench(sizes, quick=True, workdir=tmp_path, model=None)
     assert bench.params().train.precision == "auto"
-    details = run.bench_train_throughput(bench)
+    details = bench_module("benchmarks.train_throughput").run(bench)
     assert details["precision"] in ("bf16-mixed", "32-true")
     assert details["lightning_samples_per_s"] > 0 and details["bare_samples_per_s"] > 0
 
@@ -77,7 +106,7 @@ def test_the_full_runs_length_is_stated_once_and_from_its_output():
 
 
 def test_cpu_matrix_judges_each_cell_by_the_promise():
-    matrix = _load("cpu_matrix")
+    matrix = bench_script("cpu_matrix")
     sizes = {"1+1": 100, "1+3": 9000, "3+3": 810_000}
     space = {"by_digits": {"1+1": 1.0, "1+3": 1 - 1 / 9000, "3+3": 1 - 5 / 810_000}}
     by_digits = matrix.stratum_errors(space)
@@ -129,7 +158,7 @@ def test_the_training_tests_bounds_are_the_ones_the_bench_measured_and_they_hold
     # bench/test-thresholds.json: every `trains` test's training over 5 seeds x 2 CPU
     # settings. A bound changed in a test without a new measurement, or one the worst run
     # does not clear, fails here.
-    bench = _load("test_thresholds")
+    bench = bench_script("test_thresholds")
     recorded = json.loads((BENCH / "test-thresholds.json").read_text())["settings"]
     assert set(recorded) == set(bench.SETTINGS)
     for name, setting in bench.SETTINGS.items():

@@ -4,21 +4,16 @@ cell as the script printed it, and the committed run is the matrix's own native 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 from .conftest import ROOT
+from .test_bench import bench_script
 
 RECORD = json.loads((ROOT / "bench" / "cpu-matrix.json").read_text())
 
 
 def matrix_module():
-    spec = importlib.util.spec_from_file_location(
-        "bench_cpu_matrix", ROOT / "bench" / "cpu_matrix.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("cpu_matrix")
 
 
 def flat(name: str) -> str:
@@ -45,8 +40,8 @@ def test_the_record_is_what_the_script_makes_of_its_cells():
 def test_the_readme_states_the_matrix_range_and_the_committed_run():
     summary, readme = RECORD["summary"], flat("README.md")
     assert (
-        f"**{span(*summary['errors'])} wrong** of the 1,000,000 in every one of the {summary['cells']} runs"
-        in readme
+        f"**{span(*summary['errors'])} wrong** of the 1,000,000 in every one of the "
+        f"{summary['cells']} runs" in readme
     )
     for precision, (low, high) in summary["seconds"].items():
         assert f"{span(low, high, '{:.0f}')} s in {precision}" in readme, precision

@@ -276,7 +276,10 @@ def test_a_question_keeps_its_part_when_other_questions_are_drawn():
 def test_short_questions_can_all_go_to_train():
     qs = generate_questions(config("data", digits=3, count=60_000, seed=4, sampling="balanced"))
     train, val, test = splitting.split(qs, config("split", always_train_digits=2))
-    short = lambda p: int(((p.a < 100) & (p.b < 100)).sum())
+
+    def short(p):
+        return int(((p.a < 100) & (p.b < 100)).sum())
+
     assert (short(train), short(val), short(test)) == (10_000, 0, 0)  # all 10,000 of them
     assert abs(len(val) - 6000) <= 1 and abs(len(test) - 6000) <= 1
     # Only below the data's longest operands: at 2 digits, the 1-digit questions.

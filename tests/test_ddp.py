@@ -11,8 +11,8 @@ import pytest
 
 from arith_seq2seq.data import question_set, splitting
 from arith_seq2seq.data.questions import generate_questions
+from arith_seq2seq.evaluation.metrics import exact_match
 from arith_seq2seq.model import answering, model_file
-from arith_seq2seq.model.metrics import exact_match
 
 from .conftest import TINY_PARAMS, config, train_command, write_params
 

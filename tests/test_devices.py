@@ -22,7 +22,7 @@ from arith_seq2seq.model import ARCHITECTURES, ModelSpec, answering, build, devi
 from arith_seq2seq.pipeline.errors import ConfigError
 from arith_seq2seq.pipeline.params import NETS, section_keys
 from arith_seq2seq.training.fit import process_group_backend
-from arith_seq2seq.training.module import Seq2SeqModule
+from arith_seq2seq.training.module import TrainingModule
 
 from .conftest import ROOT, config, train_command, write_params
 
@@ -89,7 +89,7 @@ def test_no_tensor_is_created_on_the_cpu_by_accident(arch):
     )
     question, answer = torch.from_numpy(qs.question).long(), torch.from_numpy(qs.answer).long()
     width = answer.shape[1]
-    module = Seq2SeqModule(build(spec(arch)), config("train", show_samples=0, arch=arch))
+    module = TrainingModule(build(spec(arch)), config("train", show_samples=0, arch=arch))
     model = module.model
     with UndirectedTensors() as mode:
         module._step((question, answer), "train").backward()

@@ -11,7 +11,6 @@ reachable from the README and every link working.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -35,6 +34,7 @@ from arith_seq2seq.pipeline.params import load_params
 from arith_seq2seq.training.fit import fit
 
 from .conftest import ROOT, config, run_stage_in_process, write_params
+from .test_bench import bench_module
 
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 # The installed command, as a user runs it.
@@ -129,25 +129,30 @@ def updated(**sections):
     }
 
 
-# (the stage dvc repro runs first for that change, the change to the committed params.yaml, the quoted line)
+# (the stage dvc repro runs first for that change, the change to the committed params.yaml, the
+# quoted line)
 BAD_PARAMS = [
     (
         "generate",
         updated(data={"count": 1_200_000}),
-        "error: data.count is 1,200,000, but only 1,000,000 distinct ordered add questions with up to 3 digit(s) "
+        "error: data.count is 1,200,000, but only 1,000,000 distinct ordered add questions with up "
+        "to 3 digit(s) "
         "exist; lower data.count or raise data.digits",
     ),
     (
         "check_params",
         updated(repeat={"hiden_size": 64}),
-        "error: params.yaml: unknown key repeat.hiden_size; repeat takes batch_size, cell, embedding_dim, grad_clip, "
+        "error: params.yaml: unknown key repeat.hiden_size; repeat takes batch_size, cell, "
+        "embedding_dim, grad_clip, "
         "hidden_size, layers, lr, max_epochs, patience, precision, reverse_answer",
     ),
     (
         "check_params",
         updated(aligned={"embedding_dim": 8}),
-        "error: params.yaml: unknown key aligned.embedding_dim (aligned does not use it; repeat, seq2seq, attention use it); "
-        "aligned takes batch_size, grad_clip, hidden_size, layers, lr, max_epochs, pair_dim, patience, precision",
+        "error: params.yaml: unknown key aligned.embedding_dim (aligned does not use it; repeat, "
+        "seq2seq, attention use it); "
+        "aligned takes batch_size, grad_clip, hidden_size, layers, lr, max_epochs, pair_dim, "
+        "patience, precision",
     ),
     (
         "check_params",
@@ -157,26 +162,31 @@ BAD_PARAMS = [
     (
         "check_params",
         updated(split={"val_fraction": 0.5, "test_fraction": 0.5}),
-        "error: split.val_fraction + split.test_fraction = 1 leaves no training data; make their sum smaller than 1 "
+        "error: split.val_fraction + split.test_fraction = 1 leaves no training data; make their "
+        "sum smaller than 1 "
         "(for example 0.1 and 0.1)",
     ),
     (
         "check_params",
         lambda params: {("trian" if name == "train" else name): v for name, v in params.items()},
-        "error: params.yaml: unknown section 'trian' (did you mean 'train'?); known sections are data, split, model, repeat, "
+        "error: params.yaml: unknown section 'trian' (did you mean 'train'?); known sections are "
+        "data, split, model, repeat, "
         "seq2seq, attention, aligned, columns, train, evaluate",
     ),
     (
         "check_params",
         lambda params: {name: v for name, v in params.items() if name != "train"},
-        "error: params.yaml: missing or empty section 'train'; every section must be set (the project's params.yaml has "
+        "error: params.yaml: missing or empty section 'train'; every section must be set (the "
+        "project's params.yaml has "
         "each one, with its meaning)",
     ),
     (
         "check_params",
         lambda params: None,
-        "error: params.yaml: missing or empty section 'data', 'split', 'model', 'repeat', 'seq2seq', 'attention', 'aligned', "
-        "'columns', 'train', 'evaluate'; every section must be set (the project's params.yaml has each one, with its meaning)",
+        "error: params.yaml: missing or empty section 'data', 'split', 'model', 'repeat', "
+        "'seq2seq', 'attention', 'aligned', "
+        "'columns', 'train', 'evaluate'; every section must be set (the project's params.yaml has "
+        "each one, with its meaning)",
     ),
     (
         "check_params",
@@ -390,7 +400,8 @@ def test_resume_messages_are_what_training_prints(tiny_project, tmp_path, monkey
         signal.signal(signal.SIGINT, handler)
     out = capsys.readouterr().out
     for line in [
-        "train: interrupted; the finished epochs are saved in data/train-state: run `dvc repro` to resume",
+        "train: interrupted; the finished epochs are saved in data/train-state: run `dvc repro` to "
+        "resume",
         "train: resuming after epoch 1 from data/train-state/last.ckpt",
         "train: data/train-state holds a training with other params, data or code; starting over",
         "train: interrupted before the first epoch ended; nothing to resume from",
@@ -474,24 +485,18 @@ def percent(shown: str, value: float) -> bool:
     return f"{100 * value:.{decimals}f}" == digits
 
 
-def frontier_module():
-    spec = importlib.util.spec_from_file_location("bench_frontier", ROOT / "bench" / "frontier.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(
-    "name, record, table",
+    "name, record, benchmark",
     [
-        ("docs/architectures.md", "bench/architectures.json", "architecture_table"),
-        ("docs/calculator.md", "bench/frontier.json", "table"),
+        ("docs/architectures.md", "bench/architectures.json", "architectures"),
+        ("docs/calculator.md", "bench/frontier.json", "frontier"),
     ],
 )
-def test_tables_are_bench_records(name, record, table):
-    # Exactly what `python bench/frontier.py` printed for the recorded runs, at the commit they name.
+def test_tables_are_bench_records(name, record, benchmark):
+    # Exactly what `python bench/frontier.py` printed for the recorded runs, at the commit they
+    # name.
     recorded = json.loads((ROOT / record).read_text())
-    assert getattr(frontier_module(), table)(recorded["rows"]) in page(name)
+    assert bench_module(f"benchmarks.{benchmark}").table(recorded["rows"]) in page(name)
     assert f"commit {recorded['commit'][:7]}" in " ".join(page(name).split())
 
 

@@ -19,7 +19,10 @@ from .conftest import ROOT, run_stage_in_process, train_command, write_params
 from .test_docs import assert_quoted, stage_args
 from .test_precision import NO_BF16_CPU
 
-START = "<!-- The keys of the earlier layout are named here and nowhere else (tests/test_docs_keys.py). -->"
+START = (
+    "<!-- The keys of the earlier layout are named here and nowhere else "
+    "(tests/test_docs_keys.py). -->"
+)
 END = "<!-- End of the earlier layout's keys. -->"
 
 
@@ -76,7 +79,8 @@ def test_the_removed_keys_are_named_in_one_passage_only():
             assert named(passage), "the passage names the earlier layout's keys"
             text = before + after
         assert not named(text), (
-            f"{name} names keys of the earlier layout (today's names: pipeline.md): {sorted(set(named(text)))}"
+            f"{name} names keys of the earlier layout (today's names: pipeline.md): "
+            f"{sorted(set(named(text)))}"
         )
 
 

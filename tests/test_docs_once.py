@@ -15,8 +15,9 @@ import re
 import pytest
 
 from .conftest import ROOT
+from .test_bench import bench_module
 from .test_cpu_matrix_docs import matrix_module
-from .test_docs import code_blocks, frontier_module, prose
+from .test_docs import code_blocks, prose
 
 
 def record(name: str) -> dict:
@@ -36,23 +37,25 @@ def pages() -> dict[str, str]:
 
 def generated_tables() -> dict[str, list[str]]:
     """The tables bench/frontier.py renders from its records, by the page that shows them."""
-    frontier = frontier_module()
-    results = record("bench/results-table.json")["rows"]
+    results = bench_module("benchmarks.results")
+    rows = record("bench/results-table.json")["rows"]
     return {
         "docs/architectures.md": [
-            frontier.architecture_table(record("bench/architectures.json")["rows"])
+            bench_module("benchmarks.architectures").table(
+                record("bench/architectures.json")["rows"]
+            )
         ],
         "docs/calculator.md": [
-            frontier.table(record("bench/frontier.json")["rows"]),
+            bench_module("benchmarks.frontier").table(record("bench/frontier.json")["rows"]),
             matrix_module().table(record("bench/cpu-matrix.json")["cells"]),
         ],
-        "docs/length-generalisation.md": [frontier.aligned_table(results)],
+        "docs/length-generalisation.md": [results.aligned_table(rows)],
         "docs/results.md": [
-            frontier.results_table(frontier.results_page_rows(results)),
-            frontier.results_commands(frontier.results_page_rows(results)),
-            frontier.cpu_table(results, record("bench/results-avx2.json")["rows"]),
+            results.table(results.page_rows(rows)),
+            results.commands(results.page_rows(rows)),
+            results.cpu_table(rows, record("bench/results-avx2.json")["rows"]),
         ],
-        "docs/multiplication.md": [frontier.multiplication_table(results)],
+        "docs/multiplication.md": [results.multiplication_table(rows)],
     }
 
 
@@ -97,7 +100,7 @@ def aligned() -> list[str]:
 def columns() -> list[str]:
     """Multiplication with `columns` (bench/results-table.json): whole-space exact match of
     every row, the range of the default recipe's three seeds, and its data count."""
-    frontier = frontier_module()
+    results = bench_module("benchmarks.results")
     rows = [
         r
         for r in record("bench/results-table.json")["rows"]
@@ -107,7 +110,7 @@ def columns() -> list[str]:
     default = [
         r["space_exact_match"] for r in rows if re.fullmatch(r"mul, columns, seed \d+", r["name"])
     ]
-    assert len(default) == len(frontier.SEEDS)
+    assert len(default) == len(results.SEEDS)
     low, high = f"{min(default):.2%}", f"{max(default):.2%}"
     if low != high:
         figures.add(f"{low[:-1]}-{high}")
@@ -142,14 +145,14 @@ def test_the_multiplication_recipe_is_given_on_its_page_only():
 
 
 def test_results_page_is_its_record_and_its_commands_are_self_contained():
-    frontier = frontier_module()
-    rows = frontier.results_page_rows(record("bench/results-table.json")["rows"])
+    results = bench_module("benchmarks.results")
+    rows = results.page_rows(record("bench/results-table.json")["rows"])
     assert rows, "docs/results.md shows rows"
     for r in rows:
         # The command on the page is the one that was measured.
-        assert frontier.RESULTS[r["name"]] == r["changes"], r["name"]
+        assert results.SETTINGS[r["name"]] == r["changes"], r["name"]
     blocks = [body for info, body in code_blocks(pages()["docs/results.md"]) if info == "bash"]
-    assert blocks == [frontier.results_commands(rows)]
+    assert blocks == [results.commands(rows)]
     lines = blocks[0].splitlines()
     assert lines[0].startswith("git show HEAD:params.yaml > params.yaml")
     runs = [line for line in lines if line.startswith("dvc exp run")]

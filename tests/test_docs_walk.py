@@ -49,14 +49,16 @@ ONE_EPOCH = ("repeat.hidden_size=96", "repeat.hidden_size=96 -S repeat.max_epoch
 WALK: dict[tuple[str, str], Run | Skip] = {
     (
         "README.md",
-        "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install -e . && dvc repro",
+        "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install "
+        "-e . && dvc repro",
     ): Skip(
         "the install is CI's own (.ci/run); the walk's repository is this command's `dvc repro` on "
         "the tiny params (tests/dvc_repo.py's reproduce)"
     ),
     (
         "README.md",
-        'python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install -e ".[dev]" && python -m pytest',
+        "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install "
+        '-e ".[dev]" && python -m pytest',
     ): Skip("the test command: CI runs exactly it (.ci/run)"),
     ("README.md", "dvc exp run -S repeat.hidden_size=96     # reruns train and evaluate only"): Run(
         replace=(ONE_EPOCH,)
@@ -72,7 +74,8 @@ WALK: dict[tuple[str, str], Run | Skip] = {
     ("docs/reliability.md", "git show HEAD:params.yaml > params.yaml"): Run(),
     (
         "docs/experiments.md",
-        "dvc exp remove hidden-96 epochs-4      # these; --queue: every queued one; -A: every experiment of every commit",
+        "dvc exp remove hidden-96 epochs-4      # these; --queue: every queued one; -A: every "
+        "experiment of every commit",
     ): Run(
         replace=(("hidden-96 epochs-4", "hidden-96"), ONE_EPOCH),
         before=(
@@ -88,7 +91,8 @@ WALK: dict[tuple[str, str], Run | Skip] = {
     ),
     (
         "docs/architectures.md",
-        "git show HEAD:params.yaml > params.yaml   # the committed params: each experiment below starts from them",
+        "git show HEAD:params.yaml > params.yaml   # the committed params: each experiment below "
+        "starts from them",
     ): Run(
         skip_lines=("dvc queue start",)
     ),  # queued, not run: the queue itself is tests/test_experiments.py's
@@ -97,13 +101,17 @@ WALK: dict[tuple[str, str], Run | Skip] = {
     ),
     (
         "docs/results.md",
-        "git show HEAD:params.yaml > params.yaml    # the committed params: every line below starts from them",
+        "git show HEAD:params.yaml > params.yaml    # the committed params: every line below "
+        "starts from them",
     ): Skip(
-        "nine whole experiments, minutes each: `python bench/frontier.py --results` runs them; the same "
-        "`git show HEAD:params.yaml > params.yaml` then `dvc exp run -S ...` walk is architectures.md's"
+        "nine whole experiments, minutes each: `python bench/frontier.py --results` runs them; the "
+        "same "
+        "`git show HEAD:params.yaml > params.yaml` then `dvc exp run -S ...` walk is "
+        "architectures.md's"
     ),
     ("docs/distributed.md", "dvc exp run -S train.devices=2"): Skip(
-        "two training processes: tests/test_ddp.py and tests/test_ddp_matches_one_process.py run the train stage so"
+        "two training processes: tests/test_ddp.py and tests/test_ddp_matches_one_process.py run "
+        "the train stage so"
     ),
     (
         "docs/distributed.md",
@@ -113,7 +121,8 @@ WALK: dict[tuple[str, str], Run | Skip] = {
         "docs/remotes.md",
         "dvc remote add -d shared /path/to/shared/folder   # or an S3 bucket: see below",
     ): Skip(
-        "two clones and a remote: tests/test_workflow.py::test_sharing_through_a_remote_when_the_committed_"
+        "two clones and a remote: "
+        "tests/test_workflow.py::test_sharing_through_a_remote_when_the_committed_"
         "results_were_made_elsewhere runs it line by line"
     ),
     ("docs/remotes.md", "dvc remote add -d shared s3://bucket/path"): Skip(

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from arith_seq2seq.data import question_set
+from arith_seq2seq.evaluation.metrics import exact_match
 from arith_seq2seq.model import answering, model_file
-from arith_seq2seq.model.metrics import exact_match
 
 from .conftest import run_stage_in_process, train_command, train_sections, write_params
 

@@ -131,3 +131,14 @@ def test_keep_an_experiment_and_share_it_through_remotes(repo, queued, tmp_path)
     # The model came from the DVC remote: the clone has it without training.
     assert (clone.path / "data" / "model.pt").read_bytes() == model
     assert clone.repro() == []
+
+
+def test_an_experiment_on_an_architecture_not_chosen_trains_nothing(repo):
+    # dvc.yaml's train stage lists only the section model.arch names (${model.arch}): an
+    # experiment on another architecture's section reruns check_params and nothing else,
+    # and its metrics are the baseline's.
+    baseline = json.loads((repo.path / "metrics" / "evaluate.json").read_text())
+    out = repo.run("dvc", "exp", "run", "--temp", "-S", "columns.lr=0.005", "-n", "other-arch")
+    assert re.findall(r"Running stage '(\w+)'", out) == ["check_params"], out
+    exp = experiments(repo)["other-arch"]
+    assert exp["metrics"]["metrics/evaluate.json"]["data"] == baseline

@@ -59,7 +59,11 @@ if kind == "npz":
         def write(self, data):
             n = self.inner.write(data)
             self.archive.kill_written += memoryview(data).nbytes
-            if len(archives) == target and archives[-1] is self.archive and self.archive.kill_written >= after:
+            if (
+                len(archives) == target
+                and archives[-1] is self.archive
+                and self.archive.kill_written >= after
+            ):
                 die(self.archive.fp)
             return n
 

@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from arith_seq2seq.evaluation.scoring import accuracy_by
-from arith_seq2seq.model.metrics import char_correct, exact_match, first_wrong_position
+from arith_seq2seq.evaluation.metrics import char_correct, exact_match
+from arith_seq2seq.evaluation.scoring import accuracy_by, first_wrong_position
 
 
 def test_exact_match_and_char_accuracy_on_hand_made_rows():

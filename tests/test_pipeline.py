@@ -299,7 +299,8 @@ def moto_s3_remote(folder: Path) -> Iterator[Remote]:
         from moto.server import ThreadedMotoServer
     except ImportError as error:
         pytest.skip(
-            f"S3 remote: moto's server cannot be imported ({error}); pip install -e '.[dev]' installs it"
+            f"S3 remote: moto's server cannot be imported ({error}); "
+            "pip install -e '.[dev]' installs it"
         )
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     # start() returns once its thread has bound the port, and never if binding fails (the
@@ -367,7 +368,8 @@ def remote(request, tmp_path) -> Iterator[Remote]:
 
 
 def cached_objects(repo: Repo) -> set[str]:
-    """What `dvc push` must store: each cached output in dvc.lock, and each file of a folder output."""
+    """What `dvc push` must store: each cached output in dvc.lock, and each file of a
+    folder output."""
     uncached = {
         path
         for stage in yaml.safe_load((repo.path / "dvc.yaml").read_text())["stages"].values()
@@ -431,7 +433,6 @@ def test_the_model_is_a_registry_artifact_that_a_fresh_clone_fetches_from_the_re
 
     with DvcRepo(str(repo.path)) as dvc:
         (artifacts,) = dvc.artifacts.read().values()
-    params = yaml.safe_load((repo.path / "params.yaml").read_text())
     model = artifacts["arith-model"]
     assert (model.path, model.type) == ("data/model.pt", "model") and model.desc
     # Plain words: `${data.operation}` there made DVC report a missing params section as

@@ -1,5 +1,6 @@
-"""The recipe's precision (repeat.precision, ...): `auto` trains in bfloat16 only where a trial step shows the kernels
-work, float32 elsewhere (many CPUs have no bfloat16 LSTM kernel), and says which."""
+"""The recipe's precision (repeat.precision, ...): `auto` trains in bfloat16 only where a
+trial step shows the kernels work, float32 elsewhere (many CPUs have no bfloat16 LSTM
+kernel), and says which."""
 
 from __future__ import annotations
 
@@ -164,7 +165,8 @@ def train_stage(split: dict, folder, env: dict) -> tuple[subprocess.CompletedPro
 def test_the_default_trains_on_a_cpu_without_bf16_kernels(tiny_split, tmp_path):
     proc, info = train_stage(tiny_split, tmp_path, NO_BF16_CPU)
     assert (
-        "train: precision 32-true (auto: no bfloat16 on this CPU (could not create a primitive descriptor for the "
+        "train: precision 32-true (auto: no bfloat16 on this CPU (could not create a "
+        "primitive descriptor for the "
         "LSTM forward propagation primitive), so float32)"
     ) in proc.stdout
     assert ", 32-true; kept that epoch" in proc.stdout
@@ -188,7 +190,8 @@ def test_auto_takes_float32_where_bf16_works_but_is_emulated():
     )
     assert chosen == precision.Precision(
         "32-true",
-        "auto: this CPU has no AVX-512 BF16 or AMX instructions, where bfloat16 is emulated and slower, so float32",
+        "auto: this CPU has no AVX-512 BF16 or AMX instructions, where bfloat16 is emulated "
+        "and slower, so float32",
     )
     # Asked for by name it is taken: it works, only slower.
     assert (
@@ -236,7 +239,8 @@ def test_a_cpu_is_bf16_fast_only_with_bf16_instructions_that_onednn_may_use(monk
 def test_the_default_trains_in_float32_on_an_avx512_cpu_without_bf16(tiny_split, tmp_path):
     proc, info = train_stage(tiny_split, tmp_path, {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"})
     assert (
-        "train: precision 32-true (auto: ONEDNN_MAX_CPU_ISA=AVX512_CORE keeps oneDNN from this CPU's bfloat16 "
+        "train: precision 32-true (auto: ONEDNN_MAX_CPU_ISA=AVX512_CORE keeps oneDNN from "
+        "this CPU's bfloat16 "
         "instructions, where bfloat16 is emulated and slower, so float32)"
     ) in proc.stdout
     assert info["precision"] == "32-true"

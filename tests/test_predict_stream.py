@@ -188,8 +188,7 @@ def test_memory_does_not_grow_with_the_number_of_lines(tmp_path):
             proc = subprocess.run(
                 [sys.executable, "-c", PEAK_RSS, EXE, "predict", "--model", str(model)],
                 stdin=stdin,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                capture_output=True,
                 env=env(),
                 timeout=600,
             )

@@ -110,8 +110,8 @@ def test_killed_training_resumes_and_ends_with_the_uninterrupted_model(
         # Lightning shuts down cleanly and exits 1; the stage says what to do next.
         assert proc.returncode == 1
         assert (
-            f"train: interrupted; the finished epochs are saved in {cut / 'state'}: run `dvc repro` to resume"
-            in rest
+            f"train: interrupted; the finished epochs are saved in {cut / 'state'}: "
+            "run `dvc repro` to resume" in rest
         )
     else:
         assert proc.returncode == -signal.SIGKILL

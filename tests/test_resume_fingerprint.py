@@ -117,7 +117,8 @@ for root in roots:
     resume = importlib.import_module("arith_seq2seq.training.resume")
     params = importlib.import_module("arith_seq2seq.pipeline.params")
     assert Path(resume.__file__).is_relative_to(root), (resume.__file__, root)
-    keys.append(resume.fingerprint(params.NETS[model["arch"]](**model), params.TrainConfig(**train_cfg), train, val))
+    net = params.NETS[model["arch"]](**model)
+    keys.append(resume.fingerprint(net, params.TrainConfig(**train_cfg), train, val))
     sys.path.remove(root)
 print(json.dumps(keys))
 """

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from arith_seq2seq.data import question_set
+from arith_seq2seq.evaluation.metrics import exact_match
 from arith_seq2seq.model.answering import answer_questions
-from arith_seq2seq.model.metrics import exact_match
 from arith_seq2seq.training.fit import fit
 
 from .conftest import config

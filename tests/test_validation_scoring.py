@@ -14,11 +14,10 @@ from arith_seq2seq.data import question_set
 from arith_seq2seq.data.longer_sets import generate_longer
 from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
-from arith_seq2seq.evaluation.scoring import error_table, evaluate_longer
+from arith_seq2seq.evaluation.scoring import error_table, evaluate_longer, first_wrong_position
 from arith_seq2seq.model import ModelSpec, answering, build, model_file
-from arith_seq2seq.model.metrics import first_wrong_position
 from arith_seq2seq.model.model_file import TrainedModel
-from arith_seq2seq.training.module import Seq2SeqModule
+from arith_seq2seq.training.module import TrainingModule
 
 from .conftest import config, run_stage_in_process, tiny_config, train_command, write_params
 
@@ -56,7 +55,7 @@ def few_steps(arch: str, split: dict, seed: int = 0):
     train, val = question_set.load(split["train"]), question_set.load(split["val"])
     torch.manual_seed(seed)
     model = build(ModelSpec(config("model", arch=arch, hidden_size=32), train.format))
-    module = Seq2SeqModule(model, tiny_config("train", arch=arch))
+    module = TrainingModule(model, tiny_config("train", arch=arch))
     optimizer = torch.optim.Adam(module.model.parameters(), lr=0.01)
     question, answer = (
         torch.from_numpy(train.question).long(),

@@ -12,8 +12,8 @@ from ..data.question_format import QuestionFormat, check_same
 from ..data.question_set import QuestionSet
 from ..data.questions import count_carries, num_digits
 from ..model.answering import answer_questions
-from ..model.metrics import char_correct, exact_match, first_wrong_position
 from ..model.model_file import TrainedModel
+from .metrics import exact_match, headline_first, mean_scores
 
 NOT_APPLICABLE = "not applicable"
 
@@ -53,8 +53,7 @@ def evaluate(
     errors = error_table(qs.a[wrong], qs.b[wrong], pred[wrong], qs.answer[wrong], qs.format)
     metrics = {
         "test": {
-            "exact_match": float(right.mean()) if len(qs) else 0.0,
-            "char_accuracy": float(char_correct(pred, qs.answer).mean()) if len(qs) else 0.0,
+            **headline_first(mean_scores(pred, qs.answer)),
             "n_samples": int(len(qs)),
             "n_errors": int(len(wrong)),
         },
@@ -85,6 +84,12 @@ def error_table(
             "first_wrong_position": first_wrong_position(predicted, expected),
         }
     )
+
+
+def first_wrong_position(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Index of the first wrong character per row, -1 where the row is right."""
+    wrong = pred != target
+    return np.where(wrong.any(-1), wrong.argmax(-1), -1)
 
 
 def evaluate_longer(trained: TrainedModel, model_path, folder, batch_size: int = 4096) -> dict:

@@ -23,6 +23,7 @@ from ..data.question_set import QuestionSet
 from ..data.questions import num_digits, question_and_answer_ids, sample_balanced, space_size
 from ..model.answering import answer_questions
 from ..model.model_file import TrainedModel
+from .metrics import exact_match
 from .scoring import error_table
 
 # Where a scored question sits, for the "never trained on" figures and the error rows.
@@ -98,7 +99,7 @@ def score_space(
     keys = _pair_keys(a, b, digits)
     for name in ("train", "val", "test"):
         split[np.isin(keys, _pair_keys(sets[name].a, sets[name].b, digits))] = SPLITS.index(name)
-    right = (predicted == expected).all(1)
+    right = exact_match(predicted, expected)
     return SpaceScore(digits, a, b, predicted, expected, right, split, fmt.operation)
 
 

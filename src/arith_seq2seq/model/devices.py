@@ -23,7 +23,8 @@ def resolve(name: str, setting: str) -> torch.device:
     kind = available() if name == "auto" else {"gpu": "cuda"}.get(name, name)
     if kind == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
-            f"{setting} is {name!r}, but torch {torch.__version__} finds no CUDA GPU on this machine "
+            f"{setting} is {name!r}, but torch {torch.__version__} finds no CUDA GPU on this "
+            "machine "
             "(a CPU-only build of torch finds none either); use auto or cpu"
         )
     if kind == "mps" and not torch.backends.mps.is_available():

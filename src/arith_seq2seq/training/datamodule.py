@@ -47,7 +47,8 @@ class QuestionDataModule(pl.LightningDataModule):
         # at the metric reduction).
         if len(val) < self.cfg.world_size:
             raise ConfigError(
-                f"{self.val_path} has {len(val)} questions, fewer than the {self.cfg.world_size} training "
+                f"{self.val_path} has {len(val)} questions, fewer than the "
+                f"{self.cfg.world_size} training "
                 "processes; raise split.val_fraction or lower train.devices / train.num_nodes"
             )
         self.train_set, self.val_set = train, val

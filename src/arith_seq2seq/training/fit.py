@@ -18,16 +18,17 @@ import torch
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.strategies import DDPStrategy
 
+from ..evaluation.metrics import HEADLINE
 from ..model import ModelSpec, build, devices
 from ..model.model_file import TrainedModel
 from ..pipeline.params import ModelConfig, TrainConfig
 from . import precision, resume
 from .console import say, use_color
 from .datamodule import QuestionDataModule, tensors
-from .module import Seq2SeqModule
+from .module import TrainingModule
 
 # The metric that chooses the epoch kept and stops training early.
-MONITOR = "val/exact_match"
+MONITOR = f"val/{HEADLINE}"
 
 
 def fit(
@@ -54,7 +55,7 @@ def fit(
     # The data fix the rest of the model's spec: its vocabulary and answer width.
     model = build(ModelSpec(model_cfg, data.train_set.format))
     chosen = _precision(train_cfg, model, data, device)
-    module = Seq2SeqModule(model, train_cfg, color=use_color())
+    module = TrainingModule(model, train_cfg, color=use_color())
     with ExitStack() as stack:
         state = resume.open_state(stack, state_dir, model_cfg, train_cfg, train_path, val_path)
         best = _LaterTiesCheckpoint(
@@ -164,14 +165,15 @@ def _trainer(
 
 
 def _run(
-    trainer: pl.Trainer, module: Seq2SeqModule, data: QuestionDataModule, state: resume.StateFolder
+    trainer: pl.Trainer, module: TrainingModule, data: QuestionDataModule, state: resume.StateFolder
 ) -> None:
     if trainer.num_nodes > 1:
         # Otherwise a machine whose partners never come looks hung.
+        address = os.environ.get("MASTER_ADDR", "127.0.0.1 (MASTER_ADDR is not set)")
+        port = os.environ.get("MASTER_PORT", "?")
         say(
-            f"train: waiting for all {trainer.world_size} processes on {trainer.num_nodes} machines "
-            f"to join at {os.environ.get('MASTER_ADDR', '127.0.0.1 (MASTER_ADDR is not set)')}"
-            f":{os.environ.get('MASTER_PORT', '?')}"
+            f"train: waiting for all {trainer.world_size} processes on {trainer.num_nodes} "
+            f"machines to join at {address}:{port}"
         )
     with _quiet_lightning():
         try:
@@ -183,7 +185,7 @@ def _run(
             raise
 
 
-def _best_model(module: Seq2SeqModule, best: ModelCheckpoint, trainer: pl.Trainer) -> TrainedModel:
+def _best_model(module: TrainingModule, best: ModelCheckpoint, trainer: pl.Trainer) -> TrainedModel:
     """The module's model with the best epoch's weights, and how it was chosen."""
     best_ckpt = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
     module.load_state_dict(best_ckpt["state_dict"])

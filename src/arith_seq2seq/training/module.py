@@ -9,16 +9,18 @@ from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 from torchmetrics import MeanMetric
 
+from ..evaluation.metrics import HEADLINE, METRICS
 from ..model import Seq2SeqModel
-from ..model.metrics import char_correct, exact_match
 from ..pipeline.params import TrainConfig
 from .console import epoch_report
 
 STAGES = ("train", "val")
-METRICS = ("loss", "char_accuracy", "exact_match")
 
 
-class Seq2SeqModule(pl.LightningModule):
+class TrainingModule(pl.LightningModule):
+    """Trains any architecture's network: the loss it defines, the metrics of
+    evaluation/metrics.py per epoch."""
+
     def __init__(self, model: Seq2SeqModel, cfg: TrainConfig, color: bool = False):
         super().__init__()
         # The built network comes in, as in Lightning's examples; no hyperparameters are
@@ -26,17 +28,16 @@ class Seq2SeqModule(pl.LightningModule):
         self.model = model
         self.cfg = cfg
         self.color = color
+        # Every registered metric, as the module starts; logged after the loss, in order.
+        self.scores = dict(METRICS)
         # Epoch metrics are sample-weighted means accumulated per stage; torchmetrics
         # reduces them across processes, so a metric is over every sample, never a mean
         # of per-batch or per-rank means.
         self.epoch_metrics = nn.ModuleDict(
-            {f"{stage}_{name}": MeanMetric() for stage in STAGES for name in METRICS}
+            {f"{stage}_{name}": MeanMetric() for stage in STAGES for name in ("loss", *self.scores)}
         )
         # One dict of epoch metrics per finished epoch, train and val.
         self.history: list[dict[str, float]] = []
-
-    def forward(self, question: torch.Tensor) -> torch.Tensor:
-        return self.model(question)
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         question, answer = batch
@@ -47,19 +48,17 @@ class Seq2SeqModule(pl.LightningModule):
                 # the true previous character (teacher forcing, which training reports).
                 pred, _ = self.model.predict(question, answer.shape[1])
             metric = self.epoch_metrics
-            n = answer.numel()
-            metric[f"{stage}_loss"].update(loss.detach(), weight=n)
-            metric[f"{stage}_char_accuracy"].update(
-                char_correct(pred, answer).float().mean(), weight=n
-            )
-            metric[f"{stage}_exact_match"].update(
-                exact_match(pred, answer).float().mean(), weight=len(answer)
-            )
+            metric[f"{stage}_loss"].update(loss.detach(), weight=answer.numel())
+            for name, score in self.scores.items():
+                # Weighted by the items scored (characters or answers), so that the epoch's
+                # value is their mean whatever the batch sizes.
+                items = score(pred, answer)
+                metric[f"{stage}_{name}"].update(items.float().mean(), weight=items.numel())
         return loss
 
     def _compute_epoch(self, stage: str) -> dict[str, float]:
         values = {}
-        for name in METRICS:
+        for name in ("loss", *self.scores):
             metric = self.epoch_metrics[f"{stage}_{name}"]
             values[f"{stage}/{name}"] = float(metric.compute())
             metric.reset()
@@ -75,12 +74,12 @@ class Seq2SeqModule(pl.LightningModule):
             values.update(self._compute_epoch("train"))
             # The summary dvclive writes holds the last epoch; the model kept is the best.
             best = max(
-                [values["val/exact_match"]] + [e["val/best_exact_match"] for e in self.history]
+                [values[f"val/{HEADLINE}"]] + [e[f"val/best_{HEADLINE}"] for e in self.history]
             )
-            values["val/best_exact_match"] = best
+            values[f"val/best_{HEADLINE}"] = best
             self.history.append(values)
         for name, value in values.items():
-            self.log(name, value, prog_bar=name.endswith("/exact_match"))
+            self.log(name, value, prog_bar=name.endswith(f"/{HEADLINE}"))
         # Logged as "step", the epoch number becomes the x axis of dvclive's plots.
         self.log("step", float(self.current_epoch + 1))
 

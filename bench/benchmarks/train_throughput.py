@@ -1,66 +1,33 @@
-"""Training benchmarks: Lightning against a bare PyTorch loop, and time to 99% validation.
+"""train-throughput: samples/s of TrainingModule under Lightning against a bare PyTorch loop
+doing the same per-step work.
 
-Only the project's public pieces are used (training.fit, QuestionDataModule,
-Seq2SeqModule, model.build and ModelSpec, the metric functions). The
-throughput Trainer is set up the way training.fit sets it up (CPU, one device,
-deterministic, no sanity validation); what differs is said where it is.
+Only the project's public pieces are used (QuestionDataModule, TrainingModule, model.build
+and ModelSpec, the metric functions, training.fit's precision choice). The Trainer is set
+up the way training.fit sets it up (CPU, one device, deterministic, no sanity
+validation); what differs is said where it is.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
-import logging
 import statistics
 import time
-import warnings
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from common import Bench, quiet
 from pytorch_lightning.callbacks import Callback
 from torchmetrics import MeanMetric
 
-from arith_seq2seq.data import question_set, splitting
-from arith_seq2seq.data.questions import generate_questions
+from arith_seq2seq.data import question_set
+from arith_seq2seq.evaluation.metrics import METRICS
 from arith_seq2seq.model import ModelSpec, build
-from arith_seq2seq.model.metrics import char_correct, exact_match
-from arith_seq2seq.pipeline.params import DataConfig, ModelConfig, SplitConfig, TrainConfig
+from arith_seq2seq.pipeline.params import ModelConfig, TrainConfig
 from arith_seq2seq.training.datamodule import QuestionDataModule, epoch_rows
-from arith_seq2seq.training.fit import MONITOR, fit
-from arith_seq2seq.training.fit import (
-    _precision as resolve_precision,
-)  # the train stage's own choice
-from arith_seq2seq.training.module import Seq2SeqModule
 
-
-def make_split(folder: Path, data: DataConfig, split: SplitConfig) -> dict[str, Path]:
-    """generate + split in-process, as the pipeline's first two stages do."""
-    qs = generate_questions(data)
-    paths = {name: Path(folder) / f"{name}.npz" for name in ("train", "val", "test")}
-    for part, path in zip(splitting.split(qs, split), paths.values()):
-        question_set.save(part, path)
-    return paths
-
-
-@contextlib.contextmanager
-def quiet():
-    """Keep the benchmark's own table readable: the module prints a per-epoch report and
-    Lightning logs its set-up; both go to a sink here."""
-    loggers = [
-        logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")
-    ]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+# The train stage's own choice of precision.
+from arith_seq2seq.training.fit import _precision as resolve_precision
+from arith_seq2seq.training.module import TrainingModule
 
 
 class EpochTimer(Callback):
@@ -84,7 +51,8 @@ class EpochTimer(Callback):
 def lightning_epochs(
     paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int
 ) -> list[tuple[float, float]]:
-    """(Wall, CPU) seconds per training epoch with Seq2SeqModule under a Trainer like training.fit's.
+    """(Wall, CPU) seconds per training epoch with TrainingModule under a Trainer like
+    training.fit's.
 
     Differences from training.fit, all per-epoch or one-off costs, none per step: no
     validation (limit_val_batches=0), so no checkpointing or early stopping either; no
@@ -94,7 +62,7 @@ def lightning_epochs(
     data = QuestionDataModule(paths["train"], paths["val"], train_cfg)
     data.setup()
     cfg = dataclasses.replace(train_cfg, max_epochs=epochs, show_samples=0)
-    module = Seq2SeqModule(build(ModelSpec(model_cfg, data.train_set.format)), cfg)
+    module = TrainingModule(build(ModelSpec(model_cfg, data.train_set.format)), cfg)
     timer = EpochTimer()
     with quiet():
         trainer = pl.Trainer(
@@ -118,13 +86,14 @@ def lightning_epochs(
 def bare_epochs(
     paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int
 ) -> list[tuple[float, float]]:
-    """(Wall, CPU) seconds per training epoch of a plain PyTorch loop doing the module's per-step work.
+    """(Wall, CPU) seconds per training epoch of a plain PyTorch loop doing the module's
+    per-step work.
 
     Same model (architectures.build), same batches (the datamodule's train_dataloader,
     same sampler seed), same optimiser and schedule (Adam foreach, OneCycleLR stepped
     every batch over the same total steps), same per-step metric bookkeeping as
-    Seq2SeqModule's training step (three torchmetrics MeanMetric updates: loss,
-    per-character accuracy, exact match), same precision (bf16-mixed is the bfloat16
+    TrainingModule's training step (a torchmetrics MeanMetric update for the loss and for
+    each metric of evaluation/metrics.py), same precision (bf16-mixed is the bfloat16
     autocast Lightning applies), same deterministic-algorithms setting and the same torch
     threads (same process). Epoch-end work is outside the timing, as in lightning_epochs."""
     pl.seed_everything(train_cfg.seed, workers=True, verbose=False)
@@ -141,7 +110,7 @@ def bare_epochs(
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=train_cfg.lr, total_steps=epochs * len(loader)
     )
-    metrics = {name: MeanMetric() for name in ("loss", "char_accuracy", "exact_match")}
+    metrics = {name: MeanMetric() for name in ("loss", *METRICS)}
     seconds = []
     for _ in range(epochs):
         start = (time.perf_counter(), time.process_time())
@@ -153,12 +122,10 @@ def bare_epochs(
             optimizer.step()
             scheduler.step()
             with torch.no_grad():
-                n = answer.numel()
-                metrics["loss"].update(loss.detach(), weight=n)
-                metrics["char_accuracy"].update(char_correct(pred, answer).float().mean(), weight=n)
-                metrics["exact_match"].update(
-                    exact_match(pred, answer).float().mean(), weight=len(answer)
-                )
+                metrics["loss"].update(loss.detach(), weight=answer.numel())
+                for name, score in METRICS.items():
+                    items = score(pred, answer)
+                    metrics[name].update(items.float().mean(), weight=items.numel())
         seconds.append((time.perf_counter() - start[0], time.process_time() - start[1]))
         for metric in metrics.values():
             metric.compute()
@@ -213,54 +180,43 @@ def throughput(paths, model_cfg, train_cfg, warmup: int, measured: int, rounds: 
     return out
 
 
-class ValTimer(Callback):
-    """perf_counter() and val/exact_match at the end of every validation; stops training
-    at the first epoch reaching `target` when `stop_at_target`."""
+def run(b: Bench) -> dict:
+    s = b.sizes
+    p = b.params()
+    r = throughput(b.split(), p.model, p.train, s.warmup_epochs, s.measured_epochs, s.rounds)
+    how = (
+        f"{r['train_samples']:,} training questions, batch {p.train.batch_size}, "
+        f"{r['threads']} torch threads; median of {s.measured_epochs * s.rounds} epochs "
+        f"after {s.warmup_epochs} warm-up, validation excluded"
+    )
 
-    def __init__(self, target: float, stop_at_target: bool):
-        self.target = target
-        self.stop_at_target = stop_at_target
-        self.records: list[tuple[int, float, float]] = []  # (epoch, time, exact match)
+    def spread(name):  # a wide range means the machine was busy: trust no figure then
+        seconds = r["epoch_seconds"][name]
+        return f"epochs took {min(seconds):.2f}-{max(seconds):.2f} s"
 
-    def on_validation_end(self, trainer, pl_module):
-        value = trainer.callback_metrics.get(MONITOR)
-        if value is None:
-            return
-        self.records.append((trainer.current_epoch + 1, time.perf_counter(), float(value)))
-        if self.stop_at_target and float(value) >= self.target:
-            trainer.should_stop = True
-
-
-def time_to_target(
-    paths,
-    model_cfg: ModelConfig,
-    train_cfg: TrainConfig,
-    target: float,
-    stop_at_target: bool = True,
-):
-    """Train with training.fit itself and return the wall time from its start to the end
-    of the first validation with val/exact_match >= target, plus the model.
-
-    Differences from the train stage: no dvclive logger and no state folder, and the
-    per-epoch printout goes to a sink; training stops at the target epoch when
-    `stop_at_target`, and the model returned is the best epoch up to then."""
-    timer = ValTimer(target, stop_at_target)
-    start = time.perf_counter()
-    with quiet():
-        trained = fit(
-            model_cfg, train_cfg, paths["train"], paths["val"], progress=False, callbacks=[timer]
-        )
-    end = time.perf_counter()
-    reached = next(((e, t, v) for e, t, v in timer.records if v >= target), None)
-    return {
-        "target": target,
-        "reached": reached is not None,
-        "epoch": reached[0] if reached else None,
-        "seconds": reached[1] - start if reached else None,
-        "val_exact_match": reached[2] if reached else None,
-        "epochs_run": len(timer.records),
-        "total_seconds": end - start,
-        "curve": [
-            {"epoch": e, "seconds": t - start, "val_exact_match": v} for e, t, v in timer.records
-        ],
-    }, trained
+    b.row(
+        "training throughput: Lightning",
+        round(r["lightning_samples_per_s"]),
+        "samples/s",
+        f"{how}; {spread('lightning')}",
+    )
+    b.row(
+        "training throughput: bare PyTorch loop",
+        round(r["bare_samples_per_s"]),
+        "samples/s",
+        f"same model, batches, optimiser, schedule and per-step metrics; {spread('bare')}",
+    )
+    b.row(
+        "Lightning overhead",
+        round(100 * r["overhead"], 1),
+        "%",
+        "bare samples/s / Lightning samples/s - 1; goal < 10%",
+    )
+    b.row(
+        "Lightning overhead, CPU time",
+        round(100 * r["cpu_overhead"], 1),
+        "%",
+        "the same from CPU seconds per epoch (process_time): less sensitive to other "
+        "processes' load",
+    )
+    return r
