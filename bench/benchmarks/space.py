@@ -37,7 +37,7 @@ def run(b: Bench) -> dict:
     save_png(draw_space(score, fmt.symbol), b.workdir / "space.png")
     t_report = time.perf_counter() - start
 
-    a, c = space_operands(fmt.digits, limit, p.evaluate.seed)
+    a, c = space_operands(fmt.operation, fmt.digits, limit, p.evaluate.seed)
     question, _ = question_and_answer_ids(a, c, fmt)
     start = time.perf_counter()
     answering.answer_questions(trained.model, question, fmt.answer_width, batch)
