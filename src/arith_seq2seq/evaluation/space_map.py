@@ -43,8 +43,10 @@ def draw_space(score: SpaceScore, symbol: str) -> Image.Image:
     scored = "every question" if not score.sampled else f"a sample of {len(score.a):,}"
     circled = int(wrong.sum()) <= CIRCLED
     caption = (
-        f"{int(wrong.sum()):,} wrong (red{', circled' if circled else ''}) of {len(score.a):,} questions: "
-        f"{scored}, operands of up to {digits} digit{'s' * (digits > 1)}; shading: operand digit counts"
+        f"{int(wrong.sum()):,} wrong (red{', circled' if circled else ''}) of {len(score.a):,} "
+        "questions: "
+        f"{scored}, operands of up to {digits} digit{'s' * (digits > 1)}; shading: operand digit "
+        "counts"
     )
     measure = ImageDraw.Draw(picture)
     # Room on the right for the last label across, and for the caption below.
