@@ -22,9 +22,9 @@ import last_good  # noqa: E402
 last_good.start()
 
 from arith_seq2seq.model import model_file
+from arith_seq2seq.params import load_params
 from arith_seq2seq.pipeline import files
 from arith_seq2seq.pipeline.files import atomic_path
-from arith_seq2seq.pipeline.params import load_params
 from arith_seq2seq.pipeline.stage import run
 from arith_seq2seq.training import resume
 from arith_seq2seq.training.curves import save_curves
@@ -47,7 +47,7 @@ def main() -> None:
 
     params = load_params(args.params)
     done = (
-        resume.finished(args.state_dir, params.model, params.train, args.train, args.val)
+        resume.finished(args.state_dir, params.net, params.train, args.train, args.val)
         if args.state_dir
         else None
     )
@@ -75,7 +75,7 @@ def main() -> None:
             )
         # The progress bar only on a terminal: in a log file it is thousands of redraws.
         trained = fit(
-            params.model,
+            params.net,
             params.train,
             args.train,
             args.val,
@@ -91,7 +91,7 @@ def main() -> None:
             save_curves(live, tmp)
         _publish_live(args.live_dir, live)
     if args.state_dir:
-        key = resume.fingerprint(params.model, params.train, args.train, args.val)
+        key = resume.fingerprint(params.net, params.train, args.train, args.val)
         resume.keep_finished(args.state_dir, key, args.model, args.live_dir)
     _report(trained.info, args.model)
 

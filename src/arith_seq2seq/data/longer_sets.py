@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..pipeline.params import DataConfig
+from .config import DataConfig
 from .question_format import QuestionFormat
 from .operations import Operation, operation
 from .question_set import QuestionSet

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..pipeline.errors import ConfigError
-from ..pipeline.params import DataConfig
+from .config import DataConfig
 from .operations import INT64_DIGITS, operation as operation_named
 from .question_format import QuestionFormat
 from .question_set import QuestionSet

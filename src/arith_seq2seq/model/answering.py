@@ -7,12 +7,12 @@ import numpy as np
 import torch
 
 from . import devices
-from .base import Seq2SeqModel
+from .base import Network
 
 
 @torch.no_grad()
 def answer_questions(
-    model: Seq2SeqModel,
+    model: Network,
     question,
     answer_len: int | None = None,
     batch_size: int = 4096,
@@ -21,7 +21,7 @@ def answer_questions(
     """Answer ids (uint8, padded to `answer_len`) and confidences for question ids.
 
     With `share_prefixes` the rows are read in sorted order, each batch with
-    `Seq2SeqModel.read_shared`: the same answers, several times faster for many questions
+    `Network.read_shared`: the same answers, several times faster for many questions
     that begin alike (a whole question space). `answer_len` other than the model's own is
     for architectures that read longer questions."""
     answer_len = model.answer_len if answer_len is None else answer_len

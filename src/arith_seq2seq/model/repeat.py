@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import CharacterModel, ModelSpec
+from .architecture import Architecture
+from .base import CharacterConfig, CharacterModel, ModelSpec
 
 
 class RepeatSeq2Seq(CharacterModel):
@@ -42,3 +43,7 @@ class RepeatSeq2Seq(CharacterModel):
         probs = self.decode(state).softmax(-1)
         best = probs.max(-1)
         return self.written(best.indices), best.values.prod(-1)
+
+
+# Any operation: it learns whatever characters the questions and answers are written in.
+ARCHITECTURE = Architecture("repeat", RepeatSeq2Seq, CharacterConfig, operations=None)

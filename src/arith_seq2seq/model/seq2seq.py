@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import IGNORE, CharacterModel, ModelSpec
+from .architecture import Architecture
+from .base import IGNORE, CharacterConfig, CharacterModel, ModelSpec
 
 
 def teacher_forcing(answer: torch.Tensor, pad_id: int, start_id: int, end_id: int):
@@ -93,3 +94,6 @@ class EncoderDecoder(CharacterModel):
                 break
         ids = until_end(torch.cat(generated, 1), self.end_id, self.pad_id, answer_len)
         return self.written(ids), log_confidence.exp()
+
+
+ARCHITECTURE = Architecture("seq2seq", EncoderDecoder, CharacterConfig, operations=None)

@@ -9,7 +9,7 @@ from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 from torchmetrics import MeanMetric
 
-from ..model import Seq2SeqModel
+from ..model import Network
 from ..model.metrics import char_correct, exact_match
 from ..pipeline.params import TrainConfig
 from .console import epoch_report
@@ -19,7 +19,7 @@ METRICS = ("loss", "char_accuracy", "exact_match")
 
 
 class Seq2SeqModule(pl.LightningModule):
-    def __init__(self, model: Seq2SeqModel, cfg: TrainConfig, color: bool = False):
+    def __init__(self, model: Network, cfg: TrainConfig, color: bool = False):
         super().__init__()
         # The built network comes in, as in Lightning's examples; no hyperparameters are
         # saved: a resumed run rebuilds everything from params.yaml, which DVC tracks.
