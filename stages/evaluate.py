@@ -27,8 +27,8 @@ from arith_seq2seq.evaluation.scoring import NOT_APPLICABLE, evaluate, evaluate_
 from arith_seq2seq.evaluation.space import error_cases, score_space, space_metrics
 from arith_seq2seq.evaluation.space_map import draw_space, save_png
 from arith_seq2seq.model import devices, model_file
-from arith_seq2seq.pipeline.files import atomic_path
 from arith_seq2seq.pipeline.config import load_section
+from arith_seq2seq.pipeline.files import atomic_path
 from arith_seq2seq.pipeline.params import EvaluateConfig
 from arith_seq2seq.pipeline.stage import run
 

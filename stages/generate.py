@@ -23,8 +23,8 @@ from arith_seq2seq.data import question_set
 from arith_seq2seq.data.config import DataConfig
 from arith_seq2seq.data.longer_sets import generate_longer
 from arith_seq2seq.data.questions import generate_questions
-from arith_seq2seq.pipeline.files import atomic_dir, atomic_path
 from arith_seq2seq.pipeline.config import load_section
+from arith_seq2seq.pipeline.files import atomic_dir, atomic_path
 from arith_seq2seq.pipeline.stage import run
 
 

@@ -21,8 +21,8 @@ last_good.start()
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.splitting import split_rows
-from arith_seq2seq.pipeline.files import atomic_path
 from arith_seq2seq.pipeline.config import load_section
+from arith_seq2seq.pipeline.files import atomic_path
 from arith_seq2seq.pipeline.params import SplitConfig
 from arith_seq2seq.pipeline.stage import run
 

@@ -3,14 +3,11 @@ import shutil
 import pytest
 from dvc.utils.hydra import apply_overrides  # what `dvc exp run -S` runs on params.yaml
 
+from arith_seq2seq.model import ARCHITECTURES
+from arith_seq2seq.model.aligned import AlignedConfig
+from arith_seq2seq.params import load_params, params_from_dict
 from arith_seq2seq.pipeline.errors import ConfigError
-from arith_seq2seq.pipeline.params import (
-    NETS,
-    RECIPE_KEYS,
-    AlignedNet,
-    load_params,
-    params_from_dict,
-)
+from arith_seq2seq.pipeline.params import RECIPE_KEYS
 
 from .conftest import REFERENCE, ROOT, TINY_PARAMS
 
@@ -28,8 +25,8 @@ def complete(raw: dict) -> dict:
 def test_repository_params_load_and_keep_the_reference_model():
     params = load_params(ROOT / "params.yaml")
     assert (params.data.digits, params.data.reverse, params.data.operation) == (3, True, "add")
-    assert (params.model.cell, params.model.hidden_size, params.model.layers) == ("lstm", 128, 1)
-    assert (params.model.arch, params.data.longer_digits) == ("repeat", (4, 5, 10, 20, 50, 100))
+    assert (params.net.cell, params.net.hidden_size, params.net.layers) == ("lstm", 128, 1)
+    assert (params.net.arch, params.data.longer_digits) == ("repeat", (4, 5, 10, 20, 50, 100))
     assert params.train.recipe_of == "repeat"
     # The data that make a calculator (docs/calculator.md); the reference's stays selectable.
     assert (params.data.sampling, params.split.always_train_digits) == ("balanced", 2)
@@ -323,14 +320,14 @@ def test_every_architecture_section_is_checked_even_when_not_chosen(raw, message
         params_from_dict(complete(raw))
 
 
-@pytest.mark.parametrize("arch", list(NETS))
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
 def test_the_chosen_architecture_brings_its_network_and_recipe(arch):
-    operation = "add" if "add" in NETS[arch].operations else "mul"
+    operation = "add" if ARCHITECTURES[arch].learns("add") else "mul"
     raw = complete({"model": {"arch": arch}, "data": {"operation": operation}})
     params = params_from_dict(raw)
     section = raw[arch]
-    assert type(params.model) is NETS[arch] and params.model.arch == arch
-    assert {k: getattr(params.model, k) for k in section if k not in RECIPE_KEYS} == {
+    assert type(params.net) is ARCHITECTURES[arch].config and params.net.arch == arch
+    assert {k: getattr(params.net, k) for k in section if k not in RECIPE_KEYS} == {
         k: v for k, v in section.items() if k not in RECIPE_KEYS
     }
     assert {k: getattr(params.train, k) for k in RECIPE_KEYS} == {
@@ -352,7 +349,7 @@ def test_selecting_an_architecture_alone_picks_its_network_and_recipe(tmp_path):
     shutil.copy(ROOT / "params.yaml", copy)
     apply_overrides(copy, ["model.arch=aligned"])
     params = load_params(copy)
-    assert params.model == AlignedNet(arch="aligned", hidden_size=32, layers=2, pair_dim=16)
+    assert params.net == AlignedConfig(arch="aligned", hidden_size=32, layers=2, pair_dim=16)
     assert (params.train.lr, params.train.max_epochs, params.train.recipe_of) == (
         0.01,
         1,

@@ -10,7 +10,6 @@ from .config import (
     MAX_QUESTIONS,
     MAX_RATE,
     MAX_SEED,
-    check_bool,
     check_choice,
     check_float,
     check_fraction,
