@@ -100,7 +100,7 @@ class Bench:
         self.rows.append({"benchmark": benchmark, "figure": figure, "unit": unit, "notes": notes})
 
     def params(self):
-        from arith_seq2seq.pipeline.params import load_params
+        from arith_seq2seq.params import load_params
 
         # The committed defaults: HEAD's params.yaml, not a colleague's uncommitted edit.
         text = git("show", "HEAD:params.yaml")
@@ -202,7 +202,7 @@ def bench_train_throughput(b: Bench) -> dict:
     s = b.sizes
     p = b.params()
     r = train_loops.throughput(
-        b.split(), p.model, p.train, s.warmup_epochs, s.measured_epochs, s.rounds
+        b.split(), p.net, p.train, s.warmup_epochs, s.measured_epochs, s.rounds
     )
     how = (
         f"{r['train_samples']:,} training questions, batch {p.train.batch_size}, {r['threads']} torch threads; "
@@ -248,7 +248,7 @@ def bench_time_to_99(b: Bench) -> dict:
 
     s = b.sizes
     p = b.params()
-    r, trained = train_loops.time_to_target(b.split(), p.model, p.train, s.target)
+    r, trained = train_loops.time_to_target(b.split(), p.net, p.train, s.target)
     what = f"val/exact_match >= {s.target:g}, default params" + (
         " (quick: small data, low target)" if b.quick else ""
     )

@@ -23,10 +23,11 @@ from pytorch_lightning.callbacks import Callback
 from torchmetrics import MeanMetric
 
 from arith_seq2seq.data import question_set, splitting
+from arith_seq2seq.data.config import DataConfig
 from arith_seq2seq.data.questions import generate_questions
-from arith_seq2seq.model import ModelSpec, build
+from arith_seq2seq.model import ModelSpec, NetConfig, build
 from arith_seq2seq.model.metrics import char_correct, exact_match
-from arith_seq2seq.pipeline.params import DataConfig, ModelConfig, SplitConfig, TrainConfig
+from arith_seq2seq.pipeline.params import SplitConfig, TrainConfig
 from arith_seq2seq.training.datamodule import QuestionDataModule, epoch_rows
 from arith_seq2seq.training.fit import MONITOR, fit
 from arith_seq2seq.training.fit import (
@@ -82,7 +83,7 @@ class EpochTimer(Callback):
 
 
 def lightning_epochs(
-    paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int
+    paths, net_config: NetConfig, train_cfg: TrainConfig, epochs: int
 ) -> list[tuple[float, float]]:
     """(Wall, CPU) seconds per training epoch with Seq2SeqModule under a Trainer like training.fit's.
 
@@ -94,7 +95,7 @@ def lightning_epochs(
     data = QuestionDataModule(paths["train"], paths["val"], train_cfg)
     data.setup()
     cfg = dataclasses.replace(train_cfg, max_epochs=epochs, show_samples=0)
-    module = Seq2SeqModule(build(ModelSpec(model_cfg, data.train_set.format)), cfg)
+    module = Seq2SeqModule(build(ModelSpec(net_config, data.train_set.format)), cfg)
     timer = EpochTimer()
     with quiet():
         trainer = pl.Trainer(
@@ -116,7 +117,7 @@ def lightning_epochs(
 
 
 def bare_epochs(
-    paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int
+    paths, net_config: NetConfig, train_cfg: TrainConfig, epochs: int
 ) -> list[tuple[float, float]]:
     """(Wall, CPU) seconds per training epoch of a plain PyTorch loop doing the module's per-step work.
 
@@ -132,7 +133,7 @@ def bare_epochs(
     autocast = train_cfg.precision == "bf16-mixed"
     data = QuestionDataModule(paths["train"], paths["val"], train_cfg)
     data.setup()
-    model = build(ModelSpec(model_cfg, data.train_set.format))
+    model = build(ModelSpec(net_config, data.train_set.format))
     model.train()
     loader = data.train_dataloader()
     optimizer = torch.optim.Adam(
@@ -166,19 +167,19 @@ def bare_epochs(
     return seconds
 
 
-def with_precision(paths, model_cfg: ModelConfig, train_cfg: TrainConfig) -> TrainConfig:
+def with_precision(paths, net_config: NetConfig, train_cfg: TrainConfig) -> TrainConfig:
     """`train_cfg` with its precision as the train stage resolves it on this CPU (the same
     function: training.fit's), so that `auto` becomes bf16-mixed or 32-true, which both
     loops can pass on (Lightning does not know `auto`)."""
     data = QuestionDataModule(paths["train"], paths["val"], train_cfg)
     data.setup()
-    model = build(ModelSpec(model_cfg, data.train_set.format))
+    model = build(ModelSpec(net_config, data.train_set.format))
     with quiet():
         chosen = resolve_precision(train_cfg, model, data, torch.device("cpu"))
     return dataclasses.replace(train_cfg, precision=chosen.name)
 
 
-def throughput(paths, model_cfg, train_cfg, warmup: int, measured: int, rounds: int) -> dict:
+def throughput(paths, net_config, train_cfg, warmup: int, measured: int, rounds: int) -> dict:
     """Median samples/s per epoch of both loops, `rounds` alternating runs each (A B, B A,
     ...) so that drift in the machine's load hits both alike; the first `warmup` epochs of
     every run are dropped.
@@ -188,14 +189,14 @@ def throughput(paths, model_cfg, train_cfg, warmup: int, measured: int, rounds: 
     than one torch thread it includes the threads' spin-waiting, though."""
     # Samples per epoch: the rows one epoch visits, rare strata repeated (datamodule.epoch_rows).
     n_train = len(epoch_rows(question_set.load(paths["train"]), train_cfg.min_stratum_share))
-    train_cfg = with_precision(paths, model_cfg, train_cfg)
+    train_cfg = with_precision(paths, net_config, train_cfg)
     runs = {"lightning": lightning_epochs, "bare": bare_epochs}
     wall = {name: [] for name in runs}
     cpu = {name: [] for name in runs}
     for r in range(rounds):
         order = list(runs) if r % 2 == 0 else list(runs)[::-1]
         for name in order:
-            for w, c in runs[name](paths, model_cfg, train_cfg, warmup + measured)[warmup:]:
+            for w, c in runs[name](paths, net_config, train_cfg, warmup + measured)[warmup:]:
                 wall[name].append(w)
                 cpu[name].append(c)
     out = {
@@ -233,7 +234,7 @@ class ValTimer(Callback):
 
 def time_to_target(
     paths,
-    model_cfg: ModelConfig,
+    net_config: NetConfig,
     train_cfg: TrainConfig,
     target: float,
     stop_at_target: bool = True,
@@ -248,7 +249,7 @@ def time_to_target(
     start = time.perf_counter()
     with quiet():
         trained = fit(
-            model_cfg, train_cfg, paths["train"], paths["val"], progress=False, callbacks=[timer]
+            net_config, train_cfg, paths["train"], paths["val"], progress=False, callbacks=[timer]
         )
     end = time.perf_counter()
     reached = next(((e, t, v) for e, t, v in timer.records if v >= target), None)

@@ -40,8 +40,9 @@ def main() -> None:
     parser.add_argument("--live-dir", required=True, help="dvclive's metrics and plots folder")
     parser.add_argument(
         "--state-dir",
-        help="per-epoch training state for resuming; once trained, the finished model and curves, which a "
-        "rerun with the same params, data and code takes instead of training again",
+        help="per-epoch training state for resuming; once trained, the finished model and "
+        "curves, which a rerun with the same params, data and code takes instead of training "
+        "again",
     )
     args = parser.parse_args()
 
@@ -54,7 +55,8 @@ def main() -> None:
     if done is not None:
         # Trained already, and killed before DVC recorded it: the same model, not a new run.
         print(
-            f"train: {done} holds this training (same params, data and code), finished; not training again"
+            f"train: {done} holds this training (same params, data and code), finished; not "
+            "training again"
         )
         with atomic_path(args.model) as tmp:
             shutil.copyfile(done / "model.pt", tmp)
@@ -117,7 +119,8 @@ def _report(info: dict, model: str) -> None:
     processes = f" ({info['processes']} processes)" if info["processes"] > 1 else ""
     print(
         f"train: best val exact match {info['best_val_exact_match']:.4f} at epoch "
-        f"{info['best_epoch']} of {info['epochs']}{processes}, {info['precision']}; kept that epoch -> {model}"
+        f"{info['best_epoch']} of {info['epochs']}{processes}, {info['precision']}; kept that "
+        f"epoch -> {model}"
     )
 
 

@@ -28,7 +28,9 @@ END = "<!-- End of the earlier layout's keys. -->"
 def removed_keys() -> set[str]:
     """The earlier layout's keys, from the code that refuses them: an architecture's network
     keys in `model` (which takes only `arch` now) and its recipe keys in `train`."""
-    network = {key for arch in ARCHITECTURES for key in section_keys(arch) if key not in RECIPE_KEYS}
+    network = {
+        key for arch in ARCHITECTURES for key in section_keys(arch) if key not in RECIPE_KEYS
+    }
     keys = {f"model.{key}" for key in network - set(section_keys("model"))}
     keys |= {f"train.{key}" for key in RECIPE_KEYS}
     # Renamed as well as moved (to `layers` in the character architectures' sections), so

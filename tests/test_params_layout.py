@@ -100,7 +100,9 @@ def test_each_stage_desc_quotes_a_key_of_every_section_it_may_read():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
         sections = [
-            s for p in stage.get("params", []) for s in (ARCHITECTURES if p == "${model.arch}" else [p])
+            s
+            for p in stage.get("params", [])
+            for s in (ARCHITECTURES if p == "${model.arch}" else [p])
         ]
         for section in sections:
             assert f"${{{section}." in stage["desc"], (name, section)

@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     predict_parser.add_argument(
         "--model",
         type=Path,
-        help="model file (default: the train stage's .pt output named in dvc.yaml, in this folder or the nearest one above)",
+        help=(
+            "model file (default: the train stage's .pt output named in dvc.yaml, in this "
+            "folder or the nearest one above)"
+        ),
     )
     predict_parser.add_argument(
         "--confidence",
@@ -95,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         "--device",
         choices=DEVICES,
         default="auto",
-        help="where to answer: auto (a CUDA GPU, else Apple's mps, else the CPU; the default) or one of those",
+        help=(
+            "where to answer: auto (a CUDA GPU, else Apple's mps, else the CPU; the default) "
+            "or one of those"
+        ),
     )
     predict_parser.add_argument(
         "--allow-longer",
@@ -120,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     info_parser.add_argument(
         "--model",
         type=Path,
-        help="model file (default: the train stage's .pt output named in dvc.yaml, in this folder or the nearest one above)",
+        help=(
+            "model file (default: the train stage's .pt output named in dvc.yaml, in this "
+            "folder or the nearest one above)"
+        ),
     )
     info_parser.add_argument("--json", action="store_true", help="print it all as one JSON object")
     args = parser.parse_args(argv)
@@ -212,7 +221,8 @@ def _info(args) -> int:
         lines.append(
             (
                 "scores",
-                "none recorded for this file (dvc.lock's evaluate stage scored another model, or none)",
+                "none recorded for this file (dvc.lock's evaluate stage scored another model, "
+                "or none)",
             )
         )
     else:
@@ -394,8 +404,8 @@ def default_model_path(start: Path) -> Path:
     folder = pipeline_folder(start)
     if folder is None:
         raise UserError(
-            "no --model given and no dvc.yaml in this DVC repository (this folder or above it, up to the "
-            "folder holding .dvc); pass --model PATH"
+            "no --model given and no dvc.yaml in this DVC repository (this folder or above it, "
+            "up to the folder holding .dvc); pass --model PATH"
         )
     dvc_yaml = folder / "dvc.yaml"
     try:
@@ -507,12 +517,16 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, st
     longest = max(len(left), len(right))
     if longest > LONGEST_DIGITS:
         raise ValueError(
-            f"{quoted(line)}: operands of {longest:,} digits; predict takes at most {LONGEST_DIGITS:,}"
+            f"{quoted(line)}: operands of {longest:,} digits; predict takes at most "
+            f"{LONGEST_DIGITS:,}"
         )
     model = trained.model
     # Some architectures answer every length the way they answer the training one.
     if longest > fmt.digits and not model.any_length:
-        too_long = f"{quoted(line)}: operands of {longest} digits, but this model was trained on at most {fmt.digits}"
+        too_long = (
+            f"{quoted(line)}: operands of {longest} digits, but this model was trained on at "
+            f"most {fmt.digits}"
+        )
         # --allow-longer is suggested only where it can help.
         if not model.reads_longer_input:
             raise ValueError(
@@ -523,7 +537,8 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, st
         # length; past it nothing would say whether they are right.
         if longest > fmt.max_digits:
             raise ValueError(
-                f"{quoted(line)}: operands of {longest} digits; answers are exact up to {fmt.max_digits} digits"
+                f"{quoted(line)}: operands of {longest} digits; answers are exact up to "
+                f"{fmt.max_digits} digits"
             )
         if not allow_longer:
             raise ValueError(f"{too_long}; pass --allow-longer to try anyway")

@@ -46,9 +46,9 @@ class DataConfig:
             check_int("data.longer_digits entries", value, 1)
             if not self.digits < value <= LONGEST_DIGITS:
                 raise ConfigError(
-                    f"data.longer_digits has {value}; held-out lengths must be longer than data.digits "
-                    f"({self.digits}) and at most {LONGEST_DIGITS}; change it, or set data.longer_digits: [] "
-                    "for no longer sets"
+                    f"data.longer_digits has {value}; held-out lengths must be longer than "
+                    f"data.digits ({self.digits}) and at most {LONGEST_DIGITS}; change it, or set "
+                    "data.longer_digits: [] for no longer sets"
                 )
         if len(set(lengths)) != len(lengths):
             raise ConfigError(f"data.longer_digits has repeated entries: {list(lengths)}")

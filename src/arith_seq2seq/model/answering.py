@@ -27,7 +27,8 @@ def answer_questions(
     answer_len = model.answer_len if answer_len is None else answer_len
     if answer_len != model.answer_len and not model.reads_longer_input:
         raise ValueError(
-            f"the {model.config.arch} architecture answers with exactly {model.answer_len} characters"
+            f"the {model.config.arch} architecture answers with exactly {model.answer_len} "
+            "characters"
         )
     question = np.asarray(question)
     # Lexicographic order: the rows sharing a prefix are contiguous (see read_shared).

@@ -101,13 +101,14 @@ def load(path: str | Path) -> TrainedModel:
     except (KeyError, TypeError, ValueError, RuntimeError, UserError) as exc:
         raise DataFileError(
             f"{path}: model file is incomplete or does not match its config "
-            f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}); retrain with `dvc repro`"
+            f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}); retrain with "
+            "`dvc repro`"
         ) from None
     info = payload.get("info", {})
     if not isinstance(info, dict):
         raise DataFileError(
-            f"{path}: model file's info is a {type(info).__name__}, not a mapping; it was not written by this "
-            "project's train stage; retrain with `dvc repro`"
+            f"{path}: model file's info is a {type(info).__name__}, not a mapping; it was not "
+            "written by this project's train stage; retrain with `dvc repro`"
         )
     return TrainedModel(model=model.eval(), info=dict(info))
 
@@ -125,7 +126,8 @@ def _question_format(payload: dict, path: Path) -> QuestionFormat:
     if operation not in OPERATIONS:
         problem = f"operation {operation!r}, not one of {', '.join(OPERATIONS)}"
     elif vocab != vocab_for(OPERATIONS[operation]).chars:
-        problem = f"vocabulary {vocab!r}, not the {operation} vocabulary {vocab_for(OPERATIONS[operation]).chars!r}"
+        expected = vocab_for(OPERATIONS[operation]).chars
+        problem = f"vocabulary {vocab!r}, not the {operation} vocabulary {expected!r}"
     elif (
         type(digits) is not int
         or not 1 <= digits <= OPERATIONS[operation].max_digits
@@ -137,7 +139,8 @@ def _question_format(payload: dict, path: Path) -> QuestionFormat:
         layer = _input_layer(fmt)
         if {key: payload["model_config"][key] for key in layer} == layer:
             return fmt
-        problem = f"vocabulary {vocab!r}, which does not fit its model's {payload['model_config']['vocab_size']}-character input"
+        size = payload["model_config"]["vocab_size"]
+        problem = f"vocabulary {vocab!r}, which does not fit its model's {size}-character input"
     raise DataFileError(
         f"{path}: model file has {problem}; it was not written by this project's train stage; "
         "retrain with `dvc repro`"
@@ -207,11 +210,13 @@ def read_info(path: str | Path) -> dict:
     ) as exc:
         raise DataFileError(
             f"{path}: not a readable model file (truncated, damaged or not written by this "
-            f"project: {(str(exc).splitlines() or [type(exc).__name__])[0]}); retrain with `dvc repro`"
+            f"project: {(str(exc).splitlines() or [type(exc).__name__])[0]}); retrain with "
+            "`dvc repro`"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DataFileError(
-            f"{path}: not an arith-seq2seq model file (expected format {FORMAT!r}); retrain with `dvc repro`"
+            f"{path}: not an arith-seq2seq model file (expected format {FORMAT!r}); retrain "
+            "with `dvc repro`"
         )
     state = payload.get("state_dict")
     weights = (

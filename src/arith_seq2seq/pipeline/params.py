@@ -96,8 +96,8 @@ class TrainConfig:
         check_float("train.min_stratum_share", self.min_stratum_share)
         if self.min_stratum_share >= 1:
             raise ConfigError(
-                f"train.min_stratum_share is {self.min_stratum_share}; it is a share of the training rows, "
-                "below 1 (for example 0.01; 0 for every row once)"
+                f"train.min_stratum_share is {self.min_stratum_share}; it is a share of the "
+                "training rows, below 1 (for example 0.01; 0 for every row once)"
             )
         check_int("train.show_samples", self.show_samples, 0)
         check_int("train.devices", self.devices, 1)

@@ -169,8 +169,9 @@ def _run(
     if trainer.num_nodes > 1:
         # Otherwise a machine whose partners never come looks hung.
         say(
-            f"train: waiting for all {trainer.world_size} processes on {trainer.num_nodes} machines "
-            f"to join at {os.environ.get('MASTER_ADDR', '127.0.0.1 (MASTER_ADDR is not set)')}"
+            f"train: waiting for all {trainer.world_size} processes on {trainer.num_nodes} "
+            f"machines to join at "
+            f"{os.environ.get('MASTER_ADDR', '127.0.0.1 (MASTER_ADDR is not set)')}"
             f":{os.environ.get('MASTER_PORT', '?')}"
         )
     with _quiet_lightning():

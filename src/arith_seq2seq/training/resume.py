@@ -108,7 +108,8 @@ def resume_point(folder: str | Path, key: str) -> Path | None:
     }
     if written_in - {os.path.realpath(folder)}:
         say(
-            f"train: {last} was written in another folder ({', '.join(sorted(written_in))}); starting over"
+            f"train: {last} was written in another folder ({', '.join(sorted(written_in))}); "
+            "starting over"
         )
         clear(folder)
         return None
@@ -158,7 +159,8 @@ def interrupted(folder: str | Path) -> None:
     last = Path(folder) / f"{LAST}.ckpt"
     if last.is_file():
         say(
-            f"train: interrupted; the finished epochs are saved in {folder}: run `dvc repro` to resume"
+            f"train: interrupted; the finished epochs are saved in {folder}: run `dvc repro` "
+            "to resume"
         )
     else:
         say("train: interrupted before the first epoch ended; nothing to resume from")
