@@ -100,3 +100,18 @@ def test_operations_none_means_every_operation_one_defined_at_run_time_included(
     check_learns(EchoConfig("anything", 3), "max", {"anything": anything})
     for name in ("repeat", "seq2seq", "attention"):
         assert ARCHITECTURES[name].operations is None
+
+
+@pytest.mark.parametrize("operation, able", [("add", "aligned"), ("mul", "columns")])
+def test_predict_names_the_architectures_that_answer_any_length_from_the_registry(operation, able):
+    from arith_seq2seq.cli import parse
+    from arith_seq2seq.model import build
+    from arith_seq2seq.model.model_file import TrainedModel
+
+    from .conftest import config
+
+    fmt = QuestionFormat(operation, 2, True)
+    model = build(ModelSpec(config("model", hidden_size=8), fmt)).eval()
+    symbol = "+" if operation == "add" else "*"
+    with pytest.raises(ValueError, match=rf"cannot read longer ones \(model\.arch {able} can\)$"):
+        parse(f"123{symbol}4", TrainedModel(model=model, info={}), allow_longer=False)
