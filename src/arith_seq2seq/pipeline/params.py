@@ -74,7 +74,7 @@ class TrainConfig:
     strategy: str
     precision: str
     accelerator: str
-    recipe_of: str = "repeat"  # the section the recipe keys came from (for messages)
+    recipe_of: str  # the architecture section the recipe keys came from (for messages)
 
     @property
     def world_size(self) -> int:
