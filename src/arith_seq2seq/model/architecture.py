@@ -14,15 +14,13 @@ MAX_LAYERS = 16  # layers
 # Upper bound on a network's weights (about 400 MB in float32, 1.6 GB with Adam's state):
 # hidden_size and layers each within their bounds can still multiply past any memory.
 MAX_WEIGHTS = 100_000_000
-# The training keys that an architecture's section holds besides its network's, its
-# recipe: pipeline/params.py's RECIPE_KEYS, read into TrainConfig.
 
 
 @dataclass(frozen=True)
 class NetConfig:
     """A network's own settings: its architecture's params section without the recipe
-    keys. The model file stores its fields, `arch` first, and rebuilds the network from
-    them."""
+    keys (pipeline/params.py RECIPE_KEYS, which go to TrainConfig). The model file stores
+    its fields, `arch` first, and rebuilds the network from them."""
 
     arch: str  # the architecture, whose params section this is
 
