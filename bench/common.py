@@ -303,7 +303,7 @@ class Bench:
         self.rows.append({"benchmark": benchmark, "figure": figure, "unit": unit, "notes": notes})
 
     def params(self):
-        from arith_seq2seq.pipeline.params import load_params
+        from arith_seq2seq.params import load_params
 
         # The committed defaults: HEAD's params.yaml, not a colleague's uncommitted edit.
         text = git("show", "HEAD:params.yaml")

@@ -56,8 +56,8 @@ def peak_rss_kb() -> int:
 
 def main(impl: str, digits: int, count: int, repeats: int) -> dict:
     if impl == "ours":
+        from arith_seq2seq.data.config import DataConfig
         from arith_seq2seq.data.questions import generate_questions
-        from arith_seq2seq.pipeline.params import DataConfig
 
         # The reference's sampling, the one the reference generator is compared with.
         cfg = DataConfig(

@@ -26,8 +26,8 @@ import last_good  # noqa: E402
 
 last_good.start()
 
+from arith_seq2seq.params import SECTIONS, load_params
 from arith_seq2seq.pipeline.files import atomic_path
-from arith_seq2seq.pipeline.params import SECTIONS, load_params
 from arith_seq2seq.pipeline.stage import run
 
 STAMP = "params.yaml: every section and key valid (stages/check_params.py)\n"

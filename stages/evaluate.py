@@ -28,8 +28,9 @@ from arith_seq2seq.evaluation.scoring import NOT_APPLICABLE, evaluate, evaluate_
 from arith_seq2seq.evaluation.space import error_cases, score_space, space_metrics
 from arith_seq2seq.evaluation.space_map import draw_space, save_png
 from arith_seq2seq.model import devices, model_file
+from arith_seq2seq.pipeline.config import load_section
 from arith_seq2seq.pipeline.files import atomic_path
-from arith_seq2seq.pipeline.params import load_params
+from arith_seq2seq.pipeline.params import EvaluateConfig
 from arith_seq2seq.pipeline.stage import run
 
 
@@ -58,7 +59,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    cfg = load_params(args.params).evaluate
+    cfg = load_section(args.params, "evaluate", EvaluateConfig)
     trained = model_file.load(args.model)
     trained.model.to(devices.resolve(cfg.device, "evaluate.device"))
     sets = {name: question_set.load(getattr(args, name)) for name in ("train", "val", "test")}

@@ -20,10 +20,11 @@ import last_good  # noqa: E402
 last_good.start()
 
 from arith_seq2seq.data import question_set
+from arith_seq2seq.data.config import DataConfig
 from arith_seq2seq.data.longer_sets import generate_longer
 from arith_seq2seq.data.questions import generate_questions
+from arith_seq2seq.pipeline.config import load_section
 from arith_seq2seq.pipeline.files import atomic_dir, atomic_path
-from arith_seq2seq.pipeline.params import load_params
 from arith_seq2seq.pipeline.stage import run
 
 
@@ -34,7 +35,7 @@ def main() -> None:
     parser.add_argument("--longer-dir", required=True, help="folder for the longer held-out sets")
     args = parser.parse_args()
 
-    cfg = load_params(args.params).data
+    cfg = load_section(args.params, "data", DataConfig)
     questions = generate_questions(cfg)
     longer = generate_longer(cfg)
     # Both outputs are written before either replaces its old version.
@@ -44,7 +45,8 @@ def main() -> None:
     print(
         f"generate: {len(questions):,} {cfg.operation} questions with up to {cfg.digits} digits "
         f"-> {args.out}; held-out longer sets ({cfg.longer_count:,} random questions and the carry "
-        f"chains per length) with {', '.join(map(str, sorted(cfg.longer_digits))) or 'no'} digits -> {args.longer_dir}"
+        f"chains per length) with {', '.join(map(str, sorted(cfg.longer_digits))) or 'no'} digits "
+        f"-> {args.longer_dir}"
     )
 
 

@@ -21,8 +21,9 @@ last_good.start()
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.splitting import split_rows
+from arith_seq2seq.pipeline.config import load_section
 from arith_seq2seq.pipeline.files import atomic_path
-from arith_seq2seq.pipeline.params import load_params
+from arith_seq2seq.pipeline.params import SplitConfig
 from arith_seq2seq.pipeline.stage import run
 
 
@@ -35,7 +36,7 @@ def main() -> None:
     parser.add_argument("--test", required=True)
     args = parser.parse_args()
 
-    cfg = load_params(args.params).split
+    cfg = load_section(args.params, "split", SplitConfig)
     questions = question_set.load(args.questions)
     parts = split_rows(questions, cfg)
     # All three are written before any replaces its old version: a split interrupted

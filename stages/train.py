@@ -22,9 +22,9 @@ import last_good  # noqa: E402
 last_good.start()
 
 from arith_seq2seq.model import model_file
+from arith_seq2seq.params import load_params
 from arith_seq2seq.pipeline import files
 from arith_seq2seq.pipeline.files import atomic_path
-from arith_seq2seq.pipeline.params import load_params
 from arith_seq2seq.pipeline.stage import run
 from arith_seq2seq.training import resume
 from arith_seq2seq.training.curves import save_curves
@@ -40,21 +40,23 @@ def main() -> None:
     parser.add_argument("--live-dir", required=True, help="dvclive's metrics and plots folder")
     parser.add_argument(
         "--state-dir",
-        help="per-epoch training state for resuming; once trained, the finished model and curves, which a "
-        "rerun with the same params, data and code takes instead of training again",
+        help="per-epoch training state for resuming; once trained, the finished model and "
+        "curves, which a rerun with the same params, data and code takes instead of training "
+        "again",
     )
     args = parser.parse_args()
 
     params = load_params(args.params)
     done = (
-        resume.finished(args.state_dir, params.model, params.train, args.train, args.val)
+        resume.finished(args.state_dir, params.net, params.train, args.train, args.val)
         if args.state_dir
         else None
     )
     if done is not None:
         # Trained already, and killed before DVC recorded it: the same model, not a new run.
         print(
-            f"train: {done} holds this training (same params, data and code), finished; not training again"
+            f"train: {done} holds this training (same params, data and code), finished; not "
+            "training again"
         )
         with atomic_path(args.model) as tmp:
             shutil.copyfile(done / "model.pt", tmp)
@@ -75,7 +77,7 @@ def main() -> None:
             )
         # The progress bar only on a terminal: in a log file it is thousands of redraws.
         trained = fit(
-            params.model,
+            params.net,
             params.train,
             args.train,
             args.val,
@@ -91,7 +93,7 @@ def main() -> None:
             save_curves(live, tmp)
         _publish_live(args.live_dir, live)
     if args.state_dir:
-        key = resume.fingerprint(params.model, params.train, args.train, args.val)
+        key = resume.fingerprint(params.net, params.train, args.train, args.val)
         resume.keep_finished(args.state_dir, key, args.model, args.live_dir)
     _report(trained.info, args.model)
 
@@ -117,7 +119,8 @@ def _report(info: dict, model: str) -> None:
     processes = f" ({info['processes']} processes)" if info["processes"] > 1 else ""
     print(
         f"train: best val exact match {info['best_val_exact_match']:.4f} at epoch "
-        f"{info['best_epoch']} of {info['epochs']}{processes}, {info['precision']}; kept that epoch -> {model}"
+        f"{info['best_epoch']} of {info['epochs']}{processes}, {info['precision']}; kept that "
+        f"epoch -> {model}"
     )
 
 

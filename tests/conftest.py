@@ -32,8 +32,9 @@ import yaml
 from arith_seq2seq.data import question_set, splitting
 from arith_seq2seq.data.longer_sets import generate_longer
 from arith_seq2seq.data.questions import generate_questions
-from arith_seq2seq.model import model_file
-from arith_seq2seq.pipeline.params import NETS, RECIPE_KEYS, SECTIONS, TrainConfig, section_keys
+from arith_seq2seq.model import ARCHITECTURES, model_file
+from arith_seq2seq.params import SECTIONS, section_keys
+from arith_seq2seq.pipeline.params import RECIPE_KEYS, TrainConfig
 from arith_seq2seq.training.fit import fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,9 +44,12 @@ def pytest_addoption(parser):
     parser.addoption(
         "--trains-only",
         action="store_true",
-        help="collect only the tests marked `trains` that can run on this CPU (.ci/run's second run, under "
-        "ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2); the others are left out, not deselected, so "
-        "that the run ends with a plain 'N passed' line, and a selection of none is an error, never exit 5",
+        help="collect only the tests marked `trains` that can run on this CPU (.ci/run's second "
+        "run, under "
+        "ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2); the others are left out, not "
+        "deselected, so "
+        "that the run ends with a plain 'N passed' line, and a selection of none is an error, "
+        "never exit 5",
     )
 
 
@@ -166,13 +170,13 @@ def _config(layers: list[dict], section: str, values: dict):
         return {k: v for layer in layers for k, v in layer.get(name, {}).items()}
 
     values = dict(values)
-    if section in NETS:  # config("aligned", ...) is config("model", arch="aligned", ...)
+    if section in ARCHITECTURES:  # config("aligned", ...) is config("model", arch="aligned", ...)
         values = {"arch": section, **values}
         section = "model"
     if section == "model":
         # The network of `arch` (model.arch's by default), from that architecture's section.
         arch = values.get("arch", merged("model")["arch"])
-        net = NETS[arch]
+        net = ARCHITECTURES[arch].config
         names = {f.name for f in fields(net)}
         cls, merged_values = (
             net,
@@ -190,7 +194,7 @@ def _config(layers: list[dict], section: str, values: dict):
 
 def config(section: str, **values):
     """A params section's config: REFERENCE's values, changed by `values`. "model" (with an
-    optional arch=) is that architecture's network (params.NETS) from its section; "train"
+    optional arch=) is that architecture's network (its NetConfig) from its section; "train"
     (with an optional arch=) the TrainConfig of the train section and that architecture's
     recipe, as loading params.yaml makes them."""
     return _config([REFERENCE], section, values)
@@ -401,7 +405,8 @@ def one_digit(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_split, tmp_path_factory) -> Path:
-    """A repeat-architecture model trained for two epochs on the tiny split (not accurate, but real)."""
+    """A repeat-architecture model trained for two epochs on the tiny split (not accurate,
+    but real)."""
     return (
         built_once(tmp_path_factory, "model", lambda folder: train_tiny(tiny_split, folder))
         / "model.pt"

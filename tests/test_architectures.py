@@ -7,10 +7,10 @@ from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
 from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.model import ARCHITECTURES, ModelSpec, answering, build
-from arith_seq2seq.model.base import IGNORE, reverse_before_padding
+from arith_seq2seq.model.base import CELLS, IGNORE, reverse_before_padding
 from arith_seq2seq.model.seq2seq import teacher_forcing, until_end
+from arith_seq2seq.params import section_keys
 from arith_seq2seq.pipeline.errors import ConfigError
-from arith_seq2seq.pipeline.params import CELLS, NETS, section_keys
 
 from .conftest import config
 
@@ -20,7 +20,7 @@ VOCAB = vocab_for(operation_named("add"))  # " $+0123456789^": pad 0, end 1, sta
 def operation_of(arch: str) -> str:
     """An operation `arch` answers: add (answers of 4 characters at 3 digits), or mul for
     the product columns."""
-    return "add" if "add" in (NETS[arch].operations or ("add",)) else "mul"
+    return "add" if ARCHITECTURES[arch].learns("add") else "mul"
 
 
 def spec(arch="repeat", cell="lstm", **kw):
@@ -134,7 +134,7 @@ def test_greedy_decoding_stops_at_the_end_token_and_matches_step_by_step(arch, b
         # And its confidence is the probability of that answer under teacher forcing.
         decoder_input, target = teacher_forcing(ids, VOCAB.pad_id, VOCAB.start_id, VOCAB.end_id)
         encoded, state = model.read(question)
-        logits, _ = model.decode(decoder_input, state, encoded, question)
+        logits, _ = model.decoder_steps(decoder_input, state, encoded, question)
         logp = logits.log_softmax(-1).gather(2, target.clamp(min=0).unsqueeze(2)).squeeze(2)
         expected = (logp * (target != IGNORE)).sum(1).exp()
         assert torch.allclose(confidence, expected, atol=1e-5)
@@ -144,10 +144,10 @@ def test_greedy_decoding_stops_at_the_end_token_and_matches_step_by_step(arch, b
 
 
 def test_only_encoder_decoders_answer_longer_questions():
-    assert not ARCHITECTURES["repeat"].reads_longer_input
+    assert not ARCHITECTURES["repeat"].network.reads_longer_input
     assert (
-        ARCHITECTURES["seq2seq"].reads_longer_input
-        and ARCHITECTURES["attention"].reads_longer_input
+        ARCHITECTURES["seq2seq"].network.reads_longer_input
+        and ARCHITECTURES["attention"].network.reads_longer_input
     )
     question = torch.zeros(2, 9, dtype=torch.long) + VOCAB.ids("1")[0]
     with pytest.raises(
@@ -161,7 +161,8 @@ def test_only_encoder_decoders_answer_longer_questions():
 def test_unknown_arch_names_the_choices():
     with pytest.raises(
         ConfigError,
-        match="model.arch is 'transformer'; choose one of repeat, seq2seq, attention, aligned, columns",
+        match="model.arch is 'transformer'; choose one of repeat, seq2seq, attention, aligned, "
+        "columns",
     ):
         build(
             ModelSpec(

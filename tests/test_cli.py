@@ -88,7 +88,8 @@ def test_longer_questions_need_an_architecture_that_reads_them(
         assert code == 1 and out == []
         # Without the flag too: suggesting --allow-longer for a model that cannot use it misled.
         assert err == [
-            "error: question 1: '123+4': operands of 3 digits, but this model was trained on at most 2, "
+            "error: question 1: '123+4': operands of 3 digits, but this model was trained on at "
+            "most 2, "
             "and the repeat architecture cannot read longer ones (model.arch aligned can)"
         ]
     code, out, err = run(
@@ -111,7 +112,8 @@ def test_longer_questions_need_an_architecture_that_reads_them(
     longest = "1" * 18 + "+1"
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, longest)
     assert err == [
-        f"error: question 1: '{longest}': operands of 18 digits, but this model was trained on at most 2; pass --allow-longer to try anyway"
+        f"error: question 1: '{longest}': operands of 18 digits, but this model was trained on at "
+        "most 2; pass --allow-longer to try anyway"
     ]
     # Far past what Python converts to int by default: still one clear line.
     code, out, err = run(capsys, monkeypatch, "--model", attention_model, "9" * 2000 + "+1")
@@ -128,7 +130,8 @@ def test_a_huge_bad_line_is_quoted_in_part(capsys, monkeypatch, tiny_model):
     code, out, err = run(capsys, monkeypatch, "--model", tiny_model, stdin=line + "\n1+2\n")
     assert code == 1 and len(out) == 1
     assert err == [
-        f"error: line 1: '{'1' * 80}'... (2,003 characters) is not a question like 12+34 (digits, +, digits)"
+        f"error: line 1: '{'1' * 80}'... (2,003 characters) is not a question like 12+34 (digits, "
+        "+, digits)"
     ]
     code, out, err = run(capsys, monkeypatch, "--model", tiny_model, "9" * 1000 + "+1")
     assert (
@@ -143,7 +146,10 @@ def test_a_line_longer_than_a_question_is_refused_unread_and_the_rest_answered(
 ):
     # Before: held whole (`predict < /dev/zero` grew to 2.5 GB, then a MemoryError
     # traceback); a 100,000-digit product was an allocation traceback for its whole batch.
-    too_long = "error: line {}: {:,} characters; a question is at most 2,064 (operands of up to 1,000 digits)"
+    too_long = (
+        "error: line {}: {:,} characters; a question is at most 2,064 (operands of up to 1,000 "
+        "digits)"
+    )
     stdin = "1" * 100_000 + "+2\n1+2\n" + "\0" * 3_000_000  # the last without a line end
     code, out, err = run(capsys, monkeypatch, "--model", tiny_model, stdin=stdin)
     assert code == 1 and len(out) == 1
@@ -219,7 +225,8 @@ def test_the_default_model_is_never_taken_from_outside_the_repository(
     code, out, err = run(capsys, monkeypatch, "999+1")
     assert (code, out) == (2, [])
     assert err == [
-        "error: no --model given and no dvc.yaml in this DVC repository (this folder or above it, up to "
+        "error: no --model given and no dvc.yaml in this DVC repository (this folder or above it, "
+        "up to "
         "the folder holding .dvc); pass --model PATH"
     ]
     # Nor from above a repository that has none of its own.
@@ -368,13 +375,15 @@ def test_scoring_counts_an_answer_that_is_not_a_number_as_wrong(tmp_path, char):
         (
             ">&-",
             2,
-            "error: standard output or input is closed; predict reads questions from standard input (or its "
+            "error: standard output or input is closed; predict reads questions from standard "
+            "input (or its "
             "arguments) and writes answers to standard output",
         ),
         (
             "<&-",
             2,
-            "error: standard output or input is closed; predict reads questions from standard input (or its "
+            "error: standard output or input is closed; predict reads questions from standard "
+            "input (or its "
             "arguments) and writes answers to standard output",
         ),
     ],

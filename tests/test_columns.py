@@ -12,17 +12,16 @@ import torch.nn.functional as F
 from arith_seq2seq.data.longer_sets import question_ids, question_set
 from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat
-from arith_seq2seq.model import ModelSpec, build
-from arith_seq2seq.model.columns import PLUS_CARRIES, TIMES_CARRIES, schoolbook
+from arith_seq2seq.model import ModelSpec, build, check_learns
+from arith_seq2seq.model.columns import PLUS_CARRIES, TIMES_CARRIES, ColumnsConfig, schoolbook
 from arith_seq2seq.pipeline.errors import ConfigError
-from arith_seq2seq.pipeline.params import ColumnsNet
 
 
 def columns_model(digits: int = 3, reverse: bool = True, **net) -> torch.nn.Module:
     cfg = {"hidden_size": 16, "layers": 2, "pair_dim": 4, **net}
     return build(
         ModelSpec(
-            ColumnsNet(arch="columns", **cfg),
+            ColumnsConfig(arch="columns", **cfg),
             QuestionFormat(operation_named("mul"), digits, reverse),
         )
     )
@@ -133,7 +132,7 @@ def test_the_steps_in_order_answer_products_of_any_length_and_are_what_training_
 )
 def test_the_weight_bound_counts_the_network_that_is_built(hidden_size, layers, pair_dim):
     # Before: an estimate about half the real count, which let networks past the bound.
-    cfg = ColumnsNet("columns", hidden_size, layers, pair_dim)
+    cfg = ColumnsConfig("columns", hidden_size, layers, pair_dim)
     model = build(ModelSpec(cfg, QuestionFormat(operation_named("mul"), 3, True)))
     assert cfg.weights() == sum(p.numel() for p in model.parameters())
 
@@ -142,11 +141,7 @@ def test_columns_learns_mul_only_and_aligned_refuses_mul_with_one_line_each():
     with pytest.raises(
         ConfigError, match=r"model.arch is columns, which learns mul, not add \(data.operation\)"
     ):
-        build(
-            ModelSpec(
-                ColumnsNet("columns", 8, 1, 4), QuestionFormat(operation_named("add"), 3, True)
-            )
-        )
+        check_learns(ColumnsConfig("columns", 8, 1, 4), "add")
 
 
 def test_one_model_answers_a_question_of_any_length_with_the_products_width():
@@ -269,7 +264,7 @@ def test_predict_and_evaluate_answer_products_of_any_size(tmp_path, capsys):
 
 
 def test_columns_takes_training_data_of_any_operand_length():
-    from arith_seq2seq.pipeline.params import params_from_dict
+    from arith_seq2seq.params import params_from_dict
 
     from .conftest import REFERENCE, TINY_PARAMS
 

@@ -123,7 +123,7 @@ def answer_probabilities(model, question: np.ndarray, answers: list[str], vocab:
         q = torch.from_numpy(question[rows]).long()
         with torch.no_grad():
             encoded, state = model.read(q)
-            logits, _ = model.decode(decoder_input, state, encoded, q)
+            logits, _ = model.decoder_steps(decoder_input, state, encoded, q)
         logp = logits.double().log_softmax(-1).gather(2, target.unsqueeze(2)).squeeze(2)
         probability[rows] = logp.sum(1).exp().numpy()
         ended[rows] = (logits[:, -1].argmax(-1) == model.end_id).numpy()

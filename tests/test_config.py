@@ -3,14 +3,11 @@ import shutil
 import pytest
 from dvc.utils.hydra import apply_overrides  # what `dvc exp run -S` runs on params.yaml
 
+from arith_seq2seq.model import ARCHITECTURES
+from arith_seq2seq.model.aligned import AlignedConfig
+from arith_seq2seq.params import load_params, params_from_dict
 from arith_seq2seq.pipeline.errors import ConfigError
-from arith_seq2seq.pipeline.params import (
-    NETS,
-    RECIPE_KEYS,
-    AlignedNet,
-    load_params,
-    params_from_dict,
-)
+from arith_seq2seq.pipeline.params import RECIPE_KEYS
 
 from .conftest import REFERENCE, ROOT, TINY_PARAMS
 
@@ -28,8 +25,8 @@ def complete(raw: dict) -> dict:
 def test_repository_params_load_and_keep_the_reference_model():
     params = load_params(ROOT / "params.yaml")
     assert (params.data.digits, params.data.reverse, params.data.operation) == (3, True, "add")
-    assert (params.model.cell, params.model.hidden_size, params.model.layers) == ("lstm", 128, 1)
-    assert (params.model.arch, params.data.longer_digits) == ("repeat", (4, 5, 10, 20, 50, 100))
+    assert (params.net.cell, params.net.hidden_size, params.net.layers) == ("lstm", 128, 1)
+    assert (params.net.arch, params.data.longer_digits) == ("repeat", (4, 5, 10, 20, 50, 100))
     assert params.train.recipe_of == "repeat"
     # The data that make a calculator (docs/calculator.md); the reference's stays selectable.
     assert (params.data.sampling, params.split.always_train_digits) == ("balanced", 2)
@@ -59,7 +56,8 @@ def test_a_missing_key_is_named_not_defaulted():
         # Said as what it is (it was "missing key train.batch_size, ..." for every key).
         (
             {},
-            r"^params: missing or empty section 'data', 'split', 'model', 'repeat', 'seq2seq', 'attention', "
+            r"^params: missing or empty section 'data', 'split', 'model', 'repeat', 'seq2seq', "
+            r"'attention', "
             r"'aligned', 'columns', 'train', 'evaluate'; every section must be set",
         ),
         (
@@ -110,7 +108,8 @@ def test_an_empty_params_file_is_named(tmp_path):
         ({"data": {"longer_digits": 2}}, r"data\.longer_digits must be a list"),
         (
             {"data": {"digits": 5, "longer_digits": [4, 20]}},
-            r"data\.longer_digits has 4; held-out lengths must be longer than data\.digits \(5\) and at most 1000; change it, or set data\.longer_digits: \[\] for no longer sets",
+            r"data\.longer_digits has 4; held-out lengths must be longer than data\.digits \(5\) "
+            r"and at most 1000; change it, or set data\.longer_digits: \[\] for no longer sets",
         ),
         ({"data": {"longer_digits": [20, 1001]}}, r"data\.longer_digits has 1001; .* at most 1000"),
         (
@@ -133,7 +132,8 @@ def test_an_empty_params_file_is_named(tmp_path):
         ),
         (
             {"model": {"arch": "transformer"}},
-            r"^model\.arch is 'transformer'; choose one of repeat, seq2seq, attention, aligned, columns$",
+            r"^model\.arch is 'transformer'; choose one of repeat, seq2seq, attention, aligned, "
+            r"columns$",
         ),
         ({"split": {"val_fraction": 0.5, "test_fraction": 0.5}}, r"leaves no training data"),
         ({"split": {"val_fraction": 0}}, r"split\.val_fraction must be between 0 and 1"),
@@ -144,7 +144,8 @@ def test_an_empty_params_file_is_named(tmp_path):
         ({"train": {"strategy": "fsdp"}}, r"train\.strategy is 'fsdp'; choose one of auto, ddp"),
         (
             {"repeat": {"batch_size": 3}, "train": {"devices": 2, "num_nodes": 2}},
-            r"^repeat\.batch_size \(3\) is split across train\.devices x train\.num_nodes = 4 processes; make it at least 4",
+            r"^repeat\.batch_size \(3\) is split across train\.devices x train\.num_nodes = 4 "
+            r"processes; make it at least 4",
         ),
         (
             {"data": {"sampling": "uniform"}},
@@ -215,7 +216,8 @@ def test_an_empty_params_file_is_named(tmp_path):
         ),
         (
             {"train": {"accelerator": "mps", "devices": 2}},
-            r"train\.accelerator is 'mps', which trains in one process; set train\.devices and train\.num_nodes to 1 \(they make 2 processes\)",
+            r"train\.accelerator is 'mps', which trains in one process; set train\.devices and "
+            r"train\.num_nodes to 1 \(they make 2 processes\)",
         ),
         (
             {"evaluate": {"device": "gpu"}},
@@ -248,34 +250,42 @@ def test_tiny_params_are_valid():
         # A key the architecture does not use is refused like a typo, naming who uses it.
         (
             {"aligned": {"embedding_dim": 8}},
-            r"^params: unknown key aligned\.embedding_dim \(aligned does not use it; repeat, seq2seq, attention use it\); "
-            r"aligned takes batch_size, grad_clip, hidden_size, layers, lr, max_epochs, pair_dim, patience, precision$",
+            r"^params: unknown key aligned\.embedding_dim \(aligned does not use it; repeat, "
+            r"seq2seq, attention use it\); "
+            r"aligned takes batch_size, grad_clip, hidden_size, layers, lr, max_epochs, pair_dim, "
+            r"patience, precision$",
         ),
         (
             {"repeat": {"pair_dim": 8}},
-            r"^params: unknown key repeat\.pair_dim \(repeat does not use it; aligned, columns use it\); repeat takes",
+            r"^params: unknown key repeat\.pair_dim \(repeat does not use it; aligned, columns use "
+            r"it\); repeat takes",
         ),
         (
             {"columns": {"cell": "gru"}},
-            r"^params: unknown key columns\.cell \(columns does not use it; repeat, seq2seq, attention use it\)",
+            r"^params: unknown key columns\.cell \(columns does not use it; repeat, seq2seq, "
+            r"attention use it\)",
         ),
         (
             {"repeat": {"hiden_size": 64}},
-            r"^params: unknown key repeat\.hiden_size; repeat takes batch_size, cell, embedding_dim, grad_clip, hidden_size, layers, lr",
+            r"^params: unknown key repeat\.hiden_size; repeat takes batch_size, cell, "
+            r"embedding_dim, grad_clip, hidden_size, layers, lr",
         ),
         # The old layout's keys point to the architecture's section.
         (
             {"model": {"hidden_size": 64}},
-            r"^params: unknown key model\.hidden_size \(an architecture's network and training recipe are in the "
+            r"^params: unknown key model\.hidden_size \(an architecture's network and training "
+            r"recipe are in the "
             r"section model\.arch names, e\.g\. repeat\.hidden_size\); model takes arch$",
         ),
         (
             {"model": {"decoder_layers": 2}},
-            r"^params: unknown key model\.decoder_layers \(an architecture's network .*\); model takes arch$",
+            r"^params: unknown key model\.decoder_layers \(an architecture's network .*\); model "
+            r"takes arch$",
         ),
         (
             {"train": {"lr": 0.01}},
-            r"^params: unknown key train\.lr \(an architecture's network and training recipe are in the section model\.arch names",
+            r"^params: unknown key train\.lr \(an architecture's network and training recipe are "
+            r"in the section model\.arch names",
         ),
         (
             {"train": {"max_epochs": 1}},
@@ -311,7 +321,8 @@ def test_a_key_a_section_does_not_take_is_refused_with_its_home(raw, message):
         ),
         (
             {"seq2seq": {"batch_size": 3}, "train": {"devices": 2, "num_nodes": 2}},
-            r"^seq2seq\.batch_size \(3\) is split across train\.devices x train\.num_nodes = 4 processes",
+            r"^seq2seq\.batch_size \(3\) is split across train\.devices x train\.num_nodes = 4 "
+            r"processes",
         ),
     ],
 )
@@ -323,14 +334,14 @@ def test_every_architecture_section_is_checked_even_when_not_chosen(raw, message
         params_from_dict(complete(raw))
 
 
-@pytest.mark.parametrize("arch", list(NETS))
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
 def test_the_chosen_architecture_brings_its_network_and_recipe(arch):
-    operation = "add" if "add" in (NETS[arch].operations or ("add",)) else "mul"
+    operation = "add" if ARCHITECTURES[arch].learns("add") else "mul"
     raw = complete({"model": {"arch": arch}, "data": {"operation": operation}})
     params = params_from_dict(raw)
     section = raw[arch]
-    assert type(params.model) is NETS[arch] and params.model.arch == arch
-    assert {k: getattr(params.model, k) for k in section if k not in RECIPE_KEYS} == {
+    assert type(params.net) is ARCHITECTURES[arch].config and params.net.arch == arch
+    assert {k: getattr(params.net, k) for k in section if k not in RECIPE_KEYS} == {
         k: v for k, v in section.items() if k not in RECIPE_KEYS
     }
     assert {k: getattr(params.train, k) for k in RECIPE_KEYS} == {
@@ -352,7 +363,7 @@ def test_selecting_an_architecture_alone_picks_its_network_and_recipe(tmp_path):
     shutil.copy(ROOT / "params.yaml", copy)
     apply_overrides(copy, ["model.arch=aligned"])
     params = load_params(copy)
-    assert params.model == AlignedNet(arch="aligned", hidden_size=32, layers=2, pair_dim=16)
+    assert params.net == AlignedConfig(arch="aligned", hidden_size=32, layers=2, pair_dim=16)
     assert (params.train.lr, params.train.max_epochs, params.train.recipe_of) == (
         0.01,
         1,

@@ -19,8 +19,8 @@ from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat, vocab_for
 from arith_seq2seq.data.questions import generate_questions
 from arith_seq2seq.model import ARCHITECTURES, ModelSpec, answering, build, devices
+from arith_seq2seq.params import section_keys
 from arith_seq2seq.pipeline.errors import ConfigError
-from arith_seq2seq.pipeline.params import NETS, section_keys
 from arith_seq2seq.training.fit import process_group_backend
 from arith_seq2seq.training.module import TrainingModule
 
@@ -71,7 +71,7 @@ VOCAB = vocab_for(operation_named("add"))
 
 def operation_of(arch: str) -> str:
     """add, or mul for an architecture that answers products only (columns)."""
-    return "add" if "add" in (NETS[arch].operations or ("add",)) else "mul"
+    return "add" if ARCHITECTURES[arch].learns("add") else "mul"
 
 
 def spec(arch: str) -> ModelSpec:

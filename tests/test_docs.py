@@ -30,7 +30,7 @@ from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.model import ModelSpec, build, model_file
 from arith_seq2seq.model.model_file import TrainedModel
-from arith_seq2seq.pipeline.params import load_params
+from arith_seq2seq.params import load_params
 from arith_seq2seq.training.fit import fit
 
 from .conftest import ROOT, config, run_stage_in_process, write_params
@@ -382,7 +382,7 @@ def test_resume_messages_are_what_training_prints(tiny_project, tmp_path, monkey
     def train(params, stop_at: int) -> None:
         with pytest.raises(SystemExit):
             fit(
-                params.model,
+                params.net,
                 params.train,
                 split / "train.npz",
                 split / "val.npz",

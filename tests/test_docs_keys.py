@@ -12,8 +12,10 @@ import subprocess
 import pytest
 import yaml
 
+from arith_seq2seq.model import ARCHITECTURES
+from arith_seq2seq.params import params_from_dict, section_keys
 from arith_seq2seq.pipeline.errors import ConfigError
-from arith_seq2seq.pipeline.params import NETS, RECIPE_KEYS, params_from_dict, section_keys
+from arith_seq2seq.pipeline.params import RECIPE_KEYS
 
 from .conftest import ROOT, run_stage_in_process, train_command, write_params
 from .test_docs import assert_quoted, stage_args
@@ -29,7 +31,9 @@ END = "<!-- End of the earlier layout's keys. -->"
 def removed_keys() -> set[str]:
     """The earlier layout's keys, from the code that refuses them: an architecture's network
     keys in `model` (which takes only `arch` now) and its recipe keys in `train`."""
-    network = {key for arch in NETS for key in section_keys(arch) if key not in RECIPE_KEYS}
+    network = {
+        key for arch in ARCHITECTURES for key in section_keys(arch) if key not in RECIPE_KEYS
+    }
     keys = {f"model.{key}" for key in network - set(section_keys("model"))}
     keys |= {f"train.{key}" for key in RECIPE_KEYS}
     # Renamed as well as moved (to `layers` in the character architectures' sections), so

@@ -65,7 +65,7 @@ def digits_of(path: Path) -> int:
     return int(re.fullmatch(r"(?:digits|times1|chains)_(\d+)\.npz", path.name).group(1))
 
 
-def decode(trained, ids: np.ndarray) -> list[str]:
+def answer_texts(trained, ids: np.ndarray) -> list[str]:
     """Answer ids -> text, done here: each id is its character in the model's vocabulary."""
     return ["".join(trained.format.vocab.chars[i] for i in row).strip() for row in np.asarray(ids)]
 
@@ -159,7 +159,7 @@ def pipeline_scores(run: dict) -> dict[str, float]:
     NEGATIVE_PAIRS answered right (bench/test_thresholds.py)."""
     operation, trained, errors = run["operation"], run["trained"], run["errors"]
     test = question_set.load(run["split"]["test"])
-    predicted = decode(
+    predicted = answer_texts(
         trained, answering.answer_questions(trained.model, test.question, test.answer.shape[1])[0]
     )
     right = np.array(
@@ -179,7 +179,7 @@ def pipeline_scores(run: dict) -> dict[str, float]:
             "test_right_negative": int((right & (test.a < test.b)).sum()),
         }
         question = np.concatenate([question_ids(trained, a, b, "sub") for a, b in NEGATIVE_PAIRS])
-        answers = decode(trained, answering.answer_questions(trained.model, question, 3)[0])
+        answers = answer_texts(trained, answering.answer_questions(trained.model, question, 3)[0])
         scores["negative_pairs_right"] = sum(
             got == str(a - b) for got, (a, b) in zip(answers, NEGATIVE_PAIRS)
         )
@@ -230,7 +230,7 @@ def test_subtraction_error_rows_show_negative_answers_with_their_sign(sub_run):
 def test_evaluate_test_exact_match_equals_a_rescoring_of_the_test_set(pipeline):
     operation, trained = pipeline["operation"], pipeline["trained"]
     test = question_set.load(pipeline["split"]["test"])
-    predicted = decode(
+    predicted = answer_texts(
         trained, answering.answer_questions(trained.model, test.question, test.answer.shape[1])[0]
     )
     truth = [str(PYTHON[operation](a, b)) for a, b in zip(test.a.tolist(), test.b.tolist())]
@@ -302,7 +302,7 @@ def test_predict_on_a_columns_model_answers_products_of_any_length_and_refuses_s
     assert len(out) == 3 and all(re.fullmatch(r"\d+", line) for line in out), out
     assert (
         out[0]
-        == decode(
+        == answer_texts(
             trained,
             answering.answer_questions(trained.model, question_ids(trained, 12, 34, "mul"), 4)[0],
         )[0]
@@ -339,7 +339,7 @@ def test_predict_answers_subtractions_with_the_models_own_negative_answers(sub_r
     # Each answer is what the model writes for the question, decoded here.
     for (a, b), line in list(zip(pairs, out))[::50]:
         own = answering.answer_questions(trained.model, question_ids(trained, a, b, "sub"), 3)[0]
-        assert line == decode(trained, own)[0], (a, b)
+        assert line == answer_texts(trained, own)[0], (a, b)
     assert out[0].startswith("-")
     right = [line for (a, b), line in zip(pairs, out) if line == str(a - b)]
     assert len(right) > 10, "negative answers read back exactly as Python writes them"
@@ -351,7 +351,7 @@ def test_predict_on_a_multiplication_model_answers_products_and_refuses_sums(mul
     assert code == 1
     assert err == ["error: question 2: '3+4': this model answers * questions, not +"]
     expected = [
-        decode(
+        answer_texts(
             trained,
             answering.answer_questions(trained.model, question_ids(trained, a, b, "mul"), 4)[0],
         )[0]

@@ -14,7 +14,8 @@ import yaml
 from dvc.utils.hydra import apply_overrides  # what `dvc exp run -S` runs on params.yaml
 from dvc.utils.serialize import modify_yaml  # DVC's load-then-dump of a .yaml file
 
-from arith_seq2seq.pipeline.params import NETS, SECTIONS, section_keys
+from arith_seq2seq.model import ARCHITECTURES
+from arith_seq2seq.params import SECTIONS, section_keys
 
 from .conftest import ROOT
 
@@ -88,7 +89,7 @@ def test_dvc_yaml_lists_each_section_for_the_one_stage_that_reads_it():
         for section in sections
         if section != "${model.arch}"
     ]
-    assert sorted([*resolved, *NETS]) == sorted(SECTIONS), (
+    assert sorted([*resolved, *ARCHITECTURES]) == sorted(SECTIONS), (
         "each params.yaml section read by exactly one stage"
     )
 
@@ -99,7 +100,9 @@ def test_each_stage_desc_quotes_a_key_of_every_section_it_may_read():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
         sections = [
-            s for p in stage.get("params", []) for s in (NETS if p == "${model.arch}" else [p])
+            s
+            for p in stage.get("params", [])
+            for s in (ARCHITECTURES if p == "${model.arch}" else [p])
         ]
         for section in sections:
             assert f"${{{section}." in stage["desc"], (name, section)

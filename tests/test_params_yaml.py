@@ -10,7 +10,8 @@ import pytest
 import yaml
 from dvc.utils.serialize import parse_yaml  # what `dvc params diff` and `dvc exp show` read
 
-from arith_seq2seq.pipeline.params import load_params, read_yaml
+from arith_seq2seq.params import load_params
+from arith_seq2seq.pipeline.config import read_yaml
 
 from .conftest import REFERENCE, TINY_PARAMS, run_stage_in_process
 
@@ -52,7 +53,7 @@ def test_values_are_the_ones_dvc_records(tmp_path):
     assert check(path) == (2, ["error: evaluate.batch_size must be a whole number, got '1:30'"])
     path = params_text(tmp_path, repeat__hidden_size="020")
     assert check(path)[0] == 0
-    assert load_params(path).model.hidden_size == 20
+    assert load_params(path).net.hidden_size == 20
 
 
 def laughs(levels: int) -> str:

@@ -115,9 +115,10 @@ for root in roots:
         del sys.modules[name]
     sys.path.insert(0, root)
     resume = importlib.import_module("arith_seq2seq.training.resume")
+    model_package = importlib.import_module("arith_seq2seq.model")
     params = importlib.import_module("arith_seq2seq.pipeline.params")
     assert Path(resume.__file__).is_relative_to(root), (resume.__file__, root)
-    net = params.NETS[model["arch"]](**model)
+    net = model_package.ARCHITECTURES[model["arch"]].config(**model)
     keys.append(resume.fingerprint(net, params.TrainConfig(**train_cfg), train, val))
     sys.path.remove(root)
 print(json.dumps(keys))

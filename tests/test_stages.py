@@ -83,15 +83,6 @@ def test_generate_then_split_write_their_outputs(tmp_path):
             {"data": {"sampling": "uniform"}},
             ["data.sampling is 'uniform'; choose one of balanced, reference"],
         ),
-        ({"repeat": {"cell": "lstmm"}}, ["repeat.cell is 'lstmm'"]),
-        (
-            {"aligned": {"embedding_dim": 8}},
-            ["unknown key aligned.embedding_dim (aligned does not use it"],
-        ),
-        (
-            {"train": {"lr": 0.01}},
-            ["unknown key train.lr (an architecture's network and training recipe"],
-        ),
     ],
 )
 def test_generate_refuses_bad_params_and_keeps_the_old_output(tmp_path, overrides, fragments):
@@ -106,6 +97,29 @@ def test_generate_refuses_bad_params_and_keeps_the_old_output(tmp_path, override
     )
     assert out.read_bytes() == b"previous output"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml", "q.npz"]
+
+
+@pytest.mark.parametrize(
+    "overrides, fragments",
+    [
+        ({"repeat": {"cell": "lstmm"}}, ["repeat.cell is 'lstmm'"]),
+        (
+            {"aligned": {"embedding_dim": 8}},
+            ["unknown key aligned.embedding_dim (aligned does not use it"],
+        ),
+        (
+            {"train": {"lr": 0.01}},
+            ["unknown key train.lr (an architecture's network and training recipe"],
+        ),
+    ],
+)
+def test_check_params_refuses_a_bad_section_generate_does_not_read(tmp_path, overrides, fragments):
+    # generate reads the data section alone (so that it imports no model code); the whole
+    # file is check_params', which runs before it and writes no stamp for a bad file.
+    params = write_params(tmp_path / "params.yaml", overrides)
+    stamp = tmp_path / "params.checked"
+    assert_user_error(run_stage("check_params", "--params", params, "--out", stamp), *fragments)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
 
 
 def test_split_refuses_fractions_that_leave_no_training_data(tmp_path, tiny_split):

@@ -9,8 +9,8 @@ import time
 from common import Bench, quiet
 from pytorch_lightning.callbacks import Callback
 
-from arith_seq2seq.model import model_file
-from arith_seq2seq.pipeline.params import ModelConfig, TrainConfig
+from arith_seq2seq.model import NetConfig, model_file
+from arith_seq2seq.pipeline.params import TrainConfig
 from arith_seq2seq.training.fit import MONITOR, fit
 
 
@@ -34,7 +34,7 @@ class ValTimer(Callback):
 
 def time_to_target(
     paths,
-    model_cfg: ModelConfig,
+    net_config: NetConfig,
     train_cfg: TrainConfig,
     target: float,
     stop_at_target: bool = True,
@@ -49,7 +49,7 @@ def time_to_target(
     start = time.perf_counter()
     with quiet():
         trained = fit(
-            model_cfg, train_cfg, paths["train"], paths["val"], progress=False, callbacks=[timer]
+            net_config, train_cfg, paths["train"], paths["val"], progress=False, callbacks=[timer]
         )
     end = time.perf_counter()
     reached = next(((e, t, v) for e, t, v in timer.records if v >= target), None)
@@ -70,7 +70,7 @@ def time_to_target(
 def run(b: Bench) -> dict:
     s = b.sizes
     p = b.params()
-    r, trained = time_to_target(b.split(), p.model, p.train, s.target)
+    r, trained = time_to_target(b.split(), p.net, p.train, s.target)
     what = f"val/exact_match >= {s.target:g}, default params" + (
         " (quick: small data, low target)" if b.quick else ""
     )

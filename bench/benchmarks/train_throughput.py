@@ -21,8 +21,8 @@ from torchmetrics import MeanMetric
 
 from arith_seq2seq.data import question_set
 from arith_seq2seq.evaluation.metrics import METRICS
-from arith_seq2seq.model import ModelSpec, build
-from arith_seq2seq.pipeline.params import ModelConfig, TrainConfig
+from arith_seq2seq.model import ModelSpec, NetConfig, build
+from arith_seq2seq.pipeline.params import TrainConfig
 from arith_seq2seq.training.datamodule import QuestionDataModule, epoch_rows
 
 # The train stage's own choice of precision.
@@ -49,7 +49,7 @@ class EpochTimer(Callback):
 
 
 def lightning_epochs(
-    paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int
+    paths, net_config: NetConfig, train_cfg: TrainConfig, epochs: int
 ) -> list[tuple[float, float]]:
     """(Wall, CPU) seconds per training epoch with TrainingModule under a Trainer like
     training.fit's.
@@ -62,7 +62,7 @@ def lightning_epochs(
     data = QuestionDataModule(paths["train"], paths["val"], train_cfg)
     data.setup()
     cfg = dataclasses.replace(train_cfg, max_epochs=epochs, show_samples=0)
-    module = TrainingModule(build(ModelSpec(model_cfg, data.train_set.format)), cfg)
+    module = TrainingModule(build(ModelSpec(net_config, data.train_set.format)), cfg)
     timer = EpochTimer()
     with quiet():
         trainer = pl.Trainer(
@@ -84,7 +84,7 @@ def lightning_epochs(
 
 
 def bare_epochs(
-    paths, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int
+    paths, net_config: NetConfig, train_cfg: TrainConfig, epochs: int
 ) -> list[tuple[float, float]]:
     """(Wall, CPU) seconds per training epoch of a plain PyTorch loop doing the module's
     per-step work.
@@ -101,7 +101,7 @@ def bare_epochs(
     autocast = train_cfg.precision == "bf16-mixed"
     data = QuestionDataModule(paths["train"], paths["val"], train_cfg)
     data.setup()
-    model = build(ModelSpec(model_cfg, data.train_set.format))
+    model = build(ModelSpec(net_config, data.train_set.format))
     model.train()
     loader = data.train_dataloader()
     optimizer = torch.optim.Adam(
@@ -133,19 +133,19 @@ def bare_epochs(
     return seconds
 
 
-def with_precision(paths, model_cfg: ModelConfig, train_cfg: TrainConfig) -> TrainConfig:
+def with_precision(paths, net_config: NetConfig, train_cfg: TrainConfig) -> TrainConfig:
     """`train_cfg` with its precision as the train stage resolves it on this CPU (the same
     function: training.fit's), so that `auto` becomes bf16-mixed or 32-true, which both
     loops can pass on (Lightning does not know `auto`)."""
     data = QuestionDataModule(paths["train"], paths["val"], train_cfg)
     data.setup()
-    model = build(ModelSpec(model_cfg, data.train_set.format))
+    model = build(ModelSpec(net_config, data.train_set.format))
     with quiet():
         chosen = resolve_precision(train_cfg, model, data, torch.device("cpu"))
     return dataclasses.replace(train_cfg, precision=chosen.name)
 
 
-def throughput(paths, model_cfg, train_cfg, warmup: int, measured: int, rounds: int) -> dict:
+def throughput(paths, net_config, train_cfg, warmup: int, measured: int, rounds: int) -> dict:
     """Median samples/s per epoch of both loops, `rounds` alternating runs each (A B, B A,
     ...) so that drift in the machine's load hits both alike; the first `warmup` epochs of
     every run are dropped.
@@ -155,14 +155,14 @@ def throughput(paths, model_cfg, train_cfg, warmup: int, measured: int, rounds: 
     than one torch thread it includes the threads' spin-waiting, though."""
     # Samples per epoch: the rows one epoch visits, rare strata repeated (datamodule.epoch_rows).
     n_train = len(epoch_rows(question_set.load(paths["train"]), train_cfg.min_stratum_share))
-    train_cfg = with_precision(paths, model_cfg, train_cfg)
+    train_cfg = with_precision(paths, net_config, train_cfg)
     runs = {"lightning": lightning_epochs, "bare": bare_epochs}
     wall = {name: [] for name in runs}
     cpu = {name: [] for name in runs}
     for r in range(rounds):
         order = list(runs) if r % 2 == 0 else list(runs)[::-1]
         for name in order:
-            for w, c in runs[name](paths, model_cfg, train_cfg, warmup + measured)[warmup:]:
+            for w, c in runs[name](paths, net_config, train_cfg, warmup + measured)[warmup:]:
                 wall[name].append(w)
                 cpu[name].append(c)
     out = {
@@ -183,7 +183,7 @@ def throughput(paths, model_cfg, train_cfg, warmup: int, measured: int, rounds: 
 def run(b: Bench) -> dict:
     s = b.sizes
     p = b.params()
-    r = throughput(b.split(), p.model, p.train, s.warmup_epochs, s.measured_epochs, s.rounds)
+    r = throughput(b.split(), p.net, p.train, s.warmup_epochs, s.measured_epochs, s.rounds)
     how = (
         f"{r['train_samples']:,} training questions, batch {p.train.batch_size}, "
         f"{r['threads']} torch threads; median of {s.measured_epochs * s.rounds} epochs "

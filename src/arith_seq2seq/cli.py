@@ -107,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         "--allow-longer",
         action="store_true",
         help=(
-            "accept operands longer than the training data (seq2seq and attention models; an "
-            "aligned model takes any length without it)"
+            "accept operands longer than the training data, for a model whose architecture "
+            "reads them (docs/architectures.md); one that answers any length takes them "
+            "without it"
         ),
     )
     info_parser = commands.add_parser(
@@ -485,6 +486,14 @@ def overlong(length: int) -> str:
     )
 
 
+def _able_archs(operation: str) -> str:
+    """A clause naming the architectures that would answer `operation` at any length."""
+    from .model import answering_any_length
+
+    able = answering_any_length(operation)
+    return f" (model.arch {' | '.join(able)} can)" if able else ""
+
+
 def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, str]:
     """The operands as decimal strings without leading zeros (any length: nothing is
     computed here)."""
@@ -512,7 +521,7 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, st
             f"{LONGEST_DIGITS:,}"
         )
     model = trained.model
-    # The aligned architecture answers every length the way it answers the training one.
+    # Some architectures answer every length the way they answer the training one.
     if longest > fmt.digits and not model.any_length:
         too_long = (
             f"{quoted(line)}: operands of {longest} digits, but this model was trained on at "
@@ -521,8 +530,8 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, st
         # --allow-longer is suggested only where it can help.
         if not model.reads_longer_input:
             raise ValueError(
-                f"{too_long}, and the {model.config.arch} architecture cannot read longer ones "
-                "(model.arch aligned can)"
+                f"{too_long}, and the {model.config.arch} architecture cannot read longer ones"
+                + _able_archs(fmt.operation.name)
             )
         # The character architectures are scored against int64 answers up to this
         # length; past it nothing would say whether they are right.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..pipeline.params import DataConfig
+from .config import DataConfig
 from .operations import Operation, operation_named
 from .question_format import QuestionFormat
 from .question_set import QuestionSet

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..pipeline.errors import ConfigError
-from ..pipeline.params import DataConfig
+from .config import DataConfig
 from .operations import INT64_DIGITS, Operation, operands_with_digits, operation_named
 from .question_format import QuestionFormat
 from .question_set import QuestionSet

@@ -26,11 +26,22 @@ other architecture.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
+from ..pipeline.config import check_int
+from .architecture import MAX_LAYERS, MAX_WIDTH, Architecture, NetConfig, check_weights
 from .base import ModelSpec
-from .digit_columns import DigitColumns, DigitStep, chosen, every_input, input_index
+from .digit_columns import (
+    DigitColumns,
+    DigitStep,
+    chosen,
+    every_input,
+    input_index,
+    mlp_weights,
+)
 
 CARRIES = 2  # a_i + b_i + c <= 19 and a_i - b_i - c >= -10: carries and borrows 0-1
 
@@ -55,6 +66,28 @@ def column_steps(a: torch.Tensor, b: torch.Tensor, signed: bool) -> dict[str, to
         steps["digit"].append(digit)
         steps["next_c"].append(carry)
     return {name: torch.stack(value, 1) for name, value in steps.items()}
+
+
+@dataclass(frozen=True)
+class AlignedConfig(NetConfig):
+    """aligned: one network for every column of a sum or difference (a digit pair and the
+    carry in; the column's digit and the carry out)."""
+
+    hidden_size: int  # units of each hidden layer of the step network
+    layers: int  # hidden layers of the step network
+    pair_dim: int  # the learned embedding of a digit pair (a_i, b_i), and of a carry
+
+    def validate(self) -> None:
+        check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
+        check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
+        check_int(f"{self.arch}.pair_dim", self.pair_dim, 1, MAX_WIDTH)
+        check_weights(self.arch, self.weights())
+
+    def weights(self) -> int:
+        """The network's weight count, exactly: the embeddings of the 100 digit pairs and 2
+        carries, `layers` hidden layers and two heads (10 and 2)."""
+        h, d = self.hidden_size, self.pair_dim
+        return 102 * d + mlp_weights(2 * d, h, self.layers) + (h + 1) * (10 + 2)
 
 
 class AlignedColumns(DigitColumns):
@@ -141,3 +174,7 @@ class AlignedColumns(DigitColumns):
             digits = torch.where(negative[:, None], runs[1][0], digits)
             logp = logp + torch.where(negative, runs[1][2], 0.0)
         return self.characters_of(digits, negative, answer_width), logp.exp()
+
+
+# A product's digit depends on every column, not on a carry: `columns` answers those.
+ARCHITECTURE = Architecture("aligned", AlignedColumns, AlignedConfig, operations=("add", "sub"))

@@ -7,12 +7,12 @@ import numpy as np
 import torch
 
 from . import devices
-from .base import Seq2SeqModel
+from .base import Network
 
 
 @torch.no_grad()
 def answer_questions(
-    model: Seq2SeqModel,
+    model: Network,
     question,
     answer_width: int | None = None,
     batch_size: int = 4096,
@@ -21,7 +21,7 @@ def answer_questions(
     """Answer ids (uint8, padded to `answer_width`) and confidences for question ids.
 
     With `share_prefixes` the rows are read in sorted order, each batch with
-    `Seq2SeqModel.read_shared`: the same answers, several times faster for many questions
+    `Network.read_shared`: the same answers, several times faster for many questions
     that begin alike (a whole question space). `answer_width` other than the model's own is
     for architectures that read longer questions."""
     answer_width = model.answer_width if answer_width is None else answer_width

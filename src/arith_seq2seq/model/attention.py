@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import ModelSpec
+from .architecture import Architecture
+from .base import CharacterConfig, ModelSpec
 from .seq2seq import EncoderDecoder
 
 
@@ -23,3 +24,6 @@ class AttentionSeq2Seq(EncoderDecoder):
         scores = scores.masked_fill((question == self.pad_id).unsqueeze(1), float("-inf"))
         context = scores.softmax(-1) @ encoded
         return self.head(torch.tanh(self.combine(torch.cat([decoded, context], -1))))
+
+
+ARCHITECTURE = Architecture("attention", AttentionSeq2Seq, CharacterConfig, operations=None)

@@ -1,5 +1,5 @@
-"""What every architecture shares: its spec and its interface; and the character input
-layer the character architectures share."""
+"""What every architecture shares: its spec and its interface (`Network`); and what the
+character architectures (repeat, seq2seq, attention) share: their config and input layer."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.question_format import QuestionFormat
-from ..pipeline.params import ModelConfig
+from ..pipeline.config import check_bool, check_choice, check_int
+from .architecture import MAX_LAYERS, MAX_WIDTH, NetConfig, check_weights
 
 RNN_CLASSES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+CELLS = tuple(RNN_CLASSES)  # the values of `cell`
 IGNORE = -100  # cross_entropy's ignore_index: target positions after the end token
 
 
@@ -21,8 +23,36 @@ class ModelSpec:
     """Everything that builds a model: the model params and the format of the questions
     it learns (which fixes its vocabulary and answer width). The model file holds both."""
 
-    config: ModelConfig  # the network's own settings (a params.NETS class)
+    config: NetConfig  # the network's own settings (its architecture's `config`)
     questions: QuestionFormat
+
+
+@dataclass(frozen=True)
+class CharacterConfig(NetConfig):
+    """repeat, seq2seq, attention: recurrent networks over the question's characters."""
+
+    cell: str  # lstm | gru | rnn
+    hidden_size: int
+    # Stacked recurrent layers: the decoder's for repeat (its encoder has one), the
+    # encoder's and the decoder's for seq2seq and attention.
+    layers: int
+    embedding_dim: int  # 0: one-hot characters as in the reference
+    # The decoder writes the answer units first, the order in which carries travel, so a
+    # carry is known before the digit it changes (the reference writes the leading digit
+    # first, which needs the whole carry chain at the first step). Answers are turned
+    # back before anyone sees them.
+    reverse_answer: bool
+
+    def validate(self) -> None:
+        check_choice(f"{self.arch}.cell", self.cell, CELLS)
+        check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
+        check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
+        check_int(f"{self.arch}.embedding_dim", self.embedding_dim, 0, MAX_WIDTH)
+        check_bool(f"{self.arch}.reverse_answer", self.reverse_answer)
+        # Four gates, each a hidden_size x (hidden_size + input) matrix per layer, encoder
+        # and decoder (an upper estimate for the gru and rnn cells).
+        h = self.hidden_size
+        check_weights(self.arch, 4 * h * (h + max(self.embedding_dim, h)) * (self.layers + 1) * 2)
 
 
 def reverse_before_padding(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
@@ -35,7 +65,7 @@ def reverse_before_padding(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     return ids.gather(1, source)
 
 
-class Seq2SeqModel(nn.Module):
+class Network(nn.Module):
     """Maps (batch, question_len) character ids to answers of padded character ids.
 
     Every architecture reads the questions (`read`) and answers from what it read
@@ -96,7 +126,7 @@ class Seq2SeqModel(nn.Module):
         return self.write(self.read(question), question, answer_width)
 
 
-class CharacterModel(Seq2SeqModel):
+class CharacterModel(Network):
     """The character architectures (repeat, seq2seq, attention): an RNN, `self.encoder`,
     reads the question's characters through the input layer (one-hot, or a learned
     embedding with `embedding_dim`)."""

@@ -30,12 +30,16 @@ class out of 64 put a bound on the operands).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..pipeline.config import check_int
+from .architecture import MAX_LAYERS, MAX_WIDTH, Architecture, NetConfig, check_weights
 from .base import ModelSpec
-from .digit_columns import DigitColumns, chosen, every_input, input_index, mlp
+from .digit_columns import DigitColumns, chosen, every_input, input_index, mlp, mlp_weights
 
 TIMES_CARRIES = 9  # a_i * b_j + c <= 81 + 8: carries 0-8
 PLUS_CARRIES = 2  # r + q + k <= 9 + 9 + 1: carries 0-1
@@ -69,6 +73,31 @@ def schoolbook(a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         "b": b.unsqueeze(2).expand(n, rows, width + 2),
         "product": total[:, : width + rows],
     }
+
+
+@dataclass(frozen=True)
+class ColumnsConfig(NetConfig):
+    """columns: long multiplication, one network for every step of it (a digit pair, the
+    running total's digit and the carry in; the new digit and the carry out)."""
+
+    hidden_size: int  # units of each hidden layer of the step networks
+    layers: int  # hidden layers of each step network (times and plus)
+    pair_dim: int  # the learned embedding of a digit pair (a_i, b_j), and of a digit and a carry
+
+    def validate(self) -> None:
+        check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
+        check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
+        check_int(f"{self.arch}.pair_dim", self.pair_dim, 1, MAX_WIDTH)
+        check_weights(self.arch, self.weights())
+
+    def weights(self) -> int:
+        """The network's weight count, exactly: the embeddings of the 100 digit pairs, 9
+        row carries, 2 x 10 digits and 2 adding carries; then the times and the plus
+        networks, each `layers` hidden layers and two heads (10 and 9 classes; 10 and 2)."""
+        h, d = self.hidden_size, self.pair_dim
+        times = mlp_weights(2 * d, h, self.layers) + (h + 1) * (10 + TIMES_CARRIES)
+        plus = mlp_weights(3 * d, h, self.layers) + (h + 1) * (10 + PLUS_CARRIES)
+        return (100 + TIMES_CARRIES + 20 + PLUS_CARRIES) * d + times + plus
 
 
 class ProductColumns(DigitColumns):
@@ -183,3 +212,6 @@ class ProductColumns(DigitColumns):
         digits = F.pad(total[:, : width + rows], (0, max(0, answer_width - width - rows)))
         negative = torch.zeros(n, dtype=torch.bool, device=a.device)
         return self.characters_of(digits, negative, answer_width), log_confidence.exp()
+
+
+ARCHITECTURE = Architecture("columns", ProductColumns, ColumnsConfig, operations=("mul",))

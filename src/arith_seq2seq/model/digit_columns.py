@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import ModelSpec, Seq2SeqModel
+from .base import ModelSpec, Network
 
 
 def mlp(inputs: int, hidden: int, layers: int) -> nn.Sequential:
@@ -20,6 +20,11 @@ def mlp(inputs: int, hidden: int, layers: int) -> nn.Sequential:
         parts += [nn.Linear(width, hidden), nn.ReLU()]
         width = hidden
     return nn.Sequential(*parts)
+
+
+def mlp_weights(inputs: int, hidden: int, layers: int) -> int:
+    """The weight count of `mlp(inputs, hidden, layers)`."""
+    return (inputs * hidden + hidden) + (layers - 1) * (hidden * hidden + hidden)
 
 
 def every_input(carries: int, device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -62,7 +67,7 @@ class DigitStep(nn.Module):
         return self.digit_head(z).float(), self.carry_head(z).float()
 
 
-class DigitColumns(Seq2SeqModel):
+class DigitColumns(Network):
     reads_longer_input = True
     any_length = True
 

@@ -19,8 +19,7 @@ from ..data.operations import OPERATIONS, operation_named
 from ..data.question_format import QuestionFormat, vocab_for
 from ..pipeline.errors import DataFileError, UserError
 from ..pipeline.files import atomic_path
-from ..pipeline.params import NETS
-from . import ModelSpec, Seq2SeqModel, build
+from . import ARCHITECTURES, ModelSpec, Network, build, check_learns
 
 # The layout of a model file (its stored key "format"), not its question format.
 FILE_VERSION = "arith-seq2seq/model/4"
@@ -28,7 +27,7 @@ FILE_VERSION = "arith-seq2seq/model/4"
 
 @dataclass
 class TrainedModel:
-    model: Seq2SeqModel
+    model: Network
     info: dict
 
     @property
@@ -91,12 +90,13 @@ def load(path: str | Path) -> TrainedModel:
     try:
         fmt = _question_format(payload, path)
         config = payload["model_config"]
-        net = NETS[config["arch"]]
-        params = net(**{f.name: config[f.name] for f in fields(net)})
+        net_class = ARCHITECTURES[config["arch"]].config
+        net = net_class(**{f.name: config[f.name] for f in fields(net_class)})
         # The bounds params.yaml's values meet (a file's `layers: 10**8` spent 22 s and
         # 5.6 GB before failing), checked before anything is built.
-        params.validate()
-        model = build(ModelSpec(params, fmt))
+        net.validate()
+        check_learns(net, fmt.operation.name)
+        model = build(ModelSpec(net, fmt))
         model.load_state_dict(payload["state_dict"])
     except DataFileError:
         raise

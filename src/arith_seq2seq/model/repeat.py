@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import CharacterModel, ModelSpec
+from .architecture import Architecture
+from .base import CharacterConfig, CharacterModel, ModelSpec
 
 
 class RepeatSeq2Seq(CharacterModel):
@@ -20,9 +21,9 @@ class RepeatSeq2Seq(CharacterModel):
     def forward(self, question: torch.Tensor) -> torch.Tensor:
         """(batch, question_len) ids -> (batch, answer_width, vocab_size) logits."""
         _, state = self.read(question)
-        return self.decode(state)
+        return self.answer_logits(state)
 
-    def decode(self, state) -> torch.Tensor:
+    def answer_logits(self, state) -> torch.Tensor:
         h = state[0] if isinstance(state, tuple) else state  # LSTM returns (h, c)
         # The decoder sees the same summary of the question at every output step.
         repeated = h[-1].unsqueeze(1).expand(-1, self.answer_width, -1)
@@ -39,6 +40,10 @@ class RepeatSeq2Seq(CharacterModel):
     def write(self, reading, question, answer_width):
         _, state = reading
         # Always self.answer_width characters: reads_longer_input is False.
-        probs = self.decode(state).softmax(-1)
+        probs = self.answer_logits(state).softmax(-1)
         best = probs.max(-1)
         return self.written(best.indices), best.values.prod(-1)
+
+
+# Any operation: it learns whatever characters the questions and answers are written in.
+ARCHITECTURE = Architecture("repeat", RepeatSeq2Seq, CharacterConfig, operations=None)

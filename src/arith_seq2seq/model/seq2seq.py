@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import IGNORE, CharacterModel, ModelSpec
+from .architecture import Architecture
+from .base import IGNORE, CharacterConfig, CharacterModel, ModelSpec
 
 
 def teacher_forcing(answer: torch.Tensor, pad_id: int, start_id: int, end_id: int):
@@ -55,7 +56,9 @@ class EncoderDecoder(CharacterModel):
         """Decoder outputs -> character logits (the attention subclass looks back here)."""
         return self.head(decoded)
 
-    def decode(self, decoder_input, state, encoded, question):
+    def decoder_steps(self, decoder_input, state, encoded, question):
+        """The decoder over `decoder_input` (the whole teacher-forced answer, or one
+        token): logits per position, and the state after."""
         decoded, state = self.decoder(self.characters(decoder_input), state)
         return self.readout(decoded, encoded, question), state
 
@@ -64,7 +67,7 @@ class EncoderDecoder(CharacterModel):
             self.written(answer), self.pad_id, self.start_id, self.end_id
         )
         encoded, state = self.read(question)
-        logits, _ = self.decode(decoder_input, state, encoded, question)
+        logits, _ = self.decoder_steps(decoder_input, state, encoded, question)
         loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE)
         pred = until_end(logits.argmax(-1), self.end_id, self.pad_id, answer.shape[1])
         return loss, self.written(pred)
@@ -77,7 +80,7 @@ class EncoderDecoder(CharacterModel):
         generated = []
         # At most answer_width characters and the end token.
         for step in range(answer_width + 1):
-            logits, state = self.decode(token, state, encoded, question)
+            logits, state = self.decoder_steps(token, state, encoded, question)
             log_probs = logits[:, -1].log_softmax(-1)
             if step == answer_width:
                 # An answer that filled the width is given as it is: its confidence is the
@@ -93,3 +96,6 @@ class EncoderDecoder(CharacterModel):
                 break
         ids = until_end(torch.cat(generated, 1), self.end_id, self.pad_id, answer_width)
         return self.written(ids), log_confidence.exp()
+
+
+ARCHITECTURE = Architecture("seq2seq", EncoderDecoder, CharacterConfig, operations=None)

@@ -19,9 +19,9 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from pytorch_lightning.strategies import DDPStrategy
 
 from ..evaluation.metrics import HEADLINE
-from ..model import ModelSpec, build, devices
+from ..model import ModelSpec, NetConfig, build, devices
 from ..model.model_file import TrainedModel
-from ..pipeline.params import ModelConfig, TrainConfig
+from ..pipeline.params import TrainConfig
 from . import precision, resume
 from .console import say, use_color
 from .datamodule import QuestionDataModule, tensors
@@ -32,7 +32,7 @@ MONITOR = f"val/{HEADLINE}"
 
 
 def fit(
-    model_cfg: ModelConfig,
+    net_config: NetConfig,
     train_cfg: TrainConfig,
     train_path: str | Path,
     val_path: str | Path,
@@ -53,11 +53,11 @@ def fit(
     data = QuestionDataModule(train_path, val_path, train_cfg)
     data.setup()
     # The data fix the rest of the model's spec: its vocabulary and answer width.
-    model = build(ModelSpec(model_cfg, data.train_set.format))
+    model = build(ModelSpec(net_config, data.train_set.format))
     chosen = _precision(train_cfg, model, data, device)
     module = TrainingModule(model, train_cfg, color=use_color())
     with ExitStack() as stack:
-        state = resume.open_state(stack, state_dir, model_cfg, train_cfg, train_path, val_path)
+        state = resume.open_state(stack, state_dir, net_config, train_cfg, train_path, val_path)
         best = _LaterTiesCheckpoint(
             dirpath=state.path,
             filename=resume.BEST,

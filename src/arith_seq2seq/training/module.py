@@ -10,7 +10,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from ..evaluation.metrics import HEADLINE, METRICS
-from ..model import Seq2SeqModel
+from ..model import Network
 from ..pipeline.params import TrainConfig
 from .console import epoch_report
 
@@ -21,7 +21,7 @@ class TrainingModule(pl.LightningModule):
     """Trains any architecture's network: the loss it defines, the metrics of
     evaluation/metrics.py per epoch."""
 
-    def __init__(self, model: Seq2SeqModel, cfg: TrainConfig, color: bool = False):
+    def __init__(self, model: Network, cfg: TrainConfig, color: bool = False):
         super().__init__()
         # The built network comes in, as in Lightning's examples; no hyperparameters are
         # saved: a resumed run rebuilds everything from params.yaml, which DVC tracks.

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..model import Seq2SeqModel
+from ..model import Network
 from ..pipeline.errors import ConfigError
 
 AUTO = "auto"
@@ -87,7 +87,7 @@ def choose(
 
 
 def bf16_problem(
-    model: Seq2SeqModel, question: torch.Tensor, answer: torch.Tensor, device: torch.device
+    model: Network, question: torch.Tensor, answer: torch.Tensor, device: torch.device
 ) -> str | None:
     """Run one forward and backward pass of a copy of `model` on these rows under bfloat16
     autocast on `device`; None if it ran, else the error's first sentence.

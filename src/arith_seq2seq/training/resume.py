@@ -23,8 +23,9 @@ from pathlib import Path
 import torch
 from pytorch_lightning.plugins import TorchCheckpointIO
 
+from ..model import NetConfig
 from ..pipeline.files import atomic_dir, atomic_path
-from ..pipeline.params import ModelConfig, TrainConfig
+from ..pipeline.params import TrainConfig
 from .console import say
 
 LAST = "last"
@@ -47,7 +48,7 @@ class StateFolder:
 def open_state(
     stack: ExitStack,
     state_dir: str | Path | None,
-    model_cfg: ModelConfig,
+    net_config: NetConfig,
     train_cfg: TrainConfig,
     *data_files,
 ) -> StateFolder:
@@ -58,18 +59,18 @@ def open_state(
         return StateFolder(
             Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="arith-seq2seq-ckpt-")))
         )
-    key = fingerprint(model_cfg, train_cfg, *data_files)
+    key = fingerprint(net_config, train_cfg, *data_files)
     return StateFolder(
         Path(state_dir), resume_point(state_dir, key), [StateCheckpointIO(key)], kept=True
     )
 
 
 def fingerprint(
-    model_cfg: ModelConfig, train_cfg: TrainConfig, *data_files: str | Path, package: Path = PACKAGE
+    net_config: NetConfig, train_cfg: TrainConfig, *data_files: str | Path, package: Path = PACKAGE
 ) -> str:
     """What a training's result depends on: params, data and the library's code."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([asdict(model_cfg), asdict(train_cfg)], sort_keys=True).encode())
+    digest.update(json.dumps([asdict(net_config), asdict(train_cfg)], sort_keys=True).encode())
     for path in data_files:
         digest.update(Path(path).read_bytes())
     for source in sorted(package.rglob("*.py")):
@@ -135,7 +136,7 @@ def keep_finished(folder: str | Path, key: str, model: str | Path, live: str | P
 
 
 def finished(
-    folder: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, *data_files
+    folder: str | Path, net_config: NetConfig, train_cfg: TrainConfig, *data_files
 ) -> Path | None:
     """The finished training kept for these params, data and code (its folder holds
     model.pt and live/), or None; also None where a data file is missing, which the
@@ -143,7 +144,7 @@ def finished(
     done = Path(folder) / FINISHED
     try:
         key = (done / "key").read_text()
-        return done if key == fingerprint(model_cfg, train_cfg, *data_files) else None
+        return done if key == fingerprint(net_config, train_cfg, *data_files) else None
     except OSError:
         return None
 
