@@ -11,6 +11,7 @@ import torch
 import yaml
 from torch import nn
 
+from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.model import ARCHITECTURES, Architecture, ModelSpec, NetConfig, check_learns
 from arith_seq2seq.params import params_from_dict, section_keys, sections
@@ -73,7 +74,7 @@ def test_registering_an_architecture_is_one_record():
     assert (params.train.recipe_of, params.train.lr) == ("echo", 0.5)
     assert list(sections(REGISTRY))[-3:] == ["echo", "train", "evaluate"]
     assert section_keys("echo", REGISTRY) == ["width", *RECIPE_KEYS]
-    network = ECHO.network(ModelSpec(params.net, QuestionFormat("sub", 3, True)))
+    network = ECHO.network(ModelSpec(params.net, QuestionFormat(operation_named("sub"), 3, True)))
     assert network.layer(torch.zeros(1, 3)).shape == (1, 3)
     # Its section is checked like any other, chosen or not.
     with pytest.raises(ConfigError, match=r"^params: unknown key echo\.widht;"):
@@ -110,7 +111,7 @@ def test_predict_names_the_architectures_that_answer_any_length_from_the_registr
 
     from .conftest import config
 
-    fmt = QuestionFormat(operation, 2, True)
+    fmt = QuestionFormat(operation_named(operation), 2, True)
     model = build(ModelSpec(config("model", hidden_size=8), fmt)).eval()
     symbol = "+" if operation == "add" else "*"
     with pytest.raises(ValueError, match=rf"cannot read longer ones \(model\.arch {able} can\)$"):
