@@ -14,7 +14,7 @@ import yaml
 from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat
 from arith_seq2seq.model import ModelSpec, build, model_file
-from arith_seq2seq.model.repeat import RepeatSeq2Seq
+from arith_seq2seq.model.repeat import RepeatNetwork
 from arith_seq2seq.pipeline.errors import ConfigError
 from arith_seq2seq.training import precision
 
@@ -68,7 +68,7 @@ def tiny_model(arch: str = "repeat", cell: str = "lstm"):
 
 def test_the_check_leaves_the_model_and_the_random_state_as_they_were():
     # Otherwise a run that falls back to float32 would differ from one that asked for it.
-    class Noisy(RepeatSeq2Seq):
+    class Noisy(RepeatNetwork):
         """Draws random numbers in training, as dropout would."""
 
         def loss(self, question, answer):

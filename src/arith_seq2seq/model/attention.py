@@ -12,7 +12,7 @@ from .base import CharacterConfig, ModelSpec
 from .seq2seq import EncoderDecoder
 
 
-class AttentionSeq2Seq(EncoderDecoder):
+class AttentionEncoderDecoder(EncoderDecoder):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         h = spec.config.hidden_size
@@ -26,4 +26,4 @@ class AttentionSeq2Seq(EncoderDecoder):
         return self.head(torch.tanh(self.combine(torch.cat([decoded, context], -1))))
 
 
-ARCHITECTURE = Architecture("attention", AttentionSeq2Seq, CharacterConfig, operations=None)
+ARCHITECTURE = Architecture("attention", AttentionEncoderDecoder, CharacterConfig, operations=None)

@@ -70,7 +70,7 @@ class Network(nn.Module):
 
     Every architecture reads the questions (`read`) and answers from what it read
     (`write`). That split lets `read_shared` read many questions at once, where reading
-    shares work between them (CharacterModel), and `write` answer them.
+    shares work between them (CharacterNetwork), and `write` answer them.
     """
 
     # Whether questions longer than the training ones can be answered at all (otherwise
@@ -126,7 +126,7 @@ class Network(nn.Module):
         return self.write(self.read(question), question, answer_width)
 
 
-class CharacterModel(Network):
+class CharacterNetwork(Network):
     """The character architectures (repeat, seq2seq, attention): an RNN, `self.encoder`,
     reads the question's characters through the input layer (one-hot, or a learned
     embedding with `embedding_dim`)."""

@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .architecture import Architecture
-from .base import CharacterConfig, CharacterModel, ModelSpec
+from .base import CharacterConfig, CharacterNetwork, ModelSpec
 
 
-class RepeatSeq2Seq(CharacterModel):
+class RepeatNetwork(CharacterNetwork):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         self.encoder = self.rnn(self.input_size, 1)
@@ -46,4 +46,4 @@ class RepeatSeq2Seq(CharacterModel):
 
 
 # Any operation: it learns whatever characters the questions and answers are written in.
-ARCHITECTURE = Architecture("repeat", RepeatSeq2Seq, CharacterConfig, operations=None)
+ARCHITECTURE = Architecture("repeat", RepeatNetwork, CharacterConfig, operations=None)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .architecture import Architecture
-from .base import IGNORE, CharacterConfig, CharacterModel, ModelSpec
+from .base import IGNORE, CharacterConfig, CharacterNetwork, ModelSpec
 
 
 def teacher_forcing(answer: torch.Tensor, pad_id: int, start_id: int, end_id: int):
@@ -39,7 +39,7 @@ def until_end(tokens: torch.Tensor, end_id: int, pad_id: int, width: int) -> tor
     return ids[:, :width]
 
 
-class EncoderDecoder(CharacterModel):
+class EncoderDecoder(CharacterNetwork):
     reads_longer_input = True
     teacher_forced = True
 
