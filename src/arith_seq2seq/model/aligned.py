@@ -31,12 +31,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..pipeline.config import check_int
-from .architecture import MAX_LAYERS, MAX_WIDTH, Architecture, NetConfig, check_weights
+from .architecture import Architecture
 from .base import ModelSpec
 from .digit_columns import (
     DigitColumns,
     DigitStep,
+    StepConfig,
     chosen,
     every_input,
     input_index,
@@ -69,19 +69,12 @@ def column_steps(a: torch.Tensor, b: torch.Tensor, signed: bool) -> dict[str, to
 
 
 @dataclass(frozen=True)
-class AlignedConfig(NetConfig):
+class AlignedConfig(StepConfig):
     """aligned: one network for every column of a sum or difference (a digit pair and the
     carry in; the column's digit and the carry out)."""
 
-    hidden_size: int  # units of each hidden layer of the step network
-    layers: int  # hidden layers of the step network
-    pair_dim: int  # the learned embedding of a digit pair (a_i, b_i), and of a carry
-
-    def validate(self) -> None:
-        check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
-        check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
-        check_int(f"{self.arch}.pair_dim", self.pair_dim, 1, MAX_WIDTH)
-        check_weights(self.arch, self.weights())
+    # hidden_size, layers: of its one step network; pair_dim: the embedding of a digit pair
+    # (a_i, b_i), and of a carry.
 
     def weights(self) -> int:
         """The network's weight count, exactly: the embeddings of the 100 digit pairs and 2

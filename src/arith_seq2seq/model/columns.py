@@ -36,10 +36,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..pipeline.config import check_int
-from .architecture import MAX_LAYERS, MAX_WIDTH, Architecture, NetConfig, check_weights
+from .architecture import Architecture
 from .base import ModelSpec
-from .digit_columns import DigitColumns, chosen, every_input, input_index, mlp, mlp_weights
+from .digit_columns import (
+    DigitColumns,
+    StepConfig,
+    chosen,
+    every_input,
+    input_index,
+    mlp,
+    mlp_weights,
+)
 
 TIMES_CARRIES = 9  # a_i * b_j + c <= 81 + 8: carries 0-8
 PLUS_CARRIES = 2  # r + q + k <= 9 + 9 + 1: carries 0-1
@@ -76,19 +83,12 @@ def schoolbook(a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 @dataclass(frozen=True)
-class ColumnsConfig(NetConfig):
+class ColumnsConfig(StepConfig):
     """columns: long multiplication, one network for every step of it (a digit pair, the
     running total's digit and the carry in; the new digit and the carry out)."""
 
-    hidden_size: int  # units of each hidden layer of the step networks
-    layers: int  # hidden layers of each step network (times and plus)
-    pair_dim: int  # the learned embedding of a digit pair (a_i, b_j), and of a digit and a carry
-
-    def validate(self) -> None:
-        check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
-        check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
-        check_int(f"{self.arch}.pair_dim", self.pair_dim, 1, MAX_WIDTH)
-        check_weights(self.arch, self.weights())
+    # hidden_size, layers: of each of its two step networks (times and plus); pair_dim: the
+    # embedding of a digit pair (a_i, b_j), and of a digit and a carry.
 
     def weights(self) -> int:
         """The network's weight count, exactly: the embeddings of the 100 digit pairs, 9

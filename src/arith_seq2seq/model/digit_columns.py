@@ -8,9 +8,13 @@ architecture: the models read and write the same character ids.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
+from ..pipeline.config import check_int
+from .architecture import MAX_LAYERS, MAX_WIDTH, NetConfig, check_weights
 from .base import ModelSpec, Network
 
 
@@ -25,6 +29,26 @@ def mlp(inputs: int, hidden: int, layers: int) -> nn.Sequential:
 def mlp_weights(inputs: int, hidden: int, layers: int) -> int:
     """The weight count of `mlp(inputs, hidden, layers)`."""
     return (inputs * hidden + hidden) + (layers - 1) * (hidden * hidden + hidden)
+
+
+@dataclass(frozen=True)
+class StepConfig(NetConfig):
+    """The section of a digit-column architecture (aligned, columns): the size of its step
+    networks, each an `mlp` with learned embeddings of its inputs."""
+
+    hidden_size: int  # units of each hidden layer of a step network
+    layers: int  # hidden layers of each step network
+    pair_dim: int  # the learned embedding of a digit pair, and of each digit and carry
+
+    def validate(self) -> None:
+        check_int(f"{self.arch}.hidden_size", self.hidden_size, 1, MAX_WIDTH)
+        check_int(f"{self.arch}.layers", self.layers, 1, MAX_LAYERS)
+        check_int(f"{self.arch}.pair_dim", self.pair_dim, 1, MAX_WIDTH)
+        check_weights(self.arch, self.weights())
+
+    def weights(self) -> int:
+        """The network's weight count, exactly (each architecture's own)."""
+        raise NotImplementedError
 
 
 def every_input(carries: int, device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
