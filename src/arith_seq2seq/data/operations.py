@@ -75,6 +75,14 @@ class Operation:
             return np.ones(np.shape(a), dtype=bool)
         return np.asarray(self.domain.allows(a, b), dtype=bool)
 
+    def allowed_pairs(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs (a[i], b[i]) this operation may be asked: a and b themselves when every
+        pair may be."""
+        if self.domain is None:
+            return a, b
+        keep = self.allows(a, b)
+        return a[keep], b[keep]
+
     def pairs_with_digits(self, la: int, lb: int) -> int:
         """Ordered questions it may be asked whose operands have exactly la and lb digits."""
         if self.domain is None:

@@ -33,18 +33,16 @@ _CHUNK = 1 << 16
 def distinct_questions(digits: int, op: Operation, sampling: str = "reference") -> int:
     """How many different questions `op` may be asked with operands below 10**digits (for
     the reference's commutative operations, a+b and b+a are one)."""
-    unordered = op.commutative and sampling != "balanced"
-    if op.domain is None:
-        n = 10**digits
-        return n * (n + 1) // 2 if unordered else n * n
     ordered = space_size(op, digits)
-    if not unordered:
+    if not op.commutative or sampling == "balanced":
         return ordered
-    # A symmetric domain: each unordered pair twice among the ordered ones, but a?a once.
-    diagonal = 0
-    for start in range(0, 10**digits, _CHUNK):
-        x = np.arange(start, min(start + _CHUNK, 10**digits), dtype=np.int64)
-        diagonal += int(np.count_nonzero(op.allows(x, x)))
+    # Each unordered pair twice among the ordered ones (a symmetric domain), but a?a once.
+    diagonal = 10**digits
+    if op.domain is not None:
+        diagonal = 0
+        for start in range(0, 10**digits, _CHUNK):
+            x = np.arange(start, min(start + _CHUNK, 10**digits), dtype=np.int64)
+            diagonal += int(np.count_nonzero(op.allows(x, x)))
     return (ordered + diagonal) // 2
 
 
@@ -179,7 +177,9 @@ def _sample_stratum(
         n = max(1024, int((count - len(a)) * 1.05))
         new_a = rng.integers(low_a, 10**la, size=n, dtype=np.int64)
         new_b = rng.integers(low_b, 10**lb, size=n, dtype=np.int64)
-        fresh = _fresh_pairs(a, b, new_a, new_b, True, digits) & op.allows(new_a, new_b)
+        fresh = _fresh_pairs(a, b, new_a, new_b, True, digits)
+        if op.domain is not None:
+            fresh &= op.allows(new_a, new_b)
         _keep_first(fresh, count - len(a))
         a = np.concatenate([a, new_a[fresh]])
         b = np.concatenate([b, new_b[fresh]])
@@ -313,9 +313,7 @@ def _sample_by_enumeration(digits: int, count: int, rng: np.random.Generator, op
         lo, hi = np.divmod(np.arange(len(p) ** 2), len(p))
     else:
         lo, hi = np.triu_indices(len(p))
-    if op.domain is not None:
-        allowed = op.allows(lo, hi)
-        lo, hi = lo[allowed], hi[allowed]
+    lo, hi = op.allowed_pairs(lo, hi)
     weight = p[lo] * p[hi] if ordered else np.where(lo == hi, p[lo] ** 2, 2 * p[lo] * p[hi])
     # Efraimidis-Spirakis: the largest log(u)/w keys, in decreasing order, are a
     # weighted sample without replacement in the order successive draws would find it.

@@ -68,11 +68,7 @@ def space_operands(
     sample of `limit` of them."""
     side = 10**digits
     if space_size(op, digits) <= limit:
-        a, b = np.divmod(np.arange(side * side, dtype=np.int64), side)
-        if op.domain is None:
-            return a, b
-        allowed = op.allows(a, b)
-        return a[allowed], b[allowed]
+        return op.allowed_pairs(*np.divmod(np.arange(side * side, dtype=np.int64), side))
     a, b = sample_balanced(digits, limit, np.random.default_rng(seed), op)
     order = np.lexsort((b, a))
     return a[order], b[order]
