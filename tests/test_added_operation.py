@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from arith_seq2seq import cli
 from arith_seq2seq.data import question_set
 from arith_seq2seq.data.longer_sets import generate_longer
 from arith_seq2seq.data.operations import (
@@ -163,6 +164,10 @@ def test_an_operation_added_in_a_test_runs_through_every_stage(div, tmp_path: Pa
     trained = model_file.load(tmp_path / "model.pt")
     assert trained.format.operation is div
     assert model_file.read_info(tmp_path / "model.pt")["operation"] == "div"
+    # predict asks the domain too: 7/0 is refused, 7/1 answered.
+    answers, problems = cli.answer_lines(trained, ["7/0", "7/1"])
+    assert problems == {0: "'7/0': div is not defined for these operands"}
+    assert list(answers) == [1]
 
     out = tmp_path / "evaluate"
     out.mkdir()

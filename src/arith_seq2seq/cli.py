@@ -545,6 +545,13 @@ def parse(line: str, trained: TrainedModel, allow_longer: bool) -> tuple[str, st
     refused = model.refuses(len(left), len(right))
     if refused:
         raise ValueError(f"{quoted(line)}: {refused}")
+    op = fmt.operation
+    if op.domain is not None:
+        import numpy as np  # only here: an operation with a domain is rare, start-up is not
+
+        operands = (np.array([int(x)], dtype=object) for x in (left, right))
+        if not op.allows(*operands)[0]:
+            raise ValueError(f"{quoted(line)}: {op} is not defined for these operands")
     return left, right
 
 
