@@ -92,12 +92,19 @@ def bad_files(tmp: Path, model: Path) -> dict[str, tuple[Path, str]]:
     torch.save({"format": "someone-else/1", "weights": torch.zeros(2)}, foreign)
     (tmp / "foreign.pt").write_bytes(foreign.getvalue())
     (tmp / "text.pt").write_text("not a model\n")
+    torch.save({"format": model_file.FILE_VERSION, "operation": ["add"]}, tmp / "partial.pt")
     (tmp / "truncated.pt").write_bytes(model.read_bytes()[: len(model.read_bytes()) // 2])
     return {
         "missing": (tmp / "nothing.pt", "no such model file"),
         "text": (tmp / "text.pt", "not a readable model file"),
         "truncated": (tmp / "truncated.pt", "not a readable model file"),
         "foreign": (tmp / "foreign.pt", "not an arith-seq2seq model file"),
+        # The right tag, the rest missing or mistyped: a traceback (KeyError, TypeError) before.
+        "partial": (
+            tmp / "partial.pt",
+            "model file is incomplete or damaged (model_config, operation, digits, reverse, "
+            "info missing or of the wrong type)",
+        ),
         "code": (_zip(tmp / "code.pt", pickle.dumps(Planted(tmp / "ran"))), "names posix.system"),
     }
 

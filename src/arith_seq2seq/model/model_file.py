@@ -185,6 +185,10 @@ class _InfoUnpickler(pickle.Unpickler):
         return _Storage()
 
 
+# What `info` shows of a model file, by key: each must be there, of its type.
+_INFO_KEYS = {"model_config": dict, "operation": str, "digits": int, "reverse": bool, "info": dict}
+
+
 def read_info(path: str | Path) -> dict:
     """What a model file says about itself (format, question format, network, training
     info), read with zipfile and a restricted unpickler: no torch, no code from the file,
@@ -221,6 +225,14 @@ def read_info(path: str | Path) -> dict:
         raise DataFileError(
             f"{path}: not an arith-seq2seq model file (expected format {FILE_VERSION!r}); "
             "retrain with `dvc repro`"
+        )
+    bad = [key for key, kind in _INFO_KEYS.items() if not isinstance(payload.get(key), kind)]
+    if not bad and not isinstance(payload["model_config"].get("arch"), str):
+        bad = ["model_config.arch"]
+    if bad:
+        raise DataFileError(
+            f"{path}: model file is incomplete or damaged ({', '.join(bad)} missing or of the "
+            "wrong type); retrain with `dvc repro`"
         )
     state = payload.get("state_dict")
     weights = (
