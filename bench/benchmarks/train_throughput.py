@@ -27,7 +27,7 @@ from arith_seq2seq.training.datamodule import QuestionDataModule, epoch_rows
 
 # The train stage's own choice of precision.
 from arith_seq2seq.training.fit import _precision as resolve_precision
-from arith_seq2seq.training.module import TrainingModule
+from arith_seq2seq.training.module import TrainingModule, update_means
 
 
 class EpochTimer(Callback):
@@ -122,10 +122,7 @@ def bare_epochs(
             optimizer.step()
             scheduler.step()
             with torch.no_grad():
-                metrics["loss"].update(loss.detach(), weight=answer.numel())
-                for name, score in METRICS.items():
-                    items = score(pred, answer)
-                    metrics[name].update(items.float().mean(), weight=items.numel())
+                update_means(metrics, loss, pred, answer)
         seconds.append((time.perf_counter() - start[0], time.process_time() - start[1]))
         for metric in metrics.values():
             metric.compute()

@@ -8,6 +8,7 @@ model file and predict to use it.
 
 from __future__ import annotations
 
+from ..pipeline.config import check_choice
 from ..pipeline.errors import ConfigError
 from . import aligned, attention, columns, repeat, seq2seq
 from .architecture import Architecture, NetConfig
@@ -46,8 +47,7 @@ def build(spec: ModelSpec) -> Network:
     """The untrained network `spec` describes (its config checked for the operation by
     whoever read it: params loading, or the model file)."""
     arch = spec.config.arch
-    if arch not in ARCHITECTURES:
-        raise ConfigError(f"model.arch is {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    check_choice("model.arch", arch, tuple(ARCHITECTURES))
     return ARCHITECTURES[arch].network(spec)
 
 

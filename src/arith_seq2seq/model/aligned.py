@@ -40,7 +40,7 @@ from .digit_columns import (
     chosen,
     every_input,
     input_index,
-    mlp_weights,
+    step_weights,
 )
 
 CARRIES = 2  # a_i + b_i + c <= 19 and a_i - b_i - c >= -10: carries and borrows 0-1
@@ -79,8 +79,7 @@ class AlignedConfig(StepConfig):
     def weights(self) -> int:
         """The network's weight count, exactly: the embeddings of the 100 digit pairs and 2
         carries, `layers` hidden layers and two heads (10 and 2)."""
-        h, d = self.hidden_size, self.pair_dim
-        return 102 * d + mlp_weights(2 * d, h, self.layers) + (h + 1) * (10 + 2)
+        return step_weights(CARRIES, CARRIES, self.pair_dim, self.hidden_size, self.layers)
 
 
 class AlignedColumns(DigitColumns):

@@ -46,6 +46,7 @@ from .digit_columns import (
     input_index,
     mlp,
     mlp_weights,
+    step_weights,
 )
 
 TIMES_CARRIES = 9  # a_i * b_j + c <= 81 + 8: carries 0-8
@@ -95,9 +96,9 @@ class ColumnsConfig(StepConfig):
         row carries, 2 x 10 digits and 2 adding carries; then the times and the plus
         networks, each `layers` hidden layers and two heads (10 and 9 classes; 10 and 2)."""
         h, d = self.hidden_size, self.pair_dim
-        times = mlp_weights(2 * d, h, self.layers) + (h + 1) * (10 + TIMES_CARRIES)
-        plus = mlp_weights(3 * d, h, self.layers) + (h + 1) * (10 + PLUS_CARRIES)
-        return (100 + TIMES_CARRIES + 20 + PLUS_CARRIES) * d + times + plus
+        times = step_weights(TIMES_CARRIES, TIMES_CARRIES, d, h, self.layers)
+        plus = (20 + PLUS_CARRIES) * d + mlp_weights(3 * d, h, self.layers)
+        return times + plus + (h + 1) * (10 + PLUS_CARRIES)
 
 
 class ProductColumns(DigitColumns):

@@ -75,6 +75,13 @@ def chosen(**logits: torch.Tensor) -> dict[str, torch.Tensor]:
     return out
 
 
+def step_weights(carries_in: int, carries_out: int, dim: int, hidden: int, layers: int) -> int:
+    """The weight count of `DigitStep(carries_in, carries_out, dim, hidden, layers)` (and
+    of columns' times step, laid out alike)."""
+    embeddings = (100 + carries_in) * dim
+    return embeddings + mlp_weights(2 * dim, hidden, layers) + (hidden + 1) * (10 + carries_out)
+
+
 class DigitStep(nn.Module):
     """One learned step of column arithmetic: a digit pair and a carry in (embedded), an
     MLP, and the logits of the digit it writes and of the carry it hands on."""

@@ -17,6 +17,7 @@ import torch
 
 from ..data.operations import OPERATIONS, operation_named
 from ..data.question_format import QuestionFormat, vocab_for
+from ..pipeline.config import build as build_config
 from ..pipeline.errors import DataFileError, UserError
 from ..pipeline.files import atomic_path
 from . import ARCHITECTURES, ModelSpec, Network, build, check_learns
@@ -91,10 +92,9 @@ def load(path: str | Path) -> TrainedModel:
         fmt = _question_format(payload, path)
         config = payload["model_config"]
         net_class = ARCHITECTURES[config["arch"]].config
-        net = net_class(**{f.name: config[f.name] for f in fields(net_class)})
         # The bounds params.yaml's values meet (a file's `layers: 10**8` spent 22 s and
         # 5.6 GB before failing), checked before anything is built.
-        net.validate()
+        net = build_config(net_class, {f.name: config[f.name] for f in fields(net_class)})
         check_learns(net, fmt.operation.name)
         model = build(ModelSpec(net, fmt))
         model.load_state_dict(payload["state_dict"])

@@ -12,15 +12,17 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from ..data.question_set import QuestionSet
 from ..data.questions import readable_questions
+from ..evaluation.metrics import HEADLINE, METRICS
 from ..model.answering import answer_questions
 
 _GREEN, _RED, _RESET = "\033[92m", "\033[91m", "\033[0m"
+# The figures of each epoch's line: the loss and the headline on training batches, the
+# loss and every metric on validation.
 EPOCH_SUMMARY = (
     "train/loss",
-    "train/exact_match",
+    f"train/{HEADLINE}",
     "val/loss",
-    "val/char_accuracy",
-    "val/exact_match",
+    *(f"val/{name}" for name in METRICS),
 )
 
 # A message to the user, printed by the first process only: under DDP every process runs

@@ -17,6 +17,16 @@ from .console import epoch_report
 STAGES = ("train", "val")
 
 
+def update_means(means, loss, pred, answer, scores=METRICS, prefix: str = "") -> None:
+    """One batch into the running means `means[prefix + name]` (MeanMetric): the loss and
+    every metric of `scores`, each weighted by the items it scored (characters or
+    answers), so that an epoch's value is their mean whatever the batch sizes."""
+    means[f"{prefix}loss"].update(loss.detach(), weight=answer.numel())
+    for name, score in scores.items():
+        items = score(pred, answer)
+        means[f"{prefix}{name}"].update(items.float().mean(), weight=items.numel())
+
+
 class TrainingModule(pl.LightningModule):
     """Trains any architecture's network: the loss it defines, the metrics of
     evaluation/metrics.py per epoch."""
@@ -30,11 +40,12 @@ class TrainingModule(pl.LightningModule):
         self.color = color
         # Every registered metric, as the module starts; logged after the loss, in order.
         self.scores = dict(METRICS)
+        self.names = ("loss", *self.scores)
         # Epoch metrics are sample-weighted means accumulated per stage; torchmetrics
         # reduces them across processes, so a metric is over every sample, never a mean
         # of per-batch or per-rank means.
         self.epoch_metrics = nn.ModuleDict(
-            {f"{stage}_{name}": MeanMetric() for stage in STAGES for name in ("loss", *self.scores)}
+            {f"{stage}_{name}": MeanMetric() for stage in STAGES for name in self.names}
         )
         # One dict of epoch metrics per finished epoch, train and val.
         self.history: list[dict[str, float]] = []
@@ -47,18 +58,12 @@ class TrainingModule(pl.LightningModule):
                 # Scored as the model will be used: decoding its own output, not reading
                 # the true previous character (teacher forcing, which training reports).
                 pred, _ = self.model.predict(question, answer.shape[1])
-            metric = self.epoch_metrics
-            metric[f"{stage}_loss"].update(loss.detach(), weight=answer.numel())
-            for name, score in self.scores.items():
-                # Weighted by the items scored (characters or answers), so that the epoch's
-                # value is their mean whatever the batch sizes.
-                items = score(pred, answer)
-                metric[f"{stage}_{name}"].update(items.float().mean(), weight=items.numel())
+            update_means(self.epoch_metrics, loss, pred, answer, self.scores, f"{stage}_")
         return loss
 
     def _compute_epoch(self, stage: str) -> dict[str, float]:
         values = {}
-        for name in ("loss", *self.scores):
+        for name in self.names:
             metric = self.epoch_metrics[f"{stage}_{name}"]
             values[f"{stage}/{name}"] = float(metric.compute())
             metric.reset()
