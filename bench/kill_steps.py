@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,37 +28,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' package: tests/dvc_repo.py builds the tiny pipeline
 OUT = ROOT / "bench" / "kill-steps.json"
 PACKAGES = ("pipeline", "data", "model", "training", "evaluation")
 
 
-def start_stage(repo, name: str) -> subprocess.Popen:
-    stage = yaml.safe_load((repo.path / "dvc.yaml").read_text())["stages"][name]
-    for out in stage.get("outs", []) + stage.get("metrics", []) + stage.get("plots", []):
-        path = repo.path / (out if isinstance(out, str) else next(iter(out)))
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    return subprocess.Popen(
-        shlex.split(stage["cmd"]),
-        cwd=repo.path,
-        env={**repo.env, "DVC_STAGE": name},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
 def kill_steps(repo, name: str, until: float, sig: int) -> list[dict]:
-    from tests.dvc_repo import outputs
+    from tests.dvc_repo import outputs, start_stage
 
     before, rows = outputs(repo), []
     for step in range(int(round(until / 0.05)) + 1):
         after = step * 0.05
-        proc = start_stage(repo, name)
+        proc = start_stage(repo, name, stdout=subprocess.DEVNULL)
         time.sleep(after)
         ended = proc.poll() is not None
         if not ended:

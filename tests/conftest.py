@@ -260,6 +260,14 @@ def train_command(params: Path, split: dict, out: Path, *extra) -> list[str]:
     )
 
 
+def split_args(params: Path, questions: Path, train: Path, val: Path, test: Path) -> list:
+    """The split stage's arguments: `questions` in, the three parts out."""
+    return [
+        *("--params", params, "--questions", questions),
+        *("--train", train, "--val", val, "--test", test),
+    ]
+
+
 def evaluate_args(params: Path, model: Path, split: dict, out: Path) -> list:
     """The evaluate stage's arguments: `split`'s train, val, test and longer sets in,
     EVALUATE_OUTPUTS in the folder `out`."""

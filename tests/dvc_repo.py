@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ class Repo:
 
     def repro(self) -> list[str]:
         """Run `dvc repro`; return the stages that ran, in order."""
-        return re.findall(r"Running stage '(\w+)'", self.run("dvc", "repro"))
+        return stages_run(self.run("dvc", "repro"))
 
     def set_param(self, section: str, key: str, value) -> None:
         params = yaml.safe_load((self.path / "params.yaml").read_text())
@@ -83,8 +84,32 @@ def outputs(repo: Repo) -> dict[str, bytes]:
 def cached_and_ran(repo: Repo) -> tuple[list[str], list[str]]:
     """Run `dvc repro`; return the stages restored from the run-cache and the stages that ran."""
     out = repo.run("dvc", "repro")
-    return re.findall(r"Stage '(\w+)' is cached - skipping run", out), re.findall(
-        r"Running stage '(\w+)'", out
+    return re.findall(r"Stage '(\w+)' is cached - skipping run", out), stages_run(out)
+
+
+def stages_run(out: str) -> list[str]:
+    """The stages DVC's output says it ran, in order."""
+    return re.findall(r"Running stage '(\w+)'", out)
+
+
+def start_stage(repo: Repo, name: str, stdout=subprocess.PIPE) -> subprocess.Popen:
+    """Stage `name`'s command as `dvc repro` starts it: its outputs deleted first, and
+    DVC_STAGE naming it."""
+    stage = yaml.safe_load((repo.path / "dvc.yaml").read_text())["stages"][name]
+    for out in stage.get("outs", []) + stage.get("metrics", []) + stage.get("plots", []):
+        path = repo.path / (out if isinstance(out, str) else next(iter(out)))
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    return subprocess.Popen(
+        shlex.split(stage["cmd"]),
+        cwd=repo.path,
+        env={**repo.env, "DVC_STAGE": name},
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
 
 

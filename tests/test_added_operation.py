@@ -27,7 +27,15 @@ from arith_seq2seq.evaluation.space import space_operands
 from arith_seq2seq.model import model_file
 from arith_seq2seq.pipeline.errors import ConfigError
 
-from .conftest import config, evaluate_args, run_stage_in_process, train_command, write_params
+from .conftest import (
+    config,
+    evaluate_args,
+    run_stage_in_process,
+    split_args,
+    tiny_split_paths,
+    train_command,
+    write_params,
+)
 
 
 def _div_chains(n: int) -> list[tuple[str, str]]:
@@ -141,15 +149,10 @@ def test_an_operation_added_in_a_test_runs_through_every_stage(div, tmp_path: Pa
             "model": {"arch": "repeat"},
         },
     )
-    split = {name: tmp_path / f"{name}.npz" for name in ("train", "val", "test")}
-    split["longer"] = tmp_path / "longer"
+    split = tiny_split_paths(tmp_path)
     questions = tmp_path / "questions.npz"
     ok("generate", "--params", params, "--out", questions, "--longer-dir", split["longer"])
-    ok(
-        "split",
-        *("--params", params, "--questions", questions),
-        *(x for part in ("train", "val", "test") for x in (f"--{part}", split[part])),
-    )
+    ok("split", *split_args(params, questions, split["train"], split["val"], split["test"]))
     ok("train", *train_command(params, split, tmp_path)[2:])
 
     generated = question_set.load(questions)

@@ -30,6 +30,7 @@ from .conftest import (
     rewrite_npz,
     run_stage,
     run_stage_in_process,
+    split_args,
     write_params,
 )
 
@@ -167,16 +168,9 @@ def split_outputs(tmp_path_factory):
     out = folder / "out"
     result = run_stage(
         "split",
-        "--params",
-        params,
-        "--questions",
-        folder / "questions.npz",
-        "--train",
-        out / "train.npz",
-        "--val",
-        out / "val.npz",
-        "--test",
-        out / "test.npz",
+        *split_args(
+            params, folder / "questions.npz", out / "train.npz", out / "val.npz", out / "test.npz"
+        ),
     )
     assert result.returncode == 0, result.stderr
     return folder
@@ -194,16 +188,13 @@ def test_split_refuses_a_damaged_questions_file_and_keeps_its_outputs(
     runner = run_stage if damage == "truncated" else run_stage_in_process
     result = runner(
         "split",
-        "--params",
-        tmp_path / "params.yaml",
-        "--questions",
-        questions,
-        "--train",
-        out / "train.npz",
-        "--val",
-        out / "val.npz",
-        "--test",
-        out / "test.npz",
+        *split_args(
+            tmp_path / "params.yaml",
+            questions,
+            out / "train.npz",
+            out / "val.npz",
+            out / "test.npz",
+        ),
     )
     assert_refused(result, f"error: {questions}: ", WHAT[damage])
     assert snapshot(out) == before

@@ -19,7 +19,7 @@ import numpy as np
 
 from arith_seq2seq.data import question_set
 
-from .conftest import ROOT, evaluate_args, run_stage, write_params
+from .conftest import ROOT, evaluate_args, run_stage, split_args, write_params
 
 # Runs a stage with one of these kill points (environment variable KILL_AT):
 #   npz:K:B    during the K-th .npz written, once B bytes of it are written (and flushed)
@@ -226,24 +226,15 @@ def test_split_killed_while_writing_keeps_all_three_previous_parts(tmp_path):
     assert run_stage(*generate(tmp_path, seed=8)).returncode == 0
     params = tmp_path / "params.yaml"
     parts = [tmp_path / "split" / f"{name}.npz" for name in ("train", "val", "test")]
-    args = (
-        "--questions",
-        tmp_path / "questions.npz",
-        "--train",
-        parts[0],
-        "--val",
-        parts[1],
-        "--test",
-        parts[2],
-    )
-    assert run_stage("split", "--params", params, *args).returncode == 0
+    args = split_args(params, tmp_path / "questions.npz", *parts)
+    assert run_stage("split", *args).returncode == 0
     before = files(tmp_path / "split")
     write_params(params, {"data": {"seed": 8}, "split": {"seed": 99}})
     for kill_at in ("npz:1:0", "npz:2:0", "npz:3:1000"):
-        run_killed(kill_at, "split", "--params", params, *args)
+        run_killed(kill_at, "split", *args)
         assert files(tmp_path / "split") == before, kill_at
         assert leftovers(tmp_path / "split")
-    assert run_stage("split", "--params", params, *args).returncode == 0
+    assert run_stage("split", *args).returncode == 0
     train, val, test = (question_set.load(p) for p in parts)
     train_keys = set(zip(train.a.tolist(), train.b.tolist()))
     assert not train_keys & set(zip(test.a.tolist(), test.b.tolist()))

@@ -43,6 +43,7 @@ def answer_length_right(tiny_split):
         del METRICS[NAME]
 
 
+@pytest.mark.slow
 def test_a_registered_metric_is_logged_per_epoch_written_and_printed(
     answer_length_right, tiny_split, tmp_path
 ):
@@ -64,6 +65,7 @@ def test_a_registered_metric_is_logged_per_epoch_written_and_printed(
     val = question_set.load(tiny_split["val"])
     greedy = answer_questions(trained.model, val.question, val.answer.shape[1])[0]
     expected = float(answer_length_right(greedy, val.answer).mean())
+    # (One epoch: the last epoch's logged value is the kept model's.)
     assert logged["val"][NAME] == pytest.approx(expected, abs=1e-5)
 
     # Evaluation: in the test figures after the default ones, and in the summary line.

@@ -15,7 +15,14 @@ from arith_seq2seq.cli import main
 from arith_seq2seq.data import question_set
 from arith_seq2seq.model import answering, model_file
 
-from .conftest import evaluate_args, rewrite_npz, run_stage_in_process, train_command, write_params
+from .conftest import (
+    evaluate_args,
+    rewrite_npz,
+    run_stage_in_process,
+    split_args,
+    train_command,
+    write_params,
+)
 
 # `trains`: the tiny models' scores decide some preconditions below (enough errors, some
 # right answers, longer scores between bounds); bench/test_thresholds.py reruns these
@@ -105,16 +112,9 @@ def run_pipeline(name: str, folder: Path, seed: int | None = None) -> dict:
     ok(
         run_stage_in_process(
             "split",
-            "--params",
-            params,
-            "--questions",
-            folder / "questions.npz",
-            "--train",
-            split["train"],
-            "--val",
-            split["val"],
-            "--test",
-            split["test"],
+            *split_args(
+                params, folder / "questions.npz", split["train"], split["val"], split["test"]
+            ),
         )
     )
     ok(run_stage_in_process("train", *train_command(params, split, folder)[2:]))

@@ -5,9 +5,6 @@ the real `dvc repro` on a copy of the tiny reproduced repository (tests/conftest
 from __future__ import annotations
 
 import os
-import re
-import shlex
-import shutil
 import signal
 import subprocess
 import time
@@ -15,7 +12,7 @@ import time
 import pytest
 import yaml
 
-from .dvc_repo import Repo, outputs
+from .dvc_repo import Repo, outputs, stages_run, start_stage
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +84,7 @@ def test_a_broken_params_file_is_named_and_keeps_every_output(repo, change, mess
     write(repo, change(good))
     out = failed_repro(repo)
     assert message in out
-    assert re.findall(r"Running stage '(\w+)'", out) == ran, "no other stage is touched"
+    assert stages_run(out) == ran, "no other stage is touched"
     assert outputs(repo) == before  # the model byte for byte, metrics, curves, data
     assert untracked(repo) == []
     write(repo, good)
@@ -142,7 +139,7 @@ def test_a_kill_after_the_model_is_written_costs_no_training(repo):
     out = repo.run("dvc", "repro")
     assert "holds this training (same params, data and code), finished; not training again" in out
     assert "Epoch " not in out
-    assert re.findall(r"Running stage '(\w+)'", out) == ["train", "evaluate"]
+    assert stages_run(out) == ["train", "evaluate"]
     assert (repo.path / "data" / "model.pt").read_bytes() == model
     assert "up to date" in repo.run("dvc", "status")
     assert untracked(repo) == []
@@ -167,40 +164,19 @@ def test_a_syntax_error_in_the_library_keeps_every_output(repo, package):
     assert repo.repro() == []
 
 
-def stage_as_dvc_runs_it(repo: Repo, name: str) -> subprocess.Popen:
-    """Stage `name`'s command as `dvc repro` starts it: its outputs deleted first, and
-    DVC_STAGE naming it."""
-    stage = yaml.safe_load((repo.path / "dvc.yaml").read_text())["stages"][name]
-    for out in stage.get("outs", []) + stage.get("metrics", []) + stage.get("plots", []):
-        path = repo.path / (out if isinstance(out, str) else next(iter(out)))
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
-    return subprocess.Popen(
-        shlex.split(stage["cmd"]),
-        cwd=repo.path,
-        env={**repo.env, "DVC_STAGE": name},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
 def test_a_stage_killed_or_interrupted_during_its_imports_keeps_every_output(repo):
     before = outputs(repo)
     # kill -9 at moments within the train stage's imports (about 2 s here, the outputs
     # back after about 0.05 s): each time, every output is in place.
     for after in (0.1, 0.4, 1.0):
-        proc = stage_as_dvc_runs_it(repo, "train")
+        proc = start_stage(repo, "train")
         time.sleep(after)
         assert proc.poll() is None, f"the stage ended within {after} s"
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         assert outputs(repo) == before, after
     # Ctrl-C once its outputs are back, during evaluate's imports: one line, status 130.
-    proc = stage_as_dvc_runs_it(repo, "evaluate")
+    proc = start_stage(repo, "evaluate")
     while not (repo.path / "metrics" / "evaluate.json").exists() and proc.poll() is None:
         time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGINT)

@@ -11,15 +11,24 @@ import torch
 import yaml
 from torch import nn
 
+from arith_seq2seq.cli import parse
 from arith_seq2seq.data.operations import operation_named
 from arith_seq2seq.data.question_format import QuestionFormat
-from arith_seq2seq.model import ARCHITECTURES, Architecture, ModelSpec, NetConfig, check_learns
+from arith_seq2seq.model import (
+    ARCHITECTURES,
+    Architecture,
+    ModelSpec,
+    NetConfig,
+    build,
+    check_learns,
+)
+from arith_seq2seq.model.model_file import TrainedModel
 from arith_seq2seq.params import params_from_dict, section_keys, sections
 from arith_seq2seq.pipeline.config import check_int
 from arith_seq2seq.pipeline.errors import ConfigError
 from arith_seq2seq.pipeline.params import RECIPE_KEYS
 
-from .conftest import REFERENCE, ROOT
+from .conftest import REFERENCE, ROOT, config
 
 
 def table_rows(page: str) -> list[str]:
@@ -68,14 +77,12 @@ def with_echo(arch: str = "echo", operation: str = "sub", **echo) -> dict:
     return raw
 
 
-def test_registering_an_architecture_is_one_record():
+def test_registering_an_architecture_is_one_record(monkeypatch):
     params = params_from_dict(with_echo(), architectures=REGISTRY)
     assert params.net == EchoConfig(arch="echo", width=3)
     assert (params.train.recipe_of, params.train.lr) == ("echo", 0.5)
     assert list(sections(REGISTRY))[-3:] == ["echo", "train", "evaluate"]
     assert section_keys("echo", REGISTRY) == ["width", *RECIPE_KEYS]
-    network = ECHO.network(ModelSpec(params.net, QuestionFormat(operation_named("sub"), 3, True)))
-    assert network.layer(torch.zeros(1, 3)).shape == (1, 3)
     # Its section is checked like any other, chosen or not.
     with pytest.raises(ConfigError, match=r"^params: unknown key echo\.widht;"):
         params_from_dict(with_echo(widht=3), architectures=REGISTRY)
@@ -93,6 +100,10 @@ def test_registering_an_architecture_is_one_record():
     # Unregistered, its section is unknown.
     with pytest.raises(ConfigError, match=r"^params: unknown section 'echo'"):
         params_from_dict(with_echo(arch="repeat", operation="add"))
+    # Registered, model.build finds its network, as training and the model file do.
+    monkeypatch.setitem(ARCHITECTURES, "echo", ECHO)
+    network = build(ModelSpec(params.net, QuestionFormat(operation_named("sub"), 3, True)))
+    assert isinstance(network, Echo) and network.layer(torch.zeros(1, 3)).shape == (1, 3)
 
 
 def test_operations_none_means_every_operation_one_defined_at_run_time_included():
@@ -105,12 +116,6 @@ def test_operations_none_means_every_operation_one_defined_at_run_time_included(
 
 @pytest.mark.parametrize("operation, able", [("add", "aligned"), ("mul", "columns")])
 def test_predict_names_the_architectures_that_answer_any_length_from_the_registry(operation, able):
-    from arith_seq2seq.cli import parse
-    from arith_seq2seq.model import build
-    from arith_seq2seq.model.model_file import TrainedModel
-
-    from .conftest import config
-
     fmt = QuestionFormat(operation_named(operation), 2, True)
     model = build(ModelSpec(config("model", hidden_size=8), fmt)).eval()
     symbol = "+" if operation == "add" else "*"

@@ -20,6 +20,7 @@ from .conftest import (
     evaluate_args,
     run_stage,
     run_stage_in_process,
+    split_args,
     train_command,
     write_params,
 )
@@ -45,16 +46,7 @@ def test_generate_then_split_write_their_outputs(tmp_path):
     paths = [tmp_path / f"{n}.npz" for n in ("train", "val", "test")]
     result = run_stage(
         "split",
-        "--params",
-        params,
-        "--questions",
-        out,
-        "--train",
-        paths[0],
-        "--val",
-        paths[1],
-        "--test",
-        paths[2],
+        *split_args(params, out, paths[0], paths[1], paths[2]),
     )
     assert result.returncode == 0, result.stderr
     # 80/10/10, give or take a question: a+b and b+a land in the same part.
@@ -128,16 +120,9 @@ def test_split_refuses_fractions_that_leave_no_training_data(tmp_path, tiny_spli
     )
     result = run_stage(
         "split",
-        "--params",
-        params,
-        "--questions",
-        tiny_split["train"],
-        "--train",
-        tmp_path / "a.npz",
-        "--val",
-        tmp_path / "b.npz",
-        "--test",
-        tmp_path / "c.npz",
+        *split_args(
+            params, tiny_split["train"], tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "c.npz"
+        ),
     )
     assert_user_error(result, "leaves no training data")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
@@ -153,16 +138,7 @@ def test_split_refuses_a_bad_questions_file(tmp_path, tiny_split, damage):
         source.write_text("hello")
     result = run_stage(
         "split",
-        "--params",
-        params,
-        "--questions",
-        source,
-        "--train",
-        tmp_path / "a.npz",
-        "--val",
-        tmp_path / "b.npz",
-        "--test",
-        tmp_path / "c.npz",
+        *split_args(params, source, tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "c.npz"),
     )
     assert_user_error(result, str(source))
     assert not (tmp_path / "a.npz").exists()
@@ -238,16 +214,7 @@ def test_split_needs_about_the_memory_of_its_input(tmp_path, monkeypatch):
     try:
         result = run_stage_in_process(
             "split",
-            "--params",
-            params,
-            "--questions",
-            source,
-            "--train",
-            tmp_path / "a.npz",
-            "--val",
-            tmp_path / "b.npz",
-            "--test",
-            tmp_path / "c.npz",
+            *split_args(params, source, tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "c.npz"),
         )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
