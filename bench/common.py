@@ -110,9 +110,7 @@ def run_setting(
     else:
         set_params(clone / "params.yaml", changes)
         command = [str(BIN / "dvc"), "repro", "-f"]
-    start = time.perf_counter()
-    proc = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
+    seconds, proc = timed(command, clone, env)
     if proc.returncode != 0:
         return {
             "name": name,

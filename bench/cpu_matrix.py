@@ -25,14 +25,14 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import BENCH, BIN, clone_head, cpu_name, git
+from common import BENCH, BIN, clone_head, cpu_name, git, pipeline_env, timed
 
+# The variables a CPU setting sets: taken out of the environment the cells inherit.
+ISA_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 # Each CPU setting's environment, and the CPU flag it needs (a cap above what the CPU has
 # changes nothing, so such a setting would only repeat `native`).
 CPUS: dict[str, tuple[dict[str, str], str | None]] = {
@@ -96,13 +96,11 @@ def run_cell(clone: Path, cpu: str, seed: int, env: dict, extra: list[str]) -> d
         *extra,
         *(["-S", f"train.seed={seed}"] if seed != 1337 else []),
     ]
-    start = time.perf_counter()
-    proc = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True)
-    seconds = round(time.perf_counter() - start, 1)
+    seconds, proc = timed(command, clone, env)
     cell = {
         "cpu": cpu,
         "seed": seed,
-        "seconds": seconds,
+        "seconds": round(seconds, 1),
         "command": " ".join(["dvc", *command[1:]]),
     }
     if proc.returncode != 0:
@@ -190,21 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     extra = [x for kv in args.set for x in ("-S", kv)]
 
     workdir = Path(tempfile.mkdtemp(prefix="arith-cpu-matrix-"))
-    base_env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DVC_NO_ANALYTICS": "1",
-        "NO_COLOR": "1",
-    }
-    for name in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS"):
-        base_env.pop(name, None)
     cells: list[dict] = []
     commit = git("rev-parse", "HEAD").strip()
     try:
         for cpu in cpus:
             # One clone (one DVC cache and run-cache) per CPU setting.
             clone = clone_head(workdir / cpu)
-            env = {**base_env, **CPUS[cpu][0], "PYTHONPATH": str(clone / "src")}
+            # The clone's own library, and this setting's limits alone (none inherited).
+            env = {k: v for k, v in pipeline_env(clone).items() if k not in ISA_VARIABLES}
+            env |= CPUS[cpu][0]
             for seed in seeds:
                 print(f"running {cpu}, seed {seed} ...", file=sys.stderr, flush=True)
                 cell = run_cell(clone, cpu, seed, env, extra)

@@ -87,14 +87,16 @@ def _share(value) -> str:
 def _longer_cells(longer: dict) -> tuple[list[str], str]:
     """Exact match on the N x N digit sets of each length, and the lengths whose carry
     chains were all right."""
-    cells = [_share(longer.get(f"digits_{n}")) for n in LENGTHS]
+    return [_share(longer.get(f"digits_{n}")) for n in LENGTHS], _chains_right(longer)
+
+
+def _chains_right(longer: dict) -> str:
+    """The lengths whose carry chains were all right, of those scored ("n/a": not
+    applicable to the architecture)."""
     chains = [v for k, v in longer.items() if k.startswith("chains_")]
-    chains = (
-        "n/a"
-        if any(isinstance(v, str) for v in chains)
-        else f"{sum(v == 1.0 for v in chains)} of {len(chains)} lengths"
-    )
-    return cells, chains
+    if any(isinstance(v, str) for v in chains):
+        return "n/a"
+    return f"{sum(v == 1.0 for v in chains)} of {len(chains)} lengths"
 
 
 def _failed(r: dict, columns: int) -> str:
@@ -194,12 +196,10 @@ def multiplication_table(rows: list[dict]) -> str:
         longer = r["longer"]
         square = " / ".join(_share(longer.get(f"digits_{n}")) for n in LENGTHS)
         times1 = " / ".join(_share(longer.get(f"times1_{n}")) for n in (20, 50, 100))
-        chains = sum(1 for k, v in longer.items() if k.startswith("chains_") and v == 1.0)
-        total = sum(1 for k in longer if k.startswith("chains_"))
         lines.append(
             f"| {r['name'].rsplit('seed ', 1)[1]} | {r['seconds']:.0f} "
             f"| {r['space_errors']:,} ({r['space_exact_match']:.4%}) "
-            f"| {r['short_errors']} | {square} | {times1} | {chains} of {total} lengths "
+            f"| {r['short_errors']} | {square} | {times1} | {_chains_right(longer)} "
             f"| {r['commit'][:7]} |"
         )
     return "\n".join(lines)
@@ -216,13 +216,12 @@ def aligned_table(rows: list[dict]) -> str:
     ]
     for r in (r for r in rows if arch_of(r) == "aligned"):
         longer = r["longer"]
-        chains = [v for k, v in longer.items() if k.startswith("chains_")]
         operation, seed = r["name"].split(", aligned, ")[0], r["name"].rsplit("seed ", 1)[1]
         lines.append(
             f"| {operation}, {seed} | {r['seconds']:.0f} "
             f"| {r['space_errors']:,} ({r['space_exact_match']:.4%}) | {r['short_errors']} | "
             + " / ".join(_share(longer.get(f"digits_{n}")) for n in LONGEST)
-            + f" | {sum(v == 1.0 for v in chains)} of {len(chains)} lengths | {r['commit'][:7]} |"
+            + f" | {_chains_right(longer)} | {r['commit'][:7]} |"
         )
     return "\n".join(lines)
 

@@ -16,11 +16,10 @@ from arith_seq2seq.training.fit import MONITOR, fit
 
 class ValTimer(Callback):
     """perf_counter() and val/exact_match at the end of every validation; stops training
-    at the first epoch reaching `target` when `stop_at_target`."""
+    at the first epoch reaching `target`."""
 
-    def __init__(self, target: float, stop_at_target: bool):
+    def __init__(self, target: float):
         self.target = target
-        self.stop_at_target = stop_at_target
         self.records: list[tuple[int, float, float]] = []  # (epoch, time, exact match)
 
     def on_validation_end(self, trainer, pl_module):
@@ -28,7 +27,7 @@ class ValTimer(Callback):
         if value is None:
             return
         self.records.append((trainer.current_epoch + 1, time.perf_counter(), float(value)))
-        if self.stop_at_target and float(value) >= self.target:
+        if float(value) >= self.target:
             trainer.should_stop = True
 
 
@@ -37,15 +36,14 @@ def time_to_target(
     net_config: NetConfig,
     train_cfg: TrainConfig,
     target: float,
-    stop_at_target: bool = True,
 ):
     """Train with training.fit itself and return the wall time from its start to the end
     of the first validation with val/exact_match >= target, plus the model.
 
     Differences from the train stage: no dvclive logger and no state folder, and the
-    per-epoch printout goes to a sink; training stops at the target epoch when
-    `stop_at_target`, and the model returned is the best epoch up to then."""
-    timer = ValTimer(target, stop_at_target)
+    per-epoch printout goes to a sink; training stops at the target epoch, and the model
+    returned is the best epoch up to then."""
+    timer = ValTimer(target)
     start = time.perf_counter()
     with quiet():
         trained = fit(
