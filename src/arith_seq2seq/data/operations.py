@@ -23,6 +23,11 @@ def operands_with_digits(length: int) -> int:
     return 10 if length == 1 else 9 * 10 ** (length - 1)
 
 
+def stratum_size(la: int, lb: int) -> int:
+    """Ordered operand pairs with exactly la and lb digits."""
+    return operands_with_digits(la) * operands_with_digits(lb)
+
+
 @dataclass(frozen=True)
 class OperandDomain:
     """The operand pairs an operation may be asked, where that is not every pair (integer
@@ -85,9 +90,7 @@ class Operation:
 
     def pairs_with_digits(self, la: int, lb: int) -> int:
         """Ordered questions it may be asked whose operands have exactly la and lb digits."""
-        if self.domain is None:
-            return operands_with_digits(la) * operands_with_digits(lb)
-        return self.domain.count(la, lb)
+        return stratum_size(la, lb) if self.domain is None else self.domain.count(la, lb)
 
     def __str__(self) -> str:
         return self.name

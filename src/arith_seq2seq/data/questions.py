@@ -20,7 +20,13 @@ import numpy as np
 
 from ..pipeline.errors import ConfigError
 from .config import DataConfig
-from .operations import INT64_DIGITS, Operation, operands_with_digits, operation_named
+from .operations import (
+    INT64_DIGITS,
+    Operation,
+    operands_with_digits,
+    operation_named,
+    stratum_size,
+)
 from .question_format import QuestionFormat
 from .question_set import QuestionSet
 
@@ -54,10 +60,6 @@ def space_size(op: Operation, digits: int) -> int:
 def strata(digits: int) -> list[tuple[int, int]]:
     """The operand digit-count strata (la, lb), in order: (1, 1), (1, 2), ..."""
     return [(la, lb) for la in range(1, digits + 1) for lb in range(1, digits + 1)]
-
-
-def stratum_size(la: int, lb: int) -> int:
-    return operands_with_digits(la) * operands_with_digits(lb)
 
 
 def lowest_with_digits(length: int) -> int:
